@@ -1,0 +1,5 @@
+"""``python -m gzcharge`` runs the command-line interface."""
+
+from gzcharge.cli import main
+
+main()
