@@ -1,0 +1,15 @@
+"""Highway fast-charging tier: expressway corridors, service-area sites, flow refuelling and a gap rule.
+
+Modules: :mod:`~gzcharge.highway.params` (scenario parameters), :mod:`~gzcharge.highway.corridors`
+(corridor graph), :mod:`~gzcharge.highway.candidates` (sites on the corridors),
+:mod:`~gzcharge.highway.traffic` (OD flows and paths), :mod:`~gzcharge.highway.model`
+(the plan, sizing and result layers; entry point ``plan_highway``).
+
+Only the light parameter model is imported here; geometry and solver code load on use.
+"""
+
+from __future__ import annotations
+
+from gzcharge.highway.params import HighwayParams
+
+__all__ = ["HighwayParams"]
