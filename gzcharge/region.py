@@ -1,0 +1,423 @@
+"""Regions of Guizhou: the province, a prefecture, a county or a user polygon.
+
+A :class:`Region` carries its boundary (WGS-84), its counties with 2020 census figures and
+its settlements (prefecture seat, county seats and — when given — township seats). Built-in
+regions come from the offline Guizhou pack (:mod:`gzcharge.sources.builtin`)::
+
+    region = get_region("安顺")            # also 安顺市, 520400, "520400", "anshun"
+    region = region.with_townships("township_seats.csv")
+    layers = region.to_layers()           # {"boundary", "counties", "settlements"}
+
+Township seats are not shipped: they come from a user file (:meth:`Region.with_townships`)
+or from OSM; until then ``region.township_source`` is None and ``region.township_note`` says
+so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from gzcharge.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+logger = logging.getLogger(__name__)
+
+RegionKind = Literal["province", "prefecture", "county", "custom"]
+NO_TOWNSHIPS_NOTE = "no township seats: pass --townships FILE or use OSM"
+
+# pinyin for the province and the prefectures, so that ASCII input works too
+_PINYIN = {
+    "520000": ["guizhou"],
+    "520100": ["guiyang"], "520200": ["liupanshui"], "520300": ["zunyi"], "520400": ["anshun"],
+    "520500": ["bijie"], "520600": ["tongren"], "522300": ["qianxinan"],
+    "522600": ["qiandongnan"], "522700": ["qiannan"],
+}
+_ETHNIC = re.compile(r"(布依族|苗族|侗族|仡佬族|土家族|彝族|回族|水族)")
+# names used before/after the 2020 census for counties whose code changed
+_EXTRA_ALIASES = {"水城县": "520204", "水城": "520204", "盘县": "520281", "兴仁县": "522302",
+                  "黔西市": "520522"}
+
+
+@dataclass(frozen=True)
+class PrefectureSeat:
+    """Where a prefecture government sits.
+
+    Attributes
+    ----------
+    prefecture_adcode, prefecture
+        The prefecture.
+    seat_county_adcode, seat_county
+        The county-level district/city holding the government; its county seat gives the
+        position.
+    lon, lat
+        WGS-84 position (2016 seat dataset).
+    pop_city_core
+        2020 census city-core (城区) population; for the autonomous prefectures that of the
+        seat city (``pop_city_core_basis == "seat_county"``).
+    """
+
+    prefecture_adcode: str
+    prefecture: str
+    seat_county_adcode: str
+    seat_county: str
+    lon: float
+    lat: float
+    pop_city_core: int | None
+    pop_city_core_basis: str
+
+
+@dataclass(frozen=True)
+class Region:
+    """An area to plan for.
+
+    Attributes
+    ----------
+    kind
+        ``"province"``, ``"prefecture"``, ``"county"`` or ``"custom"`` (user polygon).
+    code, name
+        Adcode and Chinese name (for custom regions: the file's code/name, or its stem).
+    boundary
+        (Multi)polygon, WGS-84 longitude/latitude.
+    counties
+        GeoDataFrame (EPSG:4326): ``adcode, name, prefecture_adcode, prefecture, pop_total,
+        pop_urban, pop_rural, households, households_longform, longform_households_with_car,
+        geometry``. Census columns are <NA> for custom features that are not 2020 counties.
+    settlements
+        GeoDataFrame (EPSG:4326 points): ``settlement_id`` (str; adcode for seats, township
+        code for townships), ``name``, ``kind`` (``prefecture_seat``/``county_seat``/
+        ``township``), ``county_adcode``, ``population`` (census where known, else NaN),
+        ``population_basis``, ``source``. A prefecture seat shares its position with the
+        county seat of the district that holds the government.
+    township_source
+        Where township seats came from (``"file:<name>"``, ``"osm"``, …) or None.
+    prefecture_seat
+        For a prefecture region, its government seat; else None.
+    """
+
+    kind: RegionKind
+    code: str
+    name: str
+    boundary: BaseGeometry
+    counties: gpd.GeoDataFrame
+    settlements: gpd.GeoDataFrame
+    township_source: str | None = None
+    prefecture_seat: PrefectureSeat | None = None
+
+    def __repr__(self) -> str:
+        return (f"Region(kind={self.kind!r}, code={self.code!r}, name={self.name!r}, "
+                f"counties={len(self.counties)}, settlements={len(self.settlements)}, "
+                f"township_source={self.township_source!r})")
+
+    @property
+    def metric_crs(self) -> str:
+        """Gauss-Krüger CRS (EPSG string) for metric work, by the boundary centroid longitude."""
+        from gzcharge.crs import metric_crs_for
+
+        return metric_crs_for(self.boundary.centroid.x)
+
+    @property
+    def township_note(self) -> str:
+        """Plain statement of where township seats come from, or that there are none."""
+        if self.township_source is None:
+            return NO_TOWNSHIPS_NOTE
+        n = int((self.settlements["kind"] == "township").sum())
+        return f"{n} township seats from {self.township_source}"
+
+    @property
+    def pop_total(self) -> int:
+        """2020 census population of the region's counties (sum; custom regions: known ones)."""
+        return int(self.counties["pop_total"].fillna(0).sum())
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        code_field: str,
+        name_field: str,
+        crs: str = "wgs84",
+        layer: str | None = None,
+    ) -> Region:
+        """Build a custom region from a boundary file (GPKG/GeoJSON/SHP).
+
+        Each feature becomes a row of ``counties``; features whose code is a 2020 Guizhou
+        county adcode (or a known renamed one) get the census figures, others <NA>. The
+        boundary is the union of the features. Settlements are the built-in prefecture and
+        county seats lying inside the boundary.
+
+        Parameters
+        ----------
+        path
+            Boundary file.
+        code_field, name_field
+            Fields with each feature's code and name.
+        crs
+            ``"wgs84"`` or ``"gcj02"`` (Amap/DataV coordinates, converted to WGS-84).
+        layer
+            Layer of a multi-layer file.
+        """
+        import geopandas as gpd
+        import shapely
+
+        from gzcharge.sources import builtin
+        from gzcharge.sources.files import read_boundaries
+
+        feats = read_boundaries(path, code_field=code_field, name_field=name_field, crs=crs,
+                                layer=layer)
+        codes, remapped = builtin.normalize_county_codes(feats["code"])
+        if remapped:
+            logger.info("%s: mapped renamed county codes %s", Path(path).name, remapped)
+        census = builtin.load_counties().drop(columns="geometry").set_index("adcode")
+        counties = gpd.GeoDataFrame({"adcode": codes.to_numpy(), "name": feats["name"].to_numpy()},
+                                    geometry=feats.geometry.to_numpy(), crs=feats.crs)
+        for col in builtin.COUNTY_COLUMNS[2:]:
+            counties[col] = counties["adcode"].map(census[col])
+        counties = counties[builtin.COUNTY_COLUMNS + ["geometry"]]
+        unmatched = counties["pop_total"].isna().sum()
+        if unmatched:
+            logger.info("%s: %d of %d features are not 2020 Guizhou counties; census columns empty",
+                        Path(path).name, unmatched, len(counties))
+        boundary = shapely.union_all(counties.geometry.to_numpy())
+        seats = builtin.load_seats()
+        inside = seats.within(boundary).to_numpy()
+        if len(feats) == 1:
+            code, name = str(feats["code"].iloc[0]), str(feats["name"].iloc[0])
+        else:
+            code = name = Path(path).stem
+        return cls(kind="custom", code=code, name=name, boundary=boundary,
+                   counties=counties.reset_index(drop=True),
+                   settlements=seats[inside].reset_index(drop=True))
+
+    def with_townships(
+        self,
+        townships: str | os.PathLike[str] | gpd.GeoDataFrame,
+        *,
+        crs: str = "wgs84",
+        source: str | None = None,
+    ) -> Region:
+        """Return a new Region whose settlements include township seats.
+
+        Parameters
+        ----------
+        townships
+            A township seat file (see :func:`gzcharge.sources.files.read_township_seats`)
+            or a GeoDataFrame with ``settlement_id`` (or ``code``), ``name``,
+            ``county_adcode`` and point geometry (e.g. from OSM).
+        crs
+            Coordinates of a file: ``"wgs84"`` or ``"gcj02"``.
+        source
+            Label for ``township_source``; default ``"file:<name>"`` for files and the
+            frame's ``source`` column (or ``"geodataframe"``) for frames.
+
+        Notes
+        -----
+        Townships are kept when their county is one of the region's counties; for custom
+        regions, when they lie inside the boundary. The number dropped is logged.
+        Existing township settlements are replaced.
+        """
+        import geopandas as gpd
+        import numpy as np
+        import pandas as pd
+
+        from gzcharge.sources.builtin import SETTLEMENT_COLUMNS
+        from gzcharge.sources.files import read_township_seats
+
+        if isinstance(townships, gpd.GeoDataFrame):
+            twn = _township_frame(townships)
+            label = source or (str(twn["source"].iloc[0]) if len(twn) else "geodataframe")
+        else:
+            twn = read_township_seats(townships, crs=crs)
+            label = source or f"file:{Path(townships).name}"
+        if self.kind == "custom":
+            keep = twn.within(self.boundary).to_numpy()
+        else:
+            keep = twn["county_adcode"].isin(set(self.counties["adcode"])).to_numpy()
+        dropped = int((~keep).sum())
+        if dropped:
+            logger.info("%s: dropped %d of %d township seats outside %s", label, dropped, len(twn),
+                        self.name)
+        twn = twn[keep]
+        base = self.settlements[self.settlements["kind"] != "township"]
+        merged = pd.concat([base, twn[SETTLEMENT_COLUMNS + ["geometry"]]], ignore_index=True)
+        dup = merged["settlement_id"][merged["settlement_id"].duplicated()]
+        if len(dup):
+            raise DataError(f"township ids collide with seat ids: {', '.join(map(str, dup[:10]))}")
+        settlements = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
+        settlements["population"] = settlements["population"].astype(np.float64)
+        return dataclasses.replace(self, settlements=settlements, township_source=label)
+
+    def to_layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """Return export layers ``boundary`` (one row), ``counties`` and ``settlements`` (EPSG:4326)."""
+        import geopandas as gpd
+
+        boundary = gpd.GeoDataFrame(
+            {"kind": [self.kind], "code": [self.code], "name": [self.name],
+             "pop_total": [self.pop_total], "n_counties": [len(self.counties)],
+             "township_note": [self.township_note], "metric_crs": [self.metric_crs]},
+            geometry=[self.boundary], crs="EPSG:4326",
+        )
+        return {"boundary": boundary, "counties": self.counties.copy(),
+                "settlements": self.settlements.copy()}
+
+
+def region_layers(region: Region) -> dict[str, gpd.GeoDataFrame]:
+    """Return ``region.to_layers()`` (for ``gzcharge region … --out f.gpkg``)."""
+    return region.to_layers()
+
+
+def _township_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Validate a township GeoDataFrame given in memory and bring it to settlement columns."""
+    import numpy as np
+
+    from gzcharge.sources import builtin
+
+    df = gdf.copy()
+    if "settlement_id" not in df.columns and "code" in df.columns:
+        df = df.rename(columns={"code": "settlement_id"})
+    missing = [c for c in ("settlement_id", "name", "county_adcode") if c not in df.columns]
+    if missing:
+        raise DataError(f"township frame lacks column(s) {', '.join(missing)}; columns present: "
+                        f"{', '.join(map(str, df.columns))}")
+    if df.crs is None:
+        df = df.set_crs("EPSG:4326")
+    df = df.to_crs("EPSG:4326")
+    df["settlement_id"] = df["settlement_id"].astype(str)
+    df["county_adcode"], _ = builtin.normalize_county_codes(df["county_adcode"])
+    df["kind"] = "township"
+    for col, default in (("population", np.nan), ("population_basis", ""), ("source", "geodataframe")):
+        if col not in df.columns:
+            df[col] = default
+    df["population"] = df["population"].astype(np.float64)
+    return df
+
+
+# --- lookup ---------------------------------------------------------------------------
+
+
+def _short_name(name: str) -> str:
+    m = _ETHNIC.search(name)
+    base = name[: m.start()] if m else name
+    for suffix in ("特区", "区", "县", "市", "州", "省"):
+        if base.endswith(suffix) and len(base) > 2:
+            return base[: -len(suffix)]
+    return base
+
+
+def _lookup_table() -> dict[str, tuple[str, str]]:
+    """Map every accepted spelling (lower-case) to ``(level, adcode)``."""
+    from gzcharge.sources import builtin
+
+    facts = builtin.load_facts()
+    table: dict[str, tuple[str, str]] = {}
+    short_count: dict[str, int] = {}
+    for row in facts.itertuples():
+        short_count[_short_name(row.name)] = short_count.get(_short_name(row.name), 0) + 1
+    for row in facts.itertuples():
+        entry = (row.level, row.adcode)
+        table[row.adcode] = entry
+        table[row.name] = entry
+        short = _short_name(row.name)
+        if short_count[short] == 1:
+            table.setdefault(short, entry)
+        for alias in _PINYIN.get(row.adcode, []):
+            table[alias] = entry
+    table["贵州"] = table["guizhou"] = table["province"] = ("province", builtin.PROVINCE_CODE)
+    for alias, code in _EXTRA_ALIASES.items():
+        table.setdefault(alias, ("county", code))
+    return table
+
+
+def _suggest(query: str, table: dict[str, tuple[str, str]], names: dict[str, str]) -> list[str]:
+    keys = [k for k in table if not k.isdigit()]
+    if query.isdigit():
+        hits = [k for k in table if k.isdigit() and k[:4] == query[:4]]
+        hits += difflib.get_close_matches(query, [k for k in table if k.isdigit()], n=5, cutoff=0.6)
+    else:
+        hits = difflib.get_close_matches(query, keys, n=5, cutoff=0.34)
+        hits += [k for k in keys if query and (query in k or (len(k) >= 2 and k in query))]
+    out: list[str] = []
+    for key in hits:
+        code = table[key][1]
+        label = f"{names[code]} ({code})"
+        if label not in out:
+            out.append(label)
+    return out[:5]
+
+
+def get_region(name_or_code: str | int) -> Region:
+    """Return the built-in region for a province/prefecture/county name or adcode.
+
+    Parameters
+    ----------
+    name_or_code
+        ``"贵州省"``, ``"贵州"``, ``"guizhou"``, ``520000``; a prefecture (``"安顺市"``,
+        ``"安顺"``, ``"anshun"``, ``"黔东南"``, ``520400``); or a county (``"西秀区"``,
+        ``"西秀"``, ``"520402"``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown name or code; the message lists the closest matches.
+    """
+    import pandas as pd
+    import shapely
+
+    from gzcharge.sources import builtin
+
+    query = str(name_or_code).strip()
+    table = _lookup_table()
+    hit = table.get(query) or table.get(query.lower())
+    facts = builtin.load_facts()
+    names = dict(zip(facts["adcode"], facts["name"], strict=True))
+    if hit is None:
+        sugg = _suggest(query, table, names)
+        hint = f"; closest matches: {', '.join(sugg)}" if sugg else ""
+        raise ConfigError(
+            f"unknown region {query!r}{hint}. Use the province (贵州省), a prefecture "
+            "(e.g. 安顺市 or 520400) or a county (e.g. 西秀区 or 520402)")
+    level, code = hit
+    counties = builtin.load_counties()
+    seats = builtin.load_seats()
+    pref_seat = None
+    if level == "province":
+        sel = counties
+    elif level == "prefecture":
+        sel = counties[counties["prefecture_adcode"] == code]
+        p = builtin.load_prefectures().set_index("adcode").loc[code]
+        pref_seat = PrefectureSeat(
+            prefecture_adcode=code, prefecture=str(p["name"]),
+            seat_county_adcode=str(p["seat_adcode"]), seat_county=str(p["seat_county"]),
+            lon=float(p["seat_lon"]), lat=float(p["seat_lat"]),
+            pop_city_core=None if pd.isna(p["pop_city_core"]) else int(p["pop_city_core"]),
+            pop_city_core_basis=str(p["pop_city_core_basis"]),
+        )
+    else:
+        sel = counties[counties["adcode"] == code]
+    sel = sel.reset_index(drop=True)
+    adcodes = set(sel["adcode"])
+    keep = seats["county_adcode"].isin(adcodes)
+    if level == "county":  # the prefecture seat only belongs to prefecture/province regions
+        keep &= seats["kind"] == "county_seat"
+    boundary = shapely.union_all(sel.geometry.to_numpy())
+    return Region(kind=level, code=code, name=names[code], boundary=boundary, counties=sel,
+                  settlements=seats[keep].reset_index(drop=True), prefecture_seat=pref_seat)
+
+
+def list_regions() -> pd.DataFrame:
+    """Return the built-in regions: ``kind, adcode, name, prefecture_adcode, pop_total``."""
+    from gzcharge.sources import builtin
+
+    facts = builtin.load_facts()
+    out = facts[["level", "adcode", "name", "prefecture_adcode", "pop_total"]]
+    return out.rename(columns={"level": "kind"}).reset_index(drop=True)
