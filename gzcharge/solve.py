@@ -1,0 +1,544 @@
+"""The one module that talks to a solver: HiGHS through Pyomo's appsi persistent interface.
+
+Model builders (:mod:`gzcharge.locate`) construct a Pyomo ``ConcreteModel`` and call
+:func:`solve` (one shot) or :class:`PersistentSolver` (translate once, re-solve after small
+changes such as a mutable ``p`` right-hand side in a sweep). Pyomo's appsi interface is used
+only to translate the model into a ``highspy.Highs`` instance; this module runs HiGHS
+itself so that it controls options, MIP starts, callbacks and the wall clock.
+
+Guarantees
+----------
+* The objective is **recomputed** from the returned column values (``c·x + offset`` on
+  the model HiGHS received) and the solution is checked for bound, row and integrality
+  feasibility. HiGHS 1.16 with a start solution and presolve has returned the start vector
+  with a wrong "optimal" objective; when the check fails after a warm start the model is
+  re-solved once with presolve off. A solution that still fails raises :class:`SolverError`.
+* A time limit with an incumbent never raises: the status is
+  :attr:`Status.TIME_LIMIT_FEASIBLE` and a warning with the gap is logged.
+* Infeasible models raise :class:`InfeasibleError`; any other outcome without a usable
+  solution raises :class:`SolverError`.
+* ``enforce_wall_clock=True`` enforces the time limit from outside (HiGHS has run 135 s on a
+  60 s limit): the solve runs in a worker thread (HiGHS releases the GIL), and if it has not
+  returned ``grace_s`` after the limit it is asked to stop (user interrupt); if it still runs
+  after another ``grace_s``, the best incumbent reported by HiGHS's improving-solution
+  callback is returned and the worker thread is abandoned (the HiGHS instance is then
+  unusable: a :class:`PersistentSolver` refuses to re-solve until the worker has finished).
+
+Statuses map as: HiGHS ``Optimal`` -> ``OPTIMAL`` (optimal within ``mip_rel_gap``);
+``TimeLimit``/``Interrupt``/``IterationLimit``/``SolutionLimit``/objective limits ->
+``TIME_LIMIT_FEASIBLE`` with an incumbent, else :class:`SolverError`; ``Infeasible`` ->
+:class:`InfeasibleError`; ``UnboundedOrInfeasible`` -> :class:`InfeasibleError`;
+``Unbounded`` and errors -> :class:`SolverError`.
+
+Pyomo and highspy are imported inside functions so that importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from gzcharge.errors import InfeasibleError, SolverError
+from gzcharge.locate._common import Status
+
+logger = logging.getLogger(__name__)
+
+SOLVER_NAME = "highs"
+
+_INTEGRALITY_TOL = 1e-5
+_FEAS_ABS_TOL = 1e-5
+_FEAS_REL_TOL = 1e-9
+_OBJ_MISMATCH_REL_TOL = 1e-6
+
+
+@dataclass
+class SolveResult:
+    """Normalised outcome of one HiGHS solve.
+
+    Attributes
+    ----------
+    status
+        :attr:`Status.OPTIMAL` or :attr:`Status.TIME_LIMIT_FEASIBLE` (other outcomes raise).
+    objective
+        Objective recomputed from the returned solution (``c·x + offset``).
+    bound
+        Best proven bound (dual bound) in the objective's sense; equals ``objective`` for
+        an LP solved to optimality; ``±inf`` when unknown.
+    gap
+        ``|objective - bound| / max(|objective|, 1e-9)``; ``inf`` when the bound is unknown.
+    seconds
+        Wall-clock seconds spent in this call (sync/update + solve + checks).
+    solver_name, solver_version
+        ``"highs"`` and e.g. ``"1.16.0"``.
+    reported_objective
+        The objective HiGHS reported (kept for diagnostics only).
+    details
+        Extra facts: ``translate_s``, ``solve_s``, ``highs_status``, ``mip_node_count``,
+        ``presolve_off_retry``, ``abandoned`` etc.
+    """
+
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    solver_name: str
+    solver_version: str
+    reported_objective: float
+    details: dict = field(default_factory=dict)
+    _col_values: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _col_of: Mapping[int, int] = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def values(self, var: Any) -> np.ndarray | float:
+        """Solution values of a Pyomo variable.
+
+        Parameters
+        ----------
+        var
+            An indexed ``Var`` component (returns a float array in the component's index
+            order, i.e. ``list(var.keys())``) or a single ``VarData`` (returns a float).
+        """
+        if var.is_indexed():
+            cols = np.fromiter((self._col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+            return self._col_values[cols]
+        return float(self._col_values[self._col_of[id(var)]])
+
+    @property
+    def has_solution(self) -> bool:
+        """True when a feasible solution is available (always, for a returned result)."""
+        return self.status.has_solution
+
+
+def solver_version() -> str:
+    """Return the HiGHS version string (e.g. ``"1.16.0"``)."""
+    import highspy
+
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def solve(
+    model: Any,
+    *,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-4,
+    threads: int | None = None,
+    warm_start: Mapping[Any, Any] | None = None,
+    presolve: bool = True,
+    relax_integrality: bool = False,
+    enforce_wall_clock: bool = False,
+    grace_s: float | None = None,
+    load_solution: bool = True,
+    log: bool = False,
+) -> SolveResult:
+    """Solve a Pyomo model with HiGHS once and return a checked, normalised result.
+
+    Parameters
+    ----------
+    model
+        A Pyomo ``ConcreteModel`` with exactly one active objective (linear, MILP).
+    time_limit_s
+        HiGHS time limit in seconds (``None`` = none).
+    mip_rel_gap
+        Relative MIP gap at which HiGHS stops and reports optimal.
+    threads
+        HiGHS ``threads`` option (``None`` = HiGHS default). HiGHS fixes its thread pool
+        at the first solve of the process.
+    warm_start
+        MIP start: mapping of Pyomo variables to values. Keys are indexed ``Var``
+        components (values: array-like aligned with the component's index order, or a
+        mapping index -> value) or single ``VarData`` (a number). Columns not given take
+        the variable's current value if set, else the bound nearest zero.
+    presolve
+        HiGHS presolve on/off.
+    relax_integrality
+        Solve the LP relaxation (integer columns made continuous for this solve only).
+    enforce_wall_clock
+        Enforce ``time_limit_s`` from outside the solver (see module docstring).
+    grace_s
+        Extra seconds HiGHS gets past the limit before it is interrupted / abandoned
+        (default ``max(2, 0.1 * time_limit_s)``).
+    load_solution
+        Also write the solution into the Pyomo variables (``var.value``).
+    log
+        Show the HiGHS log on the console.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    InfeasibleError
+        The model is infeasible.
+    SolverError
+        No usable solution (time limit without incumbent, solver error, unbounded, or a
+        returned solution that fails the feasibility check).
+    """
+    return PersistentSolver(model, threads=threads).solve(
+        time_limit_s=time_limit_s,
+        mip_rel_gap=mip_rel_gap,
+        warm_start=warm_start,
+        presolve=presolve,
+        relax_integrality=relax_integrality,
+        enforce_wall_clock=enforce_wall_clock,
+        grace_s=grace_s,
+        load_solution=load_solution,
+        log=log,
+    )
+
+
+class PersistentSolver:
+    """A Pyomo model translated once into HiGHS, re-solvable after small changes.
+
+    Changes are pushed to HiGHS before each :meth:`solve` according to its ``sync_*``
+    arguments; by default only mutable ``Param`` values are re-read (cheap: e.g. the ``p``
+    right-hand side of a cardinality constraint in a sweep). Pass ``sync_vars=True`` after
+    fixing/unfixing variables or changing bounds, ``sync_objective=True`` after changing
+    the objective, ``sync_constraints=True`` after adding/removing constraints.
+
+    Parameters
+    ----------
+    model
+        A Pyomo ``ConcreteModel``.
+    threads
+        HiGHS ``threads`` option.
+
+    Examples
+    --------
+    >>> ps = PersistentSolver(m)               # doctest: +SKIP
+    >>> for p in (5, 10, 20):                  # doctest: +SKIP
+    ...     m.p.set_value(p)
+    ...     res = ps.solve(time_limit_s=30)
+    """
+
+    def __init__(self, model: Any, *, threads: int | None = None) -> None:
+        from pyomo.contrib.appsi.solvers import Highs
+
+        t0 = time.perf_counter()
+        self.model = model
+        self._opt = Highs()
+        if not self._opt.available():
+            raise SolverError("HiGHS (highspy) is not available; install it with `pip install highspy`")
+        cfg = self._opt.update_config
+        cfg.check_for_new_or_removed_constraints = False
+        cfg.check_for_new_or_removed_vars = False
+        cfg.check_for_new_or_removed_params = False
+        cfg.check_for_new_objective = False
+        cfg.update_constraints = False
+        cfg.update_vars = False
+        cfg.update_params = True
+        cfg.update_named_expressions = False
+        cfg.treat_fixed_vars_as_params = True
+        try:
+            self._opt.set_instance(model)
+        except Exception as exc:  # Pyomo raises plain ValueError/RuntimeError for bad models
+            raise SolverError(f"could not translate the model for HiGHS: {exc}") from exc
+        self._h = self._opt._solver_model
+        self._version = f"{self._h.versionMajor()}.{self._h.versionMinor()}.{self._h.versionPatch()}"
+        self._threads = threads
+        self._worker: threading.Thread | None = None
+        self.translate_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def highs(self) -> Any:
+        """The underlying ``highspy.Highs`` instance (read-only use, please)."""
+        return self._h
+
+    def _col_map(self) -> dict[int, int]:
+        return self._opt._pyomo_var_to_solver_var_map
+
+    def _sync(self, *, sync_vars: bool, sync_objective: bool, sync_constraints: bool) -> None:
+        cfg = self._opt.update_config
+        cfg.update_vars = sync_vars
+        cfg.check_for_new_or_removed_vars = sync_constraints
+        cfg.check_for_new_or_removed_constraints = sync_constraints
+        cfg.update_constraints = sync_constraints
+        cfg.check_for_new_objective = sync_objective
+        cfg.update_named_expressions = sync_objective
+        try:
+            self._opt.update()
+        except Exception as exc:
+            raise SolverError(f"could not update the HiGHS model: {exc}") from exc
+
+    def _start_vector(self, warm_start: Mapping[Any, Any], lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        col_of = self._col_map()
+        x = np.clip(np.zeros(len(lower)), lower, upper)
+        for vid, col in col_of.items():
+            v = self._opt._vars[vid][0]
+            if v.value is not None:
+                x[col] = v.value
+        for var, vals in warm_start.items():
+            if var.is_indexed():
+                if isinstance(vals, Mapping):
+                    for k, val in vals.items():
+                        x[col_of[id(var[k])]] = val
+                else:
+                    arr = np.asarray(vals, dtype=float)
+                    if arr.shape != (len(var),):
+                        raise SolverError(
+                            f"warm start for {var.name} has shape {arr.shape}; expected ({len(var)},)"
+                        )
+                    cols = np.fromiter((col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+                    x[cols] = arr
+            else:
+                x[col_of[id(var)]] = float(vals)
+        return x
+
+    # ------------------------------------------------------------------ solve
+    def solve(
+        self,
+        *,
+        time_limit_s: float | None = None,
+        mip_rel_gap: float = 1e-4,
+        warm_start: Mapping[Any, Any] | None = None,
+        presolve: bool = True,
+        relax_integrality: bool = False,
+        enforce_wall_clock: bool = False,
+        grace_s: float | None = None,
+        load_solution: bool = True,
+        log: bool = False,
+        sync_vars: bool = False,
+        sync_objective: bool = False,
+        sync_constraints: bool = False,
+    ) -> SolveResult:
+        """Solve (or re-solve) the model; see :func:`solve` for the parameters.
+
+        ``sync_vars``, ``sync_objective`` and ``sync_constraints`` push those kinds of
+        changes to HiGHS first (mutable parameters are always re-read).
+        """
+        import highspy
+
+        t0 = time.perf_counter()
+        if self._worker is not None and self._worker.is_alive():
+            raise SolverError("the previous HiGHS solve was abandoned and is still running; build a new solver")
+        self._sync(sync_vars=sync_vars, sync_objective=sync_objective, sync_constraints=sync_constraints)
+        h = self._h
+        h.setOptionValue("output_flag", bool(log))
+        h.setOptionValue("log_to_console", bool(log))
+        h.setOptionValue("time_limit", float(time_limit_s) if time_limit_s is not None else float("inf"))
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        h.setOptionValue("presolve", "on" if presolve else "off")
+        if self._threads is not None:
+            h.setOptionValue("threads", int(self._threads))
+
+        lp = h.getLp()
+        n_col = lp.num_col_
+        integrality = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else np.zeros(n_col, dtype=int)
+        is_int = integrality != int(highspy.HighsVarType.kContinuous)
+        relaxed = bool(relax_integrality and is_int.any())
+        if relaxed:
+            idx = np.flatnonzero(is_int).astype(np.int32)
+            h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
+        try:
+            start = None
+            if warm_start and not relaxed:
+                start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
+            out = self._run(start, time_limit_s, enforce_wall_clock, grace_s)
+            check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
+            retried = False
+            if out["x"] is not None and start is not None and presolve and not check["ok"]:
+                logger.warning(
+                    "HiGHS returned an inconsistent solution after a MIP start (%s); re-solving with presolve off",
+                    check["why"],
+                )
+                h.setOptionValue("presolve", "off")
+                out = self._run(start, time_limit_s, enforce_wall_clock, grace_s)
+                check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
+                retried = True
+        finally:
+            if relaxed and not (self._worker is not None and self._worker.is_alive()):
+                h.changeColsIntegrality(len(idx), idx, integrality[idx].astype(np.int32))
+        return self._finish(out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed)
+
+    def _run(
+        self, start: np.ndarray | None, time_limit_s: float | None, enforce: bool, grace_s: float | None
+    ) -> dict:
+        """Run HiGHS (in a watched worker thread when enforcing the wall clock)."""
+        import highspy
+
+        h = self._h
+        if start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = start
+            sol.value_valid = True
+            sol.dual_valid = False
+            h.setSolution(sol)
+        abandoned = False
+        t0 = time.perf_counter()
+        if enforce and time_limit_s is not None:
+            grace = max(2.0, 0.1 * time_limit_s) if grace_s is None else float(grace_s)
+            best: dict = {}
+
+            def on_improving(e: Any) -> None:
+                best["x"] = np.array(e.data_out.mip_solution, dtype=float)
+                best["obj"] = float(e.data_out.objective_function_value)
+                best["bound"] = float(e.data_out.mip_dual_bound)
+
+            h.HandleUserInterrupt = True
+            h._Highs__solver_should_stop = False  # highspy resets this only in startSolve()
+            h.cbMipImprovingSolution += on_improving
+            worker = threading.Thread(target=h.run, name="highs-solve", daemon=True)
+            worker.start()
+            worker.join(time_limit_s + grace)
+            if worker.is_alive():
+                logger.warning("HiGHS passed its %.0f s time limit by %.0f s; interrupting it", time_limit_s, grace)
+                h.cancelSolve()
+                worker.join(grace)
+            if worker.is_alive():
+                abandoned = True
+                self._worker = worker
+                logger.warning(
+                    "HiGHS did not stop %.0f s after its time limit; using its last reported incumbent", 2 * grace
+                )
+            else:
+                h.cbMipImprovingSolution -= on_improving
+            if abandoned:
+                if "x" not in best:
+                    raise SolverError(
+                        f"HiGHS overran its {time_limit_s:.0f} s time limit without finding a feasible solution"
+                    )
+                return {
+                    "status": highspy.HighsModelStatus.kInterrupt,
+                    "x": best["x"],
+                    "reported": best["obj"],
+                    "bound": best["bound"],
+                    "nodes": -1,
+                    "solve_s": time.perf_counter() - t0,
+                    "abandoned": True,
+                }
+        else:
+            h.run()
+        solve_s = time.perf_counter() - t0
+        status = h.getModelStatus()
+        info = h.getInfo()
+        sol = h.getSolution()
+        x = np.array(sol.col_value, dtype=float) if sol.value_valid else None
+        return {
+            "status": status,
+            "x": x,
+            "reported": float(info.objective_function_value),
+            "bound": float(info.mip_dual_bound),
+            "nodes": int(info.mip_node_count),
+            "solve_s": solve_s,
+            "abandoned": False,
+        }
+
+    @staticmethod
+    def _check(x: np.ndarray, lp: Any, is_int: np.ndarray) -> dict:
+        """Recompute the objective and check bounds, rows and integrality of ``x``."""
+        a = lp.a_matrix_
+        n_row, n_col = lp.num_row_, lp.num_col_
+        if len(x) != n_col:
+            return {"ok": False, "why": f"solution has {len(x)} values for {n_col} columns", "objective": np.nan}
+        obj = float(np.dot(np.asarray(lp.col_cost_, dtype=float), x) + lp.offset_)
+        why = []
+        lo, up = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+        tol_c = _FEAS_ABS_TOL + _FEAS_REL_TOL * np.abs(x)
+        if ((x < lo - tol_c) | (x > up + tol_c)).any():
+            why.append(f"{int(((x < lo - tol_c) | (x > up + tol_c)).sum())} column bounds violated")
+        if is_int.any():
+            frac = np.abs(x[is_int] - np.round(x[is_int]))
+            if (frac > _INTEGRALITY_TOL).any():
+                why.append(f"{int((frac > _INTEGRALITY_TOL).sum())} integer columns fractional")
+        if n_row:
+            if int(a.format_) == 1 or str(a.format_).endswith("kColwise"):
+                mat = sp.csc_array(
+                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=(n_row, n_col)
+                )
+            else:
+                mat = sp.csr_array(
+                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=(n_row, n_col)
+                )
+            act = mat @ x
+            rlo, rup = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+            tol_r = _FEAS_ABS_TOL + _FEAS_REL_TOL * np.abs(act)
+            bad = (act < rlo - tol_r) | (act > rup + tol_r)
+            if bad.any():
+                why.append(f"{int(bad.sum())} rows violated")
+        return {"ok": not why, "why": "; ".join(why), "objective": obj}
+
+    def _finish(
+        self, out: dict, check: dict | None, lp: Any, t0: float, retried: bool, load: bool, is_mip: bool
+    ) -> SolveResult:
+        import highspy
+
+        ms = highspy.HighsModelStatus
+        status = out["status"]
+        sense_max = int(lp.sense_) == -1 or str(lp.sense_).endswith("kMaximize")
+        details = {
+            "translate_s": self.translate_s,
+            "solve_s": out["solve_s"],
+            "highs_status": str(status),
+            "mip_node_count": out["nodes"],
+            "presolve_off_retry": retried,
+            "abandoned": out["abandoned"],
+        }
+        if status == ms.kModelEmpty:
+            obj = float(lp.offset_)
+            return self._result(Status.OPTIMAL, obj, obj, np.zeros(0), obj, t0, details, load)
+        if status == ms.kInfeasible:
+            raise InfeasibleError("the model is infeasible (HiGHS proved it): no solution meets all constraints")
+        if status == ms.kUnboundedOrInfeasible:
+            raise InfeasibleError("the model is infeasible or unbounded (HiGHS); check the constraints and costs")
+        if status == ms.kUnbounded:
+            raise SolverError("the model is unbounded (HiGHS); a cost or bound is missing")
+        limit_like = {ms.kTimeLimit, ms.kInterrupt, ms.kIterationLimit, ms.kObjectiveBound, ms.kObjectiveTarget}
+        limit_like |= {getattr(ms, n) for n in ("kSolutionLimit", "kHighsInterrupt", "kMemoryLimit") if hasattr(ms, n)}
+        if status == ms.kOptimal:
+            norm = Status.OPTIMAL
+        elif status in limit_like:
+            norm = Status.TIME_LIMIT_FEASIBLE
+        else:
+            raise SolverError(f"HiGHS stopped with status {status} and no usable solution")
+        if out["x"] is None:
+            raise SolverError(f"HiGHS stopped ({status}) without a feasible solution; allow more time or relax targets")
+        assert check is not None
+        if not check["ok"]:
+            raise SolverError(f"HiGHS returned a solution that fails the feasibility check: {check['why']}")
+        obj = check["objective"]
+        if abs(obj - out["reported"]) > _OBJ_MISMATCH_REL_TOL * max(1.0, abs(obj)):
+            logger.warning("HiGHS reported objective %.10g but the solution evaluates to %.10g", out["reported"], obj)
+        if is_mip:
+            bound = out["bound"]
+            if not np.isfinite(bound):
+                bound = float("inf") if sense_max else float("-inf")
+            # a bound on the wrong side of the verified objective is not a bound; clamp it
+            bound = max(bound, obj) if sense_max else min(bound, obj)
+        else:
+            bound = obj if norm == Status.OPTIMAL else (float("inf") if sense_max else float("-inf"))
+        if norm == Status.OPTIMAL and (is_mip is False):
+            bound = obj
+        return self._result(norm, obj, bound, out["x"], out["reported"], t0, details, load)
+
+    def _result(
+        self, status: Status, obj: float, bound: float, x: np.ndarray, reported: float, t0: float, details: dict, load: bool
+    ) -> SolveResult:
+        gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else float("inf")
+        if status == Status.TIME_LIMIT_FEASIBLE:
+            logger.warning("HiGHS stopped at its limit with an incumbent: objective %.6g, gap %.3g%%", obj, 100 * gap)
+        col_of = dict(self._col_map())
+        if load and len(x):
+            for vid, col in col_of.items():
+                self._opt._vars[vid][0].set_value(float(x[col]), skip_validation=True)
+        return SolveResult(
+            status=status,
+            objective=obj,
+            bound=bound,
+            gap=gap,
+            seconds=time.perf_counter() - t0,
+            solver_name=SOLVER_NAME,
+            solver_version=self._version,
+            reported_objective=reported,
+            details=details,
+            _col_values=x,
+            _col_of=col_of,
+        )

@@ -1,0 +1,142 @@
+"""Tests for gzcharge.solve: statuses, recomputed objectives, persistent re-solves, warm starts."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pytest
+
+pyo = pytest.importorskip("pyomo.environ")
+
+from gzcharge.errors import InfeasibleError, SolverError  # noqa: E402
+from gzcharge.locate._common import Status  # noqa: E402
+from gzcharge.solve import PersistentSolver, solve  # noqa: E402
+
+
+def _pick_model(values, p):
+    """max sum v_i x_i s.t. sum x_i <= p, x binary: the answer is the sum of the p largest values."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(len(values)), domain=pyo.Binary)
+    m.p = pyo.Param(mutable=True, initialize=p)
+    m.card = pyo.Constraint(expr=sum(m.x.values()) <= m.p)
+    m.obj = pyo.Objective(expr=sum(v * m.x[i] for i, v in enumerate(values)) + 1.0, sense=pyo.maximize)
+    return m
+
+
+def test_solve_small_mip_by_hand():
+    # values 3, 2, 2.5 with p=1: take the 3 -> 3 + offset 1 = 4
+    m = _pick_model([3.0, 2.0, 2.5], 1)
+    res = solve(m)
+    assert res.status is Status.OPTIMAL
+    assert res.objective == pytest.approx(4.0)
+    assert res.bound == pytest.approx(4.0)
+    assert res.gap == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(res.values(m.x), [1, 0, 0], atol=1e-9)
+    assert pyo.value(m.x[0]) == pytest.approx(1.0)  # loaded into the model
+    assert res.solver_name == "highs" and res.solver_version.count(".") == 2
+
+
+def test_persistent_sweep_changes_only_p():
+    # p=1: 3; p=2: 3+2.5; p=3: 3+2.5+2 (+1 offset each)
+    m = _pick_model([3.0, 2.0, 2.5], 1)
+    ps = PersistentSolver(m)
+    got = []
+    for p in (1, 2, 3):
+        m.p.set_value(p)
+        got.append(ps.solve().objective)
+    assert got == pytest.approx([4.0, 6.5, 8.5])
+
+
+def test_lp_relaxation_then_mip_again():
+    # p=1.5: LP takes x0=1 and half of x2 -> 3 + 1.25 + 1 = 5.25; MIP with floor -> 4
+    m = _pick_model([3.0, 2.0, 2.5], 1.5)
+    ps = PersistentSolver(m)
+    lp = ps.solve(relax_integrality=True)
+    assert lp.objective == pytest.approx(5.25)
+    assert lp.bound == pytest.approx(5.25)
+    assert ps.solve().objective == pytest.approx(4.0)  # integrality restored
+
+
+def test_fixing_a_variable_with_sync_vars():
+    m = _pick_model([3.0, 2.0, 2.5], 1)
+    ps = PersistentSolver(m)
+    m.x[0].fix(0)
+    res = ps.solve(sync_vars=True)
+    assert res.objective == pytest.approx(3.5)
+
+
+def test_warm_start_is_used_and_result_checked():
+    m = _pick_model([3.0, 2.0, 2.5], 2)
+    res = solve(m, warm_start={m.x: [0, 1, 1]})  # feasible start worth 5.5; optimum 6.5
+    assert res.objective == pytest.approx(6.5)
+    np.testing.assert_allclose(res.values(m.x), [1, 0, 1], atol=1e-9)
+    res = solve(m, warm_start={m.x: {0: 1, 1: 0, 2: 1}}, presolve=False)
+    assert res.objective == pytest.approx(6.5)
+
+
+def test_infeasible_raises():
+    m = _pick_model([1.0, 1.0], 1)
+    m.need = pyo.Constraint(expr=m.x[0] + m.x[1] >= 2)
+    with pytest.raises(InfeasibleError):
+        solve(m)
+
+
+def test_unbounded_raises_solver_error():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.NonNegativeReals)
+    m.obj = pyo.Objective(expr=m.x, sense=pyo.maximize)
+    with pytest.raises((SolverError, InfeasibleError)):
+        solve(m)
+
+
+def test_check_rejects_a_wrong_vector():
+    # feed the checker a vector that breaks the cardinality row: it must say so
+    m = _pick_model([3.0, 2.0, 2.5], 1)
+    ps = PersistentSolver(m)
+    lp = ps.highs.getLp()
+    is_int = np.ones(3, dtype=bool)
+    bad = ps._check(np.array([1.0, 1.0, 0.0]), lp, is_int)
+    assert not bad["ok"] and "rows violated" in bad["why"]
+    assert bad["objective"] == pytest.approx(6.0)  # 3 + 2 + 1, recomputed from the vector
+    frac = ps._check(np.array([0.5, 0.0, 0.0]), lp, is_int)
+    assert not frac["ok"] and "fractional" in frac["why"]
+
+
+def _hard_cover_model(n=400, m=120, seed=3):
+    rng = np.random.default_rng(seed)
+    rows = [rng.choice(m, size=6, replace=False) for _ in range(n)]
+    w = rng.integers(1, 50, n).astype(float)
+    mod = pyo.ConcreteModel()
+    mod.x = pyo.Var(range(m), domain=pyo.Binary)
+    mod.y = pyo.Var(range(n), bounds=(0, 1))
+    mod.c = pyo.Constraint(range(n), rule=lambda mm, r: mod.y[r] <= sum(mod.x[j] for j in rows[r]))
+    mod.card = pyo.Constraint(expr=sum(mod.x.values()) <= 12)
+    mod.obj = pyo.Objective(expr=sum(w[r] * mod.y[r] for r in range(n)), sense=pyo.maximize)
+    return mod, rows, w
+
+
+def test_time_limit_with_incumbent_warns_and_returns(caplog):
+    mod, rows, w = _hard_cover_model()
+    with caplog.at_level(logging.WARNING, logger="gzcharge.solve"):
+        res = solve(mod, time_limit_s=0.3, enforce_wall_clock=True, grace_s=1.0, mip_rel_gap=0.0)
+    if res.status is Status.TIME_LIMIT_FEASIBLE:
+        assert any("gap" in r.getMessage() for r in caplog.records)
+        assert res.bound >= res.objective
+    assert res.seconds < 0.3 + 2 * 1.0 + 1.0
+    # the recomputed objective equals the covered weight of the returned sites
+    x = np.round(res.values(mod.x)).astype(bool)
+    covered = sum(w[r] for r in range(len(rows)) if x[rows[r]].any())
+    assert res.objective == pytest.approx(covered)
+
+
+def test_tiny_mip_matches_enumeration():
+    # a second method: enumerate every subset of size <= p
+    mod, rows, w = _hard_cover_model(n=40, m=10, seed=5)
+    mod.card.deactivate()
+    mod.card2 = pyo.Constraint(expr=sum(mod.x.values()) <= 3)
+    best = max(
+        sum(w[r] for r in range(40) if set(rows[r]) & set(s)) for s in itertools.combinations(range(10), 3)
+    )
+    assert solve(mod, mip_rel_gap=0.0).objective == pytest.approx(best)
