@@ -1,0 +1,635 @@
+"""Projected road network: lengths, speeds, travel times, components and snapping.
+
+:class:`RoadNetwork` wraps an osmnx graph projected to a metric CRS (CGCS2000 Gauss-Krüger
+for Guizhou, :func:`gzcharge.crs.metric_crs_for`) and exposes what later stages need as
+arrays with ids: a sparse adjacency matrix for :mod:`gzcharge.distances`
+(:meth:`RoadNetwork.csgraph`), snapping of points to nodes (:meth:`RoadNetwork.snap`), the
+strongly connected components (:meth:`RoadNetwork.components`), the expressway subgraph
+(:meth:`RoadNetwork.expressway`) and export layers (:meth:`RoadNetwork.layers`).
+
+Speeds
+------
+``speed_kph`` of an edge is its posted ``maxspeed`` × :data:`MAXSPEED_FACTOR` when the tag is
+present and parseable (``"80"``, ``"80 km/h"``, ``"50 mph"``; lists → mean), otherwise the
+class default in :data:`DEFAULT_SPEEDS_KPH`. The defaults are effective free-flow speeds for
+Guizhou's mountainous roads, below the design speeds of JTG B01-2014 (《公路工程技术标准》):
+expressways (高速公路, OSM ``motorway``) are designed for 80–120 km/h and mostly signed 80–100
+in Guizhou's mountains → 90; national roads (国道, usually ``trunk``; design 60–100 as
+first/second-class highways, winding through towns) → 60; provincial roads (省道,
+``primary``) → 50; county roads (县道, ``secondary``; design 40–60) → 40; township roads
+(乡道, ``tertiary``; design 30–40) → 30; village and unclassified roads (四级, design 20–30)
+→ 25; residential 20; service 15; living_street 10. Ramps (``*_link``) run at 40 (motorway)
+to 20 (tertiary). ``travel_time_s = length_m / (speed_kph / 3.6)``.
+
+Components
+----------
+Component ids are those of the **strongly** connected components, numbered by size (0 = the
+largest). By default points snap to nodes of component 0 only, so that every snapped pair can
+reach each other; points whose nearest node lies in another component are reported (columns
+``nearest_any_node``, ``nearest_any_m``, ``nearest_in_small_component``), never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from gzcharge.crs import WGS84, metric_crs_for
+from gzcharge.errors import ConfigError, DataError, NetworkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import networkx as nx
+    import scipy.sparse as sp
+    from shapely.geometry.base import BaseGeometry
+
+logger = logging.getLogger(__name__)
+
+#: effective free-flow speeds (km/h) by OSM highway class — see the module docstring
+DEFAULT_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 90.0,
+    "motorway_link": 40.0,
+    "trunk": 60.0,
+    "trunk_link": 35.0,
+    "primary": 50.0,
+    "primary_link": 30.0,
+    "secondary": 40.0,
+    "secondary_link": 25.0,
+    "tertiary": 30.0,
+    "tertiary_link": 20.0,
+    "unclassified": 25.0,
+    "road": 25.0,
+    "residential": 20.0,
+    "service": 15.0,
+    "living_street": 10.0,
+}
+#: speed for a class not in the table (e.g. a class a user's filter let in)
+FALLBACK_SPEED_KPH = 25.0
+#: effective speed as a share of the posted limit where ``maxspeed`` is tagged
+MAXSPEED_FACTOR = 0.9
+#: parsed maxspeed values outside this range (km/h) are ignored as tagging errors
+MAXSPEED_RANGE_KPH = (5.0, 150.0)
+#: OSM classes that form the expressway subgraph (高速公路 and 国道-class trunk roads + ramps)
+EXPRESSWAY_CLASSES: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
+#: rank of classes when a simplified edge carries several (lower = more important)
+_CLASS_RANK = {c: i for i, c in enumerate(DEFAULT_SPEEDS_KPH)}
+
+_NUM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
+
+ProgressCallback = Callable[[str, float], None]
+
+
+def parse_maxspeed(value: Any) -> float:
+    """Parse an OSM ``maxspeed`` value to km/h; ``nan`` when absent or not numeric.
+
+    ``"80"`` → 80, ``"80 km/h"`` → 80, ``"50 mph"`` → 80.47, ``"60;80"`` or ``["60", "80"]``
+    → 70 (mean), ``"CN:urban"``/``"none"``/``"signals"`` → nan.
+    """
+    if value is None:
+        return math.nan
+    if isinstance(value, list | tuple):
+        parts = [parse_maxspeed(v) for v in value]
+        good = [v for v in parts if not math.isnan(v)]
+        return float(np.mean(good)) if good else math.nan
+    if isinstance(value, int | float):
+        v = float(value)
+    else:
+        s = str(value)
+        if ";" in s or "|" in s:
+            return parse_maxspeed(re.split(r"[;|]", s))
+        m = _NUM.match(s)
+        if not m:
+            return math.nan
+        v = float(m.group(1))
+        unit = (m.group(2) or "").lower()
+        if unit == "mph":
+            v *= 1.609344
+        elif unit == "knots":
+            v *= 1.852
+    lo, hi = MAXSPEED_RANGE_KPH
+    return v if lo <= v <= hi else math.nan
+
+
+def _main_class(value: Any) -> str:
+    """The most important highway class of an edge (simplified edges may carry a list)."""
+    if isinstance(value, list | tuple):
+        vals = [str(v) for v in value]
+        return min(vals, key=lambda c: _CLASS_RANK.get(c, len(_CLASS_RANK)))
+    return str(value) if value is not None else "road"
+
+
+def _class_speed(value: Any, speeds: Mapping[str, float]) -> float:
+    """Class default speed; for a list of classes the mean of their defaults (as osmnx does)."""
+    vals = value if isinstance(value, list | tuple) else [value]
+    return float(np.mean([speeds.get(str(v), FALLBACK_SPEED_KPH) for v in vals]))
+
+
+def _as_text(value: Any) -> str | None:
+    """Flatten list-valued OSM attributes (from simplification) for export: ``a;b``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, list | tuple):
+        return ";".join(dict.fromkeys(str(v) for v in value))
+    return str(value)
+
+
+def default_metric_crs(lon: float, lat: float) -> str:
+    """Metric CRS for a region centred at ``lon``/``lat``.
+
+    Gauss-Krüger (EPSG:4544/4545) inside their zones (103.5–109.5°E, i.e. Guizhou);
+    elsewhere (test data) the UTM zone of the centre.
+    """
+    if 103.5 <= lon <= 109.5 and 15 <= lat <= 45:
+        return metric_crs_for(lon)
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+@dataclass(eq=False)
+class RoadNetwork:
+    """A projected drivable road graph with edge lengths, speeds and travel times.
+
+    Build it with :meth:`from_graph` or :func:`build_network`.
+
+    Attributes
+    ----------
+    graph
+        ``networkx.MultiDiGraph`` projected to ``crs``; node ids are OSM node ids; edges carry
+        ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway`` (main class),
+        ``is_expressway``.
+    crs
+        Metric CRS of ``graph`` (EPSG string).
+    meta
+        Provenance (source file or endpoint, buffer, counts).
+    """
+
+    graph: nx.MultiDiGraph
+    crs: str
+    meta: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_graph(
+        cls,
+        G: nx.MultiDiGraph,
+        *,
+        crs: str | None = None,
+        speeds_kph: Mapping[str, float] | None = None,
+        maxspeed_factor: float = MAXSPEED_FACTOR,
+    ) -> RoadNetwork:
+        """Project an osmnx graph and compute lengths, speeds and travel times.
+
+        Parameters
+        ----------
+        G
+            osmnx ``MultiDiGraph`` in WGS-84 (``G.graph["crs"]``) with edge ``length`` in metres
+            (as osmnx builds it). A graph already in a metric CRS is accepted when ``crs``
+            is that CRS or ``None``.
+        crs
+            Target metric CRS; ``None`` → :func:`default_metric_crs` of the graph's centre.
+        speeds_kph
+            Overrides of :data:`DEFAULT_SPEEDS_KPH` by class.
+        maxspeed_factor
+            Effective speed as a share of a tagged ``maxspeed``.
+        """
+        import osmnx as ox
+        import pyproj
+
+        if G.number_of_nodes() == 0 or G.number_of_edges() == 0:
+            raise NetworkError("road graph is empty (no nodes or no edges); check the region and the OSM data")
+        src_crs = pyproj.CRS.from_user_input(G.graph.get("crs", WGS84))
+        if src_crs.is_geographic:
+            xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float, len(G))
+            ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float, len(G))
+            target = crs or default_metric_crs(float(np.median(xs)), float(np.median(ys)))
+            try:
+                target_crs = pyproj.CRS.from_user_input(target)
+            except pyproj.exceptions.CRSError as e:
+                raise ConfigError(f"unknown CRS {target!r}: {e}") from e
+            if target_crs.is_geographic:
+                raise ConfigError(f"CRS {target!r} is geographic; the network needs a metric (projected) CRS")
+            for n, d in G.nodes(data=True):
+                d.setdefault("lon", d["x"])
+                d.setdefault("lat", d["y"])
+            Gp = ox.projection.project_graph(G, to_crs=target_crs)
+        else:
+            if crs is not None and pyproj.CRS.from_user_input(crs) != src_crs:
+                raise ConfigError(f"graph is already projected to {src_crs.to_string()}, not {crs}")
+            target = crs or src_crs.to_string()
+            Gp = G.copy()
+            if not all("lon" in d for _, d in Gp.nodes(data=True)):
+                to_ll = pyproj.Transformer.from_crs(src_crs, WGS84, always_xy=True)
+                nodes = list(Gp.nodes)
+                x = np.array([Gp.nodes[n]["x"] for n in nodes])
+                y = np.array([Gp.nodes[n]["y"] for n in nodes])
+                lon, lat = to_ll.transform(x, y)
+                for n, a, b in zip(nodes, lon, lat, strict=True):
+                    Gp.nodes[n]["lon"], Gp.nodes[n]["lat"] = float(a), float(b)
+        speeds = {**DEFAULT_SPEEDS_KPH, **(speeds_kph or {})}
+        _annotate_edges(Gp, speeds, maxspeed_factor)
+        Gp.graph["crs"] = target
+        meta = {k: v for k, v in G.graph.items() if k in ("source", "region_buffer_m", "created_date", "created_with")}
+        net = cls(graph=Gp, crs=str(target), meta=meta)
+        logger.info("RoadNetwork: %d nodes, %d edges in %s", len(Gp), Gp.number_of_edges(), target)
+        return net
+
+    # ------------------------------------------------------------------ arrays
+    @property
+    def node_ids(self) -> pd.Index:
+        """OSM node ids in the fixed order used by :meth:`csgraph` and the node arrays."""
+        if "node_ids" not in self._cache:
+            self._cache["node_ids"] = pd.Index(np.fromiter(self.graph.nodes, np.int64, len(self.graph)), name="node_id")
+        return self._cache["node_ids"]
+
+    def node_xy(self) -> np.ndarray:
+        """``(n, 2)`` metric coordinates of the nodes, in :attr:`node_ids` order."""
+        if "xy" not in self._cache:
+            G = self.graph
+            self._cache["xy"] = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in self.node_ids], dtype=float)
+        return self._cache["xy"]
+
+    def edge_table(self) -> pd.DataFrame:
+        """One row per edge: ``u``, ``v``, ``key``, ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``is_expressway``."""
+        if "edge_table" not in self._cache:
+            rows = [
+                (u, v, k, d["length_m"], d["speed_kph"], d["travel_time_s"], d["highway"], d["is_expressway"])
+                for u, v, k, d in self.graph.edges(keys=True, data=True)
+            ]
+            self._cache["edge_table"] = pd.DataFrame.from_records(
+                rows, columns=["u", "v", "key", "length_m", "speed_kph", "travel_time_s", "highway", "is_expressway"]
+            )
+        return self._cache["edge_table"]
+
+    def csgraph(self, weight: str = "length_m") -> tuple[sp.csr_array, pd.Index]:
+        """Directed sparse adjacency matrix for :mod:`scipy.sparse.csgraph`.
+
+        Parameters
+        ----------
+        weight
+            ``"length_m"`` or ``"travel_time_s"``.
+
+        Returns
+        -------
+        (scipy.sparse.csr_array, pandas.Index)
+            ``A[i, j]`` = the smallest ``weight`` over the parallel edges i → j (self-loops
+            dropped; zero-length edges are stored as explicit zeros, which csgraph treats as
+            edges); the index maps positions to OSM node ids.
+        """
+        import scipy.sparse as sp
+
+        if weight not in ("length_m", "travel_time_s"):
+            raise ConfigError(f"unknown edge weight {weight!r}; use 'length_m' or 'travel_time_s'")
+        key = ("csgraph", weight)
+        if key not in self._cache:
+            ids = self.node_ids
+            et = self.edge_table()
+            u = ids.get_indexer(et["u"])
+            v = ids.get_indexer(et["v"])
+            w = et[weight].to_numpy(float)
+            keep = u != v
+            u, v, w = u[keep], v[keep], w[keep]
+            order = np.lexsort((w, v, u))
+            u, v, w = u[order], v[order], w[order]
+            first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])]
+            n = len(ids)
+            A = sp.csr_array((w[first], (u[first], v[first])), shape=(n, n))
+            # keep explicit zeros: no sum_duplicates collapse needed (pairs are unique)
+            self._cache[key] = A
+        return self._cache[key], self.node_ids
+
+    # ------------------------------------------------------------------ components
+    def _component_labels(self) -> np.ndarray:
+        """Strong component id per node (0 = largest), in :attr:`node_ids` order."""
+        if "labels" not in self._cache:
+            from scipy.sparse.csgraph import connected_components
+
+            A, _ = self.csgraph("length_m")
+            A = A.copy()
+            A.data = np.ones_like(A.data)  # explicit zeros must count as edges
+            _, lab = connected_components(A, directed=True, connection="strong")
+            sizes = np.bincount(lab)
+            order = np.argsort(-sizes, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            self._cache["labels"] = rank[lab]
+        return self._cache["labels"]
+
+    @property
+    def component(self) -> pd.Series:
+        """Strongly connected component id per node id (0 = largest)."""
+        return pd.Series(self._component_labels(), index=self.node_ids, name="component")
+
+    def components(self) -> pd.DataFrame:
+        """Summary of strongly connected components: ``n_nodes``, ``share_nodes``, ``n_edges``, ``length_km``, ``is_largest``."""
+        lab = self._component_labels()
+        ids = self.node_ids
+        et = self.edge_table()
+        cu = lab[ids.get_indexer(et["u"])]
+        cv = lab[ids.get_indexer(et["v"])]
+        inside = cu == cv
+        k = int(lab.max()) + 1
+        n_nodes = np.bincount(lab, minlength=k)
+        n_edges = np.bincount(cu[inside], minlength=k)
+        length_km = np.bincount(cu[inside], weights=et["length_m"].to_numpy()[inside], minlength=k) / 1000.0
+        df = pd.DataFrame(
+            {
+                "n_nodes": n_nodes,
+                "share_nodes": n_nodes / n_nodes.sum(),
+                "n_edges": n_edges,
+                "length_km": length_km,
+                "is_largest": np.arange(k) == 0,
+            },
+            index=pd.RangeIndex(k, name="component"),
+        )
+        return df
+
+    # ------------------------------------------------------------------ snapping
+    def snap(
+        self,
+        points: gpd.GeoDataFrame | gpd.GeoSeries | np.ndarray,
+        *,
+        ids: Any = None,
+        crs: str = WGS84,
+        max_snap_m: float | None = None,
+        largest_only: bool = True,
+    ) -> pd.DataFrame:
+        """Snap points to their nearest usable node.
+
+        Parameters
+        ----------
+        points
+            Point GeoDataFrame/GeoSeries (any CRS; index = point ids) or an ``(n, 2)`` array of
+            ``x, y`` in ``crs`` (lon, lat by default) with ``ids``.
+        ids
+            Point ids for an array input (default ``0..n-1``).
+        crs
+            CRS of an array input.
+        max_snap_m
+            Points farther than this from their node are flagged ``beyond_max_snap`` (kept).
+        largest_only
+            Snap to nodes of the largest strongly connected component (default), so all
+            snapped points can reach each other.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by point id: ``node_id``, ``snap_m``, ``component``, ``beyond_max_snap``,
+            ``nearest_any_node``, ``nearest_any_m``, ``nearest_in_small_component``. Every input
+            point has a row.
+        """
+        from scipy.spatial import cKDTree
+
+        xy, pid = self._points_xy(points, ids=ids, crs=crs)
+        nxy = self.node_xy()
+        lab = self._component_labels()
+        node_ids = self.node_ids.to_numpy()
+        if len(xy) == 0:
+            return pd.DataFrame(
+                columns=["node_id", "snap_m", "component", "beyond_max_snap", "nearest_any_node", "nearest_any_m", "nearest_in_small_component"],
+                index=pid,
+            )
+        if not np.isfinite(xy).all():
+            bad = pid[~np.isfinite(xy).all(axis=1)]
+            raise DataError(f"points without valid coordinates cannot be snapped: ids {list(bad[:10])}")
+        d_any, i_any = cKDTree(nxy).query(xy)
+        usable = np.flatnonzero(lab == 0) if largest_only else np.arange(len(nxy))
+        d_use, j = cKDTree(nxy[usable]).query(xy)
+        i_use = usable[j]
+        out = pd.DataFrame(
+            {
+                "node_id": node_ids[i_use],
+                "snap_m": d_use,
+                "component": lab[i_use],
+                "beyond_max_snap": (d_use > max_snap_m) if max_snap_m is not None else np.zeros(len(xy), bool),
+                "nearest_any_node": node_ids[i_any],
+                "nearest_any_m": d_any,
+                "nearest_in_small_component": lab[i_any] != 0,
+            },
+            index=pid,
+        )
+        n_far = int(out["beyond_max_snap"].sum())
+        n_small = int(out["nearest_in_small_component"].sum())
+        if n_far:
+            logger.warning("%d of %d points are more than %g m from the road network", n_far, len(out), max_snap_m)
+        if n_small:
+            logger.info("%d of %d points are nearest to a node outside the largest component", n_small, len(out))
+        return out
+
+    def _points_xy(self, points: Any, *, ids: Any, crs: str) -> tuple[np.ndarray, pd.Index]:
+        import geopandas as gpd
+        import pyproj
+
+        if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+            geom = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+            if geom.crs is None:
+                raise DataError("points have no CRS; set it (e.g. EPSG:4326) before snapping")
+            if not (geom.geom_type == "Point").all():
+                geom = geom.representative_point()
+            geom = geom.to_crs(self.crs)
+            xy = np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
+            pid = pd.Index(points.index if ids is None else ids)
+        else:
+            arr = np.asarray(points, dtype=float)
+            if arr.ndim != 2 or arr.shape[1] != 2:
+                raise DataError(f"points must be an (n, 2) array of x, y; got shape {arr.shape}")
+            tr = pyproj.Transformer.from_crs(crs, self.crs, always_xy=True)
+            x, y = tr.transform(arr[:, 0], arr[:, 1])
+            xy = np.column_stack([x, y])
+            pid = pd.Index(np.arange(len(arr)) if ids is None else ids)
+        if len(pid) != len(xy):
+            raise DataError(f"{len(pid)} ids for {len(xy)} points")
+        if not pid.is_unique:
+            raise DataError(f"point ids are not unique: {list(pid[pid.duplicated()].unique()[:10])}")
+        return xy, pid
+
+    # ------------------------------------------------------------------ subgraphs and layers
+    def expressway(self, classes: tuple[str, ...] = EXPRESSWAY_CLASSES) -> RoadNetwork:
+        """The subnetwork of expressway edges (motorway, trunk and their links by default)."""
+        G = self.graph
+        edges = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if d["highway"] in classes]
+        if not edges:
+            raise NetworkError(
+                f"the road network has no {'/'.join(classes)} edges; the region may have no expressway in OSM"
+            )
+        H = G.edge_subgraph(edges).copy()
+        return RoadNetwork(graph=H, crs=self.crs, meta={**self.meta, "subgraph": "expressway"})
+
+    def nodes(self) -> gpd.GeoDataFrame:
+        """Node layer: ``node_id``, ``x``, ``y`` (metric), ``lon``, ``lat``, ``component``, ``street_count``; geometry EPSG:4326."""
+        import geopandas as gpd
+
+        G = self.graph
+        ids = self.node_ids
+        xy = self.node_xy()
+        lon = np.array([G.nodes[n]["lon"] for n in ids])
+        lat = np.array([G.nodes[n]["lat"] for n in ids])
+        sc = np.array([G.nodes[n].get("street_count", -1) for n in ids], dtype=np.int64)
+        return gpd.GeoDataFrame(
+            {
+                "node_id": ids.to_numpy(),
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+                "lon": lon,
+                "lat": lat,
+                "component": self._component_labels(),
+                "street_count": sc,
+            },
+            geometry=gpd.points_from_xy(lon, lat),
+            crs=WGS84,
+        )
+
+    def edges(self) -> gpd.GeoDataFrame:
+        """Edge layer (one row per directed edge) with geometry in EPSG:4326.
+
+        Columns: ``u``, ``v``, ``key``, ``osmid``, ``highway``, ``name``, ``ref``, ``maxspeed``,
+        ``oneway``, ``length_m``, ``speed_kph``, ``travel_time_s``, ``is_expressway``,
+        ``component`` (of ``u`` when both ends share it, else -1). List-valued OSM attributes
+        from simplification are joined with ``;``.
+        """
+        import geopandas as gpd
+        import shapely
+
+        G = self.graph
+        ids = self.node_ids
+        xy = self.node_xy()
+        lab = self._component_labels()
+        recs = []
+        geoms = []
+        for u, v, k, d in G.edges(keys=True, data=True):
+            recs.append(
+                (u, v, k, _as_text(d.get("osmid")), d["highway"], _as_text(d.get("name")), _as_text(d.get("ref")),
+                 _as_text(d.get("maxspeed")), bool(d.get("oneway", False)), d["length_m"], d["speed_kph"],
+                 d["travel_time_s"], d["is_expressway"])
+            )
+            g = d.get("geometry")
+            if g is None:
+                iu, iv = ids.get_loc(u), ids.get_loc(v)
+                g = shapely.LineString([xy[iu], xy[iv]])
+            geoms.append(g)
+        df = pd.DataFrame.from_records(
+            recs,
+            columns=["u", "v", "key", "osmid", "highway", "name", "ref", "maxspeed", "oneway", "length_m",
+                     "speed_kph", "travel_time_s", "is_expressway"],
+        )
+        cu = lab[ids.get_indexer(df["u"])]
+        cv = lab[ids.get_indexer(df["v"])]
+        df["component"] = np.where(cu == cv, cu, -1)
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=self.crs))
+        return gdf.to_crs(WGS84)
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """Export layers: ``nodes``, ``edges`` and ``expressway_edges`` (EPSG:4326)."""
+        edges = self.edges()
+        return {
+            "nodes": self.nodes(),
+            "edges": edges,
+            "expressway_edges": edges.loc[edges["is_expressway"]].reset_index(drop=True),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a CLI summary table."""
+        et = self.edge_table()
+        comps = self.components()
+        return {
+            "crs": self.crs,
+            "nodes": len(self.graph),
+            "edges": len(et),
+            "length_km": float(et["length_m"].sum() / 1000.0),
+            "expressway_km": float(et.loc[et["is_expressway"], "length_m"].sum() / 1000.0),
+            "components": len(comps),
+            "largest_component_share": float(comps["share_nodes"].iloc[0]),
+            "source": self.meta.get("source"),
+        }
+
+
+def _annotate_edges(G: nx.MultiDiGraph, speeds: Mapping[str, float], maxspeed_factor: float) -> None:
+    """Set ``length_m``, ``highway`` (main class), ``speed_kph``, ``travel_time_s``, ``is_expressway``."""
+    for _, _, d in G.edges(data=True):
+        length = d.get("length_m", d.get("length"))
+        if length is None or not np.isfinite(length) or length < 0:
+            raise DataError(f"edge {d.get('osmid')} has no valid length {length!r}")
+        raw_class = d.get("highway")
+        main = _main_class(raw_class)
+        ms = parse_maxspeed(d.get("maxspeed"))
+        speed = ms * maxspeed_factor if not math.isnan(ms) else _class_speed(raw_class, speeds)
+        d["length_m"] = float(length)
+        d["highway"] = main
+        if isinstance(raw_class, list):
+            d["highway_all"] = ";".join(dict.fromkeys(map(str, raw_class)))
+        d["speed_kph"] = float(speed)
+        d["travel_time_s"] = float(length) / (speed / 3.6)
+        d["is_expressway"] = main in EXPRESSWAY_CLASSES
+
+
+def build_network(
+    region_polygon: BaseGeometry,
+    *,
+    crs: str | None = None,
+    osm_file: str | None = None,
+    online: bool = False,
+    buffer_m: float | None = None,
+    endpoint: str | None = None,
+    timeout_s: float | None = None,
+    cache_dir: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> RoadNetwork:
+    """Road network for a region from a local OSM file or (``online=True``) from Overpass.
+
+    Parameters
+    ----------
+    region_polygon
+        Region boundary in WGS-84 (e.g. ``Region.boundary``).
+    crs
+        Metric CRS (e.g. ``Region.metric_crs``); ``None`` → :func:`default_metric_crs`.
+    osm_file
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file covering the region.
+    online
+        Download through Overpass instead (cached).
+    buffer_m, endpoint, timeout_s, cache_dir
+        See :func:`gzcharge.sources.osm.graph_from_file` / ``graph_from_overpass``.
+    progress
+        Optional callback ``progress(message, fraction_done)``.
+
+    Raises
+    ------
+    ConfigError
+        Neither or both of ``osm_file`` and ``online`` given.
+    NetworkError, DataError
+        From the sources.
+    """
+    from gzcharge.sources import osm
+
+    if osm_file and online:
+        raise ConfigError("give either --osm-file or --online, not both")
+    if not osm_file and not online:
+        raise ConfigError(
+            "no road data source: pass --osm-file FILE (.osm, .osm.bz2 or .osm.pbf extract covering "
+            "the region) or --online to download from Overpass"
+        )
+    buf = osm.DEFAULT_BUFFER_M if buffer_m is None else float(buffer_m)
+    say = progress or (lambda msg, frac: None)
+    if osm_file:
+        G = osm.graph_from_file(
+            osm_file, polygon=region_polygon, buffer_m=buf, progress=lambda m, f: say(m, 0.8 * f)
+        )
+    else:
+        say("downloading roads from Overpass", 0.0)
+        G = osm.graph_from_overpass(
+            region_polygon,
+            buffer_m=buf,
+            endpoint=endpoint,
+            timeout_s=osm.DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s),
+            cache_dir=cache_dir,
+        )
+    say("projecting and computing travel times", 0.85)
+    net = RoadNetwork.from_graph(G, crs=crs)
+    say("done", 1.0)
+    return net

@@ -1,0 +1,735 @@
+"""OpenStreetMap sources: drivable road graphs and points of interest.
+
+Two ways in, one result:
+
+* **Offline** from a local ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file
+  (:func:`graph_from_file`, :func:`pois_from_file`). pyosmium reads all three formats; the
+  drivable ways that touch the buffered region are written with a
+  :class:`osmium.BackReferenceWriter` to a highway-only, reference-complete OSM XML file in a
+  temporary folder, which :func:`osmnx.graph_from_xml` turns into a graph.
+* **Online** through osmnx and the Overpass API (:func:`graph_from_overpass`,
+  :func:`pois_from_overpass`), with a cache folder, a configurable endpoint and a hard
+  timeout. All osmnx settings are applied in one place, :func:`osmnx_settings`, for the
+  duration of a call and restored afterwards.
+
+Both paths apply the same drivable-road rule (:func:`is_drivable`, :func:`overpass_drive_filter`)
+and the same clipping steps (buffer the region by ``buffer_m``, truncate to that buffer plus
+500 m, simplify, truncate to the buffer), so the same OSM data gives the same graph either way.
+
+Drivable roads
+--------------
+Kept: ``highway`` in :data:`DRIVE_HIGHWAYS` — motorway, trunk, primary, secondary, tertiary
+(and their ``*_link`` ramps), unclassified, residential, living_street, road and service.
+Service roads are kept because motorway service areas (服务区), fuel stations and parking
+lots — where chargers go — are reached by them; parking aisles, driveways, drive-throughs,
+emergency accesses and private service roads are not (``service`` in
+:data:`EXCLUDED_SERVICE`). Dropped: tracks (farm/forest tracks, mostly unpaved), paths,
+footways, cycleways, steps, pedestrian streets, roads under construction or proposed, and
+any way tagged ``area=yes``, ``access=private``, ``motor_vehicle=no`` or ``motorcar=no``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gzcharge.errors import DataError, NetworkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import networkx as nx
+    from shapely.geometry.base import BaseGeometry
+
+logger = logging.getLogger(__name__)
+
+DRIVE_HIGHWAYS: tuple[str, ...] = (
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "road",
+    "service",
+)
+EXCLUDED_SERVICE: tuple[str, ...] = (
+    "parking_aisle",
+    "driveway",
+    "drive-through",
+    "emergency_access",
+    "private",
+)
+#: tag → values whose presence removes a way (exact match)
+EXCLUDED_TAGS: dict[str, tuple[str, ...]] = {
+    "area": ("yes",),
+    "access": ("private",),
+    "motor_vehicle": ("no",),
+    "motorcar": ("no",),
+    "service": EXCLUDED_SERVICE,
+}
+
+DEFAULT_BUFFER_M = 2000.0
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_ENDPOINT = "https://overpass-api.de/api"
+#: extra buffer (m) kept around the region before simplifying, as osmnx does, so that
+#: intersections just outside the region still split edges inside it
+_SIMPLIFY_MARGIN_M = 500.0
+
+#: POIs later tiers need (osmnx ``tags`` format: key → True | value | list of values)
+DEFAULT_POI_TAGS: dict[str, bool | str | list[str]] = {
+    "highway": ["services", "rest_area"],
+    "amenity": ["fuel", "charging_station"],
+    "place": ["city", "town", "village", "township"],
+}
+#: tags copied into POI columns besides the queried keys
+POI_EXTRA_TAGS: tuple[str, ...] = (
+    "name",
+    "name:zh",
+    "name:en",
+    "ref",
+    "operator",
+    "brand",
+    "population",
+    "capacity",
+)
+
+ProgressCallback = Callable[[str, float], None]
+
+
+# ---------------------------------------------------------------------------- filters
+def is_drivable(tags: Mapping[str, str]) -> bool:
+    """Return whether a way with these tags is a drivable road (see the module docstring)."""
+    if tags.get("highway") not in DRIVE_HIGHWAYS:
+        return False
+    return all(tags.get(key) not in values for key, values in EXCLUDED_TAGS.items())
+
+
+def overpass_drive_filter() -> str:
+    """Return the Overpass QL way filter equivalent to :func:`is_drivable`."""
+    parts = [f'["highway"~"^({"|".join(DRIVE_HIGHWAYS)})$"]']
+    for key, values in EXCLUDED_TAGS.items():
+        parts.append(f'["{key}"!~"^({"|".join(values)})$"]')
+    return "".join(parts)
+
+
+def _tag_matches(tags: Mapping[str, str], spec: Mapping[str, bool | str | list[str]]) -> str | None:
+    """Return ``"key=value"`` of the first tag in ``spec`` that ``tags`` has, else ``None``."""
+    for key, wanted in spec.items():
+        value = tags.get(key)
+        if value is None:
+            continue
+        if wanted is True or (isinstance(wanted, str) and value == wanted) or (
+            isinstance(wanted, list | tuple) and value in wanted
+        ):
+            return f"{key}={value}"
+    return None
+
+
+# ---------------------------------------------------------------------------- settings
+def default_cache_dir() -> Path:
+    """Folder for cached Overpass responses: ``user_cache_dir("gzcharge")/osm``."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("gzcharge")) / "osm"
+
+
+def _raise_on_retry_status(response: Any, *args: Any, **kwargs: Any) -> None:
+    """requests response hook: turn 429/504 into an error instead of osmnx's endless 55 s retries."""
+    if response.status_code in (429, 504):
+        raise NetworkError(
+            f"Overpass server {response.url} answered {response.status_code} {response.reason} "
+            "(busy or rate-limited); try again later, use another endpoint, or pass --osm-file"
+        )
+
+
+@contextlib.contextmanager
+def osmnx_settings(
+    *,
+    endpoint: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> Iterator[Any]:
+    """Apply gzcharge's osmnx settings for the duration of a ``with`` block, then restore them.
+
+    This is the only place gzcharge touches :mod:`osmnx.settings`.
+
+    Parameters
+    ----------
+    endpoint
+        Overpass API base URL (``.../api``); default :data:`DEFAULT_ENDPOINT`.
+    timeout_s
+        HTTP connect/read timeout and the Overpass ``[timeout:]`` value, seconds.
+    cache_dir
+        Folder for cached responses; default :func:`default_cache_dir`.
+    use_cache
+        Read and write cached responses.
+
+    Yields
+    ------
+    module
+        The configured :mod:`osmnx.settings` module.
+
+    Notes
+    -----
+    ``overpass_rate_limit`` is off (osmnx otherwise asks the server's ``/status`` first and
+    sleeps 60 s when it cannot reach it), DNS-over-HTTPS fallback is off, and a response hook
+    turns HTTP 429/504 into :class:`~gzcharge.errors.NetworkError` (osmnx would retry every 55 s
+    without limit).
+    """
+    import osmnx as ox
+
+    s = ox.settings
+    wanted: dict[str, Any] = {
+        "overpass_url": (endpoint or DEFAULT_ENDPOINT).rstrip("/"),
+        "requests_timeout": timeout_s,
+        "overpass_rate_limit": False,
+        "use_cache": use_cache,
+        "cache_folder": str(Path(cache_dir) if cache_dir is not None else default_cache_dir()),
+        "cache_only_mode": False,
+        "doh_url_template": None,
+        "requests_kwargs": {"hooks": {"response": [_raise_on_retry_status]}},
+        "log_console": False,
+        "default_crs": "epsg:4326",
+        "useful_tags_way": sorted({*s.useful_tags_way, "maxspeed", "name", "ref", "highway", "oneway"}),
+    }
+    saved = {k: getattr(s, k) for k in wanted}
+    try:
+        for k, v in wanted.items():
+            setattr(s, k, v)
+        yield s
+    finally:
+        for k, v in saved.items():
+            setattr(s, k, v)
+
+
+# ---------------------------------------------------------------------------- geometry helpers
+def _check_polygon(polygon: BaseGeometry) -> BaseGeometry:
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if not isinstance(polygon, Polygon | MultiPolygon):
+        raise DataError(
+            f"region must be a shapely Polygon or MultiPolygon in WGS-84, not {type(polygon).__name__}"
+        )
+    if polygon.is_empty:
+        raise DataError("region polygon is empty")
+    if not polygon.is_valid:
+        polygon = polygon.buffer(0)
+    minx, miny, maxx, maxy = polygon.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise DataError(
+            f"region bounds {_fmt_bounds(polygon.bounds)} are not longitude/latitude degrees; "
+            "pass the region boundary in WGS-84 (EPSG:4326)"
+        )
+    return polygon
+
+
+def buffer_polygon(polygon: BaseGeometry, buffer_m: float) -> BaseGeometry:
+    """Buffer a WGS-84 polygon by ``buffer_m`` metres (in the UTM zone of its centroid)."""
+    import osmnx as ox
+
+    if buffer_m <= 0:
+        return polygon
+    proj, crs = ox.projection.project_geometry(polygon)
+    back, _ = ox.projection.project_geometry(proj.buffer(buffer_m), crs=crs, to_latlong=True)
+    return back
+
+
+def _fmt_bounds(b: Sequence[float]) -> str:
+    return f"lon {b[0]:.4f}..{b[2]:.4f}, lat {b[1]:.4f}..{b[3]:.4f}"
+
+
+def _clip_and_simplify(G_raw: nx.MultiDiGraph, poly_buff: BaseGeometry, source: str) -> nx.MultiDiGraph:
+    """Truncate to the buffer + 500 m, simplify, truncate to the buffer (osmnx's own order)."""
+    import networkx as nx
+    import osmnx as ox
+
+    poly_margin = buffer_polygon(poly_buff, _SIMPLIFY_MARGIN_M)
+    try:
+        G_m = ox.truncate.truncate_graph_polygon(G_raw, poly_margin, truncate_by_edge=False)
+        G_m = ox.simplification.simplify_graph(G_m)
+        G = ox.truncate.truncate_graph_polygon(G_m, poly_buff, truncate_by_edge=False)
+    except ValueError as e:  # osmnx: "Found no graph nodes within the requested polygon"
+        raise DataError(
+            f"{source}: no drivable road nodes inside the region ({_fmt_bounds(poly_buff.bounds)} "
+            "with buffer); check that the OSM data covers the region"
+        ) from e
+    if len(G) == 0 or G.number_of_edges() == 0:
+        raise DataError(
+            f"{source}: no drivable road edges inside the region ({_fmt_bounds(poly_buff.bounds)} "
+            "with buffer); check that the OSM data covers the region"
+        )
+    spn = ox.stats.count_streets_per_node(G_m, nodes=G.nodes)
+    nx.set_node_attributes(G, values=spn, name="street_count")
+    G.graph["crs"] = "epsg:4326"
+    G.graph["source"] = source
+    return G
+
+
+# ---------------------------------------------------------------------------- files
+_OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz", ".xml", ".xml.bz2")
+
+
+def _check_file(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"OSM file {p} does not exist; pass an .osm, .osm.bz2 or .osm.pbf file with --osm-file")
+    name = p.name.lower()
+    if not name.endswith(_OSM_SUFFIXES):
+        raise DataError(f"OSM file {p}: unknown format; expected .osm, .osm.bz2 or .osm.pbf")
+    if p.stat().st_size == 0:
+        raise DataError(f"OSM file {p} is empty (0 bytes); download the extract again")
+    return p
+
+
+def _osmium_error(p: Path, e: Exception) -> DataError:
+    return DataError(f"OSM file {p} cannot be read ({e}); the file is corrupt or not OSM data — download it again")
+
+
+def _header_bounds(p: Path) -> tuple[float, float, float, float] | None:
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(p), osmium.osm.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except Exception:
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
+def _scan_drivable_ways(p: Path) -> tuple[list[int], list[float], list[float], list[int], int, int]:
+    """One pass over the file: drivable ways, their valid node coordinates and way membership.
+
+    Returns way ids, lon, lat and the index (into way ids) of each coordinate, plus the count
+    of drivable ways with missing nodes and the number of highway ways seen.
+    """
+    import osmium
+    from osmium.filter import KeyFilter
+
+    way_ids: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    owner: list[int] = []
+    partial = 0
+    n_highway = 0
+    fp = (
+        osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(KeyFilter("highway"))
+    )
+    try:
+        for obj in fp:
+            if not obj.is_way():
+                continue
+            n_highway += 1
+            if not is_drivable(obj.tags):
+                continue
+            k = len(way_ids)
+            way_ids.append(obj.id)
+            missing = False
+            for n in obj.nodes:
+                loc = n.location
+                if loc.valid():
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                    owner.append(k)
+                else:
+                    missing = True
+            partial += missing
+    except RuntimeError as e:
+        raise _osmium_error(p, e) from e
+    return way_ids, lons, lats, owner, partial, n_highway
+
+
+def _write_highway_xml(
+    p: Path, keep_ids: set[int], out: Path
+) -> tuple[int, int]:
+    """Write the kept ways (trimmed to their longest run of present nodes) with back-references.
+
+    Returns the number of ways written and the number trimmed.
+    """
+    import osmium
+    from osmium.filter import IdFilter
+
+    written = trimmed = 0
+    writer = osmium.BackReferenceWriter(str(out), ref_src=str(p), overwrite=True, remove_tags=False)
+    try:
+        fp = (
+            osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+            .with_filter(IdFilter(keep_ids))
+        )
+        for w in fp:
+            valid = [n.location.valid() for n in w.nodes]
+            if all(valid):
+                writer.add_way(w)
+                written += 1
+                continue
+            # longest contiguous run of present nodes (clipped extracts cut ways at the edge)
+            best = (0, 0)
+            start = None
+            for i, ok in enumerate([*valid, False]):
+                if ok and start is None:
+                    start = i
+                elif not ok and start is not None:
+                    if i - start > best[1] - best[0]:
+                        best = (start, i)
+                    start = None
+            if best[1] - best[0] >= 2:
+                refs = [n.ref for n in w.nodes][best[0] : best[1]]
+                writer.add_way(w.replace(nodes=refs))
+                written += 1
+                trimmed += 1
+    except RuntimeError as e:
+        raise _osmium_error(p, e) from e
+    finally:
+        writer.close()
+    return written, trimmed
+
+
+def graph_from_file(
+    path: str | Path,
+    *,
+    polygon: BaseGeometry | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    progress: ProgressCallback | None = None,
+) -> nx.MultiDiGraph:
+    """Read a drivable road graph (WGS-84, unprojected) from a local OSM file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    polygon
+        Region boundary in WGS-84; ``None`` keeps the whole file.
+    buffer_m
+        Roads up to this far outside the region are kept (they connect the region's roads
+        through the neighbours, as real trips do).
+    progress
+        Optional callback ``progress(message, fraction_done)``.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        osmnx graph (``crs`` EPSG:4326, edge ``length`` in metres, simplified), all components kept.
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty or corrupt, or has no drivable road inside the region.
+    """
+    import numpy as np
+    import osmnx as ox
+    import shapely
+
+    p = _check_file(path)
+    say = progress or (lambda msg, frac: None)
+    say(f"scanning {p.name}", 0.0)
+    way_ids, lons, lats, owner, partial, n_highway = _scan_drivable_ways(p)
+    if not way_ids:
+        what = "highway ways" if n_highway == 0 else f"drivable roads (it has {n_highway} other highway ways)"
+        raise DataError(f"OSM file {p} has no {what}; it needs roads tagged highway=motorway…residential")
+    lon = np.asarray(lons)
+    lat = np.asarray(lats)
+    own = np.asarray(owner, dtype=np.int64)
+    file_bounds = _header_bounds(p) or (lon.min(), lat.min(), lon.max(), lat.max())
+    if polygon is None:
+        poly_buff = shapely.box(lon.min(), lat.min(), lon.max(), lat.max()).buffer(1e-6)
+        keep = np.ones(len(way_ids), dtype=bool)
+    else:
+        polygon = _check_polygon(polygon)
+        poly_buff = buffer_polygon(polygon, buffer_m)
+        poly_margin = buffer_polygon(poly_buff, _SIMPLIFY_MARGIN_M)
+        inside = shapely.contains_xy(poly_margin, lon, lat)
+        keep = np.bincount(own[inside], minlength=len(way_ids)) > 0
+        if not shapely.contains_xy(poly_buff, lon, lat).any():
+            raise DataError(
+                f"OSM file {p} has no drivable roads inside the region: region "
+                f"{_fmt_bounds(polygon.bounds)} (buffered by {buffer_m:g} m), file covers "
+                f"{_fmt_bounds(file_bounds)}; use an extract that covers the region"
+            )
+    keep_ids = {way_ids[i] for i in np.flatnonzero(keep)}
+    say(f"writing {len(keep_ids)} drivable ways", 0.3)
+    with tempfile.TemporaryDirectory(prefix="gzcharge-osm-") as tmp:
+        xml = Path(tmp) / "highways.osm"
+        written, trimmed = _write_highway_xml(p, keep_ids, xml)
+        if trimmed or partial:
+            logger.info("%s: %d drivable ways had missing nodes; %d kept their longest complete run", p, partial, trimmed)
+        say("building graph", 0.5)
+        with osmnx_settings(use_cache=False):
+            try:
+                G_raw = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
+            except Exception as e:  # osmnx InsufficientResponseError etc.
+                raise DataError(f"OSM file {p}: osmnx could not build a graph ({e})") from e
+    say("clipping to region", 0.8)
+    G = _clip_and_simplify(G_raw, poly_buff, source=str(p))
+    G.graph["region_buffer_m"] = buffer_m
+    say(f"{len(G):,} nodes, {G.number_of_edges():,} edges", 1.0)
+    logger.info("graph_from_file(%s): %d nodes, %d edges", p, len(G), G.number_of_edges())
+    return G
+
+
+# ---------------------------------------------------------------------------- Overpass
+def _overpass_error(e: Exception, endpoint: str, timeout_s: float) -> NetworkError:
+    return NetworkError(
+        f"Overpass API at {endpoint} is unreachable or failed within {timeout_s:g} s "
+        f"({type(e).__name__}: {e}); work offline with --osm-file FILE (.osm/.osm.bz2/.osm.pbf, "
+        "e.g. a Geofabrik extract), or set another --endpoint / a longer --timeout"
+    )
+
+
+def graph_from_overpass(
+    polygon: BaseGeometry,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    endpoint: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> nx.MultiDiGraph:
+    """Download a drivable road graph (WGS-84, unprojected) for a region through Overpass.
+
+    Parameters
+    ----------
+    polygon
+        Region boundary in WGS-84.
+    buffer_m
+        Roads up to this far outside the region are kept.
+    endpoint
+        Overpass API base URL (default :data:`DEFAULT_ENDPOINT`).
+    timeout_s
+        Connect/read timeout per request and Overpass query timeout, seconds.
+    cache_dir
+        Response cache folder (default :func:`default_cache_dir`).
+    use_cache
+        Reuse cached responses (a second identical call makes no request).
+
+    Raises
+    ------
+    NetworkError
+        Overpass unreachable, timed out, busy (429/504) or returned garbage; the message
+        names ``--osm-file``.
+    DataError
+        The answer has no drivable road inside the region.
+    """
+    import osmnx as ox
+    import requests
+
+    polygon = _check_polygon(polygon)
+    poly_buff = buffer_polygon(polygon, buffer_m)
+    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
+        try:
+            # graph_from_polygon buffers by 500 m, truncates, simplifies and truncates to
+            # poly_buff — the same steps as _clip_and_simplify
+            G = ox.graph_from_polygon(
+                poly_buff,
+                custom_filter=overpass_drive_filter(),
+                retain_all=True,
+                simplify=True,
+                truncate_by_edge=False,
+            )
+        except NetworkError:
+            raise
+        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
+            raise _overpass_error(e, url, timeout_s) from e
+        except ox._errors.InsufficientResponseError as e:
+            raise DataError(
+                f"Overpass at {url} returned no drivable roads for region {_fmt_bounds(polygon.bounds)}; "
+                "check the region, or use --osm-file"
+            ) from e
+        except ValueError as e:
+            raise DataError(
+                f"Overpass data has no drivable road nodes inside region {_fmt_bounds(polygon.bounds)} ({e})"
+            ) from e
+    if G.number_of_edges() == 0:
+        raise DataError(f"Overpass returned no drivable road edges inside region {_fmt_bounds(polygon.bounds)}")
+    G.graph["source"] = f"overpass:{url}"
+    G.graph["region_buffer_m"] = buffer_m
+    logger.info("graph_from_overpass: %d nodes, %d edges", len(G), G.number_of_edges())
+    return G
+
+
+# ---------------------------------------------------------------------------- POIs
+def _poi_frame(records: list[dict[str, Any]], keys: Sequence[str]) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pandas as pd
+
+    cols = ["osm_type", "osm_id", "kind", *dict.fromkeys([*keys, *POI_EXTRA_TAGS])]
+    if not records:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in cols}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    df = pd.DataFrame.from_records(records)
+    for c in cols:
+        if c not in df:
+            df[c] = None
+    geom = gpd.points_from_xy(df.pop("lon"), df.pop("lat"), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(df[cols], geometry=geom, crs="EPSG:4326")
+    out["osm_id"] = out["osm_id"].astype("int64")
+    return out.sort_values(["osm_type", "osm_id"], kind="stable").reset_index(drop=True)
+
+
+def _within(gdf: gpd.GeoDataFrame, polygon: BaseGeometry | None) -> gpd.GeoDataFrame:
+    import shapely
+
+    if polygon is None or gdf.empty:
+        return gdf
+    mask = shapely.contains_xy(polygon, gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    return gdf.loc[mask].reset_index(drop=True)
+
+
+def _centroid_lonlat(coords: list[tuple[float, float]]) -> tuple[float, float]:
+    """Centroid of a way's node coordinates: polygon centroid when closed, else line centroid."""
+    import shapely
+
+    if len(coords) >= 4 and coords[0] == coords[-1]:
+        g = shapely.Polygon(coords)
+        if g.area > 0:
+            c = g.centroid
+            return c.x, c.y
+    if len(coords) >= 2:
+        c = shapely.LineString(coords).centroid
+        return c.x, c.y
+    return coords[0]
+
+
+def pois_from_file(
+    path: str | Path,
+    polygon: BaseGeometry | None = None,
+    tags: Mapping[str, bool | str | list[str]] | None = None,
+) -> gpd.GeoDataFrame:
+    """Points of interest from a local OSM file (nodes as points, ways/areas as centroids).
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    polygon
+        Keep only POIs inside this WGS-84 polygon (``None``: all).
+    tags
+        osmnx-style tag spec (key → ``True`` | value | list of values); default
+        :data:`DEFAULT_POI_TAGS`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``osm_type`` (node/way/relation), ``osm_id``, ``kind`` (``key=value`` that
+        matched), the queried keys, :data:`POI_EXTRA_TAGS`, point geometry in EPSG:4326.
+        Centroids are computed in degrees (error < 1 m for features of a few hundred metres).
+    """
+    import osmium
+
+    spec = dict(tags or DEFAULT_POI_TAGS)
+    p = _check_file(path)
+    if polygon is not None:
+        polygon = _check_polygon(polygon)
+    keys = list(spec)
+    copy_keys = list(dict.fromkeys([*keys, *POI_EXTRA_TAGS]))
+    records: list[dict[str, Any]] = []
+    fp = osmium.FileProcessor(str(p)).with_areas()
+    try:
+        for obj in fp:
+            if obj.is_area():
+                if obj.from_way():
+                    continue  # closed ways are handled as ways
+                kind = _tag_matches(obj.tags, spec)
+                if kind is None:
+                    continue
+                import shapely
+
+                try:
+                    wkb = osmium.geom.WKBFactory().create_multipolygon(obj)
+                except RuntimeError:
+                    continue
+                c = shapely.from_wkb(bytes.fromhex(wkb)).centroid
+                lon, lat, otype, oid = c.x, c.y, "relation", obj.orig_id()
+            else:
+                kind = _tag_matches(obj.tags, spec)
+                if kind is None or obj.is_relation():
+                    continue
+                if obj.is_node():
+                    lon, lat, otype, oid = obj.location.lon, obj.location.lat, "node", obj.id
+                else:
+                    coords = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+                    if not coords:
+                        continue
+                    (lon, lat), otype, oid = _centroid_lonlat(coords), "way", obj.id
+            rec = {"osm_type": otype, "osm_id": oid, "kind": kind, "lon": lon, "lat": lat}
+            for k in copy_keys:
+                if k in obj.tags:
+                    rec[k] = obj.tags[k]
+            records.append(rec)
+    except RuntimeError as e:
+        raise _osmium_error(p, e) from e
+    return _within(_poi_frame(records, keys), polygon)
+
+
+def pois_from_overpass(
+    polygon: BaseGeometry,
+    tags: Mapping[str, bool | str | list[str]] | None = None,
+    *,
+    endpoint: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> gpd.GeoDataFrame:
+    """Points of interest inside a WGS-84 polygon through Overpass (same columns as :func:`pois_from_file`).
+
+    Raises
+    ------
+    NetworkError
+        Overpass unreachable or failing; the message names ``--osm-file``.
+    """
+    import osmnx as ox
+    import requests
+    import shapely
+
+    spec = dict(tags or DEFAULT_POI_TAGS)
+    polygon = _check_polygon(polygon)
+    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    keys = list(spec)
+    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
+        try:
+            gdf = ox.features_from_polygon(polygon, dict(spec))
+        except NetworkError:
+            raise
+        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
+            raise _overpass_error(e, url, timeout_s) from e
+        except ox._errors.InsufficientResponseError:
+            return _poi_frame([], keys)
+    records: list[dict[str, Any]] = []
+    copy_keys = list(dict.fromkeys([*keys, *POI_EXTRA_TAGS]))
+    cents = shapely.centroid(gdf.geometry.to_numpy())
+    for (otype, oid), row, c in zip(gdf.index, gdf.to_dict("records"), cents, strict=True):
+        tags_row = {k: v for k, v in row.items() if isinstance(v, str)}
+        kind = _tag_matches(tags_row, spec)
+        if kind is None:
+            continue
+        rec = {"osm_type": otype, "osm_id": oid, "kind": kind, "lon": c.x, "lat": c.y}
+        rec.update({k: tags_row[k] for k in copy_keys if k in tags_row})
+        records.append(rec)
+    return _within(_poi_frame(records, keys), polygon)
+
+
+def graph_bounds(G: nx.MultiDiGraph) -> tuple[float, float, float, float]:
+    """Bounds (min lon, min lat, max lon, max lat) of an unprojected graph's nodes."""
+    xs = [d["x"] for _, d in G.nodes(data=True)]
+    ys = [d["y"] for _, d in G.nodes(data=True)]
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else (math.nan,) * 4  # type: ignore[return-value]
