@@ -1,0 +1,814 @@
+"""Expressway corridor graph: carriageways merged, junctions and interchanges as nodes, km lengths.
+
+Input is a set of projected (metric) line geometries — the expressway edges of a
+:class:`~gzcharge.network.RoadNetwork`, an osmnx graph's edges, or a user line layer
+(GPKG/SHP/GeoJSON) — and the output a :class:`CorridorGraph`: an undirected
+``networkx.Graph`` whose nodes carry metric positions and whose edges carry ``length_km``, the
+segment (corridor piece) id, OSM ``ref``/``name`` and the edge geometry.
+
+How the lines become a corridor graph (``build_corridors``)
+-----------------------------------------------------------
+1. **Validation.** Only (Multi)LineStrings are accepted; anything else raises a
+   :class:`~gzcharge.errors.DataError` naming the source and the geometry types found.
+   Geographic input is projected (Gauss-Krüger zone for Guizhou, UTM elsewhere).
+2. **Main lines and links.** With a ``highway`` column, ``motorway``/``trunk`` are main
+   lines and ``*_link`` ramps are links; without one (user layers) every line is a main line.
+3. **Carriageway merge.** OSM maps the two directions of a motorway as two parallel one-way
+   ways 10–60 m apart. Main lines are taken longest first; the part of each line lying within
+   ``carriageway_merge_m`` of the lines already kept is dropped (it is the other carriageway),
+   the rest (where carriageways diverge more, or a different road) is kept and joined to the
+   kept line by a short connector. One carriageway thus stands for both directions: a site on
+   the corridor is assumed to serve both (service areas on Chinese expressways come in pairs).
+4. **Topological cleaning.** Endpoints within ``endpoint_snap_m`` of each other are merged
+   (cluster mean); an endpoint within that distance of another line's interior gets a connector
+   to it (T-junction); all lines are split where they cross or touch (``shapely.node``) and
+   exact duplicates are removed. Every crossing of two corridors becomes a junction (on Chinese
+   expressways crossings are almost always interchanges).
+5. **Interchanges.** Each connected ramp system (links) is one interchange: its node is the
+   point of the corridor nearest to the centroid of its attach points. A ramp system that
+   attaches to two different corridor components (a T-interchange where the ending motorway
+   becomes ramps) also joins them with a connector edge.
+6. **Graph.** Chains of degree-2 vertices are contracted; nodes are junctions (degree ≥ 3),
+   ends (degree 1), interchanges. Where two distinct pieces join the same two nodes, the shorter
+   is kept. Node ids are integers numbered in (x, y) order, so the graph is deterministic.
+
+A *segment* is a maximal chain between junctions/ends: the unit reported in the
+``expressway_segments`` layer. Connected components are reported in ``components`` (a
+disconnected network is not an error; ``require_connected=True`` makes it one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from gzcharge.errors import DataError, NetworkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CorridorGraph",
+    "build_corridors",
+    "corridors_from_file",
+    "corridor_lines_from_osmnx",
+    "metric_crs_for_lines",
+]
+
+MAIN_CLASSES = ("motorway", "trunk")
+LINK_CLASSES = ("motorway_link", "trunk_link")
+_KEY_DECIMALS = 3  # vertex identity to the millimetre
+
+
+@dataclass
+class CorridorGraph:
+    """Expressway corridors as an undirected graph in a metric CRS.
+
+    Attributes
+    ----------
+    graph
+        ``networkx.Graph``. Node attributes: ``x``, ``y`` (metric), ``kind`` (``"end"``,
+        ``"junction"``, ``"interchange"``, ``"vertex"``, or a candidate kind added later).
+        Edge attributes: ``length_km``, ``geometry`` (LineString oriented from ``start``),
+        ``start`` (node id where the geometry begins), ``segment`` (segment id), ``ref``,
+        ``name``, ``link`` (True for ramp connectors between corridors).
+    crs
+        The metric CRS of positions and geometries.
+    components
+        One dict per connected component: ``component``, ``n_nodes``, ``length_km``, ``refs``.
+    source
+        Where the lines came from (a file name or ``"osm"``), for messages.
+    """
+
+    graph: nx.Graph
+    crs: Any
+    components: list[dict] = field(default_factory=list)
+    source: str = "lines"
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def length_km(self) -> float:
+        """Total corridor length (km)."""
+        return float(sum(d["length_km"] for _, _, d in self.graph.edges(data=True)))
+
+    def node_xy(self, nodes: list | None = None) -> np.ndarray:
+        """Metric coordinates (n × 2) of ``nodes`` (all nodes in graph order by default)."""
+        nodes = list(self.graph.nodes) if nodes is None else nodes
+        return np.array([[self.graph.nodes[n]["x"], self.graph.nodes[n]["y"]] for n in nodes], dtype=float)
+
+    def nodes_of_kind(self, *kinds: str) -> list:
+        """Node ids whose ``kind`` is one of ``kinds`` (sorted)."""
+        return sorted(n for n, k in self.graph.nodes(data="kind") if k in kinds)
+
+    def edge_geometry(self, u: Any, v: Any):
+        """Edge geometry oriented from ``u`` to ``v``."""
+        d = self.graph.edges[u, v]
+        g = d["geometry"]
+        return g if d["start"] == u else g.reverse()
+
+    def _next_node_id(self) -> int:
+        return max((n for n in self.graph.nodes if isinstance(n, int)), default=-1) + 1
+
+    # ------------------------------------------------------------------ snapping
+    def insert_points(
+        self, xy: np.ndarray, *, kind: str, max_dist_m: float, attrs: list[dict] | None = None
+    ) -> list[Any]:
+        """Attach points to the corridor, inserting a node on the edge at each projected point.
+
+        Parameters
+        ----------
+        xy
+            (n × 2) metric coordinates.
+        kind
+            Node ``kind`` of inserted nodes.
+        max_dist_m
+            Points farther than this from every corridor edge are not attached (``None`` is
+            returned for them).
+        attrs
+            Extra node attributes per point.
+
+        Returns
+        -------
+        list
+            Node id per point (an existing node when the projection falls within 1 m of it),
+            or ``None`` when the point is too far.
+        """
+        import shapely
+
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        out: list[Any] = [None] * len(xy)
+        if len(xy) == 0 or self.graph.number_of_edges() == 0:
+            return out
+        edges = list(self.graph.edges)
+        geoms = np.array([self.graph.edges[e]["geometry"] for e in edges], dtype=object)
+        tree = shapely.STRtree(geoms)
+        pts = shapely.points(xy)
+        idx_pts, idx_edges = tree.query_nearest(pts, max_distance=max_dist_m, return_distance=False, all_matches=False)
+        per_edge: dict[int, list[tuple[float, int]]] = {}
+        for ip, ie in zip(idx_pts.tolist(), idx_edges.tolist(), strict=True):
+            pos = float(shapely.line_locate_point(geoms[ie], pts[ip]))
+            per_edge.setdefault(ie, []).append((pos, ip))
+        nid = self._next_node_id()
+        for ie in sorted(per_edge):
+            u, v = edges[ie]
+            d = dict(self.graph.edges[u, v])
+            line = d["geometry"]
+            start = d["start"]
+            end = v if start == u else u
+            total = line.length
+            cuts: list[tuple[float, Any]] = []  # (position along line, node)
+            for pos, ip in sorted(per_edge[ie]):
+                a = dict(attrs[ip]) if attrs is not None else {}
+                if pos <= 1.0:
+                    node = start
+                elif pos >= total - 1.0:
+                    node = end
+                elif cuts and pos - cuts[-1][0] <= 1.0:
+                    node = cuts[-1][1]
+                else:
+                    node = nid
+                    nid += 1
+                    p = line.interpolate(pos)
+                    self.graph.add_node(node, x=float(p.x), y=float(p.y), kind=kind, **a)
+                    cuts.append((pos, node))
+                out[ip] = node
+            if not cuts:
+                continue
+            self.graph.remove_edge(u, v)
+            chain = [(0.0, start), *cuts, (total, end)]
+            for (p0, n0), (p1, n1) in zip(chain[:-1], chain[1:], strict=True):
+                piece = _substring(line, p0, p1)
+                self.graph.add_edge(n0, n1, **{**d, "geometry": piece, "start": n0, "length_km": piece.length / 1000.0})
+        return out
+
+    # ------------------------------------------------------------------ tables
+    def segments_frame(self) -> gpd.GeoDataFrame:
+        """One row per segment (maximal chain between junctions/ends) with merged geometry."""
+        import geopandas as gpd
+        import shapely
+
+        rows: dict[int, dict] = {}
+        for u, v, d in self.graph.edges(data=True):
+            s = d["segment"]
+            r = rows.setdefault(s, {"segment": s, "length_km": 0.0, "parts": [], "refs": Counter(), "names": Counter()})
+            r["length_km"] += d["length_km"]
+            r["parts"].append(d["geometry"])
+            if d.get("ref"):
+                r["refs"][d["ref"]] += d["length_km"]
+            if d.get("name"):
+                r["names"][d["name"]] += d["length_km"]
+        comp_of = {}
+        for c in self.components:
+            for n in c["nodes"]:
+                comp_of[n] = c["component"]
+        seg_comp = {d["segment"]: comp_of.get(u, -1) for u, _, d in self.graph.edges(data=True)}
+        recs = []
+        for s in sorted(rows):
+            r = rows[s]
+            merged = shapely.line_merge(shapely.multilinestrings(r["parts"]))
+            recs.append(
+                {
+                    "segment": s,
+                    "component": seg_comp[s],
+                    "ref": r["refs"].most_common(1)[0][0] if r["refs"] else None,
+                    "name": r["names"].most_common(1)[0][0] if r["names"] else None,
+                    "length_km": r["length_km"],
+                    "geometry": merged,
+                }
+            )
+        if not recs:
+            return gpd.GeoDataFrame(
+                {"segment": [], "component": [], "ref": [], "name": [], "length_km": []}, geometry=[], crs=self.crs
+            )
+        return gpd.GeoDataFrame(recs, geometry="geometry", crs=self.crs)
+
+    def copy(self) -> CorridorGraph:
+        """Deep-enough copy (graph copied; geometries are immutable)."""
+        return CorridorGraph(self.graph.copy(), self.crs, [dict(c) for c in self.components], self.source)
+
+
+# ---------------------------------------------------------------------- helpers
+def _substring(line, p0: float, p1: float):
+    import shapely
+    from shapely.geometry import LineString
+
+    if p1 - p0 <= 1e-9:
+        pt = line.interpolate(p0)
+        return LineString([pt, pt])
+    return shapely.ops.substring(line, p0, p1)
+
+
+def metric_crs_for_lines(gdf: gpd.GeoDataFrame):
+    """Metric CRS for lines: Gauss-Krüger zone inside Guizhou's longitudes, UTM elsewhere."""
+    from gzcharge.crs import metric_crs_for
+
+    lonlat = gdf.to_crs(4326)
+    minx, miny, maxx, maxy = lonlat.total_bounds
+    lon = (minx + maxx) / 2
+    if 97.5 <= lon <= 115.5 and 18 <= (miny + maxy) / 2 <= 45:
+        return metric_crs_for(lon)
+    return lonlat.estimate_utm_crs()
+
+
+def _first_str(v: Any) -> str | None:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        v = v[0] if len(v) else None
+    if v is None:
+        return None
+    try:
+        if v != v:  # NaN
+            return None
+    except (TypeError, ValueError):
+        pass
+    s = str(v).strip()
+    return s or None
+
+
+def _check_lines(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise DataError(f"{source}: the line layer has no CRS; save it with one (e.g. EPSG:4326)")
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if len(gdf) == 0:
+        raise DataError(f"{source}: the line layer has no geometries")
+    types = Counter(gdf.geom_type)
+    bad = {t: c for t, c in types.items() if t not in ("LineString", "MultiLineString")}
+    if bad:
+        found = ", ".join(f"{t} ×{c}" for t, c in sorted(types.items()))
+        raise DataError(
+            f"{source}: expressways must be LineString/MultiLineString geometries, found {found}; "
+            "export the expressway centrelines as a line layer"
+        )
+    gdf = gdf.explode(index_parts=False, ignore_index=True)
+    if gdf.crs.is_geographic:
+        gdf = gdf.to_crs(metric_crs_for_lines(gdf))
+    return gdf
+
+
+def _cluster_endpoints(coords: np.ndarray, tol: float) -> np.ndarray:
+    """Replace each point by the mean of its cluster (points linked within ``tol``)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    if tol <= 0 or len(coords) < 2:
+        return coords
+    pairs = cKDTree(coords).query_pairs(tol, output_type="ndarray")
+    if len(pairs) == 0:
+        return coords
+    n = len(coords)
+    m = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, lab = connected_components(m, directed=False)
+    sums = np.zeros((lab.max() + 1, 2))
+    np.add.at(sums, lab, coords)
+    counts = np.bincount(lab)
+    return sums[lab] / counts[lab, None]
+
+
+def _merge_carriageways(lines: list, tol: float) -> tuple[list, list]:
+    """Keep one carriageway: drop the parts of each line within ``tol`` of lines already kept.
+
+    Returns the kept pieces and the connectors joining cut pieces to the kept lines.
+    """
+    import shapely
+    from shapely.geometry import LineString
+
+    if tol <= 0:
+        return lines, []
+    order = sorted(range(len(lines)), key=lambda i: (-lines[i].length, lines[i].bounds))
+    kept: list = []
+    kept_bounds = np.empty((0, 4))
+    connectors: list = []
+    for i in order:
+        line = lines[i]
+        b = np.array(line.bounds)
+        if len(kept):
+            near = np.flatnonzero(
+                (kept_bounds[:, 0] <= b[2] + tol)
+                & (kept_bounds[:, 2] >= b[0] - tol)
+                & (kept_bounds[:, 1] <= b[3] + tol)
+                & (kept_bounds[:, 3] >= b[1] - tol)
+            )
+        else:
+            near = np.array([], dtype=int)
+        if len(near) == 0:
+            pieces = [line]
+            near_union = None
+        else:
+            near_union = shapely.union_all([kept[j] for j in near])
+            rest = line.difference(near_union.buffer(tol, quad_segs=4))
+            pieces = [p for p in shapely.get_parts(shapely.line_merge(rest)) if p.length > 2 * tol]
+            if len(pieces) == 1 and abs(pieces[0].length - line.length) < 1e-6:
+                pieces = [line]
+        for p in pieces:
+            if near_union is not None and p is not line:
+                for end in (p.coords[0], p.coords[-1]):
+                    pe = shapely.Point(end)
+                    if pe.distance(near_union) <= tol * 1.5:
+                        q = shapely.ops.nearest_points(near_union, pe)[0]
+                        if q.distance(pe) > 1e-6:
+                            connectors.append(LineString([end, (q.x, q.y)]))
+            kept.append(p)
+            kept_bounds = np.vstack([kept_bounds, np.array(p.bounds)])
+    return kept, connectors
+
+
+def _snap_t_junctions(lines: list, tol: float) -> list:
+    """Connectors from line ends to the interior of another line within ``tol`` (T-junctions)."""
+    import shapely
+    from shapely.geometry import LineString
+
+    if tol <= 0 or len(lines) < 2:
+        return []
+    arr = np.array(lines, dtype=object)
+    tree = shapely.STRtree(arr)
+    ends = []
+    owner = []
+    for i, ln in enumerate(lines):
+        for c in (ln.coords[0], ln.coords[-1]):
+            ends.append(c)
+            owner.append(i)
+    pts = shapely.points(np.array(ends))
+    pi, li = tree.query(pts, predicate="dwithin", distance=tol)
+    out = []
+    done = set()
+    for p, j in zip(pi.tolist(), li.tolist(), strict=True):
+        if owner[p] == j or (p, j) in done:
+            continue
+        done.add((p, j))
+        target = arr[j]
+        d = target.distance(pts[p])
+        if d <= 1e-6:
+            continue
+        q = shapely.ops.nearest_points(target, pts[p])[0]
+        # only when the nearest point is not an endpoint of the target (those are clustered)
+        out.append(LineString([ends[p], (q.x, q.y)]))
+    return out
+
+
+def _key(x: float, y: float) -> tuple[float, float]:
+    return (round(x, _KEY_DECIMALS), round(y, _KEY_DECIMALS))
+
+
+# ---------------------------------------------------------------------- main builder
+def build_corridors(
+    lines: gpd.GeoDataFrame,
+    *,
+    endpoint_snap_m: float = 100.0,
+    carriageway_merge_m: float = 100.0,
+    source: str = "lines",
+    require_connected: bool = False,
+    min_piece_m: float = 1.0,
+) -> CorridorGraph:
+    """Build a :class:`CorridorGraph` from expressway lines.
+
+    Parameters
+    ----------
+    lines
+        GeoDataFrame of (Multi)LineStrings with a CRS; optional columns ``highway`` (OSM class,
+        string or list), ``ref``, ``name``.
+    endpoint_snap_m
+        Endpoints within this distance are merged; ends within it of a line are joined to it.
+    carriageway_merge_m
+        Parallel lines within this distance are merged into one corridor (0 disables).
+    source
+        Name of the input for messages (a file name).
+    require_connected
+        Raise :class:`~gzcharge.errors.NetworkError` when the corridors form more than one
+        connected component (default: report them in ``components``).
+    min_piece_m
+        Pieces shorter than this after noding are dropped (slivers).
+
+    Returns
+    -------
+    CorridorGraph
+
+    Raises
+    ------
+    DataError
+        Non-line geometries, no CRS, or no expressway lines.
+    NetworkError
+        Disconnected corridors with ``require_connected=True``.
+    """
+    import shapely
+    from shapely.geometry import LineString
+
+    gdf = _check_lines(lines, source)
+    crs = gdf.crs
+    hw = gdf["highway"].map(_first_str) if "highway" in gdf.columns else None
+    refs = gdf["ref"].map(_first_str) if "ref" in gdf.columns else [None] * len(gdf)
+    names = gdf["name"].map(_first_str) if "name" in gdf.columns else [None] * len(gdf)
+    geoms = list(gdf.geometry)
+    if hw is not None:
+        is_link = np.array([str(h).endswith("_link") for h in hw])
+    else:
+        is_link = np.zeros(len(gdf), dtype=bool)
+    main_idx = np.flatnonzero(~is_link)
+    link_idx = np.flatnonzero(is_link)
+    if len(main_idx) == 0:
+        raise DataError(f"{source}: no expressway main lines (only ramps/links) — nothing to build a corridor from")
+
+    # 3. carriageway merge (main lines only), with attribute transfer by nearest source line
+    main_lines = [geoms[i] for i in main_idx]
+    kept, connectors = _merge_carriageways(main_lines, carriageway_merge_m)
+
+    # 4. endpoint clustering on kept pieces + connectors
+    all_lines = [ln for ln in kept + connectors if ln.length > 0]
+    ends = np.array([[ln.coords[0], ln.coords[-1]] for ln in all_lines], dtype=float).reshape(-1, 2)
+    snapped = _cluster_endpoints(ends, endpoint_snap_m)
+    moved = []
+    for k, ln in enumerate(all_lines):
+        c = list(ln.coords)
+        c[0] = tuple(snapped[2 * k])
+        c[-1] = tuple(snapped[2 * k + 1])
+        if len(c) == 2 and c[0] == c[1]:
+            continue
+        moved.append(LineString(c))
+    moved += _snap_t_junctions(moved, endpoint_snap_m)
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(moved)))
+    noded = [ln for ln in noded if ln.length >= min_piece_m or len(noded) == 1]
+
+    # attributes per piece: ref/name of the nearest source main line (by midpoint)
+    src = np.array(main_lines, dtype=object)
+    tree = shapely.STRtree(src)
+    mids = shapely.line_interpolate_point(np.array(noded, dtype=object), 0.5, normalized=True)
+    near = tree.query_nearest(mids, return_distance=False, all_matches=False)[1]
+    piece_ref = [refs[main_idx[j]] if not isinstance(refs, list) else None for j in near]
+    piece_name = [names[main_idx[j]] if not isinstance(names, list) else None for j in near]
+    if isinstance(refs, list):
+        piece_ref = [None] * len(noded)
+    if isinstance(names, list):
+        piece_name = [None] * len(noded)
+
+    # 5. build a multigraph on rounded endpoint keys
+    mg = nx.MultiGraph()
+    for k, ln in enumerate(noded):
+        a = _key(*ln.coords[0])
+        b = _key(*ln.coords[-1])
+        if a == b:
+            continue  # closed sliver/loop piece with a single node: nothing to route
+        mg.add_edge(a, b, geometry=ln, start=a, ref=piece_ref[k], name=piece_name[k], link=False)
+
+    # interchanges from link systems
+    interchange_keys: set = set()
+    link_joins: list[tuple] = []
+    if len(link_idx):
+        link_lines = shapely.get_parts(shapely.line_merge(shapely.union_all([geoms[i] for i in link_idx])))
+        interchange_keys, link_joins = _interchanges(mg, list(link_lines), carriageway_merge_m + endpoint_snap_m)
+
+    g = _contract(mg, interchange_keys)
+    for a, b in link_joins:
+        if a in g and b in g and not g.has_edge(a, b) and a != b:
+            pa, pb = (g.nodes[a]["x"], g.nodes[a]["y"]), (g.nodes[b]["x"], g.nodes[b]["y"])
+            ln = LineString([pa, pb])
+            g.add_edge(a, b, geometry=ln, start=a, ref=None, name=None, link=True, length_km=ln.length / 1000)
+
+    # renumber nodes deterministically and set kinds/segments
+    order = sorted(g.nodes)
+    mapping = {k: i for i, k in enumerate(order)}
+    g = nx.relabel_nodes(g, mapping)
+    for _, _, d in g.edges(data=True):
+        d["start"] = mapping[d["start"]]
+    for n in g.nodes:
+        deg = g.degree(n)
+        if g.nodes[n].get("interchange"):
+            kind = "interchange"
+        elif deg == 1:
+            kind = "end"
+        elif deg >= 3:
+            kind = "junction"
+        else:
+            kind = "vertex"
+        g.nodes[n]["kind"] = kind
+        g.nodes[n]["is_interchange"] = bool(g.nodes[n].pop("interchange", False))
+    _assign_segments(g)
+    comps = _components(g)
+    cg = CorridorGraph(g, crs, comps, source)
+    if len(comps) > 1:
+        msg = "; ".join(
+            f"component {c['component']}: {c['length_km']:.1f} km, {c['n_nodes']} nodes"
+            + (f" ({', '.join(c['refs'][:3])})" if c["refs"] else "")
+            for c in comps
+        )
+        logger.info("%s: corridors form %d disconnected components: %s", source, len(comps), msg)
+        if require_connected:
+            raise NetworkError(
+                f"{source}: the expressways form {len(comps)} disconnected components ({msg}); "
+                "add the missing links or lower the requirement"
+            )
+    return cg
+
+
+def _interchanges(mg: nx.MultiGraph, link_lines: list, tol: float) -> tuple[set, list]:
+    """Insert one interchange node per ramp system; return keys and cross-component joins."""
+    import shapely
+    from shapely.geometry import Point
+
+    if mg.number_of_edges() == 0:
+        return set(), []
+    # ramp systems = connected groups of link lines (touching within 1 m)
+    arr = np.array(link_lines, dtype=object)
+    tree = shapely.STRtree(arr)
+    a, b = tree.query(arr, predicate="dwithin", distance=1.0)
+    lg = nx.Graph()
+    lg.add_nodes_from(range(len(arr)))
+    lg.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
+    edges = list(mg.edges(keys=True))
+    egeoms = np.array([mg.edges[e]["geometry"] for e in edges], dtype=object)
+    etree = shapely.STRtree(egeoms)
+    comp_of = {}
+    for ci, comp in enumerate(nx.connected_components(mg)):
+        for n in comp:
+            comp_of[n] = ci
+    # attach points per ramp system: link vertices within tol of the corridor
+    wanted: list[tuple[int, float, Any]] = []  # (edge index, position, system id)
+    systems: list[list[tuple[int, float]]] = []
+    for sys_nodes in sorted(nx.connected_components(lg), key=min):
+        coords = np.vstack([np.asarray(arr[i].coords) for i in sorted(sys_nodes)])
+        pts = shapely.points(coords)
+        ip, ie = etree.query_nearest(pts, max_distance=tol, return_distance=False, all_matches=False)
+        if len(ip) == 0:
+            continue
+        attach = []
+        for p, e in zip(ip.tolist(), ie.tolist(), strict=True):
+            attach.append((e, float(shapely.line_locate_point(egeoms[e], pts[p]))))
+        systems.append(attach)
+    joins_raw = []
+    for sid, attach in enumerate(systems):
+        # group attach points by corridor component; one interchange per component touched
+        by_comp: dict[int, list] = {}
+        for e, pos in attach:
+            u = edges[e][0]
+            by_comp.setdefault(comp_of[u], []).append((e, pos))
+        reps = []
+        for ci in sorted(by_comp):
+            pts_xy = np.array([egeoms[e].interpolate(pos).coords[0] for e, pos in by_comp[ci]])
+            cen = pts_xy.mean(axis=0)
+            best = min(by_comp[ci], key=lambda ep: (egeoms[ep[0]].interpolate(ep[1]).distance(Point(cen)), ep))
+            wanted.append((best[0], best[1], (sid, ci)))
+            reps.append((sid, ci))
+        for r1, r2 in zip(reps[:-1], reps[1:], strict=True):
+            joins_raw.append((r1, r2))
+    # split edges at the wanted positions
+    key_of: dict = {}
+    per_edge: dict[int, list] = {}
+    for e, pos, tag in wanted:
+        per_edge.setdefault(e, []).append((pos, tag))
+    inter_keys = set()
+    for e in sorted(per_edge):
+        u, v, k = edges[e]
+        d = dict(mg.edges[u, v, k])
+        line = d["geometry"]
+        start = d["start"]
+        end = v if start == u else u
+        total = line.length
+        cuts = []
+        for pos, tag in sorted(per_edge[e]):
+            if pos <= 1.0:
+                key = start
+            elif pos >= total - 1.0:
+                key = end
+            else:
+                p = line.interpolate(pos)
+                key = _key(p.x, p.y)
+                cuts.append((pos, key))
+            key_of[tag] = key
+            inter_keys.add(key)
+        if not cuts:
+            continue
+        mg.remove_edge(u, v, k)
+        chain = [(0.0, start), *cuts, (total, end)]
+        for (p0, n0), (p1, n1) in zip(chain[:-1], chain[1:], strict=True):
+            if p1 - p0 <= 1e-9:
+                continue
+            mg.add_edge(n0, n1, **{**d, "geometry": _substring(line, p0, p1), "start": n0})
+    joins = [(key_of[a], key_of[b]) for a, b in joins_raw if a in key_of and b in key_of]
+    return inter_keys, joins
+
+
+def _contract(mg: nx.MultiGraph, keep: set) -> nx.Graph:
+    """Contract degree-2 vertices (except ``keep``) into single edges; simple Graph out."""
+    from shapely.geometry import LineString
+
+    structural = {n for n in mg.nodes if mg.degree(n) != 2 or n in keep}
+    g = nx.Graph()
+    for n in mg.nodes:
+        if n in structural:
+            g.add_node(n, x=float(n[0]), y=float(n[1]), interchange=n in keep)
+    visited_edges: set = set()
+
+    def oriented(u, k, w):
+        d = mg.edges[u, w, k]
+        coords = list(d["geometry"].coords)
+        return coords if d["start"] == u else coords[::-1]
+
+    def walk(u, w, k):
+        coords = oriented(u, k, w)
+        refs: Counter = Counter()
+        names: Counter = Counter()
+        link = mg.edges[u, w, k].get("link", False)
+        seg_len = mg.edges[u, w, k]["geometry"].length
+        if mg.edges[u, w, k].get("ref"):
+            refs[mg.edges[u, w, k]["ref"]] += seg_len
+        if mg.edges[u, w, k].get("name"):
+            names[mg.edges[u, w, k]["name"]] += seg_len
+        visited_edges.add((min(u, w), max(u, w), k))
+        prev, cur = u, w
+        while cur not in structural:
+            nxt = [(x, kk) for _, x, kk in mg.edges(cur, keys=True) if (min(cur, x), max(cur, x), kk) not in visited_edges]
+            if not nxt:
+                break
+            x, kk = nxt[0]
+            c = oriented(cur, kk, x)
+            coords.extend(c[1:])
+            ln = mg.edges[cur, x, kk]["geometry"].length
+            if mg.edges[cur, x, kk].get("ref"):
+                refs[mg.edges[cur, x, kk]["ref"]] += ln
+            if mg.edges[cur, x, kk].get("name"):
+                names[mg.edges[cur, x, kk]["name"]] += ln
+            visited_edges.add((min(cur, x), max(cur, x), kk))
+            prev, cur = cur, x
+        return cur, coords, refs, names, link
+
+    def add(u, end, coords, refs, names, link):
+        ln = LineString(coords)
+        if u == end and ln.length < 1.0:
+            return
+        if u == end:
+            # a loop returning to its start: split it at its middle vertex so the Graph can hold it
+            mid = len(coords) // 2
+            if mid == 0 or mid == len(coords) - 1:
+                return
+            mkey = _key(*coords[mid])
+            g.add_node(mkey, x=float(coords[mid][0]), y=float(coords[mid][1]), interchange=False)
+            add(u, mkey, coords[: mid + 1], refs, names, link)
+            add(mkey, end, coords[mid:], refs, names, link)
+            return
+        attrs = {
+            "geometry": ln,
+            "start": u,
+            "length_km": ln.length / 1000.0,
+            "ref": refs.most_common(1)[0][0] if refs else None,
+            "name": names.most_common(1)[0][0] if names else None,
+            "link": link,
+        }
+        if g.has_edge(u, end):
+            if g.edges[u, end]["length_km"] <= attrs["length_km"]:
+                return
+        g.add_edge(u, end, **attrs)
+
+    for u in sorted(structural):
+        for _, w, k in sorted(mg.edges(u, keys=True)):
+            if (min(u, w), max(u, w), k) in visited_edges:
+                continue
+            end, coords, refs, names, link = walk(u, w, k)
+            add(u, end, coords, refs, names, link)
+    # rings with no structural node
+    for u, w, k in sorted(mg.edges(keys=True)):
+        if (min(u, w), max(u, w), k) in visited_edges:
+            continue
+        structural.add(u)
+        g.add_node(u, x=float(u[0]), y=float(u[1]), interchange=False)
+        end, coords, refs, names, link = walk(u, w, k)
+        add(u, end, coords, refs, names, link)
+    return g
+
+
+def _assign_segments(g: nx.Graph) -> None:
+    """Segment id per edge: maximal chains between nodes of degree != 2 (numbered by first edge)."""
+    seen: set = set()
+    seg = 0
+    breaks = {n for n in g.nodes if g.degree(n) != 2}
+    for u, v in sorted((min(a, b), max(a, b)) for a, b in g.edges):
+        if (u, v) in seen:
+            continue
+        stack = [(u, v)]
+        while stack:
+            a, b = stack.pop()
+            e = (min(a, b), max(a, b))
+            if e in seen:
+                continue
+            seen.add(e)
+            g.edges[a, b]["segment"] = seg
+            for n in (a, b):
+                if n in breaks:
+                    continue
+                for x in g.neighbors(n):
+                    f = (min(n, x), max(n, x))
+                    if f not in seen:
+                        stack.append((n, x))
+        seg += 1
+
+
+def _components(g: nx.Graph) -> list[dict]:
+    comps = sorted(nx.connected_components(g), key=lambda c: (-len(c), min(c)))
+    out = []
+    for i, c in enumerate(comps):
+        sub = g.subgraph(c)
+        refs = Counter()
+        for _, _, d in sub.edges(data=True):
+            if d.get("ref"):
+                refs[d["ref"]] += d["length_km"]
+        out.append(
+            {
+                "component": i,
+                "n_nodes": len(c),
+                "length_km": float(sum(d["length_km"] for _, _, d in sub.edges(data=True))),
+                "refs": [r for r, _ in refs.most_common()],
+                "nodes": sorted(c),
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- adapters
+def corridors_from_file(path: str | Path, **kwargs: Any) -> CorridorGraph:
+    """Read a user expressway line layer (GPKG/SHP/GeoJSON) and build corridors.
+
+    Raises
+    ------
+    DataError
+        The file is missing/unreadable or holds non-line geometries.
+    """
+    import geopandas as gpd
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"expressway file {p} does not exist; pass an existing GPKG/SHP/GeoJSON line layer")
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:  # pyogrio raises its own error types
+        raise DataError(f"cannot read expressway file {p}: {exc}") from exc
+    kwargs.setdefault("source", str(p))
+    return build_corridors(gdf, **kwargs)
+
+
+def corridor_lines_from_osmnx(G: Any, *, classes: tuple[str, ...] = MAIN_CLASSES + LINK_CLASSES) -> gpd.GeoDataFrame:
+    """Expressway edges (``motorway``/``trunk`` and their links) of an osmnx graph as lines.
+
+    Edges without geometry get the straight line between their nodes. The result keeps the
+    graph's CRS and the columns ``highway``, ``ref``, ``name``.
+    """
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    rows = []
+    for u, v, d in G.edges(data=True):
+        h = _first_str(d.get("highway"))
+        if h not in classes:
+            continue
+        geom = d.get("geometry")
+        if geom is None:
+            geom = LineString([(G.nodes[u]["x"], G.nodes[u]["y"]), (G.nodes[v]["x"], G.nodes[v]["y"])])
+        rows.append({"highway": h, "ref": _first_str(d.get("ref")), "name": _first_str(d.get("name")), "geometry": geom})
+    crs = G.graph.get("crs", "EPSG:4326")
+    if not rows:
+        return gpd.GeoDataFrame({"highway": [], "ref": [], "name": []}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
