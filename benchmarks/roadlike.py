@@ -151,7 +151,9 @@ def road_like_graph(
     # largest strongly connected component, then an exact-size BFS prefix from the centre
     keep_nodes = _largest_component(adj)
     if keep_nodes.size < n_nodes:
-        raise RuntimeError(f"grid too small: core has {keep_nodes.size} < {n_nodes} nodes")  # pragma: no cover
+        raise RuntimeError(
+            f"grid too small: core has {keep_nodes.size} < {n_nodes} nodes"
+        )  # pragma: no cover
     adj = adj[keep_nodes][:, keep_nodes]
     xy = xy[keep_nodes]
     if adj.shape[0] > n_nodes:
