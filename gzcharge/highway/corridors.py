@@ -812,3 +812,89 @@ def corridor_lines_from_osmnx(G: Any, *, classes: tuple[str, ...] = MAIN_CLASSES
     if not rows:
         return gpd.GeoDataFrame({"highway": [], "ref": [], "name": []}, geometry=[], crs=crs)
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+# ---------------------------------------------------------------------- station-free stretches
+def station_free_stretches(graph: nx.Graph, sites: set | list) -> tuple[dict, list[dict]]:
+    """Longest station-free stretch through every edge, and per station-free zone.
+
+    Open sites split the corridor graph into *zones* (connected pieces without a site).
+    A stretch runs between two *terminals* of a zone — a site (on the side of the zone) or a
+    corridor end (a node of degree 1 that is not a site) — without passing a site. For each
+    edge ``(u, v)`` the longest stretch through it is
+    ``max_a D[a, u] + length(u, v) + max_b D[b, v]`` over terminals ``a`` whose shortest path
+    reaches ``v`` through ``u`` and ``b`` whose shortest path reaches ``u`` through ``v``
+    (exact on tree-shaped zones, measured along shortest routes otherwise). A zone with no
+    terminal at all (a ring without sites) reports its total length.
+
+    Parameters
+    ----------
+    graph
+        Corridor graph with edge ``length_km``.
+    sites
+        Open site nodes.
+
+    Returns
+    -------
+    per_edge : dict
+        ``(min(u, v), max(u, v))`` → longest stretch (km) through that edge.
+    zones : list of dict
+        ``zone``, ``longest_km``, ``length_km``, ``terminals`` (site/end node ids),
+        ``edges`` (list of edge keys).
+    """
+    sites = set(sites)
+    H = nx.Graph()
+    term_of: dict = {}
+    for u, v, d in graph.edges(data=True):
+        a = ("t", u, v) if u in sites else u
+        b = ("t", v, u) if v in sites else v
+        if u in sites:
+            term_of[a] = u
+        if v in sites:
+            term_of[b] = v
+        H.add_edge(a, b, length_km=d["length_km"], key=(min(u, v), max(u, v)) if _cmp_ok(u, v) else (u, v))
+    per_edge: dict = {}
+    zones: list[dict] = []
+    for zi, comp in enumerate(sorted(nx.connected_components(H), key=lambda c: sorted(map(str, c))[0])):
+        sub = H.subgraph(comp)
+        terms = [n for n in comp if n in term_of or (graph.degree(n) == 1 if n in graph else False)]
+        terms = sorted(terms, key=str)
+        ekeys = [d["key"] for _, _, d in sub.edges(data=True)]
+        total = float(sum(d["length_km"] for _, _, d in sub.edges(data=True)))
+        if not terms:
+            for k in ekeys:
+                per_edge[k] = total
+            zones.append({"zone": zi, "longest_km": total, "length_km": total, "terminals": [], "edges": ekeys})
+            continue
+        dist = [nx.single_source_dijkstra_path_length(sub, t, weight="length_km") for t in terms]
+        longest = 0.0
+        for a, b, d in sub.edges(data=True):
+            ln = d["length_km"]
+            best_a = max((D[a] for D in dist if D[a] + ln <= D[b] + 1e-9), default=None)
+            best_b = max((D[b] for D in dist if D[b] + ln <= D[a] + 1e-9), default=None)
+            s = (best_a or 0.0) + ln + (best_b or 0.0)
+            per_edge[d["key"]] = s
+            longest = max(longest, s)
+        zones.append(
+            {
+                "zone": zi,
+                "longest_km": longest,
+                "length_km": total,
+                "terminals": [term_of.get(t, t) for t in terms],
+                "edges": ekeys,
+            }
+        )
+    return per_edge, zones
+
+
+def _cmp_ok(u: Any, v: Any) -> bool:
+    try:
+        _ = u < v
+        return True
+    except TypeError:
+        return False
+
+
+def edge_key(u: Any, v: Any) -> tuple:
+    """Canonical key of an undirected edge."""
+    return (min(u, v), max(u, v))

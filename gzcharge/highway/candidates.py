@@ -1,0 +1,298 @@
+"""Candidate sites on the expressway corridors.
+
+Four kinds of candidates, each attached to the corridor graph as a node:
+
+* ``service_area`` — OSM ``highway=services|rest_area`` POIs or a user CSV
+  (``name, lon, lat[, existing]``), snapped to the nearest corridor point (a node is inserted
+  on the edge at the projected point). Sites farther than ``candidate_snap_m`` are rejected and
+  listed in :attr:`CandidateSet.rejected` (with the distance), never silently dropped.
+* ``existing`` — existing fast-charging sites (user CSV rows with ``existing`` true, or an
+  explicit layer); fixed open, cost 0.
+* ``interchange`` — for each settlement (county seat, town), the nearest interchange within
+  ``interchange_town_km``.
+* ``synthetic`` — where the candidates above leave a station-free stretch longer than
+  ``max_gap_km`` (see :func:`~gzcharge.highway.corridors.station_free_stretches` with *all*
+  candidates open), the corridor pieces of that stretch are cut every
+  ``synthetic_spacing_km`` (pieces of equal length ≤ the spacing) and every cut point and
+  every graph node inside the stretch becomes a candidate flagged ``synthetic=True``. With all
+  pieces ≤ spacing ≤ max gap, the gap rule is then always satisfiable.
+
+Site ids: ``SA-0001`` (service areas, in input order), ``EX-0001`` (existing), ``IC-<node>``
+(interchanges), ``SY-0001`` (synthetic, ordered by position). Every candidate node carries
+``site_id`` and ``site_kind``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gzcharge.errors import DataError
+from gzcharge.highway.corridors import CorridorGraph, station_free_stretches
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+    from gzcharge.highway.params import HighwayParams
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CandidateSet", "build_candidates", "read_sites_csv", "service_areas_from_osm"]
+
+_TRUE = {"1", "true", "yes", "y", "t", "existing", "是"}
+_FALSE = {"0", "false", "no", "n", "f", "", "否", "nan", "none"}
+
+
+@dataclass
+class CandidateSet:
+    """Candidate sites attached to a corridor graph.
+
+    Attributes
+    ----------
+    corridors
+        The corridor graph with candidate nodes inserted (a copy of the input).
+    sites
+        DataFrame indexed by ``site_id``: ``node``, ``kind`` (``service_area``/``existing``/
+        ``interchange``/``synthetic``/``user``), ``name``, ``existing`` (bool), ``synthetic``
+        (bool), ``cost_cny``, ``snap_m`` (distance from the input point to the corridor).
+    rejected
+        DataFrame of input sites not attached: ``name``, ``lon``, ``lat``, ``distance_m``,
+        ``reason``.
+    """
+
+    corridors: CorridorGraph
+    sites: pd.DataFrame
+    rejected: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+
+    def node_of(self, site_ids: list) -> list:
+        """Corridor nodes of ``site_ids``; unknown ids raise :class:`DataError` listing them."""
+        from gzcharge._util import preview_ids
+
+        unknown = [s for s in site_ids if s not in self.sites.index]
+        if unknown:
+            raise DataError(
+                f"unknown highway candidate ids: {preview_ids(unknown)}; known ids look like "
+                f"{preview_ids(list(self.sites.index[:5]))} (see the highway_candidates layer)"
+            )
+        return [self.sites.at[s, "node"] for s in site_ids]
+
+
+def _as_bool(v: Any, where: str) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise DataError(f"{where}: 'existing' must be true/false (or 1/0, yes/no), got {v!r}")
+
+
+def read_sites_csv(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a service-area CSV ``name, lon, lat[, existing]`` (WGS-84) into points.
+
+    Raises
+    ------
+    DataError
+        Missing file/columns, non-numeric or out-of-range coordinates, bad ``existing`` values.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"service-area file {p} does not exist; give a CSV with columns name, lon, lat[, existing]")
+    try:
+        df = pd.read_csv(p, encoding="utf-8-sig")
+    except Exception as exc:
+        raise DataError(f"cannot read service-area CSV {p}: {exc}") from exc
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("name", "lon", "lat") if c not in df.columns]
+    if missing:
+        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)} (need name, lon, lat)")
+    lon = pd.to_numeric(df["lon"], errors="coerce")
+    lat = pd.to_numeric(df["lat"], errors="coerce")
+    bad = df.index[lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 90)]
+    if len(bad):
+        rows = ", ".join(str(i + 2) for i in bad[:10])
+        raise DataError(f"{p}: lon/lat missing or out of range on line(s) {rows}; give WGS-84 degrees")
+    existing = (
+        [_as_bool(v, f"{p} line {i + 2}") for i, v in enumerate(df["existing"].fillna(""))]
+        if "existing" in df.columns
+        else [False] * len(df)
+    )
+    return gpd.GeoDataFrame(
+        {"name": df["name"].astype(str), "existing": existing},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+    )
+
+
+def service_areas_from_osm(path: str | Path, polygon: Any = None) -> gpd.GeoDataFrame:
+    """Service/rest areas from a local OSM file (``highway=services|rest_area``) as points."""
+    from gzcharge.sources.osm import pois_from_file
+
+    pois = pois_from_file(path, polygon, tags={"highway": ["services", "rest_area"]})
+    names = pois["name"] if "name" in pois.columns else [f"osm {t}/{i}" for t, i in zip(pois["osm_type"], pois["osm_id"], strict=True)]
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame({"name": list(names), "existing": False}, geometry=pois.geometry, crs=pois.crs)
+
+
+def _attach(
+    cg: CorridorGraph, pts: gpd.GeoDataFrame, kind: str, prefix: str, max_dist_m: float
+) -> tuple[list[dict], list[dict]]:
+    import shapely
+
+    if pts is None or len(pts) == 0:
+        return [], []
+    pm = pts.to_crs(cg.crs)
+    xy = shapely.get_coordinates(pm.geometry.values)
+    edges_geom = [d["geometry"] for _, _, d in cg.graph.edges(data=True)]
+    tree = shapely.STRtree(np.array(edges_geom, dtype=object))
+    _, dist = tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+    nodes = cg.insert_points(xy, kind=kind, max_dist_m=max_dist_m)
+    ll = pts.to_crs(4326)
+    out, rej = [], []
+    for i, node in enumerate(nodes):
+        name = str(pts["name"].iloc[i]) if "name" in pts.columns else f"{prefix}-{i + 1:04d}"
+        ex = bool(pts["existing"].iloc[i]) if "existing" in pts.columns else False
+        if node is None:
+            rej.append(
+                {
+                    "name": name,
+                    "lon": float(ll.geometry.iloc[i].x),
+                    "lat": float(ll.geometry.iloc[i].y),
+                    "distance_m": float(dist[i]),
+                    "reason": f"farther than {max_dist_m:g} m from any expressway",
+                }
+            )
+            continue
+        out.append({"site_id": f"{prefix}-{i + 1:04d}", "node": node, "kind": "existing" if ex else kind,
+                    "name": name, "existing": ex, "synthetic": False, "snap_m": float(dist[i])})
+    return out, rej
+
+
+def build_candidates(
+    corridors: CorridorGraph,
+    params: HighwayParams,
+    *,
+    service_areas: gpd.GeoDataFrame | None = None,
+    existing: gpd.GeoDataFrame | None = None,
+    settlements: gpd.GeoDataFrame | None = None,
+) -> CandidateSet:
+    """Attach candidate sites to (a copy of) the corridor graph.
+
+    Parameters
+    ----------
+    corridors
+        Corridor graph (not modified).
+    params
+        Highway parameters (snap distance, spacing, gap, costs).
+    service_areas
+        Points with ``name`` and optional ``existing`` (bool); any CRS.
+    existing
+        Existing fast-charging sites (points with ``name``); fixed open.
+    settlements
+        Points (``name``) of towns/county seats: their nearest interchange within
+        ``interchange_town_km`` becomes a candidate.
+
+    Returns
+    -------
+    CandidateSet
+    """
+    import pandas as pd
+    import shapely
+
+    cg = corridors.copy()
+    recs: list[dict] = []
+    rejected: list[dict] = []
+    r, j = _attach(cg, service_areas, "service_area", "SA", params.candidate_snap_m)
+    recs += r
+    rejected += j
+    if existing is not None and len(existing):
+        ex = existing.copy()
+        ex["existing"] = True
+        r, j = _attach(cg, ex, "existing", "EX", params.candidate_snap_m)
+        recs += r
+        rejected += j
+    # several inputs on one node: keep the first (existing wins over planned)
+    seen: dict = {}
+    for rec in sorted(recs, key=lambda q: (not q["existing"], q["site_id"])):
+        seen.setdefault(rec["node"], rec)
+    recs = sorted(seen.values(), key=lambda q: q["site_id"])
+
+    # interchanges near settlements
+    ics = cg.nodes_of_kind("interchange")
+    if settlements is not None and len(settlements) and ics and params.interchange_town_km > 0:
+        sxy = shapely.get_coordinates(settlements.to_crs(cg.crs).geometry.values)
+        ixy = cg.node_xy(ics)
+        from scipy.spatial import cKDTree
+
+        d, k = cKDTree(ixy).query(sxy, distance_upper_bound=params.interchange_town_km * 1000.0)
+        names = settlements["name"].astype(str).tolist() if "name" in settlements.columns else [""] * len(sxy)
+        for i in np.argsort(d, kind="stable"):
+            if not np.isfinite(d[i]):
+                continue
+            node = ics[k[i]]
+            if node in seen:
+                continue
+            rec = {"site_id": f"IC-{node}", "node": node, "kind": "interchange", "name": f"{names[i]} interchange",
+                   "existing": False, "synthetic": False, "snap_m": float(d[i])}
+            seen[node] = rec
+            recs.append(rec)
+
+    # synthetic candidates where the stretch with every candidate open is still too long
+    recs += _synthetic(cg, set(seen), params)
+    cost = params.site_cost_by_type
+    for rec in recs:
+        rec["cost_cny"] = 0.0 if rec["existing"] else cost[rec["kind"]]
+        cg.graph.nodes[rec["node"]]["site_id"] = rec["site_id"]
+        cg.graph.nodes[rec["node"]]["site_kind"] = rec["kind"]
+    cols = ["site_id", "node", "kind", "name", "existing", "synthetic", "cost_cny", "snap_m"]
+    sites = pd.DataFrame(recs, columns=cols).set_index("site_id")
+    rej = pd.DataFrame(rejected, columns=["name", "lon", "lat", "distance_m", "reason"])
+    if len(rej):
+        logger.info("%d candidate site(s) farther than %g m from the expressways were not used: %s",
+                    len(rej), params.candidate_snap_m, ", ".join(rej["name"].head(10)))
+    return CandidateSet(cg, sites, rej)
+
+
+def _synthetic(cg: CorridorGraph, site_nodes: set, params: HighwayParams) -> list[dict]:
+    per_edge, zones = station_free_stretches(cg.graph, site_nodes)
+    G = cg.graph
+    bad_edges = sorted(k for k, s in per_edge.items() if s > params.max_gap_km + 1e-9)
+    if not bad_edges:
+        return []
+    bad_zone_edges: set = set()
+    for z in zones:
+        if z["longest_km"] > params.max_gap_km + 1e-9:
+            bad_zone_edges.update(z["edges"])
+    spacing = params.synthetic_spacing_km
+    xy_new: list[tuple[float, float]] = []
+    zone_nodes: set = set()
+    for u, v in sorted(bad_zone_edges):
+        d = G.edges[u, v]
+        line = d["geometry"]
+        n = max(1, math.ceil(d["length_km"] / spacing - 1e-9))
+        for i in range(1, n):
+            p = line.interpolate(line.length * i / n)
+            xy_new.append((p.x, p.y))
+        zone_nodes.update((u, v))
+    zone_nodes -= site_nodes
+    new_nodes = cg.insert_points(np.array(xy_new).reshape(-1, 2), kind="synthetic", max_dist_m=1.0)
+    allnodes = [n for n in new_nodes if n is not None] + sorted(zone_nodes)
+    allnodes = list(dict.fromkeys(allnodes))
+    # order by position (x, y) for stable ids
+    allnodes.sort(key=lambda n: (G.nodes[n]["x"], G.nodes[n]["y"]))
+    out = []
+    for i, node in enumerate(allnodes):
+        out.append({"site_id": f"SY-{i + 1:04d}", "node": node, "kind": "synthetic", "name": "synthetic site",
+                    "existing": False, "synthetic": True, "snap_m": 0.0})
+    return out
