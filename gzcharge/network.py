@@ -216,10 +216,10 @@ class RoadNetwork:
                 raise ConfigError(f"unknown CRS {target!r}: {e}") from e
             if target_crs.is_geographic:
                 raise ConfigError(f"CRS {target!r} is geographic; the network needs a metric (projected) CRS")
-            for n, d in G.nodes(data=True):
-                d.setdefault("lon", d["x"])
-                d.setdefault("lat", d["y"])
             Gp = ox.projection.project_graph(G, to_crs=target_crs)
+            for n, d in Gp.nodes(data=True):
+                src = G.nodes[n]
+                d["lon"], d["lat"] = float(src["x"]), float(src["y"])
         else:
             if crs is not None and pyproj.CRS.from_user_input(crs) != src_crs:
                 raise ConfigError(f"graph is already projected to {src_crs.to_string()}, not {crs}")

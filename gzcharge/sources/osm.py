@@ -13,8 +13,8 @@ Two ways in, one result:
   duration of a call and restored afterwards.
 
 Both paths apply the same drivable-road rule (:func:`is_drivable`, :func:`overpass_drive_filter`)
-and the same clipping steps (buffer the region by ``buffer_m``, truncate to that buffer plus
-500 m, simplify, truncate to the buffer), so the same OSM data gives the same graph either way.
+and the same clipping steps (buffer the region by ``buffer_m``, truncate the unsimplified graph
+to that buffer, simplify), so the same OSM data gives the same graph either way.
 
 Drivable roads
 --------------
@@ -83,9 +83,6 @@ EXCLUDED_TAGS: dict[str, tuple[str, ...]] = {
 DEFAULT_BUFFER_M = 2000.0
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_ENDPOINT = "https://overpass-api.de/api"
-#: extra buffer (m) kept around the region before simplifying, as osmnx does, so that
-#: intersections just outside the region still split edges inside it
-_SIMPLIFY_MARGIN_M = 500.0
 
 #: POIs later tiers need (osmnx ``tags`` format: key → True | value | list of values)
 DEFAULT_POI_TAGS: dict[str, bool | str | list[str]] = {
@@ -195,6 +192,8 @@ def osmnx_settings(
     wanted: dict[str, Any] = {
         "overpass_url": (endpoint or DEFAULT_ENDPOINT).rstrip("/"),
         "requests_timeout": timeout_s,
+        # Overpass wants an integer [timeout:]; osmnx would format the float requests_timeout
+        "overpass_settings": f"[out:json][timeout:{max(1, math.ceil(timeout_s))}]{{maxsize}}",
         "overpass_rate_limit": False,
         "use_cache": use_cache,
         "cache_folder": str(Path(cache_dir) if cache_dir is not None else default_cache_dir()),
@@ -252,27 +251,28 @@ def _fmt_bounds(b: Sequence[float]) -> str:
 
 
 def _clip_and_simplify(G_raw: nx.MultiDiGraph, poly_buff: BaseGeometry, source: str) -> nx.MultiDiGraph:
-    """Truncate to the buffer + 500 m, simplify, truncate to the buffer (osmnx's own order)."""
-    import networkx as nx
+    """Truncate the unsimplified graph to the buffered region, then simplify.
+
+    Truncating first keeps every road piece inside the buffer (osmnx's own
+    simplify-then-truncate order drops a road that crosses the boundary with no
+    intersection inside the region).
+    """
     import osmnx as ox
 
-    poly_margin = buffer_polygon(poly_buff, _SIMPLIFY_MARGIN_M)
     try:
-        G_m = ox.truncate.truncate_graph_polygon(G_raw, poly_margin, truncate_by_edge=False)
-        G_m = ox.simplification.simplify_graph(G_m)
-        G = ox.truncate.truncate_graph_polygon(G_m, poly_buff, truncate_by_edge=False)
+        G = ox.truncate.truncate_graph_polygon(G_raw, poly_buff, truncate_by_edge=False)
     except ValueError as e:  # osmnx: "Found no graph nodes within the requested polygon"
         raise DataError(
             f"{source}: no drivable road nodes inside the region ({_fmt_bounds(poly_buff.bounds)} "
             "with buffer); check that the OSM data covers the region"
         ) from e
+    if G.number_of_edges() > 0:
+        G = ox.simplification.simplify_graph(G)
     if len(G) == 0 or G.number_of_edges() == 0:
         raise DataError(
             f"{source}: no drivable road edges inside the region ({_fmt_bounds(poly_buff.bounds)} "
             "with buffer); check that the OSM data covers the region"
         )
-    spn = ox.stats.count_streets_per_node(G_m, nodes=G.nodes)
-    nx.set_node_attributes(G, values=spn, name="street_count")
     G.graph["crs"] = "epsg:4326"
     G.graph["source"] = source
     return G
@@ -457,10 +457,9 @@ def graph_from_file(
     else:
         polygon = _check_polygon(polygon)
         poly_buff = buffer_polygon(polygon, buffer_m)
-        poly_margin = buffer_polygon(poly_buff, _SIMPLIFY_MARGIN_M)
-        inside = shapely.contains_xy(poly_margin, lon, lat)
+        inside = shapely.contains_xy(poly_buff, lon, lat)
         keep = np.bincount(own[inside], minlength=len(way_ids)) > 0
-        if not shapely.contains_xy(poly_buff, lon, lat).any():
+        if not inside.any():
             raise DataError(
                 f"OSM file {p} has no drivable roads inside the region: region "
                 f"{_fmt_bounds(polygon.bounds)} (buffered by {buffer_m:g} m), file covers "
@@ -538,13 +537,12 @@ def graph_from_overpass(
     url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
     with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
         try:
-            # graph_from_polygon buffers by 500 m, truncates, simplifies and truncates to
-            # poly_buff — the same steps as _clip_and_simplify
-            G = ox.graph_from_polygon(
+            # unsimplified and truncated to poly_buff; simplified below exactly as the file path
+            G_raw = ox.graph_from_polygon(
                 poly_buff,
                 custom_filter=overpass_drive_filter(),
                 retain_all=True,
-                simplify=True,
+                simplify=False,
                 truncate_by_edge=False,
             )
         except NetworkError:
@@ -560,8 +558,7 @@ def graph_from_overpass(
             raise DataError(
                 f"Overpass data has no drivable road nodes inside region {_fmt_bounds(polygon.bounds)} ({e})"
             ) from e
-    if G.number_of_edges() == 0:
-        raise DataError(f"Overpass returned no drivable road edges inside region {_fmt_bounds(polygon.bounds)}")
+    G = _clip_and_simplify(G_raw, poly_buff, source=f"Overpass at {url}")
     G.graph["source"] = f"overpass:{url}"
     G.graph["region_buffer_m"] = buffer_m
     logger.info("graph_from_overpass: %d nodes, %d edges", len(G), G.number_of_edges())
@@ -726,10 +723,3 @@ def pois_from_overpass(
         rec.update({k: tags_row[k] for k in copy_keys if k in tags_row})
         records.append(rec)
     return _within(_poi_frame(records, keys), polygon)
-
-
-def graph_bounds(G: nx.MultiDiGraph) -> tuple[float, float, float, float]:
-    """Bounds (min lon, min lat, max lon, max lat) of an unprojected graph's nodes."""
-    xs = [d["x"] for _, d in G.nodes(data=True)]
-    ys = [d["y"] for _, d in G.nodes(data=True)]
-    return (min(xs), min(ys), max(xs), max(ys)) if xs else (math.nan,) * 4  # type: ignore[return-value]
