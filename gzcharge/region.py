@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import logging
 import os
 import re
@@ -314,6 +315,7 @@ def _short_name(name: str) -> str:
     return base
 
 
+@functools.lru_cache(maxsize=1)
 def _lookup_table() -> dict[str, tuple[str, str]]:
     """Map every accepted spelling (lower-case) to ``(level, adcode)``."""
     from gzcharge.sources import builtin
@@ -330,6 +332,11 @@ def _lookup_table() -> dict[str, tuple[str, str]]:
         short = _short_name(row.name)
         if short_count[short] == 1:
             table.setdefault(short, entry)
+            # colloquial forms of autonomous units: 黔东南州, 镇宁县
+            if row.name.endswith("自治州"):
+                table.setdefault(short + "州", entry)
+            elif row.name.endswith("自治县"):
+                table.setdefault(short + "县", entry)
         for alias in _PINYIN.get(row.adcode, []):
             table[alias] = entry
     table["贵州"] = table["guizhou"] = table["province"] = ("province", builtin.PROVINCE_CODE)
@@ -376,7 +383,7 @@ def get_region(name_or_code: str | int) -> Region:
     from gzcharge.sources import builtin
 
     query = str(name_or_code).strip()
-    table = _lookup_table()
+    table = dict(_lookup_table())
     hit = table.get(query) or table.get(query.lower())
     facts = builtin.load_facts()
     names = dict(zip(facts["adcode"], facts["name"], strict=True))

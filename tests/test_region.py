@@ -81,6 +81,8 @@ def test_lookup_variants_prefecture(query):
     ("西秀区", "520402", "county"), ("西秀", "520402", "county"), ("520402", "520402", "county"),
     ("镇宁", "520423", "county"), ("水城县", "520204", "county"), ("水城区", "520204", "county"),
     ("盘县", "520281", "county"), ("六枝", "520203", "county"), ("黔西", "520522", "county"),
+    ("黔东南州", "522600", "prefecture"), ("黔西南", "522300", "prefecture"), ("镇宁县", "520423", "county"),
+    ("三都", "522732", "county"), ("qiannan", "522700", "prefecture"),
 ])
 def test_lookup_variants(query, code, kind):
     r = get_region(query)
