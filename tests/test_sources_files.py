@@ -178,3 +178,14 @@ def test_boundaries_invalid_polygon_repaired(tmp_path):
     b = read_boundaries(path, code_field="c", name_field="n")
     assert b.geometry.is_valid.all()
     assert b.geometry.iloc[0].area == pytest.approx(0.005, rel=1e-9)  # two triangles of 0.0025
+
+
+def test_township_attribute_only_gpkg(tmp_path):
+    import pyogrio
+
+    path = tmp_path / "attr.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"code": ["9"], "name": ["甲"], "county_adcode": ["520221"],
+                                          "lon": [104.9], "lat": [26.5]}), path)
+    t = read_township_seats(path)
+    assert t["county_adcode"].tolist() == ["520204"]
+    assert (t.geometry.x.iloc[0], t.geometry.y.iloc[0]) == (104.9, 26.5)

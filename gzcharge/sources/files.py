@@ -202,9 +202,13 @@ def read_township_seats(
         geom = None
     else:
         vec = _read_vector(p, layer)
-        geom = vec.geometry if vec.geometry.notna().any() else None
-        crs_file = vec.crs
-        df = pd.DataFrame(vec.drop(columns=vec.geometry.name))
+        if isinstance(vec, gpd.GeoDataFrame) and vec.geometry.notna().any():
+            geom, crs_file = vec.geometry, vec.crs
+            df = pd.DataFrame(vec.drop(columns=vec.geometry.name))
+        else:  # attribute-only table (e.g. a GeoPackage table without geometry): needs lon/lat
+            geom, crs_file = None, "EPSG:4326"
+            df = pd.DataFrame(vec.drop(columns=getattr(vec, "_geometry_column_name", None) or [],
+                                       errors="ignore"))
     need = list(TOWNSHIP_COLUMNS) + ([] if geom is not None else ["lon", "lat"])
     missing = [c for c in need if c not in df.columns]
     if missing:
