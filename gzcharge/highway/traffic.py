@@ -1,0 +1,255 @@
+"""OD flows on the expressway corridors and their paths.
+
+Origins/destinations are settlements (county seats; entry points of neighbouring provinces
+can be added as extra points). Each is attached to the corridor graph at its nearest
+interchange (straight-line *access distance*; if the corridors carry no interchange, at the
+nearest corridor point, where a node is inserted). Points with an access distance above
+``seat_access_max_km`` get no flow (they are listed in :attr:`Traffic.unattached`).
+
+Flows
+-----
+* **Gravity model** (default): for each unordered pair ``{i, j}`` attached to different
+  nodes of one connected corridor component,
+  ``g_ij = w_i · w_j / d_ij^beta`` with ``w`` the 2020 census population and ``d_ij`` the
+  corridor shortest-path length (km) between their nodes plus both access distances. The
+  ``g_ij`` are scaled so that their sum is ``gravity_daily_trips`` (vehicles/day, both
+  directions). The EV flow of a pair is ``ev_share`` times its vehicle flow.
+* **User OD CSV** ``origin, destination, flow`` (vehicles/day, symmetric pairs added
+  together; origin/destination match the points' ``settlement_id`` or ``name``), multiplied by
+  ``daily_trips_scale``. Unknown origins/destinations raise :class:`DataError` naming them.
+
+Paths and the tie rule
+----------------------
+The path of a pair is a shortest corridor path between its nodes (edge ``length_km``).
+Among equally short paths (lengths equal within 1e-9 km) the **lexicographically smallest
+sequence of node ids** from the origin node is taken: walking from the origin, the next node
+is always the smallest-id neighbour that lies on some shortest path to the destination. The
+origin is the pair member with the smaller node id, so the path does not depend on input
+order. With ``k_paths > 1`` the ``k`` shortest simple paths (Yen's algorithm,
+``networkx.shortest_simple_paths``) are used and the pair's flow is split equally among them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from gzcharge.errors import DataError
+from gzcharge.highway.corridors import CorridorGraph
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+    from gzcharge.highway.params import HighwayParams
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Traffic", "attach_points", "build_traffic", "read_od_csv", "shortest_path_lex"]
+
+_TIE_KM = 1e-9
+
+
+@dataclass
+class Traffic:
+    """OD flows with corridor paths.
+
+    Attributes
+    ----------
+    od
+        DataFrame, one row per path: ``od_id``, ``origin``, ``destination`` (point ids),
+        ``o_node``, ``d_node``, ``flow`` (vehicles/day), ``ev_flow`` (EVs/day), ``length_km``
+        (corridor path length), ``access_km`` (sum of both access distances), ``path`` (list of
+        node ids), ``alt`` (0 for the shortest path).
+    points
+        DataFrame of OD points indexed by id: ``name``, ``weight``, ``node``, ``access_km``.
+    unattached
+        Ids of points too far from any corridor.
+    """
+
+    od: pd.DataFrame
+    points: pd.DataFrame
+    unattached: list = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[list]:
+        """Node paths, one per row of :attr:`od`."""
+        return list(self.od["path"])
+
+
+def attach_points(
+    cg: CorridorGraph, points: gpd.GeoDataFrame, *, max_access_km: float
+) -> tuple[list, np.ndarray]:
+    """Nearest interchange (or inserted corridor node when there are no interchanges) per point.
+
+    Returns node per point (``None`` beyond ``max_access_km``) and the access distance (km).
+    """
+    import shapely
+    from scipy.spatial import cKDTree
+
+    xy = shapely.get_coordinates(points.to_crs(cg.crs).geometry.values)
+    ics = cg.nodes_of_kind("interchange")
+    if ics:
+        d, k = cKDTree(cg.node_xy(ics)).query(xy)
+        nodes = [ics[j] if dd <= max_access_km * 1000 else None for dd, j in zip(d, k, strict=True)]
+        return nodes, d / 1000.0
+    edges = np.array([g for _, _, g in cg.graph.edges(data="geometry")], dtype=object)
+    _, dist = shapely.STRtree(edges).query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+    nodes = cg.insert_points(xy, kind="access", max_dist_m=max_access_km * 1000.0)
+    return nodes, np.asarray(dist) / 1000.0
+
+
+def shortest_path_lex(G: nx.Graph, source: Any, target: Any, dist_s: dict, dist_t: dict) -> list:
+    """Lexicographically smallest shortest path (node ids) given both distance maps."""
+    total = dist_s[target]
+    path = [source]
+    cur = source
+    while cur != target:
+        nxt = None
+        for w in sorted(G.neighbors(cur)):
+            ln = G.edges[cur, w]["length_km"]
+            if w in dist_t and abs(dist_s[cur] + ln + dist_t[w] - total) <= _TIE_KM * max(1.0, total):
+                nxt = w
+                break
+        if nxt is None:  # numerical safety: fall back to networkx
+            return nx.shortest_path(G, source, target, weight="length_km")
+        path.append(nxt)
+        cur = nxt
+    return path
+
+
+def read_od_csv(path: str | Path) -> pd.DataFrame:
+    """Read a user OD CSV with columns ``origin, destination, flow`` (vehicles/day)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"OD file {p} does not exist; give a CSV with columns origin, destination, flow")
+    df = pd.read_csv(p, encoding="utf-8-sig", dtype={"origin": str, "destination": str})
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("origin", "destination", "flow") if c not in df.columns]
+    if missing:
+        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; need origin, destination, flow")
+    flow = pd.to_numeric(df["flow"], errors="coerce")
+    bad = df.index[flow.isna() | (flow < 0)]
+    if len(bad):
+        raise DataError(f"{p}: flow missing, non-numeric or negative on line(s) {', '.join(str(i + 2) for i in bad[:10])}")
+    return pd.DataFrame({"origin": df["origin"].astype(str).str.strip(),
+                         "destination": df["destination"].astype(str).str.strip(), "flow": flow})
+
+
+def build_traffic(
+    cg: CorridorGraph,
+    params: HighwayParams,
+    points: gpd.GeoDataFrame | None,
+    *,
+    od: pd.DataFrame | None = None,
+    id_col: str = "settlement_id",
+    weight_col: str = "population",
+) -> Traffic:
+    """OD flows and paths on the corridor graph (modifies ``cg`` only when it has no interchanges).
+
+    Parameters
+    ----------
+    cg
+        Corridor graph (candidates already inserted).
+    params
+        ``gravity_beta``, ``gravity_daily_trips``, ``ev_share``, ``daily_trips_scale``,
+        ``seat_access_max_km``, ``k_paths``.
+    points
+        OD points (county seats): ``id_col``, ``name``, ``weight_col``. ``None``/empty: no
+        traffic (the gap rule alone decides).
+    od
+        User OD table (``origin``, ``destination``, ``flow``); replaces the gravity model.
+    """
+    import pandas as pd
+
+    cols = ["od_id", "origin", "destination", "o_node", "d_node", "flow", "ev_flow", "length_km",
+            "access_km", "path", "alt"]
+    empty = Traffic(pd.DataFrame(columns=cols), pd.DataFrame(columns=["name", "weight", "node", "access_km"]), [])
+    if points is None or len(points) == 0:
+        if od is not None and len(od):
+            raise DataError("an OD table was given but there are no OD points (settlements) to match it to")
+        return empty
+    ids = points[id_col].astype(str).tolist() if id_col in points.columns else [str(i) for i in points.index]
+    names = points["name"].astype(str).tolist() if "name" in points.columns else ids
+    if weight_col in points.columns:
+        w = pd.to_numeric(points[weight_col], errors="coerce").fillna(0.0).to_numpy(float)
+    else:
+        w = np.ones(len(points))
+    nodes, acc = attach_points(cg, points, max_access_km=params.seat_access_max_km)
+    pts = pd.DataFrame({"name": names, "weight": w, "node": nodes, "access_km": acc}, index=pd.Index(ids, name="id"))
+    unattached = [i for i, n in zip(ids, nodes, strict=True) if n is None]
+    if unattached:
+        logger.info("%d OD point(s) farther than %g km from an expressway get no flow: %s", len(unattached),
+                    params.seat_access_max_km, ", ".join(unattached[:10]))
+    G = cg.graph
+    att = pts[pts["node"].notna()]
+    src_nodes = sorted(set(att["node"]))
+    dist = {n: nx.single_source_dijkstra_path_length(G, n, weight="length_km") for n in src_nodes}
+
+    pairs: list[tuple[str, str, float]] = []
+    if od is not None:
+        name_to_id = {}
+        for i, nm in zip(ids, names, strict=True):
+            name_to_id.setdefault(nm, i)
+        def resolve(v: str) -> str | None:
+            return v if v in pts.index else name_to_id.get(v)
+        unknown = sorted({v for v in pd.concat([od["origin"], od["destination"]]) if resolve(v) is None})
+        if unknown:
+            from gzcharge._util import preview_ids
+            raise DataError(f"OD table: unknown origin/destination(s) {preview_ids(unknown)}; use settlement ids or names")
+        agg: dict[tuple[str, str], float] = {}
+        for o, d, f in zip(od["origin"], od["destination"], od["flow"], strict=True):
+            a, b = sorted((resolve(o), resolve(d)))
+            if a != b:
+                agg[(a, b)] = agg.get((a, b), 0.0) + float(f) * params.daily_trips_scale
+        pairs = [(a, b, f) for (a, b), f in sorted(agg.items()) if f > 0]
+    else:
+        aid = att.index.tolist()
+        an = att["node"].tolist()
+        aw = att["weight"].to_numpy(float)
+        aa = att["access_km"].to_numpy(float)
+        raw = []
+        for i in range(len(aid)):
+            for j in range(i + 1, len(aid)):
+                if an[i] == an[j] or an[j] not in dist[an[i]]:
+                    continue
+                d = dist[an[i]][an[j]] + aa[i] + aa[j]
+                g = aw[i] * aw[j] / d ** params.gravity_beta if d > 0 else 0.0
+                if g > 0:
+                    raw.append((aid[i], aid[j], g))
+        tot = sum(g for _, _, g in raw)
+        pairs = [(a, b, g / tot * params.gravity_daily_trips) for a, b, g in raw] if tot > 0 else []
+
+    rows = []
+    k = params.k_paths
+    for a, b, f in pairs:
+        na, nb = pts.at[a, "node"], pts.at[b, "node"]
+        if na is None or nb is None or na == nb or nb not in dist[na]:
+            continue
+        o, d = (a, b) if na <= nb else (b, a)
+        no, nd = pts.at[o, "node"], pts.at[d, "node"]
+        if k == 1:
+            paths = [shortest_path_lex(G, no, nd, dist[no], dist[nd])]
+        else:
+            paths = []
+            for pth in nx.shortest_simple_paths(G, no, nd, weight="length_km"):
+                paths.append(pth)
+                if len(paths) >= k:
+                    break
+            paths[0] = shortest_path_lex(G, no, nd, dist[no], dist[nd])
+        for alt, pth in enumerate(paths):
+            length = float(sum(G.edges[u, v]["length_km"] for u, v in zip(pth[:-1], pth[1:], strict=True)))
+            fl = f / len(paths)
+            rows.append({"od_id": f"{o}|{d}" + (f"#{alt}" if alt else ""), "origin": o, "destination": d,
+                         "o_node": no, "d_node": nd, "flow": fl, "ev_flow": fl * params.ev_share,
+                         "length_km": length, "access_km": float(pts.at[o, "access_km"] + pts.at[d, "access_km"]),
+                         "path": pth, "alt": alt})
+    df = pd.DataFrame(rows, columns=cols)
+    return Traffic(df, pts, unattached)
