@@ -51,6 +51,167 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# --------------------------------------------------------------------------- shared helpers
+class _Progress:
+    """A rich progress bar driven by ``callback(message, fraction_done)`` calls."""
+
+    def __init__(self, title: str, *, enabled: bool = True) -> None:
+        self.title = title
+        self.enabled = enabled and sys.stderr.isatty() or enabled == "force"
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> _Progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.fields[title]}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=_stderr(),
+            transient=False,
+            disable=not sys.stderr.isatty(),
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("", total=1.0, title=self.title)
+        return self
+
+    def __call__(self, message: str, fraction: float | None = None) -> None:
+        logger.info("%s: %s", self.title, message)
+        if self._progress is not None:
+            kw = {"description": message}
+            if fraction is not None:
+                kw["completed"] = max(0.0, min(1.0, float(fraction)))
+            self._progress.update(self._task, **kw)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            if exc[0] is None:
+                self._progress.update(self._task, completed=1.0)
+            self._progress.__exit__(*exc)
+
+
+def _resolve_region(
+    name: str | None,
+    *,
+    boundary: str | None = None,
+    code_field: str | None = None,
+    name_field: str | None = None,
+    crs: str = "wgs84",
+    townships: str | None = None,
+):
+    """Region from a built-in name/adcode or a user boundary file, with optional township seats."""
+    from gzcharge.errors import ConfigError
+    from gzcharge.region import Region, get_region
+
+    if crs not in ("wgs84", "gcj02"):
+        raise ConfigError(f"--crs {crs!r}: expected wgs84 or gcj02")
+    if boundary and name:
+        raise ConfigError("give either a region name or --boundary FILE, not both")
+    if boundary:
+        if not code_field or not name_field:
+            raise ConfigError(
+                f"--boundary {boundary}: also give --code-field and --name-field (the attribute columns "
+                "holding each polygon's code and name)"
+            )
+        region = Region.from_file(boundary, code_field=code_field, name_field=name_field, crs=crs)
+    elif name:
+        region = get_region(name)
+    else:
+        raise ConfigError("no region: give a name or adcode (e.g. 安顺市, 520400) or --boundary FILE")
+    if townships:
+        region = region.with_townships(townships, crs=crs)
+    return region
+
+
+def _summary_table(title: str, rows: list[tuple[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    for k, v in rows:
+        table.add_row(str(k), f"{v:,.1f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+_OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
+_CRS_HELP = "Coordinate system of input files: wgs84 (default; OSM, GPS) or gcj02 (Amap/DataV/Tencent)."
+
+
+@app.command()
+def region(
+    name: str = typer.Argument(None, help="Prefecture, county or province: name (安顺市, 安顺, anshun) or adcode."),
+    out: str = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP) instead of a built-in region."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    townships: str = typer.Option(None, "--townships", help="Township seats (CSV/GPKG: code, name, county_adcode, lon, lat)."),
+    crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+) -> None:
+    """Write a region's boundary, counties (2020 census) and settlements to a GeoPackage."""
+    from gzcharge.export.gpkg import write_geopackage
+
+    with _Progress("region") as say:
+        say("loading region", 0.1)
+        reg = _resolve_region(name, boundary=boundary, code_field=code_field, name_field=name_field,
+                              crs=crs, townships=townships)
+        say("writing GeoPackage", 0.6)
+        layers = reg.to_layers()
+        write_geopackage(out, layers, metric_crs=reg.metric_crs,
+                         metadata={"command": "region", "region": reg.name, "region_code": reg.code,
+                                   "township_source": reg.township_source or "none"})
+    kinds = reg.settlements["kind"].value_counts()
+    _summary_table(
+        f"{reg.name} ({reg.code}) → {out}",
+        [("counties", len(reg.counties)), ("population 2020", f"{int(reg.pop_total):,}"),
+         ("county seats", int(kinds.get("county_seat", 0))), ("townships", int(kinds.get("township", 0))),
+         ("townships note", reg.township_note or reg.township_source), ("metric CRS", reg.metric_crs)],
+    )
+
+
+@app.command()
+def network(
+    region_name: str = typer.Option(None, "--region", "-r", help="Built-in region name or adcode (e.g. 安顺市)."),
+    out: str = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract (.osm, .osm.bz2, .osm.pbf) covering the region."),
+    online: bool = typer.Option(False, "--online", help="Download roads from Overpass (cached under the user cache dir)."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL (default: overpass-api.de)."),
+    timeout: float = typer.Option(None, "--timeout", help="Overpass request timeout in seconds."),
+    boundary: str = typer.Option(None, "--boundary", help="User boundary file instead of a built-in region."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+    metric_crs: str = typer.Option(None, "--metric-crs", help="Projected CRS for distances (default: Gauss-Krüger zone of the region)."),
+) -> None:
+    """Build the drivable road graph of a region from OSM and write nodes, edges and expressways."""
+    from gzcharge.export.gpkg import write_geopackage
+    from gzcharge.network import build_network
+
+    with _Progress("network") as say:
+        say("loading region", 0.02)
+        reg = _resolve_region(region_name, boundary=boundary, code_field=code_field, name_field=name_field, crs=crs)
+        net = build_network(
+            reg.boundary, crs=metric_crs or (reg.metric_crs if reg.kind != "custom" else None),
+            osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
+            progress=lambda m, f: say(m, 0.05 + 0.75 * (f or 0.0)),
+        )
+        say("writing GeoPackage", 0.85)
+        layers = {"boundary": reg.to_layers()["boundary"], **net.layers()}
+        write_geopackage(out, layers, metric_crs=net.crs,
+                         metadata={"command": "network", "region": reg.name, **{f"network.{k}": v for k, v in net.summary().items()}})
+    s = net.summary()
+    _summary_table(
+        f"road network of {reg.name} → {out}",
+        [("nodes", s["nodes"]), ("edges", s["edges"]), ("length km", s["length_km"]),
+         ("expressway km", s["expressway_km"]), ("components", s["components"]),
+         ("largest component share", f"{s['largest_component_share']:.1%}"), ("CRS", s["crs"]), ("source", s["source"])],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gzcharge`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
