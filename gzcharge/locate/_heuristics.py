@@ -1,0 +1,234 @@
+"""Fast primal heuristics for coverage models (warm starts for HiGHS; no solver).
+
+* :func:`greedy_max_cover` -- add the site with the largest newly covered weight (per unit
+  cost when a budget binds) until ``p`` sites / the budget are used, then
+  :func:`swap_max_cover` improves it by best-improvement 1-swaps (p-constrained, unit
+  costs only).
+* :func:`greedy_set_cover` -- Chvátal's greedy (cost per newly covered weight) until a
+  covered-weight target is met, then drops redundant sites (most expensive first).
+
+All work on a boolean CSR coverage matrix ``A`` (rows = demand, columns = sites) with
+sparse matrix-vector products; no Python loops over rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+
+
+def _covered_weight(a_csr: sp.csr_array, open_mask: np.ndarray, w: np.ndarray) -> float:
+    hits = a_csr @ open_mask.astype(np.int32)
+    return float(w[hits > 0].sum())
+
+
+def greedy_max_cover(
+    a: sp.csr_array,
+    w: np.ndarray,
+    *,
+    p: int | None = None,
+    site_cost: np.ndarray | None = None,
+    budget: float | None = None,
+    must: np.ndarray | None = None,
+) -> np.ndarray:
+    """Greedy site selection for max cover; returns a boolean open mask over columns.
+
+    ``must`` rows (hard-covered) are handled first: the greedy opens sites by newly covered
+    must-rows until all are covered (or no site helps). The result respects ``p`` and
+    ``budget``; it may miss must-rows when those limits are too tight (the caller's model
+    then decides feasibility).
+    """
+    n, m = a.shape
+    a_csc = sp.csc_array(a, dtype=np.float64)
+    a_csr = sp.csr_array(a, dtype=np.int32)
+    cost = np.ones(m) if site_cost is None else site_cost.astype(float)
+    open_mask = np.zeros(m, dtype=bool)
+    uncovered = np.ones(n, dtype=bool)
+    spent = 0.0
+    cap_p = m if p is None else p
+    cap_b = np.inf if budget is None else budget
+
+    def pick(gain: np.ndarray, use_ratio: bool) -> int:
+        g = gain.copy()
+        g[open_mask] = -1.0
+        g[spent + cost > cap_b + 1e-9] = -1.0
+        score = g / np.maximum(cost, 1e-12) if use_ratio else g
+        score[g <= 0] = -1.0
+        j = int(np.argmax(score))
+        return j if score[j] > 0 else -1
+
+    use_ratio = budget is not None and site_cost is not None
+    if must is not None and must.any():
+        while int(open_mask.sum()) < cap_p:
+            need = (uncovered & must).astype(float)
+            if not need.any():
+                break
+            j = pick(a_csc.T @ need, use_ratio)
+            if j < 0:
+                break
+            open_mask[j] = True
+            spent += cost[j]
+            uncovered &= ~(a_csr[:, [j]].toarray().ravel() > 0)
+    while int(open_mask.sum()) < cap_p:
+        j = pick(a_csc.T @ (w * uncovered), use_ratio)
+        if j < 0:
+            break
+        open_mask[j] = True
+        spent += cost[j]
+        col = a_csc.indices[a_csc.indptr[j] : a_csc.indptr[j + 1]]
+        uncovered[col] = False
+    return open_mask
+
+
+def swap_max_cover(
+    a: sp.csr_array,
+    w: np.ndarray,
+    open_mask: np.ndarray,
+    *,
+    time_limit_s: float = 5.0,
+    max_rounds: int = 10_000,
+    must: np.ndarray | None = None,
+) -> np.ndarray:
+    """Best-improvement 1-swap local search for p-constrained max cover (unit costs).
+
+    For open site ``i`` and closed site ``j`` the exact change of covered weight is
+    ``gain_j + B[j, i] - loss_i`` where ``gain_j`` is the uncovered weight ``j`` covers,
+    ``loss_i`` the weight covered only by ``i`` and ``B = Aᵀ U`` with ``U[r, i] = w_r`` when
+    row ``r`` is covered only by ``i``. Swaps that uncover a ``must`` row are not made.
+    """
+    t0 = time.perf_counter()
+    n, m = a.shape
+    a_csr = sp.csr_array(a, dtype=np.float64)
+    a_csc = sp.csc_array(a_csr)
+    x = open_mask.copy()
+    for _ in range(max_rounds):
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        hits = a_csr @ x.astype(np.float64)
+        uncovered = hits == 0
+        gain = a_csc.T @ (w * uncovered)
+        gain[x] = -np.inf
+        open_idx = np.flatnonzero(x)
+        if len(open_idx) == 0:
+            break
+        # U: rows covered exactly once, by which open site
+        once = np.flatnonzero(hits == 1)
+        sub = a_csr[once][:, open_idx]
+        sub = sp.coo_array(sub)
+        owner_pos = np.full(len(once), -1)
+        owner_pos[sub.row] = sub.col
+        wt = w[once]
+        if must is not None:
+            wt = np.where(must[once], 1e30, wt)  # never uncover a must row
+        u = sp.csc_array((wt, (once, owner_pos)), shape=(n, len(open_idx)))
+        loss = np.asarray(u.sum(axis=0)).ravel()
+        b = sp.csr_array(a_csc.T @ u)  # (m, |open|)
+        # candidates: best j for each i; delta = gain_j + B[j,i] - loss_i
+        # first ignore B (gain_j - loss_i), then add B's entries for the pairs where it exists
+        best_gain_j = int(np.argmax(gain))
+        best_delta = gain[best_gain_j] - loss.min()
+        best_pair = (best_gain_j, int(np.argmin(loss)))
+        bc = sp.coo_array(b)
+        if bc.nnz:
+            d = gain[bc.row] + bc.data - loss[bc.col]
+            d[x[bc.row]] = -np.inf
+            t = int(np.argmax(d))
+            if d[t] > best_delta:
+                best_delta, best_pair = d[t], (int(bc.row[t]), int(bc.col[t]))
+        # gain_j - loss_i with B[j,i]=0 is only valid when the pair has no B entry; the max
+        # above may pick a pair with an entry, which only makes the true delta larger.
+        if best_delta <= 1e-9 * max(1.0, float(w.sum())):
+            break
+        j, ipos = best_pair
+        trial = x.copy()
+        trial[open_idx[ipos]] = False
+        trial[j] = True
+        if _covered_weight(sp.csr_array(a_csr), trial, w) <= _covered_weight(sp.csr_array(a_csr), x, w):
+            break
+        if must is not None and must.any():
+            if ((a_csr @ trial.astype(np.float64)) == 0)[must].any():
+                break
+        x = trial
+    return x
+
+
+def greedy_set_cover(
+    a: sp.csr_array,
+    w: np.ndarray,
+    target: float,
+    site_cost: np.ndarray,
+    *,
+    must: np.ndarray | None = None,
+    group_codes: np.ndarray | None = None,
+    group_target: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Greedy set cover reaching covered weight ``target`` (and per-group targets).
+
+    ``must`` rows must be covered. Returns a boolean open mask, or ``None`` when the greedy
+    cannot reach the targets.
+    """
+    n, m = a.shape
+    a_csc = sp.csc_array(a, dtype=np.float64)
+    a_csr = sp.csr_array(a, dtype=np.float64)
+    cost = np.maximum(site_cost.astype(float), 1e-9)
+    x = np.zeros(m, dtype=bool)
+    uncovered = np.ones(n, dtype=bool)
+    must = np.zeros(n, dtype=bool) if must is None else must
+    has_groups = group_codes is not None and group_target is not None and len(group_target) > 0
+    big = 1.0 + float(w.sum())
+
+    def deficit_weights() -> np.ndarray:
+        """Value of covering each row now: must rows and rows of unmet groups count more."""
+        val = w * uncovered * (float(w[~uncovered].sum()) < target - 1e-9)
+        if has_groups:
+            gcov = np.bincount(group_codes[~uncovered & (group_codes >= 0)], weights=w[~uncovered & (group_codes >= 0)],
+                               minlength=len(group_target))
+            unmet = gcov < group_target - 1e-9
+            val = val + np.where((group_codes >= 0) & uncovered, w * unmet[np.maximum(group_codes, 0)], 0.0)
+        val = val + big * (must & uncovered)
+        return val
+
+    for _ in range(m):
+        val = deficit_weights()
+        if not (val > 0).any():
+            break
+        gain = a_csc.T @ val
+        gain[x] = 0
+        score = np.where(gain > 0, gain / cost, -1.0)
+        j = int(np.argmax(score))
+        if score[j] <= 0:
+            return None
+        x[j] = True
+        uncovered[a_csc.indices[a_csc.indptr[j] : a_csc.indptr[j + 1]]] = False
+    if (deficit_weights() > 0).any():
+        return None
+
+    # drop redundant sites, most expensive first (incremental hit counts)
+    hits = a_csr @ x.astype(np.float64)
+    cov_w = float(w[hits > 0].sum())
+    if has_groups:
+        sel = (hits > 0) & (group_codes >= 0)
+        gcov = np.bincount(group_codes[sel], weights=w[sel], minlength=len(group_target))
+    for j in np.flatnonzero(x)[np.argsort(-cost[x], kind="stable")]:
+        rows = a_csc.indices[a_csc.indptr[j] : a_csc.indptr[j + 1]]
+        lost = rows[hits[rows] == 1]
+        if must[lost].any():
+            continue
+        lost_w = float(w[lost].sum())
+        if cov_w - lost_w < target - 1e-9:
+            continue
+        if has_groups:
+            g = group_codes[lost]
+            gl = np.bincount(g[g >= 0], weights=w[lost][g >= 0], minlength=len(group_target))
+            if ((gcov - gl < group_target - 1e-9) & (gl > 0)).any():
+                continue
+            gcov = gcov - gl
+        x[j] = False
+        hits[rows] -= 1
+        cov_w -= lost_w
+    return x

@@ -1,0 +1,254 @@
+"""Set cover and max cover: hand-worked instances, brute force cross-checks, spopt SF, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gzcharge.distances import CostMatrix
+from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.locate._common import Status
+from gzcharge.locate.coverage import max_cover, set_cover
+from tests.conftest import shared_path
+
+INF = np.inf
+
+
+def _toy() -> pd.DataFrame:
+    """Five demand points a-e, four sites; radius 10.
+
+    Coverage within 10:  S1 -> {a, b}; S2 -> {b, c, d}; S3 -> {d, e}; S4 -> {a, e}.
+    Distances beyond 10 (or inf) do not cover.
+    """
+    return pd.DataFrame(
+        {
+            "S1": [2.0, 3.0, 50.0, INF, 40.0],
+            "S2": [30.0, 9.0, 1.0, 5.0, INF],
+            "S3": [INF, 25.0, 20.0, 2.0, 4.0],
+            "S4": [1.0, 12.0, np.nan, 15.0, 6.0],
+        },
+        index=list("abcde"),
+    )
+
+
+W = pd.Series({"a": 10.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 10.0})
+
+
+# ------------------------------------------------------------------ set cover by hand
+def test_lscp_unit_costs():
+    # c is covered only by S2, so S2 is in every cover; a and e then need S4 (S1 misses e,
+    # S3 misses a) -> unique optimum {S2, S4}, 2 sites.
+    r = set_cover(_toy(), 10)
+    assert r.status is Status.OPTIMAL
+    assert sorted(r.selected) == ["S2", "S4"]
+    assert r.objective == 2 and r.gap == 0
+    assert r.covered.all()
+    # nearest open covering site: a->S4 (1 vs S2 30), b->S2 (9; S4 at 12 is outside), c->S2, d->S2 (5), e->S4
+    assert r.assignment.to_dict() == {"a": "S4", "b": "S2", "c": "S2", "d": "S2", "e": "S4"}
+
+
+def test_lscp_site_costs_and_existing():
+    # S2 is forced (c); with S2 costing 5 the cheapest completion is S4 (1): total 6.
+    r = set_cover(_toy(), 10, site_cost=pd.Series({"S1": 1, "S2": 5, "S3": 1, "S4": 1}))
+    assert sorted(r.selected) == ["S2", "S4"] and r.objective == 6
+    # S1 already open (counts 1): S2 still forced, e needs S3 or S4 -> 3 sites in all.
+    r = set_cover(_toy(), 10, existing=["S1"])
+    assert r.objective == 3 and {"S1", "S2"} <= set(r.selected) and len(r.selected) == 3
+    assert set(r.details["new_sites"]) == set(r.selected) - {"S1"}
+
+
+def test_partial_cover_min_coverage():
+    # W = 23. Single sites cover S1 11, S2 3, S3 11, S4 20.
+    # 0.8 * 23 = 18.4 -> S4 alone; 0.9 * 23 = 20.7 -> no single site, two suffice.
+    r = set_cover(_toy(), 10, weights=W, min_coverage=0.8)
+    assert r.selected == ["S4"] and r.objective == 1
+    r = set_cover(_toy(), 10, weights=W, min_coverage=0.9)
+    assert r.objective == 2
+    assert W[r.covered].sum() >= 20.7
+
+
+def test_per_demand_radius():
+    # d gets radius 3: S2 (5) no longer covers d, S3 (2) still does. c forces S2, d forces S3,
+    # a needs S1 or S4 -> 3 sites.
+    radius = pd.Series({"a": 10, "b": 10, "c": 10, "d": 3, "e": 10})
+    r = set_cover(_toy(), radius)
+    assert r.objective == 3 and {"S2", "S3"} <= set(r.selected)
+    assert r.assignment["d"] == "S3"
+
+
+def test_group_targets():
+    # G1 = {a, b} must be fully covered, nothing else: S1 alone covers a and b.
+    groups = pd.Series({"a": "G1", "b": "G1", "c": "G2", "d": "G2", "e": "G2"})
+    r = set_cover(_toy(), 10, weights=W, min_coverage=0.0, groups=groups, group_min_coverage={"G1": 1.0})
+    assert r.selected == ["S1"] and r.objective == 1
+    # plus G2 (c1 + d1 + e10 = 12) at 50%: needs e (c + d = 2 < 6); no site covers a, b and e -> 2 sites
+    r = set_cover(
+        _toy(), 10, weights=W, min_coverage=0.0, groups=groups, group_min_coverage={"G1": 1.0, "G2": 0.5}
+    )
+    assert r.objective == 2 and r.covered[["a", "b", "e"]].all()
+
+
+# ------------------------------------------------------------------ max cover by hand
+def test_max_cover_p():
+    r = max_cover(_toy(), 10, W, p=1)  # best single site S4 = 20
+    assert r.selected == ["S4"] and r.objective == 20 and r.status is Status.OPTIMAL
+    r = max_cover(_toy(), 10, W, p=2)  # S4 + S2 cover everything: 23
+    assert sorted(r.selected) == ["S2", "S4"] and r.objective == 23
+
+
+def test_max_cover_budget_and_costs():
+    # S4 costs 3 > budget 2, so the best pair of unit sites: S1 + S3 = a, b, d, e = 22
+    cost = pd.Series({"S1": 1, "S2": 1, "S3": 1, "S4": 3})
+    r = max_cover(_toy(), 10, W, budget=2, site_cost=cost)
+    assert sorted(r.selected) == ["S1", "S3"] and r.objective == 22
+    # budget 4: everything (23) is reachable two ways, S4 + S2 (cost 4) or S1 + S2 + S3 (cost 3)
+    r = max_cover(_toy(), 10, W, budget=4, site_cost=cost)
+    assert r.objective == 23 and cost[r.selected].sum() <= 4
+    assert sorted(r.selected) in (["S2", "S4"], ["S1", "S2", "S3"])
+
+
+def test_max_cover_existing_and_must_cover():
+    # S2 open already (b, c, d = 3); p = 2 leaves one more: S4 (a, e) -> 23
+    r = max_cover(_toy(), 10, W, p=2, existing=["S2"])
+    assert sorted(r.selected) == ["S2", "S4"] and r.objective == 23
+    # must cover c with one site: only S2 covers c -> 3
+    r = max_cover(_toy(), 10, W, p=1, must_cover=["c"])
+    assert r.selected == ["S2"] and r.objective == 3
+    # must cover c and a with one site is impossible
+    with pytest.raises(InfeasibleError):
+        max_cover(_toy(), 10, W, p=1, must_cover=["c", "a"])
+
+
+# ------------------------------------------------------------------ brute force cross-check
+def _random_instance(seed: int, n: int = 14, m: int = 8):
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 20, size=(n, m))
+    d[rng.random((n, m)) < 0.2] = np.inf
+    df = pd.DataFrame(d, index=[f"d{i}" for i in range(n)], columns=[f"s{j}" for j in range(m)])
+    w = pd.Series(rng.integers(0, 9, n).astype(float), index=df.index)
+    c = pd.Series(rng.integers(1, 5, m).astype(float), index=df.columns)
+    return df, w, c
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cover_matches_enumeration(seed):
+    df, w, c = _random_instance(seed)
+    cov = (df.to_numpy() <= 8.0)
+    ex = ["s0"] if seed % 2 else []
+    for p in (2, 3):
+        best = -1.0
+        for combo in itertools.combinations(range(8), p):
+            if ex and 0 not in combo:
+                continue
+            best = max(best, float(w.to_numpy()[cov[:, list(combo)].any(axis=1)].sum()))
+        r = max_cover(df, 8.0, w, p=p, existing=ex)
+        assert r.objective == pytest.approx(best)
+        assert len(r.selected) <= p
+    # budget with costs
+    budget = 5.0
+    best = 0.0
+    for k in range(9):
+        for combo in itertools.combinations(range(8), k):
+            if c.to_numpy()[list(combo)].sum() <= budget:
+                best = max(best, float(w.to_numpy()[cov[:, list(combo)].any(axis=1)].sum()))
+    assert max_cover(df, 8.0, w, budget=budget, site_cost=c).objective == pytest.approx(best)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_set_cover_matches_enumeration(seed):
+    df, w, c = _random_instance(seed + 100)
+    cov = df.to_numpy() <= 12.0
+    wa = w.to_numpy()
+    for alpha in (1.0, 0.7):
+        best = np.inf
+        for k in range(9):
+            for combo in itertools.combinations(range(8), k):
+                hit = cov[:, list(combo)].any(axis=1)
+                ok = hit.all() if alpha >= 1 else wa[hit].sum() >= alpha * wa.sum() - 1e-9
+                if ok:
+                    best = min(best, c.to_numpy()[list(combo)].sum())
+        if not np.isfinite(best):
+            with pytest.raises(InfeasibleError):
+                set_cover(df, 12.0, weights=w, min_coverage=alpha, site_cost=c)
+            continue
+        r = set_cover(df, 12.0, weights=w, min_coverage=alpha, site_cost=c)
+        assert r.objective == pytest.approx(best)
+
+
+def test_costmatrix_input_and_no_reduction_agree():
+    df, w, _ = _random_instance(7, n=30, m=10)
+    cm = CostMatrix.from_dataframe(df)
+    a = max_cover(cm, 9.0, w, p=3)
+    b = max_cover(df, 9.0, w, p=3, reduce=False, warm_start=False)
+    assert a.objective == pytest.approx(b.objective)
+
+
+# ------------------------------------------------------------------ spopt San Francisco
+def _sf():
+    base = shared_path("reference", "spopt_sf")
+    lt = pd.read_csv(base / "SF_network_distance_candidateStore_16_censusTract_205_new.csv", dtype={"DestinationName": str})
+    dem = pd.read_csv(base / "SF_demand_205_centroid_uniform_weight.csv", dtype={"NAME": str})
+    cm = CostMatrix.from_long(lt, row="DestinationName", col="name", value="distance")
+    w = dem.set_index("NAME")["POP2000"].astype(float)
+    return cm, w
+
+
+def test_sf_mclp_p4_leaves_21_tracts_uncovered():
+    # spopt's published test: service distance 5000, p = 4 -> 21 of 205 tracts uncovered
+    cm, w = _sf()
+    r = max_cover(cm, 5000, w, p=4)
+    assert cm.shape == (205, 16)
+    assert r.status is Status.OPTIMAL and len(r.selected) == 4
+    assert int((~r.covered).sum()) == 21
+    assert r.objective == pytest.approx(w[r.covered].sum())
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_inputs():
+    df = _toy()
+    with pytest.raises(DataError, match="not in the cost matrix: z"):
+        max_cover(df, 10, pd.Series({**W.to_dict(), "z": 1.0}), p=1)  # unknown id
+    with pytest.raises(DataError, match="no value"):
+        max_cover(df, 10, W.drop("c"), p=1)  # missing id
+    with pytest.raises(DataError, match="b=-1"):
+        max_cover(df, 10, W.replace(1.0, -1.0), p=1)
+    with pytest.raises(DataError, match="not finite"):
+        max_cover(df, 10, W.replace(10.0, np.nan), p=1)
+    with pytest.raises(DataError, match="larger than the number of candidate sites"):
+        max_cover(df, 10, W, p=5)
+    with pytest.raises(DataError, match="existing"):
+        max_cover(df, 10, W, p=1, existing=["S1", "S2"])
+    with pytest.raises(DataError, match="below the cost of the existing"):
+        max_cover(df, 10, W, budget=1.5, site_cost=pd.Series({"S1": 1, "S2": 2, "S3": 1, "S4": 1}), existing=["S2"])
+    with pytest.raises(DataError, match="p .* or budget"):
+        max_cover(df, 10, W)
+    with pytest.raises(DataError, match="empty"):
+        set_cover(pd.DataFrame(), 10)
+    with pytest.raises(DataError, match="empty"):
+        set_cover(pd.DataFrame(index=["a"], columns=[], dtype=float), 10)
+    with pytest.raises(DataError, match="S9"):
+        set_cover(df, 10, existing=["S9"])
+    with pytest.raises(DataError, match="min_coverage"):
+        set_cover(df, 10, min_coverage=1.5)
+    with pytest.raises(DataError, match="radius"):
+        set_cover(df, -1)
+
+
+def test_unreachable_demand_named_before_solving(monkeypatch):
+    df = _toy()
+    df.loc["far"] = [INF, 99.0, np.nan, 50.0]
+    df.loc["far2"] = [INF] * 4
+
+    def boom(*a, **k):  # the pre-check must fire before any solver work
+        raise AssertionError("solver called")
+
+    monkeypatch.setattr("gzcharge.solve.PersistentSolver.__init__", boom)
+    with pytest.raises(InfeasibleError) as err:
+        set_cover(df, 10)
+    assert err.value.unserved == ["far", "far2"]
+    assert "far" in str(err.value) and "far2" in str(err.value)
+    with pytest.raises(InfeasibleError):
+        max_cover(df, 10, None, p=2, must_cover=["far"])
