@@ -1,0 +1,646 @@
+"""Highway fast-charging plan: flow refuelling with a maximum-gap rule, sizing, result layers.
+
+Model
+-----
+Sites are chosen by the flow-refuelling core :func:`gzcharge.locate.frlm.frlm` (arc-cover
+path-cover: a round trip along a path is *refuelled* when the open sites on it leave no
+stretch of the cyclic trip O→D→O longer than the effective range) with two additions:
+
+* **Maximum-gap rule** as ``required_covers``: every *window* of corridor of length
+  ``G = max_gap_km`` must hold an open site. Windows start at every corridor end (node of
+  degree 1) and at every candidate, and run ``G`` km along every simple path of the corridor
+  graph leading away from it (branching at junctions); a window that reaches a corridor end
+  before ``G`` km needs nothing (that end is within ``G``). Each window gives one constraint
+  "at least one open candidate among those within ``(start, start + G]``". On a single
+  corridor these windows are exactly equivalent to "no stretch between consecutive sites,
+  or between a corridor end and its first site, is longer than ``G``" (a window after each
+  candidate position is implied by that rule and together they imply it); a site serves
+  both carriageways, so the rule holds in each direction. Windows without any candidate
+  cannot be met: they are left out of the model and **reported** in
+  :attr:`HighwayResult.unmet_windows`, never hidden.
+* **Modes.** ``max_flow``: maximise refuelled EV flow with ``stations`` new sites and/or
+  ``budget_cny`` (existing sites are fixed open and free). With neither, the fewest
+  (cheapest) sites that meet the gap rule are chosen. ``min_cost``: cheapest sites meeting
+  the gap rule and refuelling ``target_flow_share`` of the flow.
+
+Sizing (stated assumptions)
+---------------------------
+* Charging stops: an EV on a refuelled round trip charges at the first open site it meets
+  from its origin and thereafter, greedily, at the last open site before its range would be
+  exceeded (fewest stops); every stop is one session. Round trips per day are half the pair's
+  daily EV flow (the flow counts both directions).
+* Peak-hour arrivals ``λ = sessions/day × peak_hour_factor``; service rate per plug
+  ``μ = 60 / session_min`` per hour; Poisson arrivals, exponential service (M/M/c).
+* Plugs: the smallest ``c ≥ min_plugs`` with ``c·μ > λ`` and Erlang-C mean wait
+  ``W_q = C(c, λ/μ) / (c·μ − λ) ≤ wait_target_min``. Power = plugs × ``plug_kw``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.highway.corridors import CorridorGraph, edge_key, station_free_stretches
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+    from gzcharge.highway.candidates import CandidateSet
+    from gzcharge.highway.params import HighwayParams
+    from gzcharge.highway.traffic import Traffic
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "HighwayResult",
+    "NO_EXPRESSWAY_NOTICE",
+    "erlang_c_plugs",
+    "gap_windows",
+    "path_positions",
+    "plan_highway",
+    "refuelled_direct",
+    "refuel_stops",
+    "solve_highway",
+]
+
+NO_EXPRESSWAY_NOTICE = (
+    "highway tier skipped: no expressway data — give an OSM extract (--osm-file guizhou.osm.pbf), "
+    "an expressway line layer (--expressways lines.gpkg) or run online to fetch OSM"
+)
+_EPS = 1e-6
+
+
+# ---------------------------------------------------------------------- gap windows
+def gap_windows(graph: nx.Graph, candidates: list, max_gap_km: float) -> tuple[list[list], list[dict]]:
+    """Windows of the maximum-gap rule: "at least one open candidate" sets.
+
+    Parameters
+    ----------
+    graph
+        Corridor graph (edge ``length_km``).
+    candidates
+        Candidate nodes.
+    max_gap_km
+        Window length ``G``.
+
+    Returns
+    -------
+    windows
+        Distinct candidate lists (sorted), one per window that has candidates.
+    unmet
+        Windows with no candidate: ``start`` node, ``path`` (node list walked), ``reach_km``.
+    """
+    cand = set(candidates)
+    starts = sorted(cand | {n for n in graph.nodes if graph.degree(n) == 1})
+    seen: set = set()
+    windows: list[list] = []
+    unmet: list[dict] = []
+    unmet_seen: set = set()
+    for s in starts:
+        # DFS over simple paths: (node, dist, found candidates, path)
+        stack = [(s, 0.0, (), (s,))]
+        while stack:
+            node, dist, found, path = stack.pop()
+            nbrs = [w for w in graph.neighbors(node) if w not in path]
+            if node != s and not nbrs:
+                continue  # corridor end reached within G: the stretch to the end is short enough
+            for w in sorted(nbrs, reverse=True):
+                d2 = dist + graph.edges[node, w]["length_km"]
+                if d2 > max_gap_km + _EPS:
+                    # window ends inside edge (node, w)
+                    key = tuple(sorted(found))
+                    if found:
+                        if key not in seen:
+                            seen.add(key)
+                            windows.append(list(key))
+                    else:
+                        ukey = (s, path[1] if len(path) > 1 else w)
+                        if ukey not in unmet_seen:
+                            unmet_seen.add(ukey)
+                            unmet.append({"start": s, "path": [*path, w], "reach_km": max_gap_km})
+                    continue
+                f2 = found + ((w,) if w in cand else ())
+                stack.append((w, d2, f2, (*path, w)))
+    return _minimal_sets(windows), unmet
+
+
+def _minimal_sets(sets: list[list]) -> list[list]:
+    """Drop windows that contain another window (they are implied)."""
+    by_len = sorted(sets, key=lambda x: (len(x), x))
+    kept: list[frozenset] = []
+    out = []
+    index: dict = {}
+    for s in by_len:
+        fs = frozenset(s)
+        implied = False
+        cands = set()
+        for n in s:
+            cands.update(index.get(n, ()))
+        for k in cands:
+            if kept[k] <= fs:
+                implied = True
+                break
+        if implied:
+            continue
+        idx = len(kept)
+        kept.append(fs)
+        for n in s:
+            index.setdefault(n, []).append(idx)
+        out.append(sorted(s))
+    return out
+
+
+# ---------------------------------------------------------------------- direct range checks
+def path_positions(path: list, lengths: dict) -> np.ndarray:
+    """Km post of each node along ``path`` (``lengths[(u, v)]`` or ``lengths[(v, u)]``)."""
+    pos = [0.0]
+    for u, v in zip(path[:-1], path[1:], strict=True):
+        ln = lengths.get((u, v), lengths.get((v, u)))
+        if ln is None:
+            raise DataError(f"path uses edge ({u}, {v}) that has no length")
+        pos.append(pos[-1] + float(ln))
+    return np.array(pos)
+
+
+def _cycle_stations(path: list, pos: np.ndarray, open_nodes: set, round_trip: bool) -> tuple[np.ndarray, float]:
+    at = np.array([pos[i] for i, n in enumerate(path) if n in open_nodes], dtype=float)
+    length = float(pos[-1])
+    if round_trip:
+        cyc = np.unique(np.concatenate([at, 2 * length - at]))
+        return cyc, 2 * length
+    return np.unique(at), length
+
+
+def refuelled_direct(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> bool:
+    """Whether a trip along ``path`` is refuelled by ``open_nodes`` (checked directly).
+
+    Round trip: the open sites, laid out on the cyclic trip O→D→O (a site at km ``x`` is met
+    at ``x`` and at ``2L − x``), must be ≥ 1 and leave no gap between consecutive sites on the
+    cycle (wrapping around) longer than ``range_km``. One-way: a site at the origin, gaps
+    between consecutive sites ≤ range, and the last site within range of the destination.
+    """
+    pos = path_positions(path, lengths)
+    st, total = _cycle_stations(path, pos, open_nodes, round_trip)
+    if len(st) == 0:
+        return False
+    if round_trip:
+        gaps = np.diff(np.concatenate([st, [st[0] + total]]))
+        return bool(gaps.max() <= range_km + _EPS)
+    if st[0] > _EPS:
+        return False
+    gaps = np.diff(np.concatenate([st, [total]]))
+    return bool(gaps.max() <= range_km + _EPS)
+
+
+def refuel_stops(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> list:
+    """Charging stops (node ids, with repeats) of one round trip under the greedy rule.
+
+    The EV charges at the first open site from its origin, then at the last open site before
+    its range would be exceeded, until it is back at that first site (round trip) or at the
+    destination (one-way). Returns ``[]`` when the trip is not refuelled.
+    """
+    if not refuelled_direct(path, lengths, open_nodes, range_km, round_trip=round_trip):
+        return []
+    pos = path_positions(path, lengths)
+    total = 2 * pos[-1] if round_trip else pos[-1]
+    seq = [(pos[i], n) for i, n in enumerate(path) if n in open_nodes]
+    if round_trip:
+        seq += [(total - pos[i], n) for i, n in reversed(list(enumerate(path))) if n in open_nodes]
+    seq = sorted(set(seq), key=lambda t: t[0])
+    first_km, first = seq[0]
+    stops = [first]
+    cur = first_km
+    end = first_km + total if round_trip else total
+    ext = seq + ([(k + total, n) for k, n in seq] if round_trip else [])
+    while cur + range_km < end - _EPS:
+        nxt = [(k, n) for k, n in ext if cur + _EPS < k <= cur + range_km + _EPS]
+        k, n = nxt[-1]
+        stops.append(n)
+        cur = k
+    return stops
+
+
+# ---------------------------------------------------------------------- sizing
+def erlang_c_plugs(arrivals_per_h: float, session_min: float, wait_target_min: float, min_plugs: int = 1) -> tuple[int, float]:
+    """Smallest plug count with M/M/c mean wait ≤ target; returns (plugs, mean wait in minutes)."""
+    lam = float(arrivals_per_h)
+    mu = 60.0 / session_min
+    if lam <= 0:
+        return max(1, min_plugs), 0.0
+    a = lam / mu
+    c = max(min_plugs, int(math.floor(a)) + 1)
+    while True:
+        b = 1.0
+        for k in range(1, c + 1):
+            b = a * b / (k + a * b)
+        pw = c * b / (c - a * (1 - b))
+        wq_min = pw / (c * mu - lam) * 60.0
+        if wq_min <= wait_target_min + 1e-12:
+            return c, wq_min
+        c += 1
+
+
+# ---------------------------------------------------------------------- result
+@dataclass
+class HighwayResult:
+    """Outcome of the highway tier.
+
+    Attributes
+    ----------
+    highway_stations, expressway_segments, od_flows
+        GeoDataFrames in EPSG:4326 for export (empty when the tier is skipped).
+    summary
+        DataFrame per corridor component (and ``prefecture`` when known).
+    notice
+        One-line notice (tier skipped, unmet gap windows, never-served pairs) or None.
+    unmet_windows
+        Gap windows no candidate can meet (start site/end, corridor path).
+    never_served
+        OD ids that no set of candidates can refuel with the effective range.
+    locate
+        The core's :class:`~gzcharge.locate._common.LocateResult` (None when skipped).
+    details
+        Model size, times, parameters used.
+    """
+
+    highway_stations: Any
+    expressway_segments: Any
+    od_flows: Any
+    summary: Any
+    notice: str | None = None
+    unmet_windows: list = field(default_factory=list)
+    never_served: list = field(default_factory=list)
+    locate: Any = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> bool:
+        """True when there was no expressway data."""
+        return self.locate is None and len(self.highway_stations) == 0
+
+    def layers(self) -> dict[str, Any]:
+        """``{layer name: GeoDataFrame}`` for the GeoPackage writer."""
+        return {
+            "highway_stations": self.highway_stations,
+            "expressway_segments": self.expressway_segments,
+            "od_flows": self.od_flows,
+        }
+
+
+def _empty_result(notice: str) -> HighwayResult:
+    import geopandas as gpd
+    import pandas as pd
+
+    def e(cols):
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs="EPSG:4326")
+
+    return HighwayResult(
+        e(["site_id", "name", "corridor", "km_post", "plugs", "kw", "status", "peak_arrivals_per_h"]),
+        e(["segment", "ref", "length_km", "longest_stretch_km", "gap_ok", "refuelled_flow"]),
+        e(["od_id", "origin", "destination", "volume", "ev_volume", "refuelled", "length_km"]),
+        pd.DataFrame(),
+        notice=notice,
+    )
+
+
+# ---------------------------------------------------------------------- solve
+def _frlm(**kwargs: Any) -> Any:
+    from gzcharge.locate.frlm import frlm
+
+    return frlm(**kwargs)
+
+
+def solve_highway(cands: CandidateSet, traffic: Traffic, params: HighwayParams, *, fixed_open: list | None = None) -> HighwayResult:
+    """Choose, size and report sites for corridors with candidates and traffic.
+
+    Parameters
+    ----------
+    cands
+        Candidate set (its ``corridors`` carry the inserted nodes).
+    traffic
+        OD paths on ``cands.corridors`` (may be empty: the gap rule alone decides).
+    params
+        Highway parameters.
+    fixed_open
+        Extra candidate *site ids* forced open (unknown ids raise :class:`DataError`).
+    """
+    t0 = time.perf_counter()
+    cg = cands.corridors
+    G = cg.graph
+    sites = cands.sites
+    cand_nodes = sites["node"].tolist()
+    existing_nodes = sites.loc[sites["existing"], "node"].tolist()
+    if fixed_open:
+        existing_nodes = sorted(set(existing_nodes) | set(cands.node_of(list(fixed_open))))
+    lengths = {(u, v): d["length_km"] for u, v, d in G.edges(data=True)}
+    R = params.effective_range_km
+
+    # gap rule
+    windows, unmet = gap_windows(G, cand_nodes, params.max_gap_km) if params.enforce_gap else ([], [])
+    # OD paths and pairs that can never be served
+    od = traffic.od
+    paths = list(od["path"]) if len(od) else []
+    flows = od["ev_flow"].to_numpy(float) if len(od) else np.zeros(0)
+    all_open = set(cand_nodes)
+    servable = np.array([refuelled_direct(p, lengths, all_open, R, round_trip=params.round_trip) for p in paths], dtype=bool)
+    never = od.loc[~servable, "od_id"].tolist() if len(od) else []
+    node_cost = dict(zip(sites["node"], sites["cost_cny"], strict=True))
+    costs = [node_cost[n] for n in cand_nodes]
+    n_new = len(set(cand_nodes) - set(existing_nodes))
+
+    kwargs: dict[str, Any] = dict(
+        paths=paths,
+        flows=list(flows),
+        edge_lengths=lengths,
+        vehicle_range=R,
+        candidates=cand_nodes,
+        existing=existing_nodes,
+        round_trip=params.round_trip,
+        required_covers=windows,
+    )
+    if params.mode == "min_cost":
+        total = float(flows.sum())
+        best = float(flows[servable].sum())
+        if total > 0 and best < params.target_flow_share * total - 1e-9:
+            from gzcharge._util import preview_ids
+
+            raise InfeasibleError(
+                f"highway.target_flow_share={params.target_flow_share:g} cannot be met: even with every candidate "
+                f"open only {best / total:.1%} of the EV flow can be refuelled with an effective range of {R:g} km; "
+                f"pairs never served: {preview_ids(never)} — raise highway.range_km or lower target_flow_share",
+                unserved=never,
+            )
+        kwargs.update(mode="min_cost", costs=costs, target_share=params.target_flow_share)
+    elif params.stations is None and params.budget_cny is None:
+        kwargs.update(mode="min_cost", costs=costs, target_share=0.0)
+    else:
+        if params.stations is not None:
+            kwargs["p"] = params.stations + len(existing_nodes)
+            if params.stations > n_new:
+                raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites")
+        if params.budget_cny is not None:
+            kwargs.update(budget=params.budget_cny, costs=costs)
+    res = _frlm(**_fit_kwargs(kwargs), time_limit_s=params.time_limit_s, mip_gap=params.mip_gap)
+    open_nodes = set(res.selected)
+    t1 = time.perf_counter()
+    out = _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never)
+    out.locate = res
+    out.details.update(
+        {
+            "n_candidates": len(cand_nodes),
+            "n_existing": len(existing_nodes),
+            "n_paths": len(paths),
+            "n_windows": len(windows),
+            "solve_s": t1 - t0,
+            "status": str(getattr(res.status, "value", res.status)),
+            "gap": res.gap,
+            "model": res.details.get("model_size", res.details),
+        }
+    )
+    return out
+
+
+def _fit_kwargs(kwargs: dict) -> dict:
+    """Keep only the keywords the core's ``frlm`` accepts (it names them itself)."""
+    import inspect
+
+    from gzcharge.locate.frlm import frlm
+
+    sig = inspect.signature(frlm)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return kwargs
+    missing = [k for k in kwargs if k not in sig.parameters]
+    if missing:
+        raise DataError(f"internal: gzcharge.locate.frlm.frlm does not accept {missing}")
+    return kwargs
+
+
+def _km_posts(cg: CorridorGraph) -> dict:
+    """Km post of each node along its segment (distance from the segment's first node)."""
+    G = cg.graph
+    post: dict = {}
+    segs: dict = {}
+    for u, v, d in G.edges(data=True):
+        segs.setdefault(d["segment"], []).append((u, v))
+    for s, es in segs.items():
+        H = nx.Graph()
+        H.add_edges_from((u, v, {"length_km": G.edges[u, v]["length_km"]}) for u, v in es)
+        ends = sorted(n for n in H.nodes if H.degree(n) == 1) or sorted(H.nodes)
+        dist = nx.single_source_dijkstra_path_length(H, ends[0], weight="length_km")
+        for n, dd in dist.items():
+            post.setdefault(n, (s, dd))
+    return post
+
+
+def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never) -> HighwayResult:
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    G = cg.graph
+    od = traffic.od
+    R = params.effective_range_km
+    # refuelled paths and sessions
+    sessions: dict = {}
+    refuelled = []
+    for pth, f in zip(od["path"], od["ev_flow"], strict=True) if len(od) else []:
+        stops = refuel_stops(pth, lengths, open_nodes, R, round_trip=params.round_trip)
+        refuelled.append(bool(stops))
+        for n in stops:
+            sessions[n] = sessions.get(n, 0.0) + float(f) / (2.0 if params.round_trip else 1.0)
+    refuelled = np.array(refuelled, dtype=bool)
+    # flow through each edge by refuelled paths
+    edge_flow: dict = {}
+    for pth, f, ok in zip(od["path"], od["ev_flow"], refuelled, strict=True) if len(od) else []:
+        if ok:
+            for u, v in zip(pth[:-1], pth[1:], strict=True):
+                k = edge_key(u, v)
+                edge_flow[k] = edge_flow.get(k, 0.0) + float(f)
+    posts = _km_posts(cg)
+    seg_ref = {}
+    for u, v, d in G.edges(data=True):
+        seg_ref.setdefault(d["segment"], d.get("ref"))
+    # stations
+    node_site = {n: sid for sid, n in zip(cands.sites.index, cands.sites["node"], strict=True)}
+    st_rows = []
+    for n in sorted(open_nodes):
+        sid = node_site.get(n, f"node-{n}")
+        row = cands.sites.loc[sid] if sid in cands.sites.index else None
+        lam = sessions.get(n, 0.0) * params.peak_hour_factor
+        plugs, wq = erlang_c_plugs(lam, params.session_min, params.wait_target_min, params.min_plugs)
+        seg, km = posts.get(n, (-1, float("nan")))
+        status = "existing" if (row is not None and row["existing"]) else ("synthetic" if (row is not None and row["synthetic"]) else "new")
+        st_rows.append(
+            {
+                "site_id": sid,
+                "name": None if row is None else row["name"],
+                "kind": None if row is None else row["kind"],
+                "corridor": seg_ref.get(seg) or f"segment {seg}",
+                "segment": seg,
+                "km_post": km,
+                "plugs": plugs,
+                "kw": plugs * params.plug_kw,
+                "status": status,
+                "sessions_per_day": sessions.get(n, 0.0),
+                "peak_arrivals_per_h": lam,
+                "mean_wait_min": wq,
+                "cost_cny": 0.0 if row is None else float(row["cost_cny"]),
+                "geometry": shapely.Point(G.nodes[n]["x"], G.nodes[n]["y"]),
+            }
+        )
+    stations = gpd.GeoDataFrame(st_rows, geometry="geometry", crs=cg.crs) if st_rows else gpd.GeoDataFrame(
+        {"site_id": []}, geometry=[], crs=cg.crs)
+    # segments with stretch analysis
+    per_edge, zones = station_free_stretches(G, open_nodes)
+    seg_gdf = cg.segments_frame()
+    seg_longest: dict = {}
+    seg_flow: dict = {}
+    for u, v, d in G.edges(data=True):
+        k = edge_key(u, v)
+        s = d["segment"]
+        seg_longest[s] = max(seg_longest.get(s, 0.0), per_edge.get(k, 0.0))
+        seg_flow[s] = max(seg_flow.get(s, 0.0), edge_flow.get(k, 0.0))
+    seg_gdf["longest_stretch_km"] = seg_gdf["segment"].map(seg_longest).astype(float)
+    seg_gdf["gap_ok"] = seg_gdf["longest_stretch_km"] <= params.max_gap_km + _EPS
+    seg_gdf["refuelled_flow"] = seg_gdf["segment"].map(seg_flow).fillna(0.0).astype(float)
+    seg_gdf["stations"] = seg_gdf["segment"].map(stations["segment"].value_counts() if len(stations) else {}).fillna(0).astype(int)
+    # od flows
+    od_rows = []
+    for i, r in enumerate(od.itertuples()) if len(od) else []:
+        line = shapely.LineString([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in r.path]) if len(r.path) > 1 else None
+        od_rows.append({"od_id": r.od_id, "origin": r.origin, "destination": r.destination, "volume": r.flow,
+                        "ev_volume": r.ev_flow, "refuelled": bool(refuelled[i]), "never_servable": r.od_id in set(never),
+                        "length_km": r.length_km, "geometry": line})
+    odg = gpd.GeoDataFrame(od_rows, geometry="geometry", crs=cg.crs) if od_rows else gpd.GeoDataFrame(
+        {"od_id": []}, geometry=[], crs=cg.crs)
+    # summary per component
+    comp_of = {n: c["component"] for c in cg.components for n in c["nodes"]}
+    seg_comp = dict(zip(seg_gdf["segment"], seg_gdf["component"], strict=True))
+    summ = []
+    for c in cg.components:
+        segs = seg_gdf[seg_gdf["component"] == c["component"]]
+        st = stations[stations["segment"].map(seg_comp) == c["component"]] if len(stations) else stations
+        summ.append({"component": c["component"], "refs": ";".join(c["refs"][:5]), "length_km": c["length_km"],
+                     "stations": len(st), "new": int((st["status"] != "existing").sum()) if len(st) else 0,
+                     "plugs": int(st["plugs"].sum()) if len(st) else 0,
+                     "longest_stretch_km": float(segs["longest_stretch_km"].max()) if len(segs) else 0.0,
+                     "gap_ok": bool(segs["gap_ok"].all()) if len(segs) else True})
+    del comp_of
+    total = float(od["ev_flow"].sum()) if len(od) else 0.0
+    ref_flow = float(od.loc[refuelled, "ev_flow"].sum()) if len(od) else 0.0
+    notes = []
+    if unmet:
+        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site (see unmet_windows)")
+    if never:
+        from gzcharge._util import preview_ids
+        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: {preview_ids(never, 5)}")
+    result = HighwayResult(
+        stations.to_crs(4326), seg_gdf.to_crs(4326), odg.to_crs(4326), pd.DataFrame(summ),
+        notice="; ".join(notes) or None, unmet_windows=unmet, never_served=never,
+    )
+    result.details.update({"total_ev_flow": total, "refuelled_ev_flow": ref_flow,
+                           "refuelled_share": ref_flow / total if total > 0 else float("nan"),
+                           "effective_range_km": R, "zones": len(zones)})
+    return result
+
+
+# ---------------------------------------------------------------------- entry point
+def plan_highway(
+    params: HighwayParams,
+    *,
+    region: Any = None,
+    network: Any = None,
+    osm_file: str | Path | None = None,
+    expressways: str | Path | Any = None,
+    service_areas: str | Path | Any = None,
+    existing_sites: str | Path | Any = None,
+    od_file: str | Path | None = None,
+    settlements: Any = None,
+    fixed_open: list | None = None,
+) -> HighwayResult:
+    """Plan the highway fast-charging tier (the function ``gzcharge plan``/``highway`` call).
+
+    Expressway sources, in order: ``expressways`` (user line layer path or GeoDataFrame),
+    ``network`` (a :class:`~gzcharge.network.RoadNetwork`; its expressway edges), ``osm_file``
+    (read with :func:`gzcharge.sources.osm.graph_from_file` inside the region polygon). With none
+    of them, the tier is skipped with :data:`NO_EXPRESSWAY_NOTICE` — corridors are never
+    invented.
+
+    Parameters
+    ----------
+    params
+        The scenario's ``highway`` section.
+    region
+        :class:`~gzcharge.region.Region` (its county seats and census populations give the
+        gravity OD; its boundary clips OSM).
+    network, osm_file, expressways
+        Expressway sources (see above).
+    service_areas
+        CSV path (``name, lon, lat[, existing]``) or point GeoDataFrame; default with an OSM
+        file: its ``highway=services|rest_area`` POIs.
+    existing_sites
+        Existing fast-charging sites (CSV path or points), fixed open.
+    od_file
+        User OD CSV (``origin, destination, flow``) replacing the gravity model.
+    settlements
+        OD points overriding the region's county seats (``settlement_id``, ``name``,
+        ``population``).
+    fixed_open
+        Candidate site ids forced open.
+    """
+    from gzcharge.highway.candidates import build_candidates, read_sites_csv, service_areas_from_osm
+    from gzcharge.highway.corridors import build_corridors, corridor_lines_from_osmnx, corridors_from_file
+    from gzcharge.highway.traffic import build_traffic, read_od_csv
+
+    poly = getattr(region, "boundary", None)
+    cg = None
+    if expressways is not None:
+        if isinstance(expressways, (str, Path)):
+            cg = corridors_from_file(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0)
+        else:
+            cg = build_corridors(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0, source="expressways")
+    else:
+        lines = None
+        if network is not None:
+            lines = corridor_lines_from_osmnx(network.graph)
+            lines = lines.set_crs(network.crs, allow_override=True)
+        elif osm_file is not None:
+            from gzcharge.sources.osm import graph_from_file
+
+            if poly is None:
+                raise DataError("an OSM file needs a region (--prefecture or --boundary) to clip it to")
+            lines = corridor_lines_from_osmnx(graph_from_file(osm_file, poly))
+        if lines is None or len(lines) == 0:
+            return _empty_result(NO_EXPRESSWAY_NOTICE)
+        cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m,
+                             carriageway_merge_m=params.carriageway_merge_m, source=str(osm_file or "road network"))
+    if cg.graph.number_of_edges() == 0:
+        return _empty_result(NO_EXPRESSWAY_NOTICE)
+
+    if isinstance(service_areas, (str, Path)):
+        sa = read_sites_csv(service_areas)
+    elif service_areas is None and osm_file is not None:
+        sa = service_areas_from_osm(osm_file, poly)
+    else:
+        sa = service_areas
+    ex = read_sites_csv(existing_sites) if isinstance(existing_sites, (str, Path)) else existing_sites
+    pts = settlements
+    if pts is None and region is not None:
+        s = region.settlements
+        pts = s[s["kind"].isin(["county_seat", "prefecture_seat"])].drop_duplicates("settlement_id")
+    cands = build_candidates(cg, params, service_areas=sa, existing=ex, settlements=pts)
+    od = read_od_csv(od_file) if od_file is not None else None
+    traffic = build_traffic(cands.corridors, params, pts, od=od)
+    out = solve_highway(cands, traffic, params, fixed_open=fixed_open)
+    out.details["rejected_sites"] = cands.rejected
+    out.details["components"] = [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]
+    return out
