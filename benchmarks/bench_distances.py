@@ -19,6 +19,7 @@ Run::
 
     python benchmarks/bench_distances.py              # all methods, prints a table
     python benchmarks/bench_distances.py --quick      # 20k nodes, 500 sites (smoke test)
+    python benchmarks/bench_distances.py --oneway-frac 0.15   # directed: 15 % one-way roads
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from roadlike import road_like_graph  # noqa: E402
 METHODS = ("engine", "engine_demand_side", "plain10", "plain200", "networkx")
 
 
-def _setup(n_nodes: int, n_sites: int, n_demand: int, seed: int):
+def _setup(n_nodes: int, n_sites: int, n_demand: int, seed: int, oneway_frac: float = 0.0):
     t0 = time.perf_counter()
-    adj, _xy = road_like_graph(n_nodes, seed)
+    adj, _xy = road_like_graph(n_nodes, seed, oneway_frac=oneway_frac)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed + 1)
     sites = rng.choice(adj.shape[0], n_sites, replace=False)
@@ -64,7 +65,9 @@ def run_method(method: str, args: argparse.Namespace, out: Path) -> None:
 
     from gzcharge.distances import _cutoff_dijkstra, network_costs_csgraph
 
-    adj, sites, demand, build_s = _setup(args.nodes, args.sites, args.demand, args.seed)
+    adj, sites, demand, build_s = _setup(
+        args.nodes, args.sites, args.demand, args.seed, args.oneway_frac
+    )
     cutoff = args.cutoff_m
     rss0 = _maxrss_mb()
     extra: dict = {}
@@ -146,6 +149,7 @@ def main() -> None:
     p.add_argument("--demand", type=int, default=20_000)
     p.add_argument("--cutoff-m", type=float, default=10_000.0)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--oneway-frac", type=float, default=0.0, help="share of one-way local roads")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--quick", action="store_true", help="20k nodes, 500 sites, 2,000 demand")
     p.add_argument("--_run", help=argparse.SUPPRESS)
@@ -165,6 +169,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--_run", m, "--_out", tmp, "--nodes", str(args.nodes)]
             cmd += ["--sites", str(args.sites), "--demand", str(args.demand)]
             cmd += ["--cutoff-m", str(args.cutoff_m), "--seed", str(args.seed)]
+            cmd += ["--oneway-frac", str(args.oneway_frac)]
             subprocess.run(cmd, check=True)
             print(f"  done {m}: load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         load_after = os.getloadavg()
@@ -190,13 +195,13 @@ def main() -> None:
     )
     ref_s = stats.get("networkx", {}).get("seconds")
     print(
-        f"{'method':<20}{'seconds':>9}{'vs nx':>8}{'peak MB':>9}{'nnz':>12}  same pairs  max rel diff"
+        f"{'method':<20}{'seconds':>9}{'vs nx':>8}{'base MB':>9}{'peak MB':>9}{'nnz':>12}  same pairs  max rel diff"
     )
     for m, s in stats.items():
         speed = f"{ref_s / s['seconds']:.1f}x" if ref_s else "-"
         diff = "-" if s["max_rel_diff"] is None else f"{s['max_rel_diff']:.1e}"
         print(
-            f"{m:<20}{s['seconds']:>9.2f}{speed:>8}{s['peak_rss_mb']:>9.0f}{s['nnz']:>12,}  "
+            f"{m:<20}{s['seconds']:>9.2f}{speed:>8}{s['rss_before_mb']:>9.0f}{s['peak_rss_mb']:>9.0f}{s['nnz']:>12,}  "
             f"{s['same_pairs_as_' + ref_name]!s:<10}  {diff}"
         )
     if "networkx" in stats:
