@@ -174,7 +174,7 @@ class PublicParams(_Section):
     # candidates
     grid_spacing_km: float = 5.0
     urban_grid_spacing_km: float = 1.0
-    large_parking_min_area_m2: float = 2_000.0
+    large_parking_min_capacity: int = 50
     candidate_cost_cny: CandidateCosts = Field(default_factory=CandidateCosts)
 
     _pos = field_validator(
@@ -215,7 +215,7 @@ class PublicParams(_Section):
             raise ValueError(f"min_plugs must be >= 1, got {v}")
         return v
 
-    @field_validator("budget_cny", "cost_per_extra_plug_cny", "large_parking_min_area_m2")
+    @field_validator("budget_cny", "cost_per_extra_plug_cny", "large_parking_min_capacity")
     @classmethod
     def _nonneg(cls, v: float | None, info) -> float | None:
         if v is not None and not (math.isfinite(v) and v >= 0):

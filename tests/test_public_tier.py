@@ -1,0 +1,191 @@
+"""Public charging tier: hand-checkable synthetic region and 安顺市 with the shared township file."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from gzcharge.errors import ConfigError, InfeasibleError
+from gzcharge.region import Region
+from gzcharge.scenario import load_scenario
+
+from .conftest import shared_path
+
+
+# ---------------------------------------------------------------------------- synthetic region
+def _synthetic_region() -> Region:
+    """One 0.2° × 0.2° county (about 20 km × 22 km) with a seat and two township seats."""
+    poly = shapely.box(105.9, 26.4, 106.1, 26.6)
+    counties = gpd.GeoDataFrame(
+        {"adcode": ["999901"], "name": ["测试县"], "prefecture_adcode": ["999900"], "prefecture": ["测试州"],
+         "pop_total": [100_000], "pop_urban": [20_000], "pop_rural": [80_000], "households": [1000],
+         "households_longform": [100], "longform_households_with_car": [40]},
+        geometry=[poly], crs="EPSG:4326")
+    settlements = gpd.GeoDataFrame(
+        {"settlement_id": ["999901", "999901100000", "999901200000"], "name": ["测试县", "甲镇", "乙乡"],
+         "kind": ["county_seat", "township", "township"], "county_adcode": ["999901"] * 3,
+         "population": [np.nan] * 3, "population_basis": [""] * 3, "source": ["test"] * 3},
+        geometry=shapely.points([(106.0, 26.5), (105.95, 26.45), (106.05, 26.55)]), crs="EPSG:4326")
+    return Region(kind="custom", code="999901", name="测试县", boundary=poly, counties=counties,
+                  settlements=settlements, township_source="test")
+
+
+HAND = [
+    "ev.cars_per_car_household=1.0", "ev.car_growth=1.0", "ev.ev_share_of_cars=0.5",
+    "public.county_seat_radius_km=30", "public.township_radius_km=30", "public.min_county_coverage=1.0",
+    "public.evs_per_station=1000", "public.kwh_per_ev_day=6", "public.public_charging_share=0.4",
+    "public.plug_kw=60", "public.hours_per_day=24", "public.utilisation_target=0.15", "public.min_plugs=2",
+    "public.cost_per_extra_plug_cny=60000", "public.grid_spacing_km=5",
+]
+
+
+def test_synthetic_evs_and_demand_weights():
+    from gzcharge.demand import public_demand
+
+    s = load_scenario(overrides=HAND)
+    d = public_demand(_synthetic_region(), s)
+    # EVs = households 1000 × car share 40/100 × 1.0 × 1.0 × 0.5 = 200, all of it spread over the points
+    assert d.attrs["county_evs"]["999901"] == pytest.approx(200.0)
+    assert d["weight_evs"].sum() == pytest.approx(200.0)
+    # county seat town: 0.7 × 20,000 urban = 14,000 residents of 100,000 -> 28 EVs; rest to 2 townships
+    assert d.loc[d["tier"] == "county", "weight_evs"].sum() == pytest.approx(28.0)
+    t = d[d["tier"] == "township"].set_index("name")["weight_evs"]
+    assert t["甲镇"] == pytest.approx(86.0) and t["乙乡"] == pytest.approx(86.0)
+    assert set(d["radius_m"][d["tier"] == "township"]) == {30_000.0}
+
+
+def test_synthetic_one_station_sized_by_hand():
+    from gzcharge.tiers.public import plan_public
+
+    res = plan_public(_synthetic_region(), load_scenario(overrides=HAND))
+    st = res.stations
+    # one site covers everything within 30 km; the cheapest type is a settlement seat (600,000 CNY)
+    assert len(st) == 1 and st["ctype"].iloc[0] == "settlement"
+    assert res.objective == pytest.approx(600_000.0)
+    # 200 EVs × 6 kWh × 0.4 = 480 kWh/day; one plug gives 60 × 24 × 0.15 = 216 -> ceil(2.22) = 3 plugs
+    assert st["energy_kwh_day"].iloc[0] == pytest.approx(480.0)
+    assert st["plugs"].iloc[0] == 3 and st["kw"].iloc[0] == 180.0
+    assert st["cost_cny"].iloc[0] == pytest.approx(660_000.0)
+    assert res.demand["covered"].all()
+    assert res.counties["plugs_per_1000_evs"].iloc[0] == pytest.approx(15.0)
+
+
+def test_synthetic_station_per_n_evs():
+    from gzcharge.tiers.public import plan_public
+
+    res = plan_public(_synthetic_region(), load_scenario(overrides=[*HAND, "public.evs_per_station=50"]))
+    # ceil(200 / 50) = 4 stations: the three settlement seats (600,000) + the cheapest other (urban grid 700,000)
+    assert len(res.stations) == 4
+    assert res.objective == pytest.approx(3 * 600_000 + 700_000)
+    assert res.counties["stations_required"].iloc[0] == 4
+
+
+def test_max_cover_without_budget_is_config_error():
+    from gzcharge.tiers.public import plan_public
+
+    with pytest.raises(ConfigError, match="budget_cny or public.max_stations"):
+        plan_public(_synthetic_region(), load_scenario(overrides=[*HAND, "public.mode=max_cover"]))
+
+
+def test_estimated_townships_labelled():
+    from gzcharge.demand import public_demand
+
+    r = _synthetic_region()
+    r = Region(kind=r.kind, code=r.code, name=r.name, boundary=r.boundary, counties=r.counties,
+               settlements=r.settlements[r.settlements["kind"] != "township"], township_source=None)
+    d = public_demand(r, load_scenario(overrides=HAND))
+    t = d[d["tier"] == "township"]
+    assert len(t) >= 1 and (t["source"] == "estimated").all()
+    assert "ESTIMATED" in d.attrs["township_note"]
+    assert d["weight_evs"].sum() == pytest.approx(200.0)
+
+
+# ---------------------------------------------------------------------------- 安顺市
+@pytest.fixture(scope="module")
+def anshun():
+    from gzcharge.region import get_region
+
+    path = shared_path("guizhou", "township_seats_2016.csv")
+    return get_region("安顺市").with_townships(path), pd.read_csv(path, dtype={"code": str, "county_adcode": str})
+
+
+def _independent_min_dist_m(points: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, circuity: float) -> np.ndarray:
+    """Straight-line distance × circuity to the nearest station, projected with pyproj (not the code's matrix)."""
+    tr = Transformer.from_crs("EPSG:4326", "EPSG:4544", always_xy=True)
+    px, py = tr.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    sx, sy = tr.transform(stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy())
+    d = np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :])
+    return d.min(axis=1) * circuity
+
+
+def test_anshun_every_township_covered(anshun):
+    from gzcharge.tiers.public import plan_public
+
+    region, file = anshun
+    s = load_scenario("models/anshun.toml")
+    res = plan_public(region, s)
+    assert res.status == "optimal" and res.gap <= s.solver.mip_rel_gap
+    towns_file = file[file["county_adcode"].isin(set(region.counties["adcode"]))]
+    assert len(towns_file) == 70
+    t = res.townships
+    assert set(t["settlement_id"]) == set(towns_file["code"])
+    # independent check: every township seat of the file has a station within radius
+    seats = gpd.GeoDataFrame(towns_file, geometry=gpd.points_from_xy(towns_file["lon"], towns_file["lat"]),
+                             crs="EPSG:4326")
+    d = _independent_min_dist_m(seats, res.stations, s.distance.circuity)
+    assert (d <= s.public.township_radius_km * 1000 + 1e-6).all(), d.max()
+    assert t["covered"].all() and res.unmet == []
+    # one station per 500 EVs in every county
+    evs = res.demand.groupby("county_adcode")["weight_evs"].sum()
+    n = res.stations.groupby("county_adcode").size().reindex(evs.index, fill_value=0)
+    assert (n >= np.ceil(evs / s.public.evs_per_station - 1e-9)).all()
+    # county coverage recomputed independently, weighted by EVs
+    dm = res.demand
+    dd = _independent_min_dist_m(dm, res.stations, s.distance.circuity)
+    cov = dd <= dm["radius_m"].to_numpy() + 1e-6
+    assert (cov == dm["covered"].to_numpy()).all()
+    share = (dm["weight_evs"] * cov).groupby(dm["county_adcode"]).sum() / dm.groupby("county_adcode")["weight_evs"].sum()
+    assert (share >= s.public.min_county_coverage - 1e-9).all()
+
+
+def test_anshun_budget_too_small_lists_townships(anshun):
+    from gzcharge.tiers.public import plan_public
+
+    region, _ = anshun
+    s = load_scenario("models/anshun.toml", overrides=["public.budget_cny=1.2e7"])
+    with pytest.raises(InfeasibleError) as exc:
+        plan_public(region, s)
+    msg = str(exc.value)
+    assert "cannot meet the hard targets" in msg and "townships stay uncovered" in msg
+    unserved = exc.value.unserved
+    assert unserved and all(u.startswith("town-") for u in unserved)
+
+    s2 = load_scenario("models/anshun.toml", overrides=["public.budget_cny=1.2e7", "public.fallback_max_cover=true"])
+    res = plan_public(region, s2)
+    assert res.mode == "max_cover_fallback"
+    assert res.stations.loc[res.stations["status"] == "new", "cost_cny"].sum() >= 0
+    site_cost = res.candidates.set_index("site_id").loc[res.stations["site_id"], "cost_cny"].sum()
+    assert site_cost <= 1.2e7 + 1e-6
+    # the uncovered townships are exactly those with no station within radius (independent distances)
+    d = _independent_min_dist_m(res.townships, res.stations, s2.distance.circuity)
+    uncovered = set(res.townships["demand_id"][d > s2.public.township_radius_km * 1000 + 1e-6])
+    assert uncovered == set(res.townships["demand_id"][~res.townships["covered"]])
+    assert uncovered == set(unserved)
+    assert any("townships uncovered" in u for u in res.unmet)
+
+
+def test_anshun_max_cover_station_limit(anshun):
+    from gzcharge.tiers.public import plan_public
+
+    region, _ = anshun
+    s = load_scenario("models/anshun.toml", overrides=["public.mode=max_cover", "public.max_stations=20"])
+    res = plan_public(region, s)
+    assert len(res.stations) <= 20
+    assert res.summary.set_index("tier").loc["total", "covered_pct"] < 100.0
+    assert math.isfinite(res.objective)
