@@ -321,3 +321,19 @@ def test_graduated_qml_ranges() -> None:
         graduated_fill_style("share", [0, 1], ["#ff0000", "#00ff00"])
     with pytest.raises(ValueError, match="strictly increase"):
         graduated_fill_style("share", [0, 1, 1], ["#ff0000", "#00ff00"])
+
+
+def test_bools_with_gaps_are_stored_as_nullable_booleans(tmp_path: Path) -> None:
+    layer = gpd.GeoDataFrame(
+        {"covered": [True, False, None], "tags": [["a", "b"], {"k": "乡镇"}, None]},
+        geometry=[Point(106.0, 26.0), Point(106.1, 26.0), Point(106.2, 26.0)],
+        crs=4326,
+    )
+    out = write_geopackage(tmp_path / "b.gpkg", {"townships": layer})
+    schema = _sql(out, "SELECT sql FROM sqlite_master WHERE name='townships'")[0][0]
+    assert '"covered" BOOLEAN' in schema
+    assert _sql(out, "SELECT covered, tags FROM townships ORDER BY fid") == [
+        (1, '["a", "b"]'),
+        (0, '{"k": "乡镇"}'),
+        (None, None),
+    ]

@@ -75,7 +75,8 @@ def _jsonable(value: Any) -> str:
 
 
 def _clean_columns(name: str, frame: pd.DataFrame, geometry_col: str | None) -> pd.DataFrame:
-    """Check column names and turn non-scalar cells (lists, dicts) into JSON text."""
+    """Check column names; store bools-with-gaps as booleans and lists/dicts as JSON text."""
+    import numpy as np
     import pandas as pd
 
     if isinstance(frame.index, pd.MultiIndex) or (
@@ -103,6 +104,12 @@ def _clean_columns(name: str, frame: pd.DataFrame, geometry_col: str | None) -> 
     for c in attrs:
         col = frame[c]
         if col.dtype != object:
+            continue
+        present = col.dropna()
+        if len(present) and present.map(lambda v: isinstance(v, bool | np.bool_)).all():
+            # bools with gaps: a nullable boolean column (GDAL would write the text 'True')
+            out = frame.copy() if out is None else out
+            out[c] = col.astype("boolean")
             continue
         nested = col.map(lambda v: isinstance(v, list | tuple | dict | set))
         if nested.any():

@@ -18,6 +18,7 @@ report and QGIS agree.
 from __future__ import annotations
 
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -228,8 +229,16 @@ class LayerStyle:
         return value_key(value)
 
     def _attr(self) -> str:
-        if len(self.fields) == 1:
+        bool_values = any(
+            isinstance(v, bool)
+            for c in self.categories
+            for v in (c.value if isinstance(c.value, tuple) else (c.value,))
+        )
+        if len(self.fields) == 1 and not bool_values:
             return self.fields[0]
+        if len(self.fields) == 1:
+            # QGIS 3.22 files a NULL boolean under "false"; to_string() keeps NULL apart
+            return f'to_string("{self.fields[0]}")'
         # a QGIS expression: concatenation of the fields' text values with "|"
         parts = ", '|', ".join(f'to_string("{f}")' for f in self.fields)
         return f"concat({parts})"
@@ -743,8 +752,8 @@ def style_for_layer(name: str, geometry: Geometry, columns: Iterable[str] = ()) 
 def qml_summary(qml: str) -> tuple[Geometry | None, tuple[str, ...]]:
     """Return (geometry, plain field names read by the renderer/labels) of a QML document.
 
-    Used to check a caller's QML against the layer it styles. Expression attributes are
-    not parsed (their fields are not returned).
+    Used to check a caller's QML against the layer it styles. For an expression attribute
+    the double-quoted field references are returned.
     """
     try:
         root = ET.fromstring(qml.split("\n", 1)[1] if qml.lstrip().startswith("<!DOCTYPE") else qml)
@@ -760,8 +769,10 @@ def qml_summary(qml: str) -> tuple[Geometry | None, tuple[str, ...]]:
     )
     fields: list[str] = []
     renderer = root.find("renderer-v2")
-    if renderer is not None and renderer.get("attr") and renderer.get("attr", "").isidentifier():
-        fields.append(renderer.get("attr", ""))
+    attr = renderer.get("attr", "") if renderer is not None else ""
+    if attr:
+        quoted = re.findall(r'"([^"]+)"', attr)  # an expression's field references
+        fields.extend(quoted if quoted else [attr] if attr.isidentifier() else [])
     text = root.find("labeling/settings/text-style")
     if (
         root.get("labelsEnabled") == "1"
