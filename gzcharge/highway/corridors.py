@@ -196,7 +196,7 @@ class CorridorGraph:
         import shapely
 
         rows: dict[int, dict] = {}
-        for u, v, d in self.graph.edges(data=True):
+        for _u, _v, d in self.graph.edges(data=True):
             s = d["segment"]
             r = rows.setdefault(s, {"segment": s, "length_km": 0.0, "parts": [], "refs": Counter(), "names": Counter()})
             r["length_km"] += d["length_km"]
@@ -660,7 +660,7 @@ def _contract(mg: nx.MultiGraph, keep: set) -> nx.Graph:
         if mg.edges[u, w, k].get("name"):
             names[mg.edges[u, w, k]["name"]] += seg_len
         visited_edges.add((min(u, w), max(u, w), k))
-        prev, cur = u, w
+        cur = w
         while cur not in structural:
             nxt = [(x, kk) for _, x, kk in mg.edges(cur, keys=True) if (min(cur, x), max(cur, x), kk) not in visited_edges]
             if not nxt:
@@ -674,7 +674,7 @@ def _contract(mg: nx.MultiGraph, keep: set) -> nx.Graph:
             if mg.edges[cur, x, kk].get("name"):
                 names[mg.edges[cur, x, kk]["name"]] += ln
             visited_edges.add((min(cur, x), max(cur, x), kk))
-            prev, cur = cur, x
+            cur = x
         return cur, coords, refs, names, link
 
     def add(u, end, coords, refs, names, link):

@@ -51,8 +51,6 @@ from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.highway.corridors import CorridorGraph, edge_key, station_free_stretches
 
 if TYPE_CHECKING:  # pragma: no cover
-    import geopandas as gpd
-    import pandas as pd
 
     from gzcharge.highway.candidates import CandidateSet
     from gzcharge.highway.params import HighwayParams
@@ -467,7 +465,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
                 edge_flow[k] = edge_flow.get(k, 0.0) + float(f)
     posts = _km_posts(cg)
     seg_ref = {}
-    for u, v, d in G.edges(data=True):
+    for _u, _v, d in G.edges(data=True):
         seg_ref.setdefault(d["segment"], d.get("ref"))
     # stations
     node_site = {n: sid for sid, n in zip(cands.sites.index, cands.sites["node"], strict=True)}
@@ -598,7 +596,11 @@ def plan_highway(
         Candidate site ids forced open.
     """
     from gzcharge.highway.candidates import build_candidates, read_sites_csv, service_areas_from_osm
-    from gzcharge.highway.corridors import build_corridors, corridor_lines_from_osmnx, corridors_from_file
+    from gzcharge.highway.corridors import (
+        build_corridors,
+        corridor_lines_from_osmnx,
+        corridors_from_file,
+    )
     from gzcharge.highway.traffic import build_traffic, read_od_csv
 
     poly = getattr(region, "boundary", None)
