@@ -337,3 +337,75 @@ def test_bools_with_gaps_are_stored_as_nullable_booleans(tmp_path: Path) -> None
         (0, '{"k": "乡镇"}'),
         (None, None),
     ]
+
+
+# ---------------------------------------------------------------------- report
+def _report_layers() -> dict[str, gpd.GeoDataFrame]:
+    layers = _layers()
+    towns = gpd.GeoDataFrame(
+        {"name": ["旧州镇", "幺铺镇"], "covered": [False, True]},
+        geometry=[Point(105.78, 26.01), Point(106.10, 26.30)],
+        crs=4326,
+    )
+    return {
+        "counties": layers["counties"],
+        "public_stations": layers["public_stations"],
+        "townships": towns,
+    }
+
+
+def test_report_markdown_html_and_map(tmp_path: Path) -> None:
+    import matplotlib.image as mpimg
+
+    from gzcharge.export.report import write_report
+
+    table = pd.DataFrame({"县": ["西秀区", "平坝区"], "覆盖率%": [96.0, 42.5]})
+    out = write_report(
+        tmp_path / "report.md",
+        title="安顺市公共充电规划",
+        sections=[("概要", "- **站点** 3 座\n- 乡镇覆盖 1/2"), ("各县", table)],
+        map_layers=_report_layers(),
+    )
+    assert set(out) == {"md", "html", "png"}
+    md = out["md"].read_text(encoding="utf-8")
+    assert md.startswith("# 安顺市公共充电规划")
+    assert "![安顺市公共充电规划](report.png)" in md
+    assert "| 西秀区 | 96.00 |" in md and "| 县 | 覆盖率% |" in md
+    page = out["html"].read_text(encoding="utf-8")
+    assert 'src="data:image/png;base64,' in page  # self-contained
+    assert "<td>西秀区</td>" in page and '<td class="num">42.50</td>' in page
+    assert "<li><strong>站点</strong> 3 座</li>" in page
+    img = mpimg.imread(out["png"])[..., :3]
+    assert img.std() > 0.05
+    # the uncovered township (#d7191c) and the county-core station colours are drawn
+    red = np.array([0xD7, 0x19, 0x1C]) / 255
+    assert (np.abs(img - red).max(axis=2) < 0.02).sum() > 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md", "report.png"]
+
+
+def test_report_without_cjk_font_falls_back_to_latin(tmp_path: Path, monkeypatch, caplog) -> None:
+    from gzcharge.export import report
+
+    monkeypatch.setattr(report, "find_cjk_font", lambda: None)
+    assert report._latin("乡镇 · 未覆盖") == "township · not covered"
+    with caplog.at_level("WARNING", logger="gzcharge.export.report"):
+        out = report.write_report(
+            tmp_path / "r.html",
+            title="规划",
+            sections=[("说明", "文字")],
+            map_layers=_report_layers(),
+        )
+    assert "no CJK font" in caplog.text
+    assert out["png"].stat().st_size > 1000 and out["html"].exists() and out["md"].exists()
+
+
+def test_report_bad_input(tmp_path: Path) -> None:
+    from gzcharge.export.report import write_report
+
+    with pytest.raises(ExportError, match="must end in .md or .html"):
+        write_report(tmp_path / "r.txt", title="t", sections=[])
+    with pytest.raises(ExportError, match="content must be Markdown text or a DataFrame"):
+        write_report(tmp_path / "r.md", title="t", sections=[("x", 3)])
+    with pytest.raises(ExportError, match="no_dir"):
+        write_report(tmp_path / "no_dir" / "r.md", title="t", sections=[("x", "y")])
+    assert list(tmp_path.iterdir()) == []

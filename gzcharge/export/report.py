@@ -1,0 +1,504 @@
+"""Run report: Markdown and a self-contained HTML page with a PNG map.
+
+:func:`write_report` takes a title, sections (Markdown text or DataFrames, shown as tables)
+and the map layers (GeoDataFrames, styled with the same :class:`LayerStyle` specs the
+GeoPackage carries). It writes ``<stem>.md``, ``<stem>.html`` (map embedded as a data URI,
+no external files needed) and ``<stem>.png``, each atomically.
+
+The map is drawn with matplotlib (Agg backend) in a metric CRS with axes in kilometres,
+a scale bar and a north arrow. Chinese text needs a CJK font: WenQuanYi Micro Hei
+(Debian ``fonts-wqy-microhei``), Noto Sans CJK or another found by matplotlib; without
+one the map falls back to English labels and logs a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gzcharge._util import atomic_output
+from gzcharge.errors import ExportError
+from gzcharge.export.styles import LayerStyle, style_for_layer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+CJK_FONT_PATHS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+)
+_CJK_FONT_NAMES = (
+    "WenQuanYi",
+    "Noto Sans CJK",
+    "Noto Sans SC",
+    "Source Han Sans",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang",
+)
+#: English stand-ins for the map's Chinese labels when no CJK font exists.
+LATIN_FALLBACK = {
+    "城市核心区": "city core",
+    "县城": "county seat",
+    "乡镇": "township",
+    "新建": "new",
+    "现有": "existing",
+    "已覆盖": "covered",
+    "未覆盖": "not covered",
+    "其他": "other",
+    "高速公路": "expressway",
+}
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+_MARKERS = {
+    "circle": "o",
+    "square": "s",
+    "triangle": "^",
+    "diamond": "D",
+    "star": "*",
+    "cross": "+",
+    "pentagon": "p",
+    "hexagon": "h",
+}
+_PT_PER_MM = 72 / 25.4
+_LINESTYLES = {"solid": "-", "dash": "--", "dot": ":", "dash dot": "-."}
+
+Section = tuple[str, "str | pd.DataFrame"]
+
+
+def find_cjk_font() -> str | None:
+    """Return the path of a font with Chinese glyphs, or ``None``."""
+    for path in CJK_FONT_PATHS:
+        if os.path.exists(path):
+            return path
+    from matplotlib import font_manager
+
+    for entry in font_manager.fontManager.ttflist:
+        if any(name.lower() in entry.name.lower() for name in _CJK_FONT_NAMES):
+            return entry.fname
+    return None
+
+
+def _latin(text: str) -> str:
+    for zh, en in LATIN_FALLBACK.items():
+        text = text.replace(zh, en)
+    return _CJK.sub("?", text)  # glyphs no Latin font has
+
+
+# ---------------------------------------------------------------------- map
+def render_map(
+    png_path: str | os.PathLike[str],
+    map_layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    title: str = "",
+    styles: Mapping[str, LayerStyle] | None = None,
+    metric_crs: str | None = None,
+    size_in: tuple[float, float] = (8.0, 8.0),
+    dpi: int = 150,
+) -> Path:
+    """Draw the layers to a PNG (atomically) and return its path.
+
+    Parameters
+    ----------
+    png_path
+        Output PNG.
+    map_layers
+        Layer name -> GeoDataFrame (any CRS); drawn polygons first, then lines, then points.
+    styles
+        Layer name -> :class:`LayerStyle`; others use :func:`style_for_layer` by name.
+    metric_crs
+        Projected CRS of the map (axes in km); default: the Gauss-Krüger zone of the centroid.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    from gzcharge.crs import metric_crs_for
+
+    layers = {
+        k: v for k, v in map_layers.items() if v is not None and len(v) and v.geometry.notna().any()
+    }
+    if not layers:
+        raise ExportError(f"cannot draw {png_path}: no map layer has geometries")
+    for name, gdf in layers.items():
+        if gdf.crs is None:
+            raise ExportError(f"map layer {name!r} has no CRS; set it with gdf.set_crs(...)")
+    if metric_crs is None:
+        lon = float(next(iter(layers.values())).to_crs(4326).geometry.union_all().centroid.x)
+        metric_crs = metric_crs_for(lon)
+
+    font_path = find_cjk_font()
+    fprop = None
+    if font_path is not None:
+        font_manager.fontManager.addfont(font_path)
+        fprop = font_manager.FontProperties(fname=font_path)
+        text = str
+    else:
+        logger.warning(
+            "no CJK font found (install fonts-wqy-microhei); the map uses English labels"
+        )
+        text = _latin
+
+    def family(gdf: gpd.GeoDataFrame) -> str:
+        kind = gdf.geom_type.dropna().iloc[0]
+        return "point" if "Point" in kind else "line" if "Line" in kind else "polygon"
+
+    def rank(name: str, gdf: gpd.GeoDataFrame) -> float:
+        geometry = family(gdf)
+        default = (styles or {}).get(name) or style_for_layer(name, geometry, gdf.columns)  # type: ignore[arg-type]
+        if geometry == "polygon":
+            return 0.5 if not default.symbol.filled else 0.0  # outlines over fills
+        return 1.0 if geometry == "line" else 2.0
+
+    items = sorted((rank(n, g), i, n, g) for i, (n, g) in enumerate(layers.items()))
+    fig, ax = plt.subplots(figsize=size_in, dpi=dpi)
+    try:
+        handles: list[Any] = []
+        for _, _, name, gdf in items:
+            geometry = family(gdf)
+            gdf = gdf.to_crs(metric_crs)
+            columns = [c for c in gdf.columns if c != gdf.geometry.name]
+            style = (styles or {}).get(name) or style_for_layer(name, geometry, columns)  # type: ignore[arg-type]
+            if style.geometry != geometry or not set(style.fields) <= set(columns):
+                style = style_for_layer(name, geometry, columns)  # type: ignore[arg-type]
+            codes, legend = style.classify(gdf)
+            import numpy as np
+
+            codes_arr = np.asarray(codes)
+            for i, (label, sym) in enumerate(legend):
+                part = gdf[codes_arr == i]
+                if not len(part):
+                    continue
+                caption = text(f"{name}: {label}" if label else name)
+                if geometry == "polygon":
+                    part.plot(
+                        ax=ax,
+                        facecolor=sym.color if sym.filled else "none",
+                        alpha=None,
+                        edgecolor=sym.outline_color,
+                        linewidth=sym.size_mm * _PT_PER_MM,
+                    )
+                    if sym.filled:
+                        for coll in ax.collections[-1:]:
+                            coll.set_alpha(sym.opacity)
+                    handles.append(
+                        Patch(
+                            facecolor=sym.color if sym.filled else "none",
+                            edgecolor=sym.outline_color,
+                            alpha=sym.opacity,
+                            label=caption,
+                        )
+                    )
+                elif geometry == "line":
+                    part.plot(
+                        ax=ax,
+                        color=sym.color,
+                        linewidth=sym.size_mm * _PT_PER_MM,
+                        alpha=sym.opacity,
+                        linestyle=_LINESTYLES.get(sym.stroke, "-"),
+                    )
+                    handles.append(
+                        Line2D(
+                            [],
+                            [],
+                            color=sym.color,
+                            linewidth=sym.size_mm * _PT_PER_MM,
+                            label=caption,
+                        )
+                    )
+                else:
+                    marker = _MARKERS.get(sym.shape, "o")
+                    size_pt = sym.size_mm * _PT_PER_MM
+                    part.plot(
+                        ax=ax,
+                        color=sym.color,
+                        marker=marker,
+                        markersize=size_pt**2,
+                        edgecolor=sym.outline_color,
+                        linewidth=0.4,
+                        alpha=sym.opacity,
+                        zorder=3,
+                    )
+                    handles.append(
+                        Line2D(
+                            [],
+                            [],
+                            color="none",
+                            marker=marker,
+                            markerfacecolor=sym.color,
+                            markeredgecolor=sym.outline_color,
+                            markersize=size_pt,
+                            label=caption,
+                        )
+                    )
+            if style.label_field and len(gdf) <= 60:
+                pts = gdf.geometry.representative_point()
+                for x, y, value in zip(pts.x, pts.y, gdf[style.label_field], strict=True):
+                    if value is not None and str(value) != "nan":
+                        ax.annotate(
+                            text(str(value)),
+                            (x, y),
+                            xytext=(3, 3),
+                            textcoords="offset points",
+                            fontsize=7,
+                            fontproperties=fprop,
+                        )
+        km = FuncFormatter(lambda v, _pos: f"{v / 1000:.0f}")
+        ax.xaxis.set_major_formatter(km)
+        ax.yaxis.set_major_formatter(km)
+        ax.set_xlabel(f"km ({metric_crs})", fontsize=8)
+        ax.set_ylabel("km", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_aspect("equal")
+        _scale_bar(ax)
+        ax.annotate(
+            "N",
+            xy=(0.95, 0.95),
+            xytext=(0.95, 0.86),
+            xycoords="axes fraction",
+            ha="center",
+            va="center",
+            fontsize=10,
+            arrowprops={"arrowstyle": "-|>", "color": "black"},
+        )
+        if title:
+            ax.set_title(text(title), fontproperties=fprop, fontsize=12)
+        if handles:
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                fontsize=7,
+                prop=fprop and font_manager.FontProperties(fname=font_path, size=7),
+                framealpha=0.85,
+            )
+        target = Path(png_path)
+        with atomic_output(target, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return target
+
+
+def _scale_bar(ax: Any) -> None:
+    """A scale bar of a round length (1, 2, 5 × 10^k m) about a fifth of the map width."""
+    import math
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    exp = 10 ** math.floor(math.log10(target))
+    length = max(m * exp for m in (1, 2, 5) if m * exp <= target)
+    x, y = x0 + (x1 - x0) * 0.05, y0 + (y1 - y0) * 0.05
+    ax.plot([x, x + length], [y, y], color="black", linewidth=3, solid_capstyle="butt")
+    ax.text(
+        x + length / 2,
+        y + (y1 - y0) * 0.012,
+        f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+    )
+
+
+# ---------------------------------------------------------------------- text
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def table_markdown(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown pipe table (index dropped unless named)."""
+    if frame.index.name is not None:
+        frame = frame.reset_index()
+    cols = [str(c) for c in frame.columns]
+
+    def esc(s: str) -> str:
+        return s.replace("|", r"\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(esc(c) for c in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(esc(_cell(v)) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """A DataFrame as an HTML table (escaped)."""
+    if frame.index.name is not None:
+        frame = frame.reset_index()
+    numeric = [frame[c].dtype.kind in "iuf" for c in frame.columns]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = "".join(
+            f'<td class="num">{html.escape(_cell(v))}</td>'
+            if num
+            else f"<td>{html.escape(_cell(v))}</td>"
+            for v, num in zip(row, numeric, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return out
+
+
+def markdown_to_html(text: str) -> str:
+    """Minimal Markdown -> HTML: paragraphs, ``-``/``*`` lists, ``###`` headings, bold, code."""
+    blocks: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+        if items:
+            blocks.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            flush()
+        elif stripped.startswith(("- ", "* ")):
+            if para:
+                flush()
+            items.append(stripped[2:])
+        elif m := re.match(r"(#{1,6})\s+(.*)", stripped):
+            flush()
+            level = min(len(m.group(1)) + 2, 6)
+            blocks.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
+        else:
+            if items:
+                flush()
+            para.append(stripped)
+    flush()
+    return "\n".join(blocks)
+
+
+_CSS = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #bbb;padding:0.25em 0.6em}th{background:#eee}td.num{text-align:right}
+img{max-width:100%;border:1px solid #ccc}h1{border-bottom:2px solid #444}"""
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    *,
+    title: str,
+    sections: Sequence[Section],
+    map_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    styles: Mapping[str, LayerStyle] | None = None,
+    png_path: str | os.PathLike[str] | None = None,
+    metric_crs: str | None = None,
+    map_title: str | None = None,
+) -> dict[str, Path]:
+    """Write the report as Markdown and self-contained HTML, plus the PNG map.
+
+    Parameters
+    ----------
+    path
+        ``report.md`` or ``report.html``; both files are written beside each other
+        (same stem), each atomically.
+    title
+        Report title (Chinese allowed).
+    sections
+        ``(heading, content)`` pairs; content is Markdown text or a DataFrame (a table).
+    map_layers
+        Layers for the map (see :func:`render_map`); ``None`` or empty: no map.
+    styles
+        Layer name -> :class:`LayerStyle` for the map (default: by layer name).
+    png_path
+        Where the map goes; default ``<stem>.png`` beside the report.
+    metric_crs
+        Map CRS (default: the Gauss-Krüger zone of the layers' centroid).
+
+    Returns
+    -------
+    dict
+        ``{"md": Path, "html": Path, "png": Path}`` (``png`` only with a map).
+    """
+    import pandas as pd
+
+    target = Path(path)
+    if target.suffix.lower() not in (".md", ".html", ".htm"):
+        raise ExportError(f"report path {target} must end in .md or .html")
+    md_path, html_path = target.with_suffix(".md"), target.with_suffix(".html")
+    for heading, content in sections:
+        if not isinstance(content, str | pd.DataFrame):
+            raise ExportError(
+                f"report section {heading!r}: content must be Markdown text or a DataFrame, not {type(content).__name__}"
+            )
+    out: dict[str, Path] = {}
+    png: Path | None = None
+    if map_layers:
+        png = Path(png_path) if png_path is not None else target.with_suffix(".png")
+        render_map(
+            png,
+            map_layers,
+            title=map_title if map_title is not None else title,
+            styles=styles,
+            metric_crs=metric_crs,
+        )
+        out["png"] = png
+
+    md = [f"# {title}", ""]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if png is not None:
+        rel = os.path.relpath(png, md_path.parent)
+        md += [f"![{title}]({Path(rel).as_posix()})", ""]
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        body.append(
+            f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"></figure>'
+        )
+    for heading, content in sections:
+        md += [f"## {heading}", ""]
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        if isinstance(content, pd.DataFrame):
+            md += [table_markdown(content), ""]
+            body.append(table_html(content))
+        else:
+            md += [content.strip(), ""]
+            body.append(markdown_to_html(content))
+    page = (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+    with atomic_output(md_path, suffix=".md") as tmp:
+        tmp.write_text("\n".join(md), encoding="utf-8")
+    with atomic_output(html_path, suffix=".html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    out["md"], out["html"] = md_path, html_path
+    return out
