@@ -126,8 +126,14 @@ def _resolve_region(
     return region
 
 
-def _summary_table(title: str, rows: list[tuple[str, object]]) -> None:
+def _stdout():
+    """Console for results: wide enough for Chinese county names when piped to a file."""
     from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _summary_table(title: str, rows: list[tuple[str, object]]) -> None:
     from rich.table import Table
 
     table = Table(title=title, show_header=False)
@@ -135,7 +141,7 @@ def _summary_table(title: str, rows: list[tuple[str, object]]) -> None:
     table.add_column("value")
     for k, v in rows:
         table.add_row(str(k), f"{v:,.1f}" if isinstance(v, float) else str(v))
-    Console().print(table)
+    _stdout().print(table)
 
 
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
@@ -210,6 +216,111 @@ def network(
          ("expressway km", s["expressway_km"]), ("components", s["components"]),
          ("largest component share", f"{s['largest_component_share']:.1%}"), ("CRS", s["crs"]), ("source", s["source"])],
     )
+
+
+def _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships):
+    """The region of a plan command and the packaged scenario that suits it."""
+    from gzcharge.errors import ConfigError
+    from gzcharge.scenario import default_scenario_path
+
+    chosen = [x for x in (prefecture, county, boundary) if x] + (["province"] if province else [])
+    if len(chosen) != 1:
+        raise ConfigError("choose exactly one area: --prefecture NAME, --county NAME, --province or --boundary FILE")
+    name = prefecture or county or ("贵州省" if province else None)
+    reg = _resolve_region(name, boundary=boundary, code_field=code_field, name_field=name_field,
+                          crs=crs, townships=townships)
+    if reg.kind == "province":
+        default = default_scenario_path(None).with_name("province.toml")
+    elif reg.kind in ("prefecture", "county"):
+        default = default_scenario_path(str(reg.code))
+    else:
+        default = default_scenario_path(None)
+    return reg, default
+
+
+@app.command()
+def plan(
+    out: str = typer.Option(..., "--out", "-o", help=_OUT_HELP + " A report (.md, .html, .png) is written beside it."),
+    prefecture: str = typer.Option(None, "--prefecture", "-p", help="Prefecture name or adcode (安顺市, 安顺, 520400)."),
+    province: bool = typer.Option(False, "--province", help="Plan the whole province (all 9 prefectures)."),
+    county: str = typer.Option(None, "--county", help="One county (name or adcode)."),
+    boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP)."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area, see models/)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a scenario key, e.g. --set public.township_radius_km=5 (repeatable)."),
+    townships: str = typer.Option(None, "--townships", help="Township seats CSV/GPKG (code, name, county_adcode, lon, lat); else estimated, labelled."),
+    existing: str = typer.Option(None, "--existing", help="Existing public charging stations CSV (name, lon, lat[, plugs, kw]); kept open."),
+    osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract (.osm/.osm.bz2/.osm.pbf): road network, POIs, expressways."),
+    online: bool = typer.Option(False, "--online", help="Download OSM data from Overpass (cached)."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL."),
+    timeout: float = typer.Option(None, "--timeout", help="Overpass request timeout in seconds."),
+    expressways: str = typer.Option(None, "--expressways", help="Expressway line layer (GPKG/SHP/GeoJSON) for the highway tier."),
+    service_areas: str = typer.Option(None, "--service-areas", help="Service areas CSV (name, lon, lat[, existing]) for the highway tier."),
+    existing_fast: str = typer.Option(None, "--existing-fast", help="Existing highway fast-charging sites CSV (name, lon, lat)."),
+    od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow) replacing the gravity model."),
+    tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway); default: the scenario's [tiers]."),
+    crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
+) -> None:
+    """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
+    from gzcharge.plan import PlanInputs, run_plan, write_plan
+    from gzcharge.scenario import load_scenario
+
+    overrides = list(set_)
+    if tiers:
+        from gzcharge.errors import ConfigError
+
+        wanted = {t.strip() for t in tiers.split(",") if t.strip()}
+        known = {"public", "highway"}
+        if not wanted <= known:
+            raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
+        overrides += [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
+    with _Progress("plan") as say:
+        say("loading region and scenario", 0.01)
+        reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
+        scen = load_scenario(scenario or default_scen, overrides=overrides)
+        inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
+                            townships=townships, existing_stations=existing, expressways=expressways,
+                            service_areas=service_areas, existing_fast=existing_fast, od_file=od,
+                            scenario_file=str(scenario or default_scen), overrides=overrides)
+        result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
+        say("writing GeoPackage and report", 0.92)
+        written = write_plan(result, out, report=report)
+    _print_plan_summary(result, written)
+
+
+def _print_plan_summary(result, written) -> None:
+    from rich.table import Table
+
+    console = _stdout()
+    _summary_table(f"plan {result.region.name} — scenario {result.scenario.name}", result.summary_rows())
+    if result.public is not None:
+        pub = result.public
+        counties = pub.counties
+        spec = [("name", "county", "{}"), ("stations", "stations", "{:.0f}"), ("stations_new", "new", "{:.0f}"),
+                ("plugs", "plugs", "{:.0f}"), ("city_coverage_pct", "city %", "{:.1f}"),
+                ("county_coverage_pct", "county seat %", "{:.1f}"), ("township_coverage_pct", "township %", "{:.1f}"),
+                ("plugs_per_1000_evs", "plugs/1k EVs", "{:.1f}"), ("cost_cny", "cost (M CNY)", "{:.2f}"),
+                ("unmet_targets", "unmet targets", "{}")]
+        spec = [x for x in spec if x[0] in counties.columns]
+        table = Table(title="public stations by county (coverage by tier)")
+        for _, head, _ in spec:
+            table.add_column(head, overflow="fold")
+        for _, row in counties.iterrows():
+            cells = []
+            for col, _, fmt in spec:
+                v = row[col]
+                if col == "cost_cny":
+                    v = v / 1e6
+                cells.append("–" if v is None or (isinstance(v, float) and v != v) else fmt.format(v))
+            table.add_row(*cells)
+        console.print(table)
+    for n in result.notices:
+        _stderr().print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+    t = result.timings
+    console.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,266 @@
+"""Orchestrate a plan: region -> (road network) -> tiers -> GeoPackage + report.
+
+:func:`run_plan` runs the tiers a scenario asks for on one region and returns a
+:class:`Plan`; :func:`write_plan` writes its layers (styled GeoPackage 1.2), run metadata and
+the report. A tier whose inputs are missing (e.g. the highway tier without expressway data)
+is skipped with a one-line notice that says how to supply them; it never invents data.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gzcharge import __version__
+from gzcharge._util import file_sha256
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gzcharge.region import Region
+    from gzcharge.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float], None]
+
+
+@dataclass
+class PlanInputs:
+    """Files and options that feed a plan (hashed into the run metadata)."""
+
+    osm_file: str | None = None
+    online: bool = False
+    endpoint: str | None = None
+    timeout_s: float | None = None
+    townships: str | None = None
+    existing_stations: str | None = None
+    expressways: str | None = None
+    service_areas: str | None = None
+    existing_fast: str | None = None
+    od_file: str | None = None
+    scenario_file: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+    def files(self) -> dict[str, str]:
+        """Input name -> path, for the inputs that are files."""
+        names = ("osm_file", "townships", "existing_stations", "expressways", "service_areas",
+                 "existing_fast", "od_file", "scenario_file")
+        return {n: getattr(self, n) for n in names if getattr(self, n)}
+
+
+@dataclass
+class Plan:
+    """A finished plan: per-tier results, notices, timings and metadata."""
+
+    region: Region
+    scenario: Scenario
+    inputs: PlanInputs
+    distance_mode: str
+    public: Any = None
+    highway: Any = None
+    network_summary: dict | None = None
+    notices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ layers
+    def layers(self) -> dict[str, Any]:
+        """All layers for the GeoPackage, in a sensible drawing order."""
+        reg = self.region.to_layers()
+        out: dict[str, Any] = {"boundary": reg["boundary"]}
+        if self.public is not None:
+            out["counties"] = self.public.counties
+            out["townships"] = self.public.townships
+            out["demand_points"] = self.public.demand
+            out["public_stations"] = self.public.stations
+        else:
+            out["counties"] = reg["counties"]
+        if self.highway is not None and not self.highway.skipped:
+            out.update(self.highway.layers())
+        return out
+
+    def status(self) -> str:
+        """Worst solver status over the tiers that ran."""
+        statuses = []
+        if self.public is not None:
+            statuses.append(str(self.public.status))
+        if self.highway is not None and self.highway.locate is not None:
+            statuses.append(str(getattr(self.highway.locate.status, "value", self.highway.locate.status)))
+        if not statuses:
+            return "not_run"
+        return "optimal" if all(s == "optimal" for s in statuses) else ",".join(statuses)
+
+    def metadata(self) -> dict[str, Any]:
+        """Run metadata (flattened by the GeoPackage writer into ``run_metadata``)."""
+        from gzcharge.scenario import scenario_to_toml
+
+        import highspy
+        import pyomo
+
+        meta: dict[str, Any] = {
+            "gzcharge_version": __version__,
+            "created_by": "gzcharge plan",
+            "python": platform.python_version(),
+            "region": self.region.name,
+            "region_code": str(self.region.code),
+            "region_kind": self.region.kind,
+            "metric_crs": self.region.metric_crs,
+            "scenario_name": self.scenario.name,
+            "scenario_toml": scenario_to_toml(self.scenario),
+            "scenario_overrides": " ".join(self.inputs.overrides),
+            "distance_mode": self.distance_mode,
+            "township_source": self.region.township_source or "estimated",
+            "solver": f"HiGHS {highspy.Highs().version()} via Pyomo {pyomo.version.version}",
+            "status": self.status(),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "notices": " | ".join(self.notices),
+        }
+        meta["input_sha256"] = {name: file_sha256(p) for name, p in self.inputs.files().items() if Path(p).is_file()}
+        if self.public is not None:
+            pub = self.public
+            meta["public"] = {"mode": pub.mode, "status": pub.status, "objective": pub.objective,
+                              "gap": pub.gap, "solver_seconds": round(pub.solver_seconds, 3),
+                              "unmet": " | ".join(pub.unmet)}
+        if self.highway is not None:
+            hw = self.highway
+            loc = hw.locate
+            meta["highway"] = {"skipped": hw.skipped, "notice": hw.notice or "",
+                               "status": "" if loc is None else str(getattr(loc.status, "value", loc.status)),
+                               "gap": "" if loc is None else loc.gap}
+        if self.network_summary:
+            meta["network"] = self.network_summary
+        return meta
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        """Key figures for the CLI's summary table."""
+        rows: list[tuple[str, Any]] = [("region", f"{self.region.name} ({self.region.code})"),
+                                       ("distance mode", self.distance_mode),
+                                       ("townships", self.region.township_source or "estimated (labelled)")]
+        if self.public is not None:
+            st = self.public.stations
+            rows += [("public stations", f"{len(st)} ({int((st['status'] == 'new').sum())} new)"),
+                     ("public plugs", int(st["plugs"].sum())),
+                     ("public cost (CNY)", f"{float(st['cost_cny'].sum()):,.0f}"),
+                     ("public solver", f"{self.public.status}, gap {self.public.gap:.3%}")]
+        if self.highway is not None:
+            if self.highway.skipped:
+                rows.append(("highway", "skipped"))
+            else:
+                hs = self.highway.highway_stations
+                rows += [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()))]
+        return rows
+
+
+def run_plan(
+    region: Region,
+    scenario: Scenario,
+    inputs: PlanInputs | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Plan:
+    """Run the scenario's tiers on a region.
+
+    Parameters
+    ----------
+    region
+        The area (townships already attached with ``with_townships`` when a file was given).
+    scenario
+        Validated scenario.
+    inputs
+        Files and OSM options. With ``osm_file`` or ``online`` a road network is built and
+        used for network distances (``distance.mode = "network"``) and the highway tier.
+    progress
+        ``progress(message, fraction)``.
+    """
+    from gzcharge.errors import ConfigError
+
+    inputs = inputs or PlanInputs()
+    say = progress or (lambda m, f: None)
+    timings: dict[str, float] = {}
+    notices: list[str] = []
+    t0 = time.perf_counter()
+
+    network = None
+    pois = None
+    net_summary = None
+    want_network = scenario.distance.mode == "network"
+    has_osm = bool(inputs.osm_file or inputs.online)
+    if want_network and not has_osm:
+        raise ConfigError(
+            "distance.mode = \"network\" needs road data: pass --osm-file FILE or --online "
+            "(or --set distance.mode=\"screening\")"
+        )
+    if has_osm:
+        from gzcharge.candidates import PUBLIC_POI_TAGS
+        from gzcharge.network import build_network
+        from gzcharge.sources import osm
+
+        say("building the road network", 0.05)
+        network = build_network(region.boundary, crs=region.metric_crs, osm_file=inputs.osm_file,
+                                online=inputs.online, endpoint=inputs.endpoint, timeout_s=inputs.timeout_s)
+        net_summary = network.summary()
+        timings["network"] = time.perf_counter() - t0
+        say("reading points of interest", 0.25)
+        t1 = time.perf_counter()
+        if inputs.osm_file:
+            pois = osm.pois_from_file(inputs.osm_file, region.boundary, tags=PUBLIC_POI_TAGS)
+        else:
+            pois = osm.pois_from_overpass(region.boundary, tags=PUBLIC_POI_TAGS, endpoint=inputs.endpoint,
+                                          timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+        timings["pois"] = time.perf_counter() - t1
+    distance_mode = "network" if network is not None and want_network else "screening"
+    if network is not None and not want_network:
+        notices.append("road network built, but distance.mode is \"screening\": public-tier distances are "
+                       "straight line × circuity (set distance.mode=\"network\" for road distances)")
+
+    public = None
+    if scenario.tiers.public:
+        from gzcharge.tiers.public import plan_public
+
+        say("public charging tier", 0.3)
+        t1 = time.perf_counter()
+        public = plan_public(region, scenario, network=network if distance_mode == "network" else None,
+                             pois=pois, existing_stations=inputs.existing_stations,
+                             progress=lambda m, f: say(f"public: {m}", 0.3 + 0.4 * (f or 0.0)))
+        timings["public"] = time.perf_counter() - t1
+        notices += [f"public: {n}" for n in public.notes]
+        notices += [f"public unmet: {u}" for u in public.unmet]
+
+    highway = None
+    if scenario.tiers.highway:
+        from gzcharge.highway.model import plan_highway
+
+        say("highway fast-charging tier", 0.7)
+        t1 = time.perf_counter()
+        highway = plan_highway(scenario.highway, region=region, network=network,
+                               expressways=inputs.expressways, service_areas=inputs.service_areas,
+                               existing_sites=inputs.existing_fast, od_file=inputs.od_file)
+        timings["highway"] = time.perf_counter() - t1
+        if highway.notice:
+            notices.append(highway.notice)
+    timings["total"] = time.perf_counter() - t0
+    say("done", 1.0)
+    return Plan(region=region, scenario=scenario, inputs=inputs, distance_mode=distance_mode,
+                public=public, highway=highway, network_summary=net_summary, notices=notices,
+                timings=timings)
+
+
+def write_plan(plan: Plan, out: str | Path, *, report: bool = True) -> list[Path]:
+    """Write the plan's GeoPackage (and, with ``report``, the Markdown/HTML report + PNG map).
+
+    Returns the written paths. Every file is written atomically.
+    """
+    from gzcharge.export.gpkg import write_geopackage
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    written = [write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)]
+    plan.timings["export_gpkg"] = time.perf_counter() - t0
+    if report:
+        from gzcharge.export.plan_report import write_plan_report
+
+        written += write_plan_report(plan, out.with_suffix(""))
+    return written
