@@ -65,14 +65,25 @@ def _nx_matrix(
 
 
 @pytest.mark.parametrize("direction", ["to_sites", "from_sites"])
-@pytest.mark.parametrize("n_demand,n_sites", [(300, 40), (40, 300)])
+@pytest.mark.parametrize("n_demand,n_sites", [(300, 40), (40, 300), (900, 400)])
 def test_network_costs_match_networkx(random_digraph, direction, n_demand, n_sites):
     g, adj = random_digraph
     rng = np.random.default_rng(n_demand)
     demand = rng.integers(0, adj.shape[0], n_demand)
     sites = rng.choice(adj.shape[0], n_sites, replace=False)
     cutoff = 180.0
-    cm = network_costs_csgraph(adj, demand, sites, cutoff=cutoff, direction=direction)
+    calls: list[tuple[int, int]] = []
+    cm = network_costs_csgraph(
+        adj,
+        demand,
+        sites,
+        cutoff=cutoff,
+        direction=direction,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    # 400 start nodes > one group of 128: several ball subgraphs, reported as progress
+    n_start = min(np.unique(demand).size, np.unique(sites).size)
+    assert calls[-1] == (n_start, n_start) and len(calls) >= n_start // 128
     # to_sites: demand -> site on g; from_sites: site -> demand on g
     ref = _nx_matrix(g, demand, sites, cutoff, from_rows=direction == "to_sites")
     got = cm.to_dataframe().to_numpy()
