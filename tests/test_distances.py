@@ -299,3 +299,43 @@ def test_costmatrix_methods():
     assert as_cost_matrix(df).values.nnz == 4
     with pytest.raises(DataError, match="empty"):
         as_cost_matrix(pd.DataFrame())
+
+
+# ---------------------------------------------------------------- real OSM network
+def test_network_costs_on_kouvola_osm_match_networkx():
+    """Real one-way streets: RoadNetwork contract + travel times vs networkx on the MultiDiGraph."""
+    from gzcharge.network import RoadNetwork
+    from gzcharge.sources.osm import graph_from_file
+    from tests.conftest import shared_path
+
+    net = RoadNetwork.from_graph(graph_from_file(shared_path("osm", "kouvola_fi.osm.pbf")))
+    nodes = np.array(list(net.graph.nodes))
+    rng = np.random.default_rng(3)
+    demand = pd.Series(rng.choice(nodes, 150), index=[f"d{i}" for i in range(150)])
+    sites = pd.Series(rng.choice(nodes, 60, replace=False), index=[f"s{i}" for i in range(60)])
+    cutoff = 300.0
+    to = network_costs(net, demand, sites, cutoff=cutoff, weight="travel_time_s")
+    frm = network_costs(
+        net, demand, sites, cutoff=cutoff, weight="travel_time_s", direction="from_sites"
+    )
+    ref_to = np.full(to.shape, np.inf)
+    ref_from = np.full(to.shape, np.inf)
+    for i, d in enumerate(demand):
+        dist = nx.single_source_dijkstra_path_length(
+            net.graph, d, cutoff=cutoff, weight="travel_time_s"
+        )
+        ref_to[i] = [dist.get(s, np.inf) for s in sites]
+    for j, s in enumerate(sites):
+        dist = nx.single_source_dijkstra_path_length(
+            net.graph, s, cutoff=cutoff, weight="travel_time_s"
+        )
+        ref_from[:, j] = [dist.get(d, np.inf) for d in demand]
+    for cm, ref in ((to, ref_to), (frm, ref_from)):
+        got = cm.to_dataframe().to_numpy()
+        ok = np.isfinite(ref)
+        assert ok.sum() > 100
+        # pairs within 1e-9 s of the cutoff could fall either side; there are none here
+        assert np.array_equal(np.isfinite(got), ok)
+        np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-9)
+        assert cm.unit == "s" and cm.meta["weight"] == "travel_time_s"
+    assert not np.array_equal(ref_to, ref_from)  # one-way streets make direction matter
