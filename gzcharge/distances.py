@@ -7,6 +7,16 @@ unreachable or beyond the cutoff. Every matrix records the mode that produced it
 (``network``: cutoff Dijkstra on a road graph; ``screening``: straight line × circuity;
 ``given``: supplied by the user).
 
+Public functions:
+
+* :func:`network_costs` -- demand × site matrix on a :class:`gzcharge.network.RoadNetwork`
+  (metres or seconds, optional snap legs), a thin wrapper around
+* :func:`network_costs_csgraph` -- cutoff Dijkstra between node sets of a sparse graph,
+  from whichever side is smaller, exact, on small "ball" subgraphs;
+* :func:`screening_costs` / :func:`screening_costs_gdf` -- straight line × circuity when no
+  road graph exists (default circuity 1.4 for mountainous Guizhou);
+* :func:`estimate_circuity` -- calibrate the circuity from a network matrix.
+
 This module imports only numpy/scipy/pandas at module level so that the numeric core
 (:mod:`gzcharge.locate`) can use :class:`CostMatrix` without geopandas.
 """
@@ -15,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -751,8 +761,7 @@ def screening_costs_gdf(
     cost = screening_costs(
         a, b, cutoff=cutoff, row_ids=rows, col_ids=cols, circuity=circuity, speed_kmh=speed_kmh
     )
-    cost.meta["metric_crs"] = crs.to_string()
-    return cost
+    return replace(cost, meta={**cost.meta, "metric_crs": crs.to_string()})
 
 
 def estimate_circuity(
