@@ -538,9 +538,13 @@ def graph_from_file(
 
 # ---------------------------------------------------------------------------- Overpass
 def _overpass_error(e: Exception, endpoint: str, timeout_s: float) -> NetworkError:
+    detail = str(e)
+    if "Errno" in detail:  # requests' nested message: keep the OS reason only
+        detail = detail[detail.rindex("[Errno") :].split("]", 1)[-1].strip(" '\")") or detail
+    detail = detail if len(detail) <= 120 else detail[:117] + "..."
     return NetworkError(
         f"Overpass API at {endpoint} is unreachable or failed within {timeout_s:g} s "
-        f"({type(e).__name__}: {e}); work offline with --osm-file FILE (.osm/.osm.bz2/.osm.pbf, "
+        f"({type(e).__name__}: {detail}); work offline with --osm-file FILE (.osm/.osm.bz2/.osm.pbf, "
         "e.g. a Geofabrik extract), or set another --endpoint / a longer --timeout"
     )
 
