@@ -307,7 +307,7 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
         details["n_constraints"] = model.nconstraints()
         y = res.values(model.y) > 0.5
         cost_y = _true_cost(d, y)
-        if cost_y < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+        if best_y is None or cost_y < best_cost - 1e-9 * max(1.0, abs(best_cost)):
             best_y, best_cost = y, cost_y
         bound = res.bound
         status = res.status

@@ -1,0 +1,165 @@
+"""p-median and capacitated location: published optima, spopt's SF value, hand instances, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from gzcharge.distances import CostMatrix
+from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.locate._common import Status
+from gzcharge.locate.median import p_median
+from tests.conftest import shared_path
+
+
+# --------------------------------------------------------------------------- OR-Library
+def _orlib(k: int) -> tuple[np.ndarray, int]:
+    """Distance matrix and p of pmed{k}; repeated edges: the last line wins (README)."""
+    lines = shared_path("reference", "orlib_pmed", f"pmed{k}.txt").read_text().split("\n")
+    n, m, p = map(int, lines[0].split())
+    edges: dict[tuple[int, int], int] = {}
+    for ln in lines[1 : 1 + m]:
+        i, j, c = map(int, ln.split())
+        edges[(min(i, j), max(i, j))] = c
+    ij = np.array(list(edges)) - 1
+    g = sp.coo_array((np.array(list(edges.values()), float), (ij[:, 0], ij[:, 1])), shape=(n, n)).tocsr()
+    return shortest_path(g, directed=False), p
+
+
+def _orlib_opt() -> dict[str, int]:
+    text = shared_path("reference", "orlib_pmed", "pmedopt.txt").read_text().split("\n")[1:]
+    return {a: int(b) for a, b in (ln.split() for ln in text if ln.strip())}
+
+
+_HEAVY = {6, 12}  # p = 5/10 on 200/300 nodes: the LP gap needs branching (~10-20 s each)
+
+
+@pytest.mark.parametrize(
+    "k", [pytest.param(k, marks=pytest.mark.slow) if k in _HEAVY else k for k in range(1, 16)]
+)
+def test_orlib_pmed_optimal(k: int) -> None:
+    d, p = _orlib(k)
+    cm = CostMatrix.from_dataframe(pd.DataFrame(d))
+    res = p_median(cm, np.ones(len(d)), p)
+    assert res.status is Status.OPTIMAL
+    assert res.objective == _orlib_opt()[f"pmed{k}"]
+    assert len(res.selected) == p
+    # the assignment is the nearest open site and reproduces the objective
+    served = d[np.arange(len(d)), res.assignment.to_numpy().astype(int)]
+    assert served.sum() == res.objective
+    assert np.allclose(served, d[:, res.selected].min(axis=1))
+
+
+def test_full_radius_model_matches_iterated() -> None:
+    d, p = _orlib(1)
+    cm = CostMatrix.from_dataframe(pd.DataFrame(d))
+    assert p_median(cm, np.ones(len(d)), p, iterate_radius=False).objective == 5819
+
+
+# --------------------------------------------------------------------------- spopt SF
+def test_spopt_san_francisco_mean_distance() -> None:
+    dist = pd.read_csv(
+        shared_path("reference", "spopt_sf", "SF_network_distance_candidateStore_16_censusTract_205_new.csv"),
+        dtype={"DestinationName": str, "name": str},
+    )
+    demand = pd.read_csv(shared_path("reference", "spopt_sf", "SF_demand_205_centroid_uniform_weight.csv"), dtype={"NAME": str})
+    cm = CostMatrix.from_long(dist, row="DestinationName", col="name", value="distance")
+    w = demand.set_index("NAME")["POP2000"].astype(float)
+    res = p_median(cm, w, 4)
+    assert res.status is Status.OPTIMAL
+    assert res.details["mean_cost"] == pytest.approx(2982.1268579890657, rel=1e-12)
+    assert len(res.selected) == 4
+
+
+# --------------------------------------------------------------------------- hand instances
+def _hand() -> tuple[pd.DataFrame, pd.Series]:
+    cost = pd.DataFrame({"S1": [1.0, 2.0, 3.0], "S2": [10.0, 5.0, 1.0]}, index=["a", "b", "c"])
+    return cost, pd.Series({"a": 3.0, "b": 3.0, "c": 2.0})
+
+
+def test_uncapacitated_hand() -> None:
+    cost, w = _hand()
+    res = p_median(cost, w, 2)
+    assert res.objective == 3 * 1 + 3 * 2 + 2 * 1  # a,b -> S1; c -> S2
+    assert res.assignment.to_dict() == {"a": "S1", "b": "S1", "c": "S2"}
+    one = p_median(cost, w, 1)  # S1: 3+6+6 = 15 ; S2: 30+15+2 = 47
+    assert one.selected == ["S1"] and one.objective == 15
+
+
+def test_capacitated_single_source_hand() -> None:
+    # S1 holds 4 units: only a (3) fits with the best saving; b and c go to S2: 3 + 15 + 2
+    cost, w = _hand()
+    res = p_median(cost, w, 2, capacity={"S1": 4.0, "S2": 10.0})
+    assert res.objective == pytest.approx(20.0)
+    assert res.assignment.to_dict() == {"a": "S1", "b": "S2", "c": "S2"}
+
+
+def test_capacitated_split_hand() -> None:
+    # split: a (3) and one unit of b at S1, two units of b and c at S2: 3 + 2 + 10 + 2
+    cost, w = _hand()
+    res = p_median(cost, w, 2, capacity={"S1": 4.0, "S2": 10.0}, single_source=False)
+    assert res.objective == pytest.approx(17.0)
+    sh = res.details["shares"].set_index(["demand", "site"])["share"]
+    assert sh[("b", "S1")] == pytest.approx(1 / 3)
+
+
+def test_existing_and_unreachable_pairs() -> None:
+    cost = pd.DataFrame(
+        {"A": [0.0, 4.0, np.inf, 9.0], "B": [4.0, 0.0, 5.0, np.inf], "C": [np.inf, 5.0, 0.0, 3.0]},
+        index=[1, 2, 3, 4],
+    )
+    w = pd.Series(1.0, index=[1, 2, 3, 4])
+    free = p_median(cost, w, 2)  # {A,C}: 0+4+0+3 = 7 ; {B,C}: 4+0+0+3 = 7 ; {A,B}: 0+0+5+9 = 14
+    assert free.objective == 7
+    forced = p_median(cost, w, 2, existing=["A", "B"])
+    assert sorted(forced.selected) == ["A", "B"] and forced.objective == 14
+
+
+def test_facility_location_with_site_cost() -> None:
+    cost, w = _hand()
+    # opening S2 costs 5 and saves (3-1)*2 = 4 on c: keep only S1 -> 15 + fixed 1
+    res = p_median(cost, w, None, site_cost={"S1": 1.0, "S2": 5.0})
+    assert res.selected == ["S1"] and res.objective == 16
+    cheap = p_median(cost, w, None, site_cost={"S1": 1.0, "S2": 3.0})  # 11 + 4 = 15 < 16
+    assert sorted(cheap.selected) == ["S1", "S2"] and cheap.objective == 15
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_inputs() -> None:
+    cost, w = _hand()
+    with pytest.raises(DataError, match="d"):
+        p_median(cost, pd.Series({"a": 1.0, "b": 1.0, "d": 1.0}), 1)
+    with pytest.raises(DataError, match="b"):
+        p_median(cost, pd.Series({"a": 1.0, "b": -1.0, "c": 1.0}), 1)
+    with pytest.raises(DataError, match="c"):
+        p_median(cost, pd.Series({"a": 1.0, "b": 1.0, "c": np.nan}), 1)
+    with pytest.raises(DataError, match="larger than"):
+        p_median(cost, w, 3)
+    with pytest.raises(DataError, match="existing"):
+        p_median(cost, w, 1, existing=["S1", "S2"])
+    with pytest.raises(DataError, match="S9"):
+        p_median(cost, w, 1, existing=["S9"])
+    with pytest.raises(DataError, match="empty"):
+        p_median(pd.DataFrame(), [], 1)
+    with pytest.raises(DataError, match="S2"):
+        p_median(cost, w, 1, capacity={"S1": 4.0})
+    with pytest.raises(DataError, match="site_cost"):
+        p_median(cost, w, None)
+
+
+def test_infeasible_inputs_name_the_demand() -> None:
+    cost, w = _hand()
+    cost.loc["z"] = [np.inf, np.nan]
+    with pytest.raises(InfeasibleError, match="z") as info:
+        p_median(cost, pd.concat([w, pd.Series({"z": 1.0})]), 1)
+    assert info.value.unserved == ["z"]
+    cost, w = _hand()
+    with pytest.raises(InfeasibleError, match="capacity"):
+        p_median(cost, w, 1, capacity={"S1": 4.0, "S2": 4.0})
+    cost.loc["a", "S2"] = np.inf  # a (weight 3) reaches only S1, which holds 2.5
+    with pytest.raises(InfeasibleError, match="demand points a weigh more") as info:
+        p_median(cost, w, 2, capacity={"S1": 2.5, "S2": 100.0})
+    assert info.value.unserved == ["a"]
