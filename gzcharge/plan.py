@@ -107,7 +107,6 @@ class Plan:
             "region": self.region.name,
             "region_code": str(self.region.code),
             "region_kind": self.region.kind,
-            "metric_crs": self.region.metric_crs,
             "scenario_name": self.scenario.name,
             "scenario_toml": scenario_to_toml(self.scenario),
             "scenario_overrides": " ".join(self.inputs.overrides),

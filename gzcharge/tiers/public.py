@@ -35,15 +35,19 @@ with ``fallback_max_cover = true``, returns that plan with the unmet targets lis
 ``max_cover`` (best coverage under ``budget_cny`` and/or ``max_stations``)::
 
     max  Σ_i (w_i + δ) y_i − ε Σ_j c_j x_j
-    s.t. y_i <= Σ_{j∈N_i} x_j ;  Σ_j c_j x_j <= B ;  Σ_j x_j <= p ;  x_j = 1 (j ∈ E)
+    s.t. y_i <= Σ_{j∈N_i} x_j ;  Σ_j c_j x_j + Σ_i k_i y_i <= B ;  Σ_j x_j <= p ;  x_j = 1 (j ∈ E)
          Σ_{j∈N_i} x_j >= 1  for townships, when the cheapest township cover fits B and p
 
-(``δ = 10⁻³`` EVs makes zero-weight townships worth covering; ``ε`` breaks ties toward cheap
+(``k_i = w_i × kWh/EV/day × public share / (plug kW × hours × utilisation) × cost per extra plug``
+is the plug cost of serving demand ``i``, so the budget pays for sites *and* plugs; when the
+rounding of plugs still overshoots, the budget is tightened by the overshoot and re-solved.
+``δ = 10⁻³`` EVs makes zero-weight townships worth covering; ``ε`` breaks ties toward cheap
 plans and is far below the 0.1 % gap.)
 
 Station sizing
 --------------
-Each demand point is served by its nearest open station. A station's daily energy is
+Each covered demand point is served by its nearest open station (uncovered demand is not
+served, so it sizes nothing). A station's daily energy is
 ``E = Σ EVs served × kwh_per_ev_day × public_charging_share`` (kWh/day) and it gets
 ``plugs = max(min_plugs, ceil(E / (plug_kw × hours_per_day × utilisation_target)))`` plugs
 (an existing station keeps at least its known plugs); ``kw = plugs × plug_kw``. Station cost
@@ -146,6 +150,7 @@ class _ModelData:
     bonus: np.ndarray | None = None  # extra objective weight per demand (max_cover)
     use_share: bool = True
     use_count: bool = True
+    demand_cost: np.ndarray | None = None  # plug cost of serving demand i, charged to the budget
 
 
 def _build_model(d: _ModelData) -> Any:
@@ -190,7 +195,13 @@ def _build_model(d: _ModelData) -> Any:
             >= int(d.min_sites[g])
         )
     if d.budget is not None:
-        model.budget = pyo.Constraint(expr=cost_expr <= float(d.budget))
+        rhs = float(d.budget)
+        spend = cost_expr
+        if d.demand_cost is not None:
+            rhs -= float(d.demand_cost[d.must].sum())
+            spend = cost_expr + pyo.quicksum(float(d.demand_cost[i]) * model.y[int(i)] for i in free
+                                             if d.demand_cost[i] > 0)
+        model.budget = pyo.Constraint(expr=spend <= rhs)
     if d.max_sites is not None:
         model.max_sites = pyo.Constraint(expr=pyo.quicksum(x[j] for j in range(m)) <= int(d.max_sites))
     if d.objective == "min_cost":
@@ -370,17 +381,57 @@ def plan_public(
 
     base = dict(cover=cover, weight=weight, must=must, group=group, share=share, site_cost=site_cost,
                 site_group=site_group, min_sites=min_sites, existing=existing)
+    have = cands["plugs"].to_numpy(float)
+
+    def size(x: np.ndarray):
+        """Assign demand to the nearest open site and size it; return the arrays and the total spend."""
+        pos, dist = _nearest_open(cm.values, x)
+        # a station serves (and is sized for) the demand it covers; uncovered demand is not served
+        ok = (pos >= 0) & (dist <= radius)
+        served = np.bincount(pos[ok], weights=weight[ok], minlength=len(cands))
+        energy = served * p.kwh_per_ev_day * p.public_charging_share
+        plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
+        plugs = np.where(existing & np.isfinite(have), np.maximum(plugs, have), plugs).astype(int)
+        extra = np.where(existing, plugs - np.nan_to_num(have, nan=plugs), plugs - p.min_plugs).clip(min=0)
+        cost = site_cost + extra * p.cost_per_extra_plug_cny
+        return pos, dist, served, energy, plugs, cost, float(cost[x].sum())
+
+    # plugs beyond min_plugs grow linearly with the EVs a station serves (up to rounding): charge that
+    # cost to the demand served so that the budget covers sites and plugs
+    plug_share = p.kwh_per_ev_day * p.public_charging_share / (p.plug_kw * p.hours_per_day * p.utilisation_target)
+    demand_cost = weight * plug_share * p.cost_per_extra_plug_cny
+
+    def within_budget(model: dict) -> tuple[np.ndarray, Any, tuple]:
+        """Solve a budgeted model whose budget covers sites and (linearised) plugs; the rounding of plugs
+        can still overshoot, so then the budget is tightened by the overshoot and the model re-solved."""
+        b = p.budget_cny
+        for _ in range(12):
+            x, res = _solve_model(_ModelData(**{**model, "budget": b, "demand_cost": demand_cost}), scenario)
+            sized = size(x)
+            if p.budget_cny is None or sized[-1] <= p.budget_cny * (1 + 1e-9):
+                if b is not None and b < p.budget_cny:
+                    notes.append(f"plug costs depend on the demand each station serves: the model budget was "
+                                 f"tightened to {b:,.0f} CNY so that sites + plugs stay within "
+                                 f"{p.budget_cny:,.0f} CNY (the plan is optimal for that site budget)")
+                return x, res, sized
+            b = b - (sized[-1] - p.budget_cny) - 1.0
+            if b <= 0:
+                break
+        raise InfeasibleError(f"budget {p.budget_cny:,.0f} CNY cannot pay for the plugs the selected stations need; "
+                              "raise public.budget_cny")
+
     mode = p.mode
     if mode == "min_cost":
         x, res = _solve_model(_ModelData(**base, max_sites=p.max_stations), scenario)
-        new_cost = float(site_cost[x & ~existing].sum())
-        if p.budget_cny is not None and new_cost > p.budget_cny * (1 + 1e-9):
+        sized = size(x)
+        spend = sized[-1]
+        if p.budget_cny is not None and spend > p.budget_cny * (1 + 1e-9):
             msg_head = (f"budget {p.budget_cny:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
-                        f"costs {new_cost:,.0f} CNY")
+                        f"costs {spend:,.0f} CNY (sites and plugs)")
             bonus = np.where(is_town, weight.sum() + 1.0, 0.0)
-            x, res = _solve_model(_ModelData(**{**base, "must": np.zeros_like(must)}, objective="max_cover",
-                                             bonus=bonus, budget=p.budget_cny, max_sites=p.max_stations,
-                                             use_share=False, use_count=False), scenario)
+            x, res, sized = within_budget(dict(**{**base, "must": np.zeros_like(must)}, objective="max_cover",
+                                               bonus=bonus, max_sites=p.max_stations, use_share=False,
+                                               use_count=False))
             mode = "max_cover_fallback"
             unmet.insert(0, msg_head)
     else:
@@ -391,7 +442,7 @@ def plan_public(
             tc.weight = np.where(must, weight, 0.0)
             try:
                 xt, _ = _solve_model(tc, scenario)
-                fits = (p.budget_cny is None or site_cost[xt & ~existing].sum() <= p.budget_cny) and \
+                fits = (p.budget_cny is None or size(xt)[-1] <= p.budget_cny) and \
                     (p.max_stations is None or int(xt.sum()) <= p.max_stations)
                 must_ok = bool(fits)
             except InfeasibleError:
@@ -400,13 +451,21 @@ def plan_public(
                 notes.append("the budget / station limit cannot cover every township; townships were maximised "
                              "with the other demand, not forced")
         bonus = np.where(is_town & ~must_ok, weight.sum() + 1.0, 0.0) if p.township_full_coverage else None
-        x, res = _solve_model(_ModelData(**{**base, "must": must & must_ok}, objective="max_cover", bonus=bonus,
-                                         budget=p.budget_cny, max_sites=p.max_stations, use_share=False,
-                                         use_count=False), scenario)
+        try:
+            x, res, sized = within_budget(dict(**{**base, "must": must & must_ok}, objective="max_cover", bonus=bonus,
+                                               max_sites=p.max_stations, use_share=False, use_count=False))
+        except InfeasibleError:
+            if not must_ok or not must.any():
+                raise
+            # forcing every township left no money for plugs: maximise instead
+            bonus = np.where(is_town, weight.sum() + 1.0, 0.0) if p.township_full_coverage else None
+            x, res, sized = within_budget(dict(**{**base, "must": np.zeros_like(must)}, objective="max_cover",
+                                               bonus=bonus, max_sites=p.max_stations, use_share=False,
+                                               use_count=False))
     t = stage("model", t)
 
     # ------------------------------------------------------------ recompute coverage, assign, size
-    pos, dist = _nearest_open(cm.values, x)
+    pos, dist, served, energy, plugs, cost, _spend = sized
     station_ids = cands["site_id"].to_numpy()
     covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
     dem = demand.copy()
@@ -414,13 +473,6 @@ def plan_public(
     dem["distance_m"] = dist
     dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
 
-    served = np.bincount(pos[pos >= 0], weights=weight[pos >= 0], minlength=len(cands))
-    energy = served * p.kwh_per_ev_day * p.public_charging_share
-    plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
-    have = cands["plugs"].to_numpy(float)
-    plugs = np.where(existing & np.isfinite(have), np.maximum(plugs, have), plugs).astype(int)
-    extra = np.where(existing, plugs - np.nan_to_num(have, nan=plugs), plugs - p.min_plugs).clip(min=0)
-    cost = site_cost + extra * p.cost_per_extra_plug_cny
     # tier of a station: the most demanding tier among the demand it serves (city > county > township)
     rank = dem["tier"].map({"city": 0, "county": 1, "township": 2}).to_numpy()
     best = np.full(len(cands), 3)
