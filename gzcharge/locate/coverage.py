@@ -340,6 +340,19 @@ def _result(
     )
 
 
+@dataclass
+class _Outcome:
+    """Best solution over the solve phases (and the heuristic), in instance columns."""
+
+    x: np.ndarray
+    status: Status
+    objective: float
+    bound: float
+    solver_name: str
+    solver_version: str
+    details: dict
+
+
 def _solve_instance(
     steps: list,
     inst: _Instance,
@@ -348,15 +361,29 @@ def _solve_instance(
     solve_opts: dict,
     timings: dict,
     lp_bound: bool,
-) -> tuple[np.ndarray, Any, float | None]:
-    """Build, translate and solve; returns (x over inst columns, SolveResult, LP bound)."""
+    *,
+    value_of: Callable[[np.ndarray], float],
+    maximize: bool,
+    warm_mode: str,
+    probe_s: float,
+) -> tuple[_Outcome, float | None]:
+    """Build, translate and solve; returns the best outcome and the LP bound (if asked).
+
+    ``warm_mode``: ``"start"`` passes the heuristic to HiGHS as a MIP start; ``"auto"`` first
+    runs HiGHS without it for ``probe_s`` seconds (a MIP start has made HiGHS 1.16 much
+    slower on easy, nearly integral instances) and only re-solves with the start when that
+    probe does not finish; ``"none"`` never passes it. In every mode the heuristic solution
+    is kept as a fallback when HiGHS stops at its limit with something worse.
+    """
+    from gzcharge.errors import SolverError
     from gzcharge.solve import PersistentSolver
 
     t = time.perf_counter()
     model = _build(steps, inst, spec)
     timings["build_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    ps = PersistentSolver(model, threads=solve_opts.pop("threads", None))
+    opts = dict(solve_opts)
+    ps = PersistentSolver(model, threads=opts.pop("threads", None))
     timings["translate_s"] = time.perf_counter() - t
     lp = None
     if lp_bound:
@@ -368,13 +395,61 @@ def _solve_instance(
         warm = {model.x: start.astype(float)}
         if len(model.y):
             hits = sp.csr_array(inst.a, dtype=np.int32) @ start.astype(np.int32)
-            free = spec["free_rows"]
-            warm[model.y] = np.minimum(hits[free], 1).astype(float)
-    t = time.perf_counter()
-    res = ps.solve(warm_start=warm, load_solution=False, **solve_opts)
-    timings["solve_s"] = time.perf_counter() - t
-    x = np.round(res.values(model.x)).astype(bool) if inst.shape[1] else np.zeros(0, dtype=bool)
-    return x, res, lp
+            warm[model.y] = np.minimum(hits[spec["free_rows"]], 1).astype(float)
+    limit = opts.pop("time_limit_s")
+    t_solve = time.perf_counter()
+    runs: list = []
+    phases = []
+    if warm is not None and warm_mode == "auto":
+        phases.append(("probe", None, probe_s if limit is None else min(limit, probe_s)))
+        phases.append(("warm", warm, None))
+    elif warm is not None and warm_mode == "start":
+        phases.append(("warm", warm, limit))
+    else:
+        phases.append(("plain", None, limit))
+    for name, ws, lim in phases:
+        if lim is None and limit is not None:
+            lim = limit - (time.perf_counter() - t_solve)
+            if lim <= 0.5:
+                break
+        try:
+            res = ps.solve(warm_start=ws, time_limit_s=lim, load_solution=False, **opts)
+        except SolverError as exc:  # e.g. the probe stopped without an incumbent
+            if name != "probe":
+                raise
+            logger.info("probe solve without a start found nothing (%s); retrying with the heuristic start", exc)
+            continue
+        runs.append((name, res))
+        if res.status == Status.OPTIMAL:
+            break
+    timings["solve_s"] = time.perf_counter() - t_solve
+    if not runs:
+        raise SolverError("HiGHS found no solution within the time limit")
+    best_name, best = max(runs, key=lambda r: r[1].objective if maximize else -r[1].objective)
+    bounds = [r.bound for _, r in runs]
+    bound = min(bounds) if maximize else max(bounds)
+    x = np.round(best.values(model.x)).astype(bool) if inst.shape[1] else np.zeros(0, dtype=bool)
+    obj = best.objective
+    status = Status.OPTIMAL if any(r.status == Status.OPTIMAL for _, r in runs) else Status.TIME_LIMIT_FEASIBLE
+    if start is not None:
+        h = value_of(start)
+        if (h > obj + 1e-9 * max(1.0, abs(obj))) if maximize else (h < obj - 1e-9 * max(1.0, abs(obj))):
+            logger.warning("HiGHS stopped with %.8g; the heuristic solution %.8g is better and is used", obj, h)
+            x, obj, best_name = start.copy(), h, "heuristic"
+    bound = max(bound, obj) if maximize else min(bound, obj)
+    details = dict(best.details)
+    details.update({"phases": [n for n, _ in runs], "best_from": best_name})
+    return _Outcome(x, status, obj, bound, best.solver_name, best.solver_version, details), lp
+
+
+def _warm_mode(warm_start: bool | str) -> str:
+    if warm_start in (True, "auto"):
+        return "auto"
+    if warm_start in ("start", "none"):
+        return str(warm_start)
+    if warm_start is False:
+        return "none"
+    raise DataError(f"warm_start must be True/False, 'auto', 'start' or 'none', not {warm_start!r}")
 
 
 def _solve_opts(time_limit_s: float | None, mip_rel_gap: float, threads: int | None, enforce_wall_clock: bool, log: bool) -> dict:
@@ -403,7 +478,8 @@ def set_cover(
     threads: int | None = None,
     enforce_wall_clock: bool = True,
     reduce: bool = True,
-    warm_start: bool = True,
+    warm_start: bool | str = True,
+    probe_s: float = 10.0,
     lp_bound: bool = False,
     log: bool = False,
 ) -> LocateResult:
@@ -431,8 +507,14 @@ def set_cover(
         weight share of that group.
     time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log
         Solver controls (see :func:`gzcharge.solve.solve`).
-    reduce, warm_start, lp_bound
-        Exact reductions, greedy MIP start, also solve the LP relaxation (``details``).
+    reduce, lp_bound
+        Exact reductions; also solve the LP relaxation (``details["lp_bound"]``).
+    warm_start, probe_s
+        Greedy heuristic start: ``True``/``"auto"`` = HiGHS first runs without it for
+        ``probe_s`` seconds and re-solves with it as a MIP start only if that probe does not
+        finish; ``"start"`` = always pass it; ``"none"`` = compute it but never pass it;
+        ``False`` = no heuristic at all. The heuristic solution is returned when HiGHS stops
+        at its limit with something worse.
 
     Returns
     -------
@@ -514,7 +596,7 @@ def set_cover(
         return _result(d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details)
 
     start = None
-    if warm_start:
+    if warm_start is not False:
         t = time.perf_counter()
         gt = spec.get("group_target")
         start = _heuristics.greedy_set_cover(
@@ -529,9 +611,20 @@ def set_cover(
         timings["heuristic_s"] = time.perf_counter() - t
         if start is not None:
             details["heuristic_objective"] = float(inst.cost[start].sum() + inst.const_cost)
-    x, res, lp = _solve_instance(
-        _SET_COVER_STEPS, inst, spec, start, _solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log), timings, lp_bound
+    res, lp = _solve_instance(
+        _SET_COVER_STEPS,
+        inst,
+        spec,
+        start,
+        _solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log),
+        timings,
+        lp_bound,
+        value_of=lambda xs: float(inst.cost[xs].sum() + inst.const_cost),
+        maximize=False,
+        warm_mode=_warm_mode(warm_start),
+        probe_s=probe_s,
     )
+    x = res.x
     if lp is not None:
         details["lp_bound"] = lp
     x_orig[inst.site_pos[x]] = True
@@ -577,7 +670,8 @@ def max_cover(
     threads: int | None = None,
     enforce_wall_clock: bool = True,
     reduce: bool = True,
-    warm_start: bool = True,
+    warm_start: bool | str = True,
+    probe_s: float = 10.0,
     local_search_s: float = 5.0,
     lp_bound: bool = False,
     log: bool = False,
@@ -605,8 +699,11 @@ def max_cover(
         rest of the weight is maximised.
     time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log
         Solver controls (see :func:`gzcharge.solve.solve`).
-    reduce, warm_start, local_search_s, lp_bound
-        Exact reductions, greedy + swap MIP start (seconds for the swap search), LP bound.
+    reduce, lp_bound
+        Exact reductions; also solve the LP relaxation (``details["lp_bound"]``).
+    warm_start, probe_s, local_search_s
+        Greedy + 1-swap heuristic start (``local_search_s`` seconds of swaps); modes as in
+        :func:`set_cover`.
 
     Returns
     -------
@@ -661,7 +758,7 @@ def max_cover(
         return _result(d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details)
 
     start = None
-    if warm_start:
+    if warm_start is not False:
         t = time.perf_counter()
         start = _heuristics.greedy_max_cover(
             inst.a, inst.w, p=spec.get("p"), site_cost=inst.cost, budget=spec.get("budget"), must=inst.must
@@ -675,9 +772,22 @@ def max_cover(
             details["heuristic_objective"] = float(inst.w[hits > 0].sum() + inst.const_weight)
         timings["heuristic_s"] = time.perf_counter() - t
     try:
-        x, res, lp = _solve_instance(
-            _MAX_COVER_STEPS, inst, spec, start, _solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log), timings, lp_bound
+        res, lp = _solve_instance(
+            _MAX_COVER_STEPS,
+            inst,
+            spec,
+            start,
+            _solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log),
+            timings,
+            lp_bound,
+            value_of=lambda xs: float(
+                inst.w[(sp.csr_array(inst.a, dtype=np.int32) @ xs.astype(np.int32)) > 0].sum() + inst.const_weight
+            ),
+            maximize=True,
+            warm_mode=_warm_mode(warm_start),
+            probe_s=probe_s,
         )
+        x = res.x
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the {int(must.sum())} must_cover demand points cannot all be covered within "
