@@ -290,6 +290,36 @@ def plan(
     _print_plan_summary(result, written)
 
 
+@app.command()
+def highway(
+    out: str = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    prefecture: str = typer.Option(None, "--prefecture", "-p", help="Prefecture name or adcode."),
+    province: bool = typer.Option(False, "--province", help="The whole province (corridors across prefecture borders)."),
+    county: str = typer.Option(None, "--county", help="One county (name or adcode)."),
+    boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP)."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a scenario key, e.g. --set highway.max_gap_km=40."),
+    osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract with the expressways (motorway/trunk)."),
+    online: bool = typer.Option(False, "--online", help="Download OSM data from Overpass (cached)."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL."),
+    timeout: float = typer.Option(None, "--timeout", help="Overpass request timeout in seconds."),
+    expressways: str = typer.Option(None, "--expressways", help="Expressway line layer (GPKG/SHP/GeoJSON)."),
+    service_areas: str = typer.Option(None, "--service-areas", help="Service areas CSV (name, lon, lat[, existing])."),
+    existing_fast: str = typer.Option(None, "--existing-fast", help="Existing fast-charging sites CSV (name, lon, lat)."),
+    od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow)."),
+    crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the report with a map."),
+) -> None:
+    """Plan the highway fast-charging tier only (same as `gzcharge plan --tiers highway`)."""
+    plan(out=out, prefecture=prefecture, province=province, county=county, boundary=boundary,
+         code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
+         existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
+         expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
+         tiers="highway", crs=crs, report=report)
+
+
 def _print_plan_summary(result, written) -> None:
     from rich.table import Table
 

@@ -97,8 +97,7 @@ class Plan:
         """Run metadata (flattened by the GeoPackage writer into ``run_metadata``)."""
         from gzcharge.scenario import scenario_to_toml
 
-        import highspy
-        import pyomo
+        from importlib.metadata import version as pkg_version
 
         meta: dict[str, Any] = {
             "gzcharge_version": __version__,
@@ -112,7 +111,7 @@ class Plan:
             "scenario_overrides": " ".join(self.inputs.overrides),
             "distance_mode": self.distance_mode,
             "township_source": self.region.township_source or "estimated",
-            "solver": f"HiGHS {highspy.Highs().version()} via Pyomo {pyomo.version.version}",
+            "solver": f"HiGHS (highspy {pkg_version('highspy')}) via Pyomo {pkg_version('pyomo')}",
             "status": self.status(),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "notices": " | ".join(self.notices),
