@@ -317,7 +317,10 @@ def _candidates(candidates: Any) -> tuple[pd.DataFrame, Any]:
     graph = None
     sites = candidates
     if hasattr(candidates, "sites") and hasattr(candidates, "corridors"):
-        sites, graph = candidates.sites, candidates.corridors
+        # a highway CandidateSet: its costs and "existing" flags are fast-charging facts, not hydrogen ones
+        graph = candidates.corridors
+        keep = [c for c in ("node", "kind", "name") if c in candidates.sites.columns]
+        sites = candidates.sites[keep].copy()
     if not isinstance(sites, pd.DataFrame):
         raise DataError(f"candidates must be a CandidateSet or a DataFrame indexed by site_id, not {type(sites).__name__}")
     if "node" not in sites.columns:
@@ -485,7 +488,8 @@ def plan_hydrogen(
         Highway ``Traffic`` (``flow`` × ``truck_share`` × ``hydrogen_share``) or a DataFrame
         with ``path`` and ``truck_flow`` (or ``flow``), optionally ``od_id``.
     candidates
-        Highway ``CandidateSet`` or a DataFrame indexed by ``site_id`` with ``node`` and
+        Highway ``CandidateSet`` (its nodes, kinds and names; fast-charging costs and
+        existing flags are not used) or a DataFrame indexed by ``site_id`` with ``node`` and
         optionally ``kind, name, cost_cny`` (NaN = smallest station cost), ``existing``
         (existing hydrogen stations: fixed open, phase 0, cost 0).
     params
