@@ -205,10 +205,7 @@ class CorridorGraph:
                 r["refs"][d["ref"]] += d["length_km"]
             if d.get("name"):
                 r["names"][d["name"]] += d["length_km"]
-        comp_of = {}
-        for c in self.components:
-            for n in c["nodes"]:
-                comp_of[n] = c["component"]
+        comp_of = self.component_of()
         seg_comp = {d["segment"]: comp_of.get(u, -1) for u, _, d in self.graph.edges(data=True)}
         recs = []
         for s in sorted(rows):
@@ -229,6 +226,20 @@ class CorridorGraph:
                 {"segment": [], "component": [], "ref": [], "name": [], "length_km": []}, geometry=[], crs=self.crs
             )
         return gpd.GeoDataFrame(recs, geometry="geometry", crs=self.crs)
+
+    def component_of(self) -> dict:
+        """Component id (of :attr:`components`) per node, nodes inserted later included."""
+        known = {}
+        for c in self.components:
+            for n in c["nodes"]:
+                known[n] = c["component"]
+        out: dict = {}
+        for comp in nx.connected_components(self.graph):
+            ids = {known[n] for n in comp if n in known}
+            cid = min(ids) if ids else -1
+            for n in comp:
+                out[n] = cid
+        return out
 
     def copy(self) -> CorridorGraph:
         """Deep-enough copy (graph copied; geometries are immutable)."""

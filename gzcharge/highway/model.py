@@ -169,62 +169,68 @@ def path_positions(path: list, lengths: dict) -> np.ndarray:
     return np.array(pos)
 
 
-def _cycle_stations(path: list, pos: np.ndarray, open_nodes: set, round_trip: bool) -> tuple[np.ndarray, float]:
-    at = np.array([pos[i] for i, n in enumerate(path) if n in open_nodes], dtype=float)
-    length = float(pos[-1])
-    if round_trip:
-        cyc = np.unique(np.concatenate([at, 2 * length - at]))
-        return cyc, 2 * length
-    return np.unique(at), length
-
-
 def refuelled_direct(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> bool:
     """Whether a trip along ``path`` is refuelled by ``open_nodes`` (checked directly).
 
-    Round trip: the open sites, laid out on the cyclic trip O→D→O (a site at km ``x`` is met
-    at ``x`` and at ``2L − x``), must be ≥ 1 and leave no gap between consecutive sites on the
-    cycle (wrapping around) longer than ``range_km``. One-way: a site at the origin, gaps
-    between consecutive sites ≤ range, and the last site within range of the destination.
+    The rule is the one documented in :mod:`gzcharge.locate.frlm`, evaluated here from the km
+    posts of the open sites on the path (no arc-cover sets). With open sites at
+    ``s_1 <= ... <= s_k`` on a path of length ``L`` and range ``R``:
+
+    * round trip (O→D→O repeated; the vehicle leaves the origin with half a tank):
+      ``k >= 1``, ``s_1 <= R/2``, ``s_{i+1} - s_i <= R``, ``L - s_k <= R/2``;
+    * one way (full tank at the origin, may arrive empty): ``s_1 <= R`` (no site needed
+      when ``L <= R``), ``s_{i+1} - s_i <= R``, ``L - s_k <= R``.
     """
     pos = path_positions(path, lengths)
-    st, total = _cycle_stations(path, pos, open_nodes, round_trip)
-    if len(st) == 0:
-        return False
-    if round_trip:
-        gaps = np.diff(np.concatenate([st, [st[0] + total]]))
-        return bool(gaps.max() <= range_km + _EPS)
-    if st[0] > _EPS:
-        return False
-    gaps = np.diff(np.concatenate([st, [total]]))
-    return bool(gaps.max() <= range_km + _EPS)
+    at = np.sort(np.array([pos[i] for i, n in enumerate(path) if n in open_nodes], dtype=float))
+    L = float(pos[-1])
+    R = float(range_km)
+    eps = _EPS * max(1.0, R, L)
+    end_reach = R / 2 if round_trip else R
+    if len(at) == 0:
+        return (not round_trip) and L <= R + eps
+    gaps = np.diff(at)
+    return bool(at[0] <= end_reach + eps and L - at[-1] <= end_reach + eps and (gaps.max(initial=0.0) <= R + eps))
+
+
+def _greedy(sites_km: np.ndarray, site_ids: list, start_km: float, end_km: float, fuel_km: float, range_km: float) -> list:
+    """Fewest stops from ``start_km`` (with ``fuel_km`` in the tank) to ``end_km``, full charge at each stop."""
+    stops: list = []
+    reach = start_km + fuel_km
+    eps = _EPS * max(1.0, range_km, end_km)
+    while reach < end_km - eps:
+        ok = np.flatnonzero((sites_km <= reach + eps) & (sites_km > reach - range_km + eps))
+        if len(ok) == 0:  # cannot happen on a refuelled trip
+            raise InfeasibleError("internal: greedy refuelling found no reachable site on a refuelled path")
+        j = ok[-1]
+        stops.append(site_ids[j])
+        reach = sites_km[j] + range_km
+    return stops
 
 
 def refuel_stops(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> list:
-    """Charging stops (node ids, with repeats) of one round trip under the greedy rule.
+    """Charging stops (node ids, with repeats) of one trip under the fewest-stops greedy rule.
 
-    The EV charges at the first open site from its origin, then at the last open site before
-    its range would be exceeded, until it is back at that first site (round trip) or at the
-    destination (one-way). Returns ``[]`` when the trip is not refuelled.
+    Round trip: the cyclic trip O→D→O (a site at km ``x`` is met at ``x`` and ``2L − x``)
+    in steady state: the EV charges to full at the first open site from its origin and
+    thereafter at the last open site before its range would be exceeded, until it can reach
+    that first site again. One way: it leaves the origin with a full tank and charges at the
+    last open site before its range would be exceeded until the destination is in reach.
+    Returns ``[]`` when the trip is not refuelled (:func:`refuelled_direct`).
     """
     if not refuelled_direct(path, lengths, open_nodes, range_km, round_trip=round_trip):
         return []
     pos = path_positions(path, lengths)
-    total = 2 * pos[-1] if round_trip else pos[-1]
-    seq = [(pos[i], n) for i, n in enumerate(path) if n in open_nodes]
-    if round_trip:
-        seq += [(total - pos[i], n) for i, n in reversed(list(enumerate(path))) if n in open_nodes]
-    seq = sorted(set(seq), key=lambda t: t[0])
-    first_km, first = seq[0]
-    stops = [first]
-    cur = first_km
-    end = first_km + total if round_trip else total
-    ext = seq + ([(k + total, n) for k, n in seq] if round_trip else [])
-    while cur + range_km < end - _EPS:
-        nxt = [(k, n) for k, n in ext if cur + _EPS < k <= cur + range_km + _EPS]
-        k, n = nxt[-1]
-        stops.append(n)
-        cur = k
-    return stops
+    L = float(pos[-1])
+    seq = sorted({(float(pos[i]), n) for i, n in enumerate(path) if n in open_nodes}, key=lambda t: (t[0], str(t[1])))
+    if not round_trip:
+        return _greedy(np.array([k for k, _ in seq]), [n for _, n in seq], 0.0, L, range_km, range_km)
+    cyc = seq + [(2 * L - k, n) for k, n in reversed(seq) if _EPS < k < L - _EPS]
+    first_km, first = cyc[0]
+    ext = cyc + [(k + 2 * L, n) for k, n in cyc]
+    km = np.array([k for k, _ in ext])
+    ids = [n for _, n in ext]
+    return [first, *_greedy(km, ids, first_km, first_km + 2 * L, range_km, range_km)]
 
 
 # ---------------------------------------------------------------------- sizing
@@ -265,7 +271,17 @@ class HighwayResult:
     never_served
         OD ids that no set of candidates can refuel with the effective range.
     locate
-        The core's :class:`~gzcharge.locate._common.LocateResult` (None when skipped).
+        The core's :class:`~gzcharge.locate._common.LocateResult` (None when skipped or when
+        there were no candidate sites).
+    by_prefecture
+        DataFrame per prefecture of the region (corridors are planned on the whole area and
+        reported here by prefecture): ``corridor_km`` (length inside it), ``stations``,
+        ``new``, ``existing``, ``plugs``, ``kw``, ``cost_cny``, ``longest_stretch_km``,
+        ``gap_ok`` (segments assigned by their largest share of length). Custom regions use
+        the feature names; parts outside every county are ``"(outside the region)"``.
+        Empty without a region.
+    is_skipped
+        True when the tier was skipped (see :attr:`skipped`).
     details
         Model size, times, parameters used.
     """
@@ -279,11 +295,13 @@ class HighwayResult:
     never_served: list = field(default_factory=list)
     locate: Any = None
     details: dict = field(default_factory=dict)
+    is_skipped: bool = False
+    by_prefecture: Any = None
 
     @property
     def skipped(self) -> bool:
-        """True when there was no expressway data."""
-        return self.locate is None and len(self.highway_stations) == 0
+        """True when the tier was skipped (no expressway data)."""
+        return self.is_skipped
 
     def layers(self) -> dict[str, Any]:
         """``{layer name: GeoDataFrame}`` for the GeoPackage writer."""
@@ -295,29 +313,60 @@ class HighwayResult:
 
 
 def _empty_result(notice: str) -> HighwayResult:
-    import geopandas as gpd
     import pandas as pd
 
-    def e(cols):
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs="EPSG:4326")
-
     return HighwayResult(
-        e(["site_id", "name", "corridor", "km_post", "plugs", "kw", "status", "peak_arrivals_per_h"]),
-        e(["segment", "ref", "length_km", "longest_stretch_km", "gap_ok", "refuelled_flow"]),
-        e(["od_id", "origin", "destination", "volume", "ev_volume", "refuelled", "length_km"]),
+        _frame([], STATION_COLUMNS, "EPSG:4326"),
+        _frame([], SEGMENT_COLUMNS, "EPSG:4326"),
+        _frame([], OD_COLUMNS, "EPSG:4326"),
         pd.DataFrame(),
         notice=notice,
+        is_skipped=True,
+        by_prefecture=pd.DataFrame(),
     )
 
 
 # ---------------------------------------------------------------------- solve
-def _frlm(**kwargs: Any) -> Any:
-    from gzcharge.locate.frlm import frlm
+def _core_kwargs(paths: list, flows: np.ndarray, od_ids: list, lengths: dict, params: HighwayParams,
+                 cand_nodes: list, existing_nodes: list, node_cost: dict, windows: list) -> dict:
+    """Keyword arguments of :func:`gzcharge.locate.frlm.frlm` / ``frlm_min_cost``.
 
-    return frlm(**kwargs)
+    The core needs at least one path. Without traffic (the gap rule alone decides) one
+    zero-flow, one-node path at a candidate is passed: it adds no flow and, as ``y`` is free
+    and the flow target is 0, no constraint on the stations (see the report to the lead: the
+    core could accept ``paths=[]`` when ``required_covers`` are given).
+    """
+    import pandas as pd
+
+    nodes = list(dict.fromkeys([*cand_nodes, *existing_nodes]))
+    if not paths:
+        paths, flows, od_ids = [[nodes[0]]], np.zeros(1), ["(no traffic)"]
+    return dict(
+        paths=paths,
+        flows=pd.Series(np.asarray(flows, dtype=float), index=pd.Index(od_ids, name="od_id")),
+        edge_lengths=lengths,
+        vehicle_range=params.effective_range_km,
+        candidates=cand_nodes,
+        existing=existing_nodes,
+        round_trip=params.round_trip,
+        site_cost={n: float(node_cost.get(n, 0.0)) for n in nodes},
+        required_covers=windows or None,
+        time_limit_s=params.time_limit_s,
+        mip_rel_gap=params.mip_gap,
+    )
 
 
-def solve_highway(cands: CandidateSet, traffic: Traffic, params: HighwayParams, *, fixed_open: list | None = None) -> HighwayResult:
+def _gap_infeasible(exc: InfeasibleError, params: HighwayParams, what: str) -> InfeasibleError:
+    return InfeasibleError(
+        f"the maximum-gap rule (highway.max_gap_km={params.max_gap_km:g}) cannot be met {what}; "
+        "raise highway.stations / highway.budget_cny, raise max_gap_km or set highway.enforce_gap=false "
+        f"({exc})"
+    )
+
+
+def solve_highway(
+    cands: CandidateSet, traffic: Traffic, params: HighwayParams, *, fixed_open: list | None = None, areas: Any = None
+) -> HighwayResult:
     """Choose, size and report sites for corridors with candidates and traffic.
 
     Parameters
@@ -329,97 +378,123 @@ def solve_highway(cands: CandidateSet, traffic: Traffic, params: HighwayParams, 
     params
         Highway parameters.
     fixed_open
-        Extra candidate *site ids* forced open (unknown ids raise :class:`DataError`).
+        Extra candidate *site ids* forced open (unknown ids raise :class:`DataError`). They
+        count as new sites in ``highway.stations`` and their cost counts in the budget.
+    areas
+        Polygons for reporting by prefecture (a region's ``counties``: ``prefecture`` or
+        ``name``); see :attr:`HighwayResult.by_prefecture`.
+
+    Raises
+    ------
+    DataError
+        Unknown ``fixed_open`` ids; ``highway.stations`` above the number of new candidates.
+    InfeasibleError
+        ``min_cost`` target share unreachable (the OD pairs that can never be served are
+        named), or the station limit/budget too small for the gap rule.
     """
+    from gzcharge._util import preview_ids
+    from gzcharge.locate.frlm import frlm, frlm_min_cost
+
     t0 = time.perf_counter()
     cg = cands.corridors
     G = cg.graph
     sites = cands.sites
     cand_nodes = sites["node"].tolist()
-    existing_nodes = sites.loc[sites["existing"], "node"].tolist()
-    if fixed_open:
-        existing_nodes = sorted(set(existing_nodes) | set(cands.node_of(list(fixed_open))))
+    truly_existing = sites.loc[sites["existing"], "node"].tolist()
+    forced = cands.node_of(list(fixed_open)) if fixed_open else []
+    existing_nodes = list(dict.fromkeys([*truly_existing, *forced]))
     lengths = {(u, v): d["length_km"] for u, v, d in G.edges(data=True)}
     R = params.effective_range_km
 
     # gap rule
     windows, unmet = gap_windows(G, cand_nodes, params.max_gap_km) if params.enforce_gap else ([], [])
-    # OD paths and pairs that can never be served
+    # OD paths and pairs that can never be served (every candidate open, direct check)
     od = traffic.od
     paths = list(od["path"]) if len(od) else []
     flows = od["ev_flow"].to_numpy(float) if len(od) else np.zeros(0)
+    od_ids = od["od_id"].tolist() if len(od) else []
     all_open = set(cand_nodes)
-    servable = np.array([refuelled_direct(p, lengths, all_open, R, round_trip=params.round_trip) for p in paths], dtype=bool)
-    never = od.loc[~servable, "od_id"].tolist() if len(od) else []
+    servable = np.array([refuelled_direct(p, lengths, all_open, R, round_trip=params.round_trip) for p in paths],
+                        dtype=bool)
+    never = [i for i, ok in zip(od_ids, servable, strict=True) if not ok]
     node_cost = dict(zip(sites["node"], sites["cost_cny"], strict=True))
-    costs = [node_cost[n] for n in cand_nodes]
-    n_new = len(set(cand_nodes) - set(existing_nodes))
+    n_new = len(set(cand_nodes) - set(truly_existing))
+    if not cand_nodes:
+        # nothing to choose: no service area, no interchange near a town and no stretch longer
+        # than the gap (else synthetic candidates would exist)
+        out = _assemble(cg, cands, traffic, params, set(), lengths, windows, unmet, never, areas)
+        out.details.update({"how": "no candidate sites: nothing to open", "n_candidates": 0, "n_paths": len(paths),
+                            "n_windows": 0, "status": "no_candidates", "gap": 0.0, "stages": []})
+        return out
+    kw = _core_kwargs(paths, flows, od_ids, lengths, params, cand_nodes, existing_nodes, node_cost, windows)
+    total = float(flows.sum())
+    stages: list[dict] = []
 
-    kwargs: dict[str, Any] = dict(
-        paths=paths,
-        flows=list(flows),
-        edge_lengths=lengths,
-        vehicle_range=R,
-        candidates=cand_nodes,
-        existing=existing_nodes,
-        round_trip=params.round_trip,
-        required_covers=windows,
-    )
+    def run(fn, **extra):
+        res = fn(**kw, **extra)
+        stages.append({"model": fn.__name__, **{k: v for k, v in extra.items()}, "status": res.status.value,
+                       "gap": res.gap, "seconds": res.seconds, "n_arc_sets": res.details.get("n_arc_sets")})
+        return res
+
     if params.mode == "min_cost":
-        total = float(flows.sum())
         best = float(flows[servable].sum())
-        if total > 0 and best < params.target_flow_share * total - 1e-9:
-            from gzcharge._util import preview_ids
-
+        if total > 0 and best < params.target_flow_share * total * (1 - 1e-12):
             raise InfeasibleError(
                 f"highway.target_flow_share={params.target_flow_share:g} cannot be met: even with every candidate "
                 f"open only {best / total:.1%} of the EV flow can be refuelled with an effective range of {R:g} km; "
-                f"pairs never served: {preview_ids(never)} — raise highway.range_km or lower target_flow_share",
+                f"OD pairs that can never be served: {preview_ids(never)} — raise highway.range_km/range_derate, add "
+                "candidate sites on those routes or lower target_flow_share",
                 unserved=never,
             )
-        kwargs.update(mode="min_cost", costs=costs, target_share=params.target_flow_share)
+        try:
+            res = run(frlm_min_cost, target_share=params.target_flow_share if total > 0 else 0.0)
+        except InfeasibleError as exc:
+            raise _gap_infeasible(exc, params, "together with the flow target") from exc
+        how = f"min_cost: cheapest sites meeting the gap rule and {params.target_flow_share:.0%} of the EV flow"
     elif params.stations is None and params.budget_cny is None:
-        kwargs.update(mode="min_cost", costs=costs, target_share=0.0)
+        # the gap rule decides the cost; with traffic, the flow picks among the cheapest plans
+        res = run(frlm_min_cost, target_share=0.0)
+        how = "gap rule alone: cheapest sites meeting it"
+        if total > 0:
+            cheapest = float(res.objective)
+            res = run(frlm, budget=cheapest * (1 + 1e-9) + 1e-9)
+            how = "gap rule first (cheapest sites), then the most refuelled flow at that cost"
     else:
+        extra: dict[str, Any] = {}
         if params.stations is not None:
-            kwargs["p"] = params.stations + len(existing_nodes)
             if params.stations > n_new:
-                raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites")
+                raise DataError(
+                    f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it"
+                )
+            extra["p"] = params.stations + len(truly_existing)
         if params.budget_cny is not None:
-            kwargs.update(budget=params.budget_cny, costs=costs)
-    res = _frlm(**_fit_kwargs(kwargs), time_limit_s=params.time_limit_s, mip_gap=params.mip_gap)
+            extra["budget"] = float(params.budget_cny)
+        try:
+            res = run(frlm, **extra)
+        except InfeasibleError as exc:
+            raise _gap_infeasible(exc, params, f"with {extra}") from exc
+        how = f"max_flow with {extra}"
     open_nodes = set(res.selected)
     t1 = time.perf_counter()
-    out = _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never)
+    out = _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never, areas)
     out.locate = res
     out.details.update(
         {
+            "how": how,
             "n_candidates": len(cand_nodes),
-            "n_existing": len(existing_nodes),
+            "n_existing": len(truly_existing),
+            "n_fixed_open": len(forced),
             "n_paths": len(paths),
             "n_windows": len(windows),
+            "n_arc_sets": res.details.get("n_arc_sets"),
             "solve_s": t1 - t0,
             "status": str(getattr(res.status, "value", res.status)),
             "gap": res.gap,
-            "model": res.details.get("model_size", res.details),
+            "stages": stages,
+            "station_cost_cny": float(res.details.get("station_cost", float("nan"))),
         }
     )
     return out
-
-
-def _fit_kwargs(kwargs: dict) -> dict:
-    """Keep only the keywords the core's ``frlm`` accepts (it names them itself)."""
-    import inspect
-
-    from gzcharge.locate.frlm import frlm
-
-    sig = inspect.signature(frlm)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return kwargs
-    missing = [k for k in kwargs if k not in sig.parameters]
-    if missing:
-        raise DataError(f"internal: gzcharge.locate.frlm.frlm does not accept {missing}")
-    return kwargs
 
 
 def _km_posts(cg: CorridorGraph) -> dict:
@@ -439,26 +514,122 @@ def _km_posts(cg: CorridorGraph) -> dict:
     return post
 
 
-def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never) -> HighwayResult:
+STATION_COLUMNS = ["site_id", "name", "kind", "corridor", "segment", "km_post", "plugs", "kw", "status",
+                   "sessions_per_day", "peak_arrivals_per_h", "mean_wait_min", "cost_cny", "prefecture"]
+SEGMENT_COLUMNS = ["segment", "component", "ref", "name", "length_km", "longest_stretch_km", "gap_ok", "covered",
+                   "refuelled_flow", "stations", "prefecture"]
+OD_COLUMNS = ["od_id", "origin", "destination", "volume", "ev_volume", "refuelled", "never_servable", "length_km"]
+OUTSIDE = "(outside the region)"
+
+
+def _frame(rows: list[dict], cols: list[str], crs: Any):
+    """GeoDataFrame with exactly ``cols`` + geometry (also when ``rows`` is empty)."""
     import geopandas as gpd
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=[*cols, "geometry"])
+    return gpd.GeoDataFrame(df[cols], geometry=gpd.GeoSeries(df["geometry"].tolist(), crs=crs), crs=crs)
+
+
+def _sessions(od, lengths: dict, open_nodes: set, params: HighwayParams) -> tuple[np.ndarray, dict]:
+    """Refuelled flag per OD row and charging sessions per day per open node.
+
+    The OD flow counts both directions. Round trip: ``flow / 2`` round trips a day, each with
+    the stops of :func:`refuel_stops`. One way: ``flow / 2`` trips in each direction, stops
+    of each direction's path.
+    """
+    R = params.effective_range_km
+    sessions: dict = {}
+    ok = np.zeros(len(od), dtype=bool)
+    for i, (pth, f) in enumerate(zip(od["path"], od["ev_flow"], strict=True)):
+        ok[i] = refuelled_direct(pth, lengths, open_nodes, R, round_trip=params.round_trip)
+        if not ok[i]:
+            continue
+        trips = [pth] if params.round_trip else [pth, pth[::-1]]
+        for t in trips:
+            for n in refuel_stops(t, lengths, open_nodes, R, round_trip=params.round_trip):
+                sessions[n] = sessions.get(n, 0.0) + float(f) / 2.0
+    return ok, sessions
+
+
+def _areas_frame(areas: Any) -> Any:
+    """Polygons with a ``prefecture`` label (from a region's counties), or None."""
+    if areas is None or len(areas) == 0:
+        return None
+    a = areas.to_crs(4326)
+    if "prefecture" in a.columns:
+        lab = a["prefecture"].astype(object)
+        fallback = a["name"] if "name" in a.columns else a.index.astype(str)
+        lab = lab.where(lab.notna(), fallback)
+    else:
+        lab = a["name"] if "name" in a.columns else a.index.astype(str)
+    out = a[["geometry"]].copy()
+    out["prefecture"] = lab.astype(str).to_numpy()
+    return out.dissolve("prefecture", as_index=False)
+
+
+def _by_prefecture(stations, segs, areas, metric_crs) -> Any:
+    """Prefecture per station (point in polygon) and per segment (largest share of length); km per prefecture."""
+    import geopandas as gpd
+    import pandas as pd
+
+    if areas is None:
+        stations["prefecture"] = None
+        segs["prefecture"] = None
+        return pd.DataFrame()
+    am = areas.to_crs(metric_crs)
+    if len(stations):
+        j = gpd.sjoin(stations[["geometry"]].to_crs(metric_crs), am, how="left", predicate="intersects")
+        j = j[~j.index.duplicated(keep="first")]
+        stations["prefecture"] = j["prefecture"].reindex(stations.index).fillna(OUTSIDE).to_numpy()
+    else:
+        stations["prefecture"] = pd.Series([], dtype=object)
+    km = pd.DataFrame(columns=["segment", "prefecture", "km"])
+    if len(segs):
+        sm = segs[["segment", "geometry"]].to_crs(metric_crs)
+        ov = gpd.overlay(sm, am, how="intersection", keep_geom_type=True)
+        ov["km"] = ov.geometry.length / 1000.0
+        km = ov.groupby(["segment", "prefecture"], as_index=False)["km"].sum()
+        inside = km.groupby("segment")["km"].sum()
+        out_km = (segs.set_index("segment")["length_km"] - inside.reindex(segs["segment"]).fillna(0.0).to_numpy())
+        rest = out_km[out_km > 1e-3]
+        km = pd.concat([km, pd.DataFrame({"segment": rest.index, "prefecture": OUTSIDE, "km": rest.to_numpy()})])
+        major = km.sort_values(["segment", "km"], ascending=[True, False]).drop_duplicates("segment")
+        segs["prefecture"] = segs["segment"].map(dict(zip(major["segment"], major["prefecture"], strict=True)))
+    else:
+        segs["prefecture"] = pd.Series([], dtype=object)
+    names = sorted(set(areas["prefecture"]) | set(km["prefecture"]) | set(stations["prefecture"].dropna()))
+    rows = []
+    for p in names:
+        st = stations[stations["prefecture"] == p]
+        sg = segs[segs["prefecture"] == p]
+        rows.append({
+            "prefecture": p,
+            "corridor_km": float(km.loc[km["prefecture"] == p, "km"].sum()),
+            "stations": len(st),
+            "new": int(st["status"].isin(["new", "synthetic"]).sum()),
+            "existing": int((st["status"] == "existing").sum()),
+            "plugs": int(st["plugs"].sum()),
+            "kw": float(st["kw"].sum()),
+            "cost_cny": float(st.loc[st["status"] != "existing", "cost_cny"].sum()),
+            "longest_stretch_km": float(sg["longest_stretch_km"].max()) if len(sg) else 0.0,
+            "gap_ok": bool(sg["gap_ok"].all()) if len(sg) else True,
+        })
+    df = pd.DataFrame(rows)
+    return df[(df["corridor_km"] > 0) | (df["stations"] > 0)].reset_index(drop=True)
+
+
+def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never, areas=None) -> HighwayResult:
     import pandas as pd
     import shapely
 
     G = cg.graph
     od = traffic.od
     R = params.effective_range_km
-    # refuelled paths and sessions
-    sessions: dict = {}
-    refuelled = []
-    for pth, f in zip(od["path"], od["ev_flow"], strict=True) if len(od) else []:
-        stops = refuel_stops(pth, lengths, open_nodes, R, round_trip=params.round_trip)
-        refuelled.append(bool(stops))
-        for n in stops:
-            sessions[n] = sessions.get(n, 0.0) + float(f) / (2.0 if params.round_trip else 1.0)
-    refuelled = np.array(refuelled, dtype=bool)
+    refuelled, sessions = _sessions(od, lengths, open_nodes, params)
     # flow through each edge by refuelled paths
     edge_flow: dict = {}
-    for pth, f, ok in zip(od["path"], od["ev_flow"], refuelled, strict=True) if len(od) else []:
+    for pth, f, ok in zip(od["path"], od["ev_flow"], refuelled, strict=True):
         if ok:
             for u, v in zip(pth[:-1], pth[1:], strict=True):
                 k = edge_key(u, v)
@@ -492,11 +663,11 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
                 "peak_arrivals_per_h": lam,
                 "mean_wait_min": wq,
                 "cost_cny": 0.0 if row is None else float(row["cost_cny"]),
+                "prefecture": None,
                 "geometry": shapely.Point(G.nodes[n]["x"], G.nodes[n]["y"]),
             }
         )
-    stations = gpd.GeoDataFrame(st_rows, geometry="geometry", crs=cg.crs) if st_rows else gpd.GeoDataFrame(
-        {"site_id": []}, geometry=[], crs=cg.crs)
+    stations = _frame(st_rows, STATION_COLUMNS, cg.crs)
     # segments with stretch analysis
     per_edge, zones = station_free_stretches(G, open_nodes)
     seg_gdf = cg.segments_frame()
@@ -509,41 +680,47 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         seg_flow[s] = max(seg_flow.get(s, 0.0), edge_flow.get(k, 0.0))
     seg_gdf["longest_stretch_km"] = seg_gdf["segment"].map(seg_longest).astype(float)
     seg_gdf["gap_ok"] = seg_gdf["longest_stretch_km"] <= params.max_gap_km + _EPS
+    seg_gdf["covered"] = seg_gdf["gap_ok"]
     seg_gdf["refuelled_flow"] = seg_gdf["segment"].map(seg_flow).fillna(0.0).astype(float)
-    seg_gdf["stations"] = seg_gdf["segment"].map(stations["segment"].value_counts() if len(stations) else {}).fillna(0).astype(int)
+    counts = stations["segment"].value_counts()
+    seg_gdf["stations"] = seg_gdf["segment"].map(counts).fillna(0).astype(int)
+    seg_gdf["prefecture"] = None
+    seg_gdf = seg_gdf[[*SEGMENT_COLUMNS, "geometry"]]
     # od flows
     od_rows = []
-    for i, r in enumerate(od.itertuples()) if len(od) else []:
+    never_set = set(never)
+    for i, r in enumerate(od.itertuples()):
         line = shapely.LineString([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in r.path]) if len(r.path) > 1 else None
         od_rows.append({"od_id": r.od_id, "origin": r.origin, "destination": r.destination, "volume": r.flow,
-                        "ev_volume": r.ev_flow, "refuelled": bool(refuelled[i]), "never_servable": r.od_id in set(never),
+                        "ev_volume": r.ev_flow, "refuelled": bool(refuelled[i]), "never_servable": r.od_id in never_set,
                         "length_km": r.length_km, "geometry": line})
-    odg = gpd.GeoDataFrame(od_rows, geometry="geometry", crs=cg.crs) if od_rows else gpd.GeoDataFrame(
-        {"od_id": []}, geometry=[], crs=cg.crs)
+    odg = _frame(od_rows, OD_COLUMNS, cg.crs)
+    # per prefecture (spatial join with the region's counties)
+    by_pref = _by_prefecture(stations, seg_gdf, _areas_frame(areas), cg.crs)
     # summary per component
-    comp_of = {n: c["component"] for c in cg.components for n in c["nodes"]}
     seg_comp = dict(zip(seg_gdf["segment"], seg_gdf["component"], strict=True))
     summ = []
     for c in cg.components:
         segs = seg_gdf[seg_gdf["component"] == c["component"]]
-        st = stations[stations["segment"].map(seg_comp) == c["component"]] if len(stations) else stations
+        st = stations[stations["segment"].map(seg_comp) == c["component"]]
         summ.append({"component": c["component"], "refs": ";".join(c["refs"][:5]), "length_km": c["length_km"],
-                     "stations": len(st), "new": int((st["status"] != "existing").sum()) if len(st) else 0,
-                     "plugs": int(st["plugs"].sum()) if len(st) else 0,
+                     "stations": len(st), "new": int((st["status"] != "existing").sum()),
+                     "plugs": int(st["plugs"].sum()),
                      "longest_stretch_km": float(segs["longest_stretch_km"].max()) if len(segs) else 0.0,
                      "gap_ok": bool(segs["gap_ok"].all()) if len(segs) else True})
-    del comp_of
     total = float(od["ev_flow"].sum()) if len(od) else 0.0
     ref_flow = float(od.loc[refuelled, "ev_flow"].sum()) if len(od) else 0.0
     notes = []
     if unmet:
-        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site (see unmet_windows)")
+        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site "
+                     "(see unmet_windows)")
     if never:
         from gzcharge._util import preview_ids
-        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: {preview_ids(never, 5)}")
+        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: "
+                     f"{preview_ids(never, 5)}")
     result = HighwayResult(
         stations.to_crs(4326), seg_gdf.to_crs(4326), odg.to_crs(4326), pd.DataFrame(summ),
-        notice="; ".join(notes) or None, unmet_windows=unmet, never_served=never,
+        notice="; ".join(notes) or None, unmet_windows=unmet, never_served=never, by_prefecture=by_pref,
     )
     result.details.update({"total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
@@ -642,7 +819,7 @@ def plan_highway(
     cands = build_candidates(cg, params, service_areas=sa, existing=ex, settlements=pts)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od)
-    out = solve_highway(cands, traffic, params, fixed_open=fixed_open)
+    out = solve_highway(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None))
     out.details["rejected_sites"] = cands.rejected
     out.details["components"] = [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]
     return out
