@@ -137,6 +137,7 @@ def solve(
     grace_s: float | None = None,
     load_solution: bool = True,
     log: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> SolveResult:
     """Solve a Pyomo model with HiGHS once and return a checked, normalised result.
 
@@ -169,6 +170,8 @@ def solve(
         Also write the solution into the Pyomo variables (``var.value``).
     log
         Show the HiGHS log on the console.
+    options
+        Extra HiGHS options, e.g. ``{"solver": "ipm"}`` for a large LP relaxation.
 
     Returns
     -------
@@ -192,6 +195,7 @@ def solve(
         grace_s=grace_s,
         load_solution=load_solution,
         log=log,
+        options=options,
     )
 
 
@@ -309,11 +313,14 @@ class PersistentSolver:
         sync_vars: bool = False,
         sync_objective: bool = False,
         sync_constraints: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> SolveResult:
         """Solve (or re-solve) the model; see :func:`solve` for the parameters.
 
         ``sync_vars``, ``sync_objective`` and ``sync_constraints`` push those kinds of
-        changes to HiGHS first (mutable parameters are always re-read).
+        changes to HiGHS first (mutable parameters are always re-read). ``options`` are extra
+        HiGHS options for this solve only (e.g. ``{"solver": "ipm"}``); they are reset to
+        HiGHS's defaults afterwards.
         """
         import highspy
 
@@ -324,11 +331,19 @@ class PersistentSolver:
         h = self._h
         h.setOptionValue("output_flag", bool(log))
         h.setOptionValue("log_to_console", bool(log))
-        h.setOptionValue("time_limit", float(time_limit_s) if time_limit_s is not None else float("inf"))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         h.setOptionValue("presolve", "on" if presolve else "off")
         if self._threads is not None:
             h.setOptionValue("threads", int(self._threads))
+        defaults: dict = {}
+        for key, val in dict(options or {}).items():
+            got = h.getOptionValue(key)
+            status, current = got if isinstance(got, tuple) else (highspy.HighsStatus.kOk, got)
+            if status != highspy.HighsStatus.kOk or h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+                for k, v in defaults.items():
+                    h.setOptionValue(k, v)
+                raise SolverError(f"HiGHS rejected option {key}={val!r}")
+            defaults[key] = current
 
         lp = h.getLp()
         n_col = lp.num_col_
@@ -355,8 +370,11 @@ class PersistentSolver:
                 check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
                 retried = True
         finally:
-            if relaxed and not (self._worker is not None and self._worker.is_alive()):
-                h.changeColsIntegrality(len(idx), idx, integrality[idx].astype(np.int32))
+            if not (self._worker is not None and self._worker.is_alive()):
+                if relaxed:
+                    h.changeColsIntegrality(len(idx), idx, integrality[idx].astype(np.int32))
+                for key, val in defaults.items():
+                    h.setOptionValue(key, val)
         return self._finish(out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed)
 
     def _run(
@@ -366,6 +384,11 @@ class PersistentSolver:
         import highspy
 
         h = self._h
+        # HiGHS measures time_limit on a clock that accumulates over every run of the same
+        # instance, so a re-solve would get less than asked: offset the limit by the time used.
+        h.setOptionValue(
+            "time_limit", float(time_limit_s) + h.getRunTime() if time_limit_s is not None else float("inf")
+        )
         if start is not None:
             sol = highspy.HighsSolution()
             sol.col_value = start

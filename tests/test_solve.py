@@ -140,3 +140,25 @@ def test_tiny_mip_matches_enumeration():
         sum(w[r] for r in range(40) if set(rows[r]) & set(s)) for s in itertools.combinations(range(10), 3)
     )
     assert solve(mod, mip_rel_gap=0.0).objective == pytest.approx(best)
+
+
+def test_resolve_gets_its_full_time_limit():
+    # HiGHS's time_limit clock accumulates over runs of one instance; the second solve must
+    # still get (about) its own limit instead of stopping at once.
+    mod, _, _ = _hard_cover_model(n=3000, m=600, seed=11)
+    ps = PersistentSolver(mod)
+    first = ps.solve(time_limit_s=1.0, mip_rel_gap=0.0)
+    if first.status is Status.OPTIMAL:
+        pytest.skip("instance solved within the first limit on this machine")
+    second = ps.solve(time_limit_s=1.0, mip_rel_gap=0.0)
+    assert second.details["solve_s"] >= 0.8
+
+
+def test_extra_options_apply_and_reset():
+    m = _pick_model([3.0, 2.0, 2.5], 1.5)
+    ps = PersistentSolver(m)
+    lp = ps.solve(relax_integrality=True, options={"solver": "ipm"})
+    assert lp.objective == pytest.approx(5.25)
+    assert ps.highs.getOptionValue("solver")[1] == "choose"
+    with pytest.raises(SolverError, match="no_such_option"):
+        ps.solve(options={"no_such_option": 1})

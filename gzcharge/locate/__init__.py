@@ -1,0 +1,20 @@
+"""Location models: geometry-free numeric core of gzcharge (no geopandas).
+
+Public API::
+
+    from gzcharge.locate import set_cover, max_cover, p_median, frlm, LocateResult, Status
+
+Each model takes a cost matrix (pandas DataFrame or :class:`gzcharge.distances.CostMatrix`)
+or paths with ids, builds a Pyomo model by a flat list of ``_define_*`` steps (formulations
+in the module docstrings), solves it through :mod:`gzcharge.solve` and returns a
+:class:`LocateResult` reported by id.
+"""
+
+from __future__ import annotations
+
+from gzcharge.locate._common import LocateResult, Status
+from gzcharge.locate.coverage import max_cover, set_cover
+from gzcharge.locate.frlm import frlm
+from gzcharge.locate.median import p_median
+
+__all__ = ["LocateResult", "Status", "frlm", "max_cover", "p_median", "set_cover"]
