@@ -259,7 +259,9 @@ def plan(
     service_areas: str = typer.Option(None, "--service-areas", help="Service areas CSV (name, lon, lat[, existing]) for the highway tier."),
     existing_fast: str = typer.Option(None, "--existing-fast", help="Existing highway fast-charging sites CSV (name, lon, lat)."),
     od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow) replacing the gravity model."),
-    tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway); default: the scenario's [tiers]."),
+    fleets: str = typer.Option(None, "--fleets", help="Fleet file (CSV/TOML) for battery-swap demand; else per-capita defaults."),
+    h2_sources: str = typer.Option(None, "--h2-sources", help="Hydrogen sources CSV (name, lon, lat, kind) for the supply rule."),
+    tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
 ) -> None:
@@ -272,7 +274,7 @@ def plan(
         from gzcharge.errors import ConfigError
 
         wanted = {t.strip() for t in tiers.split(",") if t.strip()}
-        known = {"public", "highway"}
+        known = {"public", "highway", "swap", "hydrogen"}
         if not wanted <= known:
             raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
         overrides += [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
@@ -283,7 +285,7 @@ def plan(
         inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
                             townships=townships, existing_stations=existing, expressways=expressways,
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
-                            scenario_file=str(scenario or default_scen), overrides=overrides)
+                            fleets=fleets, h2_sources=h2_sources, scenario_file=str(scenario or default_scen), overrides=overrides)
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
         say("writing GeoPackage and report", 0.92)
         written = write_plan(result, out, report=report)
@@ -317,7 +319,7 @@ def highway(
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         tiers="highway", crs=crs, report=report)
+         fleets=None, h2_sources=None, tiers="highway", crs=crs, report=report)
 
 
 def _print_plan_summary(result, written) -> None:

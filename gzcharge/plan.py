@@ -42,13 +42,15 @@ class PlanInputs:
     service_areas: str | None = None
     existing_fast: str | None = None
     od_file: str | None = None
+    fleets: str | None = None
+    h2_sources: str | None = None
     scenario_file: str | None = None
     overrides: list[str] = field(default_factory=list)
 
     def files(self) -> dict[str, str]:
         """Input name -> path, for the inputs that are files."""
         names = ("osm_file", "townships", "existing_stations", "expressways", "service_areas",
-                 "existing_fast", "od_file", "scenario_file")
+                 "existing_fast", "od_file", "fleets", "h2_sources", "scenario_file")
         return {n: getattr(self, n) for n in names if getattr(self, n)}
 
 
@@ -62,6 +64,8 @@ class Plan:
     distance_mode: str
     public: Any = None
     highway: Any = None
+    swap: Any = None
+    hydrogen: Any = None
     network_summary: dict | None = None
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -80,6 +84,10 @@ class Plan:
             out["counties"] = reg["counties"]
         if self.highway is not None and not self.highway.skipped:
             out.update(self.highway.layers())
+        if self.swap is not None:
+            out.update(self.swap.layers())
+        if self.hydrogen is not None:
+            out.update(self.hydrogen.layers())
         return out
 
     def status(self) -> str:
@@ -89,6 +97,8 @@ class Plan:
             statuses.append(str(self.public.status))
         if self.highway is not None and self.highway.locate is not None:
             statuses.append(str(getattr(self.highway.locate.status, "value", self.highway.locate.status)))
+        if self.swap is not None:
+            statuses.append(str(self.swap.status))
         if not statuses:
             return "not_run"
         return "optimal" if all(s == "optimal" for s in statuses) else ",".join(statuses)
@@ -128,6 +138,10 @@ class Plan:
             meta["highway"] = {"skipped": hw.skipped, "notice": hw.notice or "",
                                "status": "" if loc is None else str(getattr(loc.status, "value", loc.status)),
                                "gap": "" if loc is None else loc.gap}
+        if self.swap is not None:
+            sw = self.swap
+            meta["swap"] = {"mode": sw.mode, "status": sw.status, "objective": sw.objective, "gap": sw.gap,
+                            "station_cost_cny": sw.station_cost_cny, "seconds": round(sw.seconds, 3)}
         if self.network_summary:
             meta["network"] = self.network_summary
         return meta
@@ -149,6 +163,12 @@ class Plan:
             else:
                 hs = self.highway.highway_stations
                 rows += [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()))]
+        if self.swap is not None:
+            ss = self.swap.stations
+            rows += [("swap stations", f"{int(ss['n_stations'].sum())} at {len(ss)} sites"),
+                     ("swaps/day served", f"{float(ss['swaps_served'].sum()):,.0f}"),
+                     ("swap cost (CNY)", f"{float(ss['cost_cny'].sum()):,.0f}"),
+                     ("swap solver", f"{self.swap.status}, gap {self.swap.gap:.3%}")]
         return rows
 
 
@@ -239,10 +259,21 @@ def run_plan(
         timings["highway"] = time.perf_counter() - t1
         if highway.notice:
             notices.append(highway.notice)
+    swap = None
+    if scenario.tiers.swap:
+        from gzcharge.tiers.swap import plan_swap
+
+        say("battery-swap tier", 0.85)
+        t1 = time.perf_counter()
+        swap = plan_swap(region, scenario.swap, fleets=inputs.fleets,
+                         time_limit_s=scenario.solver.time_limit_s, mip_rel_gap=scenario.solver.mip_rel_gap)
+        timings["swap"] = time.perf_counter() - t1
+        if inputs.fleets is None:
+            notices.append("swap: no --fleets FILE: fleets are the documented per-capita defaults of [swap]")
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)
     return Plan(region=region, scenario=scenario, inputs=inputs, distance_mode=distance_mode,
-                public=public, highway=highway, network_summary=net_summary, notices=notices,
+                public=public, highway=highway, swap=swap, network_summary=net_summary, notices=notices,
                 timings=timings)
 
 

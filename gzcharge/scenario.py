@@ -279,6 +279,12 @@ class TiersParams(_Section):
 
     public: bool = True
     highway: bool = True
+    swap: bool = True
+    hydrogen: bool = True
+
+
+from gzcharge.tiers.hydrogen import HydrogenParams  # noqa: E402
+from gzcharge.tiers.swap import SwapParams  # noqa: E402
 
 
 def _highway_model() -> type[BaseModel] | None:
@@ -304,6 +310,8 @@ class Scenario(_Section):
     tiers: TiersParams = Field(default_factory=TiersParams)
     if _HighwayParams is not None:
         highway: _HighwayParams = Field(default_factory=_HighwayParams)  # type: ignore[valid-type]
+    swap: SwapParams = Field(default_factory=SwapParams)
+    hydrogen: HydrogenParams = Field(default_factory=HydrogenParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -636,7 +644,8 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+        # TOML has no null: keys set to None are left out (absent = not set)
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

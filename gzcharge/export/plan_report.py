@@ -93,6 +93,22 @@ def _highway_sections(plan: Plan) -> list[tuple[str, Any]]:
     return out
 
 
+def _swap_sections(plan: Plan) -> list[tuple[str, Any]]:
+    sw = plan.swap
+    st = sw.stations
+    text = (
+        f"- Mode **{sw.mode}**; solver status **{sw.status}**, relative gap {sw.gap:.4%}, {sw.seconds:.1f} s.\n"
+        f"- Fleets: {plan.inputs.fleets or 'documented per-capita defaults of [swap] (vehicles per 10,000 urban residents)'}.\n"
+        f"- {int(st['n_stations'].sum()) if len(st) else 0} swap stations at {len(st)} sites serve "
+        f"{float(st['swaps_served'].sum()) if len(st) else 0:,.0f} swaps/day; station cost "
+        f"{sw.station_cost_cny:,.0f} CNY.\n"
+    )
+    out: list[tuple[str, Any]] = [("Battery swap (换电) for fleets", text)]
+    if sw.summary is not None and len(sw.summary):
+        out.append(("Battery swap by fleet", sw.summary))
+    return out
+
+
 def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
     """Write ``<stem>_report.md``, ``<stem>_report.html`` and ``<stem>_report.png``; return their paths."""
     import pandas as pd
@@ -116,13 +132,16 @@ def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
         sections += _public_sections(plan)
     if plan.highway is not None:
         sections += _highway_sections(plan)
+    if plan.swap is not None:
+        sections += _swap_sections(plan)
     if plan.notices:
         sections.append(("Notes and assumptions", "\n".join(f"- {n}" for n in plan.notices)))
     sections.append(("Timings (s)", pd.DataFrame({"stage": list(plan.timings),
                                                   "seconds": [round(v, 2) for v in plan.timings.values()]})))
     layers = plan.layers()
     map_layers = {k: layers[k] for k in ("counties", "boundary", "expressway_segments", "townships",
-                                         "public_stations", "highway_stations") if k in layers and len(layers[k])}
+                                         "public_stations", "swap_stations", "hydrogen_stations", "highway_stations")
+                  if k in layers and len(layers[k])}
     paths = write_report(stem.with_name(stem.name + "_report.md"),
                          title=f"gzcharge plan — {reg.name} ({plan.scenario.name})",
                          sections=sections, map_layers=map_layers, metric_crs=reg.metric_crs,

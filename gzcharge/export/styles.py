@@ -698,8 +698,32 @@ DEFAULT_STYLES: dict[str, LayerStyle] = {
         [
             ("new", "新建", "#7b3294", 3.0, "diamond"),
             ("existing", "现有", "#c2a5cf", 3.0, "diamond"),
+            ("synthetic", "新建(无服务区)", "#e66101", 3.0, "diamond"),
         ],
         base=Symbol("#000000", 3.0, shape="diamond"),
+    ),
+    "swap_stations": categorized_style(
+        "point",
+        "station_type",
+        [
+            ("car", "换电站(乘用车)", "#2b83ba", 3.0, "square"),
+            ("bus", "换电站(公交)", "#1a9641", 3.4, "square"),
+            ("heavy_truck", "换电站(重卡)", "#d95f0e", 3.8, "square"),
+        ],
+        label_field="name",
+        base=Symbol("#000000", 3.0, shape="square"),
+    ),
+    "hydrogen_stations": categorized_style(
+        "point",
+        "phase",
+        [
+            (0, "现有加氢站", "#9e9e9e", 3.4, "triangle"),
+            (1, "一期", "#41b6c4", 3.6, "triangle"),
+            (2, "二期", "#2c7fb8", 3.6, "triangle"),
+            (3, "三期", "#253494", 3.6, "triangle"),
+        ],
+        label_field="name",
+        base=Symbol("#000000", 3.4, shape="triangle"),
     ),
     "expressway_segments": categorized_style(
         "line",
