@@ -124,19 +124,21 @@ def _read_plan(path: str | Path, label: str) -> _PlanFile:
         layers = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
     except Exception as exc:  # not a GDAL-readable file
         raise DataError(f"plan {label} {p} is not a GeoPackage ({exc}); give a file written by `gzcharge plan`") from None
+    meta: dict[str, str] = {}
+    if "run_metadata" in layers:
+        meta_frame = pyogrio.read_dataframe(p, layer="run_metadata", read_geometry=False)
+        if not {"key", "value"} <= set(meta_frame.columns):
+            raise DataError(f"plan {label} {p}: run_metadata has no key/value columns; is it a gzcharge plan?")
+        meta = dict(zip(meta_frame["key"].astype(str), meta_frame["value"].fillna("").astype(str), strict=True))
+    if meta.get("created_by") == "gzcharge compare":
+        raise DataError(f"plan {label} {p} is a comparison written by `gzcharge compare`, not a plan; "
+                        "compare two files written by `gzcharge plan`")
     missing = [x for x in REQUIRED_LAYERS if x not in layers]
     if missing:
         raise DataError(
             f"plan {label} {p} is not a gzcharge plan: it lacks layer(s) {', '.join(missing)} "
             f"(it has {', '.join(layers) or 'no layers'}); give a GeoPackage written by `gzcharge plan`"
         )
-    meta_frame = pyogrio.read_dataframe(p, layer="run_metadata", read_geometry=False)
-    if not {"key", "value"} <= set(meta_frame.columns):
-        raise DataError(f"plan {label} {p}: run_metadata has no key/value columns; is it a gzcharge plan?")
-    meta = dict(zip(meta_frame["key"].astype(str), meta_frame["value"].fillna("").astype(str), strict=True))
-    if meta.get("created_by") == "gzcharge compare":
-        raise DataError(f"plan {label} {p} is a comparison written by `gzcharge compare`, not a plan; "
-                        "compare two files written by `gzcharge plan`")
     if "region_code" not in meta:
         raise DataError(f"plan {label} {p} is not a gzcharge plan: run_metadata has no region_code "
                         "(written by another command?); give a GeoPackage written by `gzcharge plan`")
