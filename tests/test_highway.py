@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from gzcharge.errors import DataError
+from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.highway.params import HighwayParams
 from tests.conftest import shared_path
 
@@ -230,3 +230,346 @@ def test_kouvola_corridor_graph():
     assert 2.0 < cg.length_km < 2.3
     assert len(cg.components) == 1
     assert cg.nodes_of_kind("interchange")
+
+
+# ================================================================ independent checkers
+def _fuel_ok(open_km: list[float], L: float, R: float, round_trip: bool) -> bool:
+    """Drive the trip with a tank: refill to full at every open site passed.
+
+    Round trip: leave the origin with R/2, drive O→D→O, and be back with at least R/2 (so the
+    trip can be repeated). One way: leave with a full tank and reach D. Independent of the
+    code's rule (no formula for the ends).
+    """
+    if round_trip:
+        events = sorted(open_km) + sorted((2 * L - x for x in open_km), key=float)
+        total, fuel = 2 * L, R / 2
+    else:
+        events, total, fuel = sorted(open_km), L, R
+    pos = 0.0
+    for x in [*events, total]:
+        fuel -= x - pos
+        if fuel < -1e-9:
+            return False
+        pos = x
+        if x < total or (round_trip and x == total and x in events):
+            fuel = R if x in events else fuel
+    return fuel >= (R / 2 - 1e-9 if round_trip else -1e-9)
+
+
+def _stretches_by_walking(lines_m, station_pts_m, tol_m: float = 1.0) -> float:
+    """Longest station-free stretch of a line network, walked with shapely (no gzcharge code).
+
+    The lines are merged (``line_merge``), cut at every station (points within ``tol_m``),
+    and the pieces form a graph on rounded end points. From every terminal (station or dead
+    end) every simple path is walked until it meets a station or a dead end; the longest
+    such walk is returned.
+    """
+    import shapely
+
+    merged = shapely.get_parts(shapely.line_merge(shapely.union_all(list(lines_m))))
+    g = nx.Graph()
+    stations = set()
+
+    def key(p):
+        return (round(p[0], 1), round(p[1], 1))
+
+    for ln in merged:
+        near = [p for p in station_pts_m if ln.distance(p) <= tol_m]
+        cuts = sorted({0.0, ln.length, *(ln.project(p) for p in near)})
+        for p in near:
+            stations.add(key(ln.interpolate(ln.project(p)).coords[0]))
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            if b - a < 1e-6:
+                continue
+            pa, pb = ln.interpolate(a).coords[0], ln.interpolate(b).coords[0]
+            g.add_edge(key(pa), key(pb), w=(b - a))
+    terms = [n for n in g if n in stations or g.degree(n) == 1]
+    best = 0.0
+    for t in terms:
+        stack = [(t, 0.0, {t})]
+        while stack:
+            n, d, seen = stack.pop()
+            best = max(best, d)
+            if n != t and (n in stations or g.degree(n) == 1):
+                continue
+            for w in g.neighbors(n):
+                if w not in seen:
+                    stack.append((w, d + g.edges[n, w]["w"], seen | {w}))
+    return best
+
+
+def _plan_result_gap_ok(res, crs, G_km: float) -> float:
+    segs = res.expressway_segments.to_crs(crs)
+    pts = list(res.highway_stations.to_crs(crs).geometry)
+    longest_m = _stretches_by_walking(list(segs.geometry), pts)
+    assert longest_m <= G_km * 1000 + 1.0, f"longest station-free stretch {longest_m:.0f} m > {G_km} km"
+    return longest_m
+
+
+def test_direct_range_check_matches_fuel_simulation():
+    # random paths and open sets: the closed-form rule equals driving with a tank
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        n = int(rng.integers(2, 9))
+        steps = rng.uniform(5, 60, n - 1).round(0)
+        path = list(range(n))
+        L = {(i, i + 1): float(s) for i, s in enumerate(steps)}
+        pos = np.r_[0, np.cumsum(steps)]
+        open_ = {i for i in range(n) if rng.random() < 0.4}
+        R = float(rng.choice([40, 60, 100, 150]))
+        for rt in (True, False):
+            expect = _fuel_ok([float(pos[i]) for i in open_], float(pos[-1]), R, rt)
+            assert refuelled_direct(path, L, open_, R, round_trip=rt) == expect, (steps, open_, R, rt)
+
+
+def test_one_way_rule_full_tank_at_origin():
+    path = [0, 1, 2]
+    L = {(0, 1): 80.0, (1, 2): 80.0}
+    # one way, range 100: no site -> 160 > 100 fails; site at 80 -> 80, 80 OK (no site needed at O)
+    assert not refuelled_direct(path, L, set(), 100, round_trip=False)
+    assert refuelled_direct(path, L, {1}, 100, round_trip=False)
+    assert refuelled_direct([0, 1], L, set(), 100, round_trip=False)  # 80 km <= range, no site
+    # round trip, range 100: site at 80 -> 80 > 100/2 from the origin: fails; range 160 passes
+    assert not refuelled_direct(path, L, {1}, 100) and refuelled_direct(path, L, {1}, 160)
+    # one way stops: each direction leaves full, one stop at 80 km
+    assert refuel_stops(path, L, {1}, 100, round_trip=False) == [1]
+
+
+# ================================================================ solved plans (frlm core)
+def _straight(tmp_crs=CRS):
+    from gzcharge.highway.traffic import Traffic
+
+    gdf = gpd.GeoDataFrame({"ref": ["G60"]}, geometry=[LineString([(0, 0), (100000, 0)])], crs=tmp_crs)
+    cg = build_corridors(gdf, carriageway_merge_m=0)
+    sa = gpd.GeoDataFrame({"name": [f"SA{k}" for k in range(10, 100, 10)]},
+                          geometry=[Point(k * 1000, 20) for k in range(10, 100, 10)], crs=tmp_crs)
+    return cg, sa, Traffic(pd.DataFrame(columns=["od_id", "path", "ev_flow", "flow"]), pd.DataFrame(), [])
+
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.mark.parametrize(("gap", "expected"), [(50, 1), (30, 3), (20, 4), (15, 9), (10, 9)])
+def test_straight_corridor_solved_minimum(gap, expected):
+    from gzcharge.highway.model import solve_highway
+
+    # 100 km corridor, service areas every 10 km at 10..90 km, no traffic: the gap rule alone.
+    # Stretches end→site, site→site, site→end must be ≤ G. With sites only at multiples of 10
+    # the longest usable step is s = 10·floor(G/10) and the fewest sites is ceil(100 / s) − 1:
+    # G=50: s=50 → 2−1 = 1 (at 50); G=30: s=30 → ceil(3.33)−1 = 3 (30, 60, 90);
+    # G=20: s=20 → 5−1 = 4 (20, 40, 60, 80); G=15 and G=10: s=10 → 10−1 = 9 (every site).
+    cg, sa, tr = _straight()
+    params = HighwayParams(max_gap_km=gap, synthetic_spacing_km=min(10, gap))
+    cs = build_candidates(cg, params, service_areas=sa)
+    assert int(cs.sites["synthetic"].sum()) == 0
+    res = solve_highway(cs, tr, params)
+    assert len(res.highway_stations) == expected
+    assert res.details["status"] == "optimal"
+    longest = _plan_result_gap_ok(res, CRS, gap)
+    assert res.expressway_segments["longest_stretch_km"].max() == pytest.approx(longest / 1000, abs=1e-3)
+
+
+def _y_network():
+    # Y: hub at (0, 0), arms of 100 km to a (west), b (north), c (south); service areas at
+    # 50 km on each arm. Populations 1, 2, 3 (×1e5), beta 2, every pair 200 km apart:
+    # g_ab : g_ac : g_bc = 2 : 3 : 6 of 11,000 trips/day -> 2000, 3000, 6000; EV share 0.1 ->
+    # EV flows ab 200, ac 300, bc 600 (total 1100).
+    lines = [LineString([(0, 0), (-100000, 0)]), LineString([(0, 0), (0, 100000)]),
+             LineString([(0, 0), (0, -100000)])]
+    cg = build_corridors(gpd.GeoDataFrame(geometry=lines, crs=CRS), carriageway_merge_m=0)
+    pts = gpd.GeoDataFrame({"settlement_id": ["a", "b", "c"], "name": ["a", "b", "c"],
+                            "population": [1e5, 2e5, 3e5]},
+                           geometry=[Point(-100000, 0), Point(0, 100000), Point(0, -100000)], crs=CRS)
+    sa = gpd.GeoDataFrame({"name": ["A50", "B50", "C50"]},
+                          geometry=[Point(-50000, 0), Point(0, 50000), Point(0, -50000)], crs=CRS)
+    return cg, pts, sa
+
+
+def _y_plan(**kw):
+    from gzcharge.highway.model import solve_highway
+
+    cg, pts, sa = _y_network()
+    base = dict(range_km=160, range_derate=1.0, max_gap_km=150, gravity_beta=2, gravity_daily_trips=11000,
+                ev_share=0.1, peak_hour_factor=0.1, session_min=30, wait_target_min=10, min_plugs=1)
+    params = HighwayParams(**{**base, **kw})
+    cs = build_candidates(cg, params, service_areas=sa)
+    tr = build_traffic(cs.corridors, params, pts)
+    return solve_highway(cs, tr, params), params
+
+
+@pytest.mark.parametrize(("p", "flow", "names"), [(1, 0.0, set()), (2, 600.0, {"B50", "C50"}),
+                                                   (3, 1100.0, {"A50", "B50", "C50"})])
+def test_y_network_max_flow_by_hand(p, flow, names):
+    # Range 160, round trip: first site ≤ 80 km from the origin, last ≤ 80 km from the
+    # destination, gaps ≤ 160. The hub is 100 km from every end, so a pair u-v is refuelled
+    # only with both its arm sites (50 km from each end, 100 km apart). p=1: nothing;
+    # p=2: the best pair is bc (600); p=3: all 1100. Gap 150: from each end the 150 km window
+    # reaches its own arm site (50) and the hub (100) — with sites at B50, C50 the stretch
+    # a → B50 is 150 km (= G, allowed) so p=2 meets the gap rule; p=1 does not (a → B50 via
+    # hub 150, but B50 … c end 150: with one site at B50 the stretch a-hub-c is 200 > 150).
+    if p == 1:
+        with pytest.raises(InfeasibleError, match="at least 2 new sites"):
+            _y_plan(stations=p)
+        res, _ = _y_plan(stations=p, enforce_gap=False)
+    else:
+        res, _ = _y_plan(stations=p)
+    assert res.details["refuelled_ev_flow"] == pytest.approx(flow)
+    assert set(res.highway_stations["name"]) == names or p == 1
+    if p > 1:
+        _plan_result_gap_ok(res, CRS, 150)
+
+
+def test_y_network_sizing_by_hand():
+    # All three sites, range 160. Round trip a-b: cycle of 400 km with sites at 50 (A), 150 (B),
+    # 250 (B back), 350 (A back); from A with a full tank the farthest reachable site is B
+    # (100 km), then B back (100), A back (100), A again: 4 stops (A, B, B, A) — 3 is
+    # impossible since 400 / 3 > 100-km steps would need a 200-km hop. Same for ac, bc.
+    # Round trips/day = EV flow / 2: ab 100, ac 150, bc 300.
+    # Sessions/day: A = 2·100 + 2·150 = 500; B = 2·100 + 2·300 = 800; C = 2·150 + 2·300 = 900.
+    # Peak hour 10 %: λ = 50, 80, 90 /h; μ = 2 /h (30 min); plugs = smallest c with Erlang-C
+    # wait ≤ 10 min (independent factorial formula below).
+    res, _ = _y_plan(stations=3)
+    st = res.highway_stations.set_index("name")
+    assert st.loc[["A50", "B50", "C50"], "sessions_per_day"].tolist() == pytest.approx([500, 800, 900])
+
+    def wq(c, lam, mu=2.0):
+        a = lam / mu
+        top = a**c / math.factorial(c) * c / (c - a)
+        return top / (sum(a**k / math.factorial(k) for k in range(c)) + top) / (c * mu - lam) * 60
+
+    for nm, lam in (("A50", 50.0), ("B50", 80.0), ("C50", 90.0)):
+        c_ref = next(c for c in range(int(lam / 2) + 1, 200) if wq(c, lam) <= 10)
+        assert st.at[nm, "plugs"] == c_ref
+        assert st.at[nm, "kw"] == c_ref * 120
+
+
+@pytest.mark.parametrize(("share", "n_sites"), [(0.5, 2), (0.6, 3)])
+def test_y_network_min_cost_by_hand(share, n_sites):
+    # min_cost, gap rule off: share 0.5 needs 550 of 1100 -> pair bc (600) alone: 2 sites;
+    # share 0.6 needs 660 -> two pairs -> all 3 sites.
+    res, _ = _y_plan(mode="min_cost", target_flow_share=share, enforce_gap=False)
+    assert len(res.highway_stations) == n_sites
+    assert res.details["refuelled_ev_flow"] >= share * 1100 - 1e-9
+
+
+def test_range_below_unavoidable_gap_names_pairs():
+    # Range 95: a round trip needs its first site ≤ 47.5 km from the origin, but the nearest
+    # candidate to every end is its arm site at 50 km -> no pair can ever be served, whatever
+    # is opened. All three pairs are named (ids "origin|destination", origin = smaller node);
+    # min_cost with a flow target fails naming them.
+    res, _ = _y_plan(stations=3, range_km=95, max_gap_km=90, enforce_gap=False)
+    pairs = {frozenset(i.split("|")) for i in res.never_served}
+    assert pairs == {frozenset("ab"), frozenset("ac"), frozenset("bc")}
+    assert "can never be served" in res.notice and "a|b" in res.notice
+    assert not res.od_flows["refuelled"].any() and res.od_flows["never_servable"].all()
+    with pytest.raises(InfeasibleError, match=r"can never be served: .*a\|b") as ei:
+        _y_plan(mode="min_cost", target_flow_share=0.5, range_km=95, max_gap_km=90, enforce_gap=False)
+    assert sorted(ei.value.unserved) == sorted(res.never_served)
+
+
+def test_unknown_fixed_open_ids():
+    from gzcharge.highway.model import solve_highway
+
+    cg, sa, tr = _straight()
+    params = HighwayParams()
+    cs = build_candidates(cg, params, service_areas=sa)
+    with pytest.raises(DataError, match="unknown highway candidate ids: .*XX-1"):
+        solve_highway(cs, tr, params, fixed_open=["SA-0001", "XX-1"])
+    # a forced site is kept even though one site at 50 km would do
+    res = solve_highway(cs, tr, params, fixed_open=["SA-0001"])
+    assert "SA-0001" in set(res.highway_stations["site_id"])
+    _plan_result_gap_ok(res, CRS, 50)
+
+
+def test_user_layer_with_sites_csv_and_prefectures(tmp_path):
+    # two 100 km corridors in two "prefectures" (west/east halves); service areas every 10 km
+    # from a CSV; the corridor crosses the border at x = 50 km: reported per prefecture.
+    from shapely.geometry import box
+
+    lines = gpd.GeoDataFrame({"ref": ["G1"]}, geometry=[LineString([(500000, 2900000), (600000, 2900000)])], crs=CRS)
+    lp = tmp_path / "lines.gpkg"
+    lines.to_file(lp)
+    pts = gpd.GeoSeries([Point(500000 + k * 1000, 2900010) for k in range(10, 100, 10)], crs=CRS).to_crs(4326)
+    rows = "\n".join(f"SA{k},{p.x:.7f},{p.y:.7f},{'yes' if k == 10 else 'no'}" for k, p in zip(range(10, 100, 10), pts, strict=True))
+    sp = tmp_path / "sites.csv"
+    sp.write_text("name,lon,lat,existing\n" + rows + "\n", encoding="utf-8")
+    counties = gpd.GeoDataFrame({"name": ["w1", "e1"], "prefecture": ["西州", "东州"]},
+                                geometry=[box(490000, 2890000, 550000, 2910000), box(550000, 2890000, 610000, 2910000)],
+                                crs=CRS).to_crs(4326)
+
+    class _Region:  # the attributes plan_highway reads from a Region
+        boundary = counties.union_all()
+        settlements = gpd.GeoDataFrame({"settlement_id": [], "name": [], "kind": [], "population": []},
+                                       geometry=[], crs=4326)
+
+    _Region.counties = counties
+    res = plan_highway(HighwayParams(max_gap_km=31), region=_Region(), expressways=lp, service_areas=sp)
+    # existing SA10 is open; G=31 (not 30: the CSV's 7-decimal degrees move sites by ~1 cm, so
+    # keep the hand case off the boundary). Next site ≤ 41 → 40, then ≤ 71 → 70, and 70 → 100
+    # is 30 ≤ 31: 2 new sites. One is not enough: it would have to be ≤ 41 and ≥ 69.
+    st = res.highway_stations
+    assert (st["status"] == "existing").sum() == 1 and (st["status"] == "new").sum() == 2
+    assert set(st["name"]) == {"SA10", "SA40", "SA70"}
+    _plan_result_gap_ok(res, CRS, 31)
+    bp = res.by_prefecture.set_index("prefecture")
+    assert bp.loc["西州", "corridor_km"] == pytest.approx(50, abs=0.01)
+    assert bp.loc["东州", "corridor_km"] == pytest.approx(50, abs=0.01)
+    assert bp["stations"].sum() == 3
+    # stations' prefecture by their x: west of 550 km -> 西州
+    x = st.to_crs(CRS).geometry.x
+    assert (st["prefecture"] == np.where(x < 550000, "西州", "东州")).all()
+
+
+# ================================================================ reference network through the corridor path
+def _net25_instance():
+    edges = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Edges.csv"), skipinitialspace=True)
+    edges.columns = ["u", "v", "length_km"]
+    flows = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Traffic_Flow.csv"), index_col=0)
+    g = nx.Graph()
+    g.add_weighted_edges_from(edges[["u", "v", "length_km"]].itertuples(index=False), weight="length")
+    paths, f, ids = [], [], []
+    for i in range(1, 26):
+        for j in range(i + 1, 26):
+            # explicit tie rule: the lexicographically smallest shortest path from the smaller id
+            paths.append(min(nx.all_shortest_paths(g, i, j, weight="length")))
+            f.append(float(flows.loc[i, str(j)]))
+            ids.append(f"{i}-{j}")
+    return edges, g, paths, np.array(f), ids
+
+
+def _brute_best(paths, flows, lengths, nodes, p, R):
+    import itertools
+
+    best = 0.0
+    for combo in itertools.combinations(nodes, p):
+        s = set(combo)
+        best = max(best, sum(fl for q, fl in zip(paths, flows, strict=True) if refuelled_direct(q, lengths, s, R)))
+    return best
+
+
+@pytest.mark.parametrize(("p", "R"), [(2, 12.0), (3, 16.0)])
+def test_net25_through_corridor_code_path(p, R):
+    from gzcharge.highway.candidates import candidates_at_nodes
+    from gzcharge.highway.corridors import corridors_from_edges
+    from gzcharge.highway.model import solve_highway
+    from gzcharge.highway.traffic import traffic_from_paths
+    from gzcharge.locate.frlm import frlm
+
+    edges, g, paths, flows, ids = _net25_instance()
+    lay = nx.kamada_kawai_layout(g, weight="length")
+    xy = {n: (600000 + 20000 * x, 2900000 + 20000 * y) for n, (x, y) in lay.items()}  # drawing only
+    cg = corridors_from_edges(edges, xy, crs=CRS, source="net25")
+    params = HighwayParams(range_km=R, range_derate=1.0, max_gap_km=R, synthetic_spacing_km=R, enforce_gap=False,
+                           stations=p)
+    cs = candidates_at_nodes(cg, list(range(1, 26)), params)
+    tr = traffic_from_paths(cs.corridors, paths, flows, od_ids=ids)
+    res = solve_highway(cs, tr, params)
+    lengths = {(u, v): w for u, v, w in edges[["u", "v", "length_km"]].itertuples(index=False)}
+    core = frlm(paths, flows, lengths, R, p=p)
+    # same objective as the core on the same explicit paths, and the brute-force optimum
+    assert res.details["refuelled_ev_flow"] == pytest.approx(core.objective, rel=1e-9)
+    assert res.details["refuelled_ev_flow"] == pytest.approx(_brute_best(paths, flows, lengths, list(range(1, 26)), p, R), rel=1e-9)
+    # od_flows' refuelled flags = direct check of the chosen stations
+    open_nodes = set(cs.sites.loc[res.highway_stations["site_id"], "node"])
+    direct = [refuelled_direct(q, lengths, open_nodes, R) for q in paths]
+    assert res.od_flows["refuelled"].tolist() == direct

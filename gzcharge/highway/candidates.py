@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CandidateSet", "build_candidates", "read_sites_csv", "service_areas_from_osm"]
+__all__ = ["CandidateSet", "build_candidates", "candidates_at_nodes", "read_sites_csv", "service_areas_from_osm"]
 
 _TRUE = {"1", "true", "yes", "y", "t", "existing", "是"}
 _FALSE = {"0", "false", "no", "n", "f", "", "否", "nan", "none"}
@@ -262,6 +262,35 @@ def build_candidates(
         logger.info("%d candidate site(s) farther than %g m from the expressways were not used: %s",
                     len(rej), params.candidate_snap_m, ", ".join(rej["name"].head(10)))
     return CandidateSet(cg, sites, rej)
+
+
+def candidates_at_nodes(
+    corridors: CorridorGraph, nodes: list, params: HighwayParams, *, existing: list | None = None, kind: str = "user"
+) -> CandidateSet:
+    """Candidates at given corridor nodes (explicit instances, e.g. every node of a reference network).
+
+    Site ids are ``N-<node>``; ``existing`` nodes are fixed open at cost 0; no synthetic
+    candidates are added. Unknown nodes raise :class:`DataError`.
+    """
+    import pandas as pd
+
+    from gzcharge._util import preview_ids
+
+    cg = corridors.copy()
+    existing = list(existing or [])
+    unknown = [n for n in [*nodes, *existing] if n not in cg.graph]
+    if unknown:
+        raise DataError(f"candidate nodes not in the corridor graph: {preview_ids(unknown)}")
+    cost = params.site_cost_by_type
+    recs = []
+    for n in dict.fromkeys([*nodes, *existing]):
+        ex = n in existing
+        recs.append({"site_id": f"N-{n}", "node": n, "kind": "existing" if ex else kind, "name": f"node {n}",
+                     "existing": ex, "synthetic": False, "cost_cny": 0.0 if ex else cost[kind], "snap_m": 0.0})
+        cg.graph.nodes[n]["site_id"] = f"N-{n}"
+        cg.graph.nodes[n]["site_kind"] = recs[-1]["kind"]
+    sites = pd.DataFrame(recs).set_index("site_id")
+    return CandidateSet(cg, sites, pd.DataFrame(columns=["name", "lon", "lat", "distance_m", "reason"]))
 
 
 def _synthetic(cg: CorridorGraph, site_nodes: set, params: HighwayParams) -> list[dict]:

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CorridorGraph",
     "build_corridors",
+    "corridors_from_edges",
     "corridors_from_file",
     "corridor_lines_from_osmnx",
     "metric_crs_for_lines",
@@ -823,6 +824,52 @@ def corridor_lines_from_osmnx(G: Any, *, classes: tuple[str, ...] = MAIN_CLASSES
     if not rows:
         return gpd.GeoDataFrame({"highway": [], "ref": [], "name": []}, geometry=[], crs=crs)
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def corridors_from_edges(edges: Any, xy: Any, *, crs: Any, source: str = "edge list") -> CorridorGraph:
+    """Corridor graph from an explicit edge list (an abstract network such as a reference instance).
+
+    Parameters
+    ----------
+    edges
+        DataFrame with columns ``u``, ``v``, ``length_km`` (undirected; a pair listed in both
+        directions must have one length). Optional ``ref``.
+    xy
+        Mapping node id -> ``(x, y)`` in ``crs`` (used for the layers only: lengths are the
+        table's ``length_km``, not the drawn distance).
+    crs
+        Metric CRS of ``xy``.
+    source
+        Name for messages.
+
+    Raises
+    ------
+    DataError
+        Missing columns, bad lengths, a pair with two different lengths, nodes without ``xy``.
+    """
+    from shapely.geometry import LineString
+
+    missing = [c for c in ("u", "v", "length_km") if c not in edges.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (need u, v, length_km)")
+    g = nx.Graph()
+    for r in edges.itertuples(index=False):
+        u, v, ln = r.u, r.v, float(r.length_km)
+        if not np.isfinite(ln) or ln < 0 or u == v:
+            raise DataError(f"{source}: edge ({u}, {v}) has length {r.length_km!r}; need a finite length >= 0 between two nodes")
+        if g.has_edge(u, v) and abs(g.edges[u, v]["length_km"] - ln) > 1e-9:
+            raise DataError(f"{source}: edge ({u}, {v}) is listed with lengths {g.edges[u, v]['length_km']:g} and {ln:g}")
+        for n in (u, v):
+            if n not in xy:
+                raise DataError(f"{source}: node {n} has no position in xy")
+            if n not in g:
+                g.add_node(n, x=float(xy[n][0]), y=float(xy[n][1]), kind="vertex", is_interchange=False)
+        g.add_edge(u, v, length_km=ln, geometry=LineString([xy[u], xy[v]]), start=u,
+                   ref=getattr(r, "ref", None), name=None, link=False)
+    for n in g.nodes:
+        g.nodes[n]["kind"] = "end" if g.degree(n) == 1 else ("junction" if g.degree(n) >= 3 else "vertex")
+    _assign_segments(g)
+    return CorridorGraph(g, crs, _components(g), source)
 
 
 # ---------------------------------------------------------------------- station-free stretches

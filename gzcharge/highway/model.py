@@ -359,8 +359,7 @@ def _core_kwargs(paths: list, flows: np.ndarray, od_ids: list, lengths: dict, pa
 def _gap_infeasible(exc: InfeasibleError, params: HighwayParams, what: str) -> InfeasibleError:
     return InfeasibleError(
         f"the maximum-gap rule (highway.max_gap_km={params.max_gap_km:g}) cannot be met {what}; "
-        "raise highway.stations / highway.budget_cny, raise max_gap_km or set highway.enforce_gap=false "
-        f"({exc})"
+        "raise highway.stations / highway.budget_cny, raise max_gap_km or set highway.enforce_gap=false"
     )
 
 
@@ -472,7 +471,12 @@ def solve_highway(
         try:
             res = run(frlm, **extra)
         except InfeasibleError as exc:
-            raise _gap_infeasible(exc, params, f"with {extra}") from exc
+            need = frlm_min_cost(**kw, target_share=0.0)
+            n_need = len(set(need.selected) - set(truly_existing))
+            raise _gap_infeasible(
+                exc, params, f"with highway.stations={params.stations} / highway.budget_cny={params.budget_cny}: "
+                f"it needs at least {n_need} new sites costing {need.objective:,.0f} CNY"
+            ) from exc
         how = f"max_flow with {extra}"
     open_nodes = set(res.selected)
     t1 = time.perf_counter()

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Traffic", "attach_points", "build_traffic", "read_od_csv", "shortest_path_lex"]
+__all__ = ["Traffic", "attach_points", "build_traffic", "read_od_csv", "shortest_path_lex", "traffic_from_paths"]
 
 _TIE_KM = 1e-9
 
@@ -253,3 +253,31 @@ def build_traffic(
                          "path": pth, "alt": alt})
     df = pd.DataFrame(rows, columns=cols)
     return Traffic(df, pts, unattached)
+
+
+def traffic_from_paths(cg: CorridorGraph, paths: list[list], ev_flows: Any, *, od_ids: list | None = None) -> Traffic:
+    """Traffic from explicit corridor paths and their EV flows (no gravity model, no attachment).
+
+    ``flow`` and ``ev_flow`` are both set to ``ev_flows`` (EVs/day, both directions).
+    Paths must follow edges of ``cg`` (a :class:`DataError` names the path and the edge).
+    """
+    import pandas as pd
+
+    G = cg.graph
+    f = np.asarray(ev_flows, dtype=float).ravel()
+    if len(f) != len(paths):
+        raise DataError(f"{len(f)} flows for {len(paths)} paths")
+    ids = list(od_ids) if od_ids is not None else [str(i) for i in range(len(paths))]
+    rows = []
+    for i, pth in enumerate(paths):
+        pth = list(pth)
+        for u, v in zip(pth[:-1], pth[1:], strict=True):
+            if not G.has_edge(u, v):
+                raise DataError(f"path {ids[i]} uses ({u}, {v}), which is not a corridor edge")
+        length = float(sum(G.edges[u, v]["length_km"] for u, v in zip(pth[:-1], pth[1:], strict=True)))
+        rows.append({"od_id": ids[i], "origin": str(pth[0]), "destination": str(pth[-1]), "o_node": pth[0],
+                     "d_node": pth[-1], "flow": f[i], "ev_flow": f[i], "length_km": length, "access_km": 0.0,
+                     "path": pth, "alt": 0})
+    cols = ["od_id", "origin", "destination", "o_node", "d_node", "flow", "ev_flow", "length_km", "access_km",
+            "path", "alt"]
+    return Traffic(pd.DataFrame(rows, columns=cols), pd.DataFrame(columns=["name", "weight", "node", "access_km"]), [])
