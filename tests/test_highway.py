@@ -573,3 +573,42 @@ def test_net25_through_corridor_code_path(p, R):
     open_nodes = set(cs.sites.loc[res.highway_stations["site_id"], "node"])
     direct = [refuelled_direct(q, lengths, open_nodes, R) for q in paths]
     assert res.od_flows["refuelled"].tolist() == direct
+
+
+# ================================================================ real OSM, solved
+def test_kouvola_plan_gap_and_range_checked_independently(tmp_path):
+    import json
+
+    import shapely
+
+    from gzcharge.region import Region
+
+    osm = shared_path("osm", "kouvola_fi.osm.pbf")
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "code": "K1", "name": "Kouvola"}, "geometry": {"type": "Polygon", "coordinates": [[
+            [26.93, 60.52], [26.97, 60.52], [26.97, 60.54], [26.93, 60.54], [26.93, 60.52]]]}}]}), encoding="utf-8")
+    region = Region.from_file(area, code_field="code", name_field="name")
+    # two OD points near the ends of the motorway (no census seats in a custom area)
+    pts = gpd.GeoDataFrame({"settlement_id": ["s", "n"], "name": ["south", "north"], "population": [1e4, 2e4]},
+                           geometry=[Point(26.9466, 60.5206), Point(26.9686, 60.5366)], crs=4326)
+    G, R = 0.5, 1.2  # km: scaled so that the ~2.2 km corridor needs several sites
+    params = HighwayParams(max_gap_km=G, synthetic_spacing_km=0.2, range_km=R, range_derate=1.0,
+                           seat_access_max_km=2, interchange_town_km=0)
+    res = plan_highway(params, region=region, osm_file=osm, settlements=pts)
+    assert not res.skipped and len(res.highway_stations) >= 4  # ceil(2.16 / 0.5) - 1 = 4 at least
+    crs = "EPSG:3067"
+    longest = _plan_result_gap_ok(res, crs, G)
+    assert longest > 0.3 * 1000  # the walk really measured stretches
+    assert res.by_prefecture["prefecture"].tolist() == ["Kouvola"]
+    # every refuelled OD path: drive it along the corridor geometry with a tank
+    line = shapely.line_merge(shapely.union_all(list(res.expressway_segments.to_crs(crs).geometry)))
+    st = res.highway_stations.to_crs(crs)
+    st_km = sorted(line.project(p) / 1000 for p in st.geometry)
+    od = res.od_flows.to_crs(crs)
+    assert len(od) == 1 and od["refuelled"].all()
+    for geom in od.geometry:
+        a, b = (line.project(shapely.Point(c)) / 1000 for c in (geom.coords[0], geom.coords[-1]))
+        lo, hi = min(a, b), max(a, b)
+        on = [x - lo for x in st_km if lo - 1e-3 <= x <= hi + 1e-3]
+        assert _fuel_ok(on if a <= b else [hi - lo - x for x in on], hi - lo, R, True)

@@ -797,11 +797,12 @@ def plan_highway(
             lines = corridor_lines_from_osmnx(network.graph)
             lines = lines.set_crs(network.crs, allow_override=True)
         elif osm_file is not None:
-            from gzcharge.sources.osm import graph_from_file
+            from gzcharge.network import build_network
 
             if poly is None:
                 raise DataError("an OSM file needs a region (--prefecture or --boundary) to clip it to")
-            lines = corridor_lines_from_osmnx(graph_from_file(osm_file, poly))
+            network = build_network(poly, crs=getattr(region, "metric_crs", None), osm_file=str(osm_file))
+            lines = corridor_lines_from_osmnx(network.graph).set_crs(network.crs, allow_override=True)
         if lines is None or len(lines) == 0:
             return _empty_result(NO_EXPRESSWAY_NOTICE)
         cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m,
@@ -809,10 +810,15 @@ def plan_highway(
     if cg.graph.number_of_edges() == 0:
         return _empty_result(NO_EXPRESSWAY_NOTICE)
 
+    # service areas: user file/points, else the OSM file the corridors came from
+    src_file = osm_file
+    if src_file is None and network is not None and expressways is None:
+        s = str(network.meta.get("source") or "")
+        src_file = s if s.endswith((".osm", ".pbf", ".bz2")) and Path(s).exists() else None
     if isinstance(service_areas, (str, Path)):
         sa = read_sites_csv(service_areas)
-    elif service_areas is None and osm_file is not None:
-        sa = service_areas_from_osm(osm_file, poly)
+    elif service_areas is None and src_file is not None and poly is not None:
+        sa = service_areas_from_osm(src_file, poly)
     else:
         sa = service_areas
     ex = read_sites_csv(existing_sites) if isinstance(existing_sites, (str, Path)) else existing_sites
