@@ -612,3 +612,34 @@ def test_kouvola_plan_gap_and_range_checked_independently(tmp_path):
         lo, hi = min(a, b), max(a, b)
         on = [x - lo for x in st_km if lo - 1e-3 <= x <= hi + 1e-3]
         assert _fuel_ok(on if a <= b else [hi - lo - x for x in on], hi - lo, R, True)
+
+
+# ================================================================ interchange merging
+def test_interchange_merge_rule():
+    # a 20 km motorway along y = 0 with three ramp systems that do not touch each other:
+    # two halves of one diamond at x = 5.0 and 5.3 km (300 m apart) and one at x = 12 km.
+    main = LineString([(0, 0), (20000, 0)])
+    ramps = [LineString([(4800, 0), (5000, 400)]), LineString([(5300, 400), (5500, 0)]),
+             LineString([(11800, 0), (12000, 400), (12200, 0)])]
+    gdf = gpd.GeoDataFrame({"highway": ["motorway", "motorway_link", "motorway_link", "motorway_link"]},
+                           geometry=[main, *ramps], crs=CRS)
+    # without merging: one interchange per ramp system (3); with the 1 km rule the diamond's
+    # halves (their nodes ~0.3-0.7 km apart along the road) are one: 2 interchanges
+    assert len(build_corridors(gdf, carriageway_merge_m=50, interchange_merge_m=0).nodes_of_kind("interchange")) == 3
+    cg = build_corridors(gdf, carriageway_merge_m=50, interchange_merge_m=1000)
+    ics = cg.nodes_of_kind("interchange")
+    assert len(ics) == 2
+    xs = sorted(cg.graph.nodes[n]["x"] for n in ics)
+    assert 4800 <= xs[0] <= 5500 and xs[1] == pytest.approx(12000, abs=250)
+    assert cg.length_km == pytest.approx(20.0, abs=1e-6)  # merging never changes lengths
+
+
+def test_kouvola_interchanges_merged():
+    # the Kouvola extract maps its two interchanges as 5 separate ramp systems (3 in the south
+    # within ~0.2 km of each other, 2 in the north within ~0.1 km; the nearest members of the
+    # two groups are 1.0 km apart in a straight line, EPSG:32635 coordinates (497249, 6709673)
+    # and (497776, 6710527)): merged at 0.8 km -> 2 interchanges; not merged -> 5.
+    lines = _kouvola_lines()
+    assert len(build_corridors(lines, carriageway_merge_m=100, interchange_merge_m=0).nodes_of_kind("interchange")) == 5
+    cg = build_corridors(lines, carriageway_merge_m=100, interchange_merge_m=800)
+    assert len(cg.nodes_of_kind("interchange")) == 2

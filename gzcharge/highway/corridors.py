@@ -27,7 +27,16 @@ How the lines become a corridor graph (``build_corridors``)
 5. **Interchanges.** Each connected ramp system (links) is one interchange: its node is the
    point of the corridor nearest to the centroid of its attach points. A ramp system that
    attaches to two different corridor components (a T-interchange where the ending motorway
-   becomes ramps) also joins them with a connector edge.
+   becomes ramps) also joins them with a connector edge. One interchange is often mapped as
+   several ramp systems that do not touch (the two halves of a diamond or of a trumpet, a
+   toll plaza between them), which would give several interchange nodes a few hundred metres
+   apart. **Merge rule** (:func:`merge_interchanges`): interchange nodes within
+   ``interchange_merge_m`` (default 1,000 m) of each other *along the corridor* (shortest path
+   over corridor edges, chained: single linkage) are one interchange; the member nearest to
+   the cluster's mean position (then the smallest id) keeps the role, the others become plain
+   vertices/junctions. 1 km is below the spacing of distinct interchanges on Chinese
+   expressways (JTG D20 asks for ≥ 4 km between interchanges, rarely less in towns) and above
+   the extent of a diamond/trumpet ramp system.
 6. **Graph.** Chains of degree-2 vertices are contracted; nodes are junctions (degree ≥ 3),
    ends (degree 1), interchanges. Where two distinct pieces join the same two nodes, the shorter
    is kept. Node ids are integers numbered in (x, y) order, so the graph is deterministic.
@@ -59,6 +68,7 @@ __all__ = [
     "CorridorGraph",
     "build_corridors",
     "corridors_from_edges",
+    "merge_interchanges",
     "corridors_from_file",
     "corridor_lines_from_osmnx",
     "metric_crs_for_lines",
@@ -418,6 +428,7 @@ def build_corridors(
     source: str = "lines",
     require_connected: bool = False,
     min_piece_m: float = 1.0,
+    interchange_merge_m: float = 1000.0,
 ) -> CorridorGraph:
     """Build a :class:`CorridorGraph` from expressway lines.
 
@@ -437,6 +448,9 @@ def build_corridors(
         connected component (default: report them in ``components``).
     min_piece_m
         Pieces shorter than this after noding are dropped (slivers).
+    interchange_merge_m
+        Interchange nodes closer than this along the corridor are one interchange (see
+        :func:`merge_interchanges`); 0 keeps every ramp system separate.
 
     Returns
     -------
@@ -540,6 +554,10 @@ def build_corridors(
             kind = "vertex"
         g.nodes[n]["kind"] = kind
         g.nodes[n]["is_interchange"] = bool(g.nodes[n].pop("interchange", False))
+    merged = merge_interchanges(g, interchange_merge_m)
+    if merged:
+        logger.info("%s: %d interchange node(s) merged into nearby ones (within %g m along the corridor)",
+                    source, merged, interchange_merge_m)
     _assign_segments(g)
     comps = _components(g)
     cg = CorridorGraph(g, crs, comps, source)
@@ -556,6 +574,41 @@ def build_corridors(
                 "add the missing links or lower the requirement"
             )
     return cg
+
+
+def merge_interchanges(g: nx.Graph, merge_m: float) -> int:
+    """Merge interchange nodes within ``merge_m`` of each other along the corridor (in place).
+
+    Clusters are single-linkage over shortest corridor paths (edge ``length_km``); per
+    cluster the member nearest to the cluster's mean position (then the smallest id) keeps
+    ``is_interchange``/``kind="interchange"``; the others get ``kind`` by degree (``end``,
+    ``vertex``, ``junction``). Returns the number of nodes demoted.
+    """
+    ics = sorted(n for n in g.nodes if g.nodes[n].get("is_interchange"))
+    if merge_m <= 0 or len(ics) < 2:
+        return 0
+    ic_set = set(ics)
+    link = nx.Graph()
+    link.add_nodes_from(ics)
+    for n in ics:
+        near = nx.single_source_dijkstra_path_length(g, n, cutoff=merge_m / 1000.0, weight="length_km")
+        link.add_edges_from((n, m) for m in near if m in ic_set and m != n)
+    demoted = 0
+    for comp in nx.connected_components(link):
+        if len(comp) < 2:
+            continue
+        members = sorted(comp)
+        xy = np.array([[g.nodes[n]["x"], g.nodes[n]["y"]] for n in members])
+        d = np.hypot(*(xy - xy.mean(axis=0)).T)
+        keep = members[int(np.argmin(d))]
+        for n in members:
+            if n == keep:
+                continue
+            deg = g.degree(n)
+            g.nodes[n]["is_interchange"] = False
+            g.nodes[n]["kind"] = "end" if deg == 1 else ("junction" if deg >= 3 else "vertex")
+            demoted += 1
+    return demoted
 
 
 def _interchanges(mg: nx.MultiGraph, link_lines: list, tol: float) -> tuple[set, list]:

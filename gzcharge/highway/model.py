@@ -788,9 +788,11 @@ def plan_highway(
     cg = None
     if expressways is not None:
         if isinstance(expressways, (str, Path)):
-            cg = corridors_from_file(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0)
+            cg = corridors_from_file(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0,
+                                 interchange_merge_m=params.interchange_merge_m)
         else:
-            cg = build_corridors(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0, source="expressways")
+            cg = build_corridors(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0,
+                                 interchange_merge_m=params.interchange_merge_m, source="expressways")
     else:
         lines = None
         if network is not None:
@@ -805,7 +807,7 @@ def plan_highway(
             lines = corridor_lines_from_osmnx(network.graph).set_crs(network.crs, allow_override=True)
         if lines is None or len(lines) == 0:
             return _empty_result(NO_EXPRESSWAY_NOTICE)
-        cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m,
+        cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m, interchange_merge_m=params.interchange_merge_m,
                              carriageway_merge_m=params.carriageway_merge_m, source=str(osm_file or "road network"))
     if cg.graph.number_of_edges() == 0:
         return _empty_result(NO_EXPRESSWAY_NOTICE)

@@ -94,6 +94,9 @@ class HighwayParams(BaseModel):
         County seats farther than this from the nearest corridor node get no OD flow.
     interchange_town_km
         Interchanges within this distance of a settlement become candidates.
+    interchange_merge_m
+        Interchange nodes (ramp systems) closer than this along the corridor are merged into
+        one interchange (OSM often maps one interchange as several ramp systems).
     time_limit_s, mip_gap
         Solver limits.
     """
@@ -128,6 +131,7 @@ class HighwayParams(BaseModel):
     carriageway_merge_m: float = Field(100.0, ge=0, le=500)
     seat_access_max_km: float = Field(30.0, gt=0)
     interchange_town_km: float = Field(5.0, ge=0)
+    interchange_merge_m: float = Field(1000.0, ge=0, le=5000)
     time_limit_s: float = Field(60.0, gt=0)
     mip_gap: float = Field(0.001, ge=0, lt=1)
 
