@@ -56,6 +56,7 @@ __all__ = [
     "Comparison",
     "compare_plans",
     "comparison_tables",
+    "tier_coverage",
     "write_comparison",
 ]
 
@@ -539,7 +540,7 @@ def _compare_townships(a: gpd.GeoDataFrame | None, b: gpd.GeoDataFrame | None) -
     return gpd.GeoDataFrame(out, geometry=list(geom), crs=frames[0].crs)
 
 
-def _tier_coverage(demand: gpd.GeoDataFrame | None) -> dict[str, float]:
+def tier_coverage(demand: gpd.GeoDataFrame | None) -> dict[str, float]:
     """EV-weighted coverage % per public tier and overall (``all``) from ``demand_points``."""
     import pandas as pd
 
@@ -634,8 +635,8 @@ def compare_plans(
     ca, cb = pa.read("counties"), pb.read("counties")
     counties = _compare_counties(ca, cb, pa, pb)
     townships = _compare_townships(pa.read("townships"), pb.read("townships"))
-    cov_a = _tier_coverage(pa.read("demand_points"))
-    cov_b = _tier_coverage(pb.read("demand_points"))
+    cov_a = tier_coverage(pa.read("demand_points"))
+    cov_b = tier_coverage(pb.read("demand_points"))
     summary = _summary(site_gdf, sums, counties, townships, cov_a, cov_b)
     comp = Comparison(a_path=pa.path, b_path=pb.path, a_meta=pa.meta, b_meta=pb.meta, site_changes=site_gdf,
                       county_changes=counties, township_changes=townships, summary=summary, notes=notes,
