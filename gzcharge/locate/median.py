@@ -309,7 +309,8 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
         cost_y = _true_cost(d, y)
         if best_y is None or cost_y < best_cost - 1e-9 * max(1.0, abs(best_cost)):
             best_y, best_cost = y, cost_y
-        bound = res.bound
+        # every iteration's model relaxes the full one: its proven bound stays valid
+        bound = max(bound, float(res.bound)) if np.isfinite(res.bound) else bound
         status = res.status
         served = _level_of_cost(d, _nearest_cost(d.cm, y))
         beyond = served > rlim
