@@ -1,0 +1,1289 @@
+r"""Joint multi-type siting with shared sites, budgets and phasing over years (numeric core).
+
+One model for every facility type of a plan, built from *tier blocks* that share a budget
+and physical sites. Geometry-free: every input is arrays with ids (the geometry side is
+:mod:`gzcharge.joint`).
+
+Blocks
+------
+* :class:`CoverageBlock` (public charging tiers): demand ``i`` (weight ``w_i``), candidate
+  sites ``j`` (cost ``c_j``, existing ``E``), cover sets ``N_i``; hard rules *must-cover
+  rows*, *area share* (``Σ_{i∈g} w_i y_i >= s_g W_g`` per county ``g``) and *area counts*
+  (``Σ_{j∈g} x_j >= n_g``); optional linearised plug cost ``k_i`` per covered demand —
+  the model of :mod:`gzcharge.tiers.public`.
+* :class:`CapacitatedBlock` (battery swap): demand ``i`` (``d_i`` per day, station type
+  ``k(i)``), facilities ``f = (j, k)`` with integer station counts ``n_f ∈ {0..M_k}``,
+  capacity ``Q_k`` and unit cost ``F_k`` per station, flows ``x_e`` on allowed arcs
+  ``e = (i, f)`` with access cost ``a·l_e`` — the model of :mod:`gzcharge.tiers.swap`.
+* :class:`FlowBlock` (highway fast charging, hydrogen): paths ``q`` with flows ``f_q``,
+  arc-cover sets ``K_a^q`` (from :func:`gzcharge.locate.frlm._prepare`), required covers
+  (maximum-gap windows) — the model of :mod:`gzcharge.locate.frlm`.
+
+Years and phasing
+-----------------
+Years ``t = 1..T`` (labels, e.g. 2022..2025). Every build variable is **cumulative**:
+``x_{j,t}`` = site ``j`` open by year ``t`` (``n_{f,t}`` stations by year ``t``) with
+``x_{j,t} >= x_{j,t-1}`` — once built stays built; existing sites are open in every year and
+cost nothing (sunk). Flows and coverage ``y`` are per year.
+
+Shared sites
+------------
+A :class:`SiteRegistry` maps every block's candidate sites to physical *site groups*
+(co-located candidates: a service area can host fast chargers, a swap station and a
+hydrogen dispenser). A group has a shared fixed cost ``G_g`` (land + grid connection) paid
+once, in the year the first of its members opens: ``w_{g,t} >= x_{j,t}`` (and
+``M_k w_{g,t} >= n_{f,t}``), ``w`` cumulative. A group with one binary member gets ``G_g``
+added to that member's cost instead (same model, fewer variables); a group with an existing
+member has paid already. Pairs of blocks not in ``compatible`` may not both use a group:
+``u_{g,b} >= x_{j,T}``, ``u_{g,A} + u_{g,B} <= 1``.
+
+Costs and budgets
+-----------------
+Cumulative spend by year ``t``::
+
+    C_t = Σ_b Σ_j c_j x_{j,t} + Σ_f F_k (n_{f,t} − e_f) + Σ_i k_i y_{i,t} + Σ_g G_g w_{g,t}
+
+(``e_f`` existing stations; ``y`` monotone when plug costs are given). Year spend is
+``C_t − C_{t−1}`` (``C_0 = 0``). Budgets ``B_t``: ``C_t − C_{t−1} <= B_t`` or, with
+``carry_over`` (unspent money moves to the next year), ``C_t <= Σ_{s<=t} B_s``; a total
+budget ``C_T <= B``.
+
+Targets by year (shares in [0, 1], NaN = none), per block: coverage ``Σ w_i y_{i,t} >= s_t W``;
+capacitated ``Σ_e x_{e,t} >= s_t D``; flow ``Σ f_q y_{q,t} >= s_t F``. The blocks' hard rules
+(must-cover rows, area shares/counts, full swap service, required covers) hold from year
+``hard_from`` (default: the last year) on.
+
+Objectives
+----------
+``min_cost``::
+
+    min Σ_t ρ_t (C_t − C_{t−1}) + a Σ_e l_e x_{e,T}
+
+(``ρ_t = (1 + r)^{-(t-1)}``, ``r = discount_rate``; access cost counted on the last year's
+flows, as the swap tier counts it over its horizon). ``max_service``::
+
+    max Σ_t Σ_b ω_b S_{b,t} − ε (C_T + access)
+
+with the **normalised service** ``S_{b,t} ∈ [0, 1]`` of each block: its served share of total
+demand in year ``t`` — covered weight / total weight (coverage), swaps served / swaps
+demanded (capacitated), refuelled flow / total flow (flow). Normalising by each block's
+own total makes tiers with different units (EVs, swaps/day, trucks/day) comparable: every
+tier counts ``ω_b`` (``tier_weight``, default 1) for full service in one year. ``ε`` makes
+the whole cost term worth less than one unit of ``1e-6`` service: cost only breaks ties.
+
+Reproduction: with one block and one year the model is exactly the tier's own model
+(public min-cost/max-cover, swap min-cost/max-served, FRLM max-flow/min-cost), which the tests check.
+
+Service levels and costs in the result are **recomputed** from the chosen sites (coverage
+from the cover sets, refuelling from the arc-cover sets, or the caller's direct check),
+never read from the model's ``y``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gzcharge._util import preview_ids
+from gzcharge.errors import ConfigError, DataError, InfeasibleError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CapacitatedBlock",
+    "CoverageBlock",
+    "FlowBlock",
+    "JointSolution",
+    "SiteRegistry",
+    "build_joint_model",
+    "solve_joint",
+]
+
+_SERVICE_SCALE = 1e6  # objective units per unit of normalised service (keeps ε·cost coefficients sane)
+
+
+# =========================================================================== blocks
+@dataclass
+class CoverageBlock:
+    """A coverage tier (public charging): see the module docstring.
+
+    Attributes
+    ----------
+    name
+        Block (tier) name, unique.
+    site_ids
+        Candidate site ids (``m``).
+    site_cost
+        Cost per site (CNY); existing sites cost nothing whatever is given.
+    cover
+        Sparse ``n × m`` matrix: nonzero where site ``j`` covers demand ``i``.
+    weight
+        Demand weights ``w_i`` (service measure and share targets).
+    demand_ids
+        Demand ids (default 0..n-1).
+    existing
+        Bool per site: open already.
+    must
+        Bool per demand: must be covered (hard rule).
+    demand_area, area_share
+        Area position per demand (-1 none) and the minimum covered share per area (hard).
+    site_area, area_min_sites
+        Area position per site (-1 none) and the minimum open sites per area (hard).
+    demand_cost
+        Cost charged per covered demand (linearised plug cost), or None.
+    objective_weight
+        Weights in the ``max_service`` objective (default ``weight``).
+    target_share
+        Minimum covered share of total weight per year (NaN = none).
+    max_new_sites
+        Most new sites by the last year.
+    hard_from
+        Year index (0-based) from which the hard rules hold (default: last year).
+    hard
+        Apply the hard rules at all.
+    tier_weight
+        ``ω_b`` in the ``max_service`` objective.
+    """
+
+    name: str
+    site_ids: pd.Index
+    site_cost: np.ndarray
+    cover: sp.csr_array
+    weight: np.ndarray
+    demand_ids: pd.Index | None = None
+    existing: np.ndarray | None = None
+    must: np.ndarray | None = None
+    demand_area: np.ndarray | None = None
+    area_share: np.ndarray | None = None
+    site_area: np.ndarray | None = None
+    area_min_sites: np.ndarray | None = None
+    demand_cost: np.ndarray | None = None
+    objective_weight: np.ndarray | None = None
+    target_share: Sequence[float] | None = None
+    max_new_sites: int | None = None
+    hard_from: int | None = None
+    hard: bool = True
+    tier_weight: float = 1.0
+    kind: str = field(default="coverage", init=False)
+
+
+@dataclass
+class CapacitatedBlock:
+    """A capacitated tier (battery swap): see the module docstring.
+
+    Attributes
+    ----------
+    name, site_ids, demand_ids
+        Block name; candidate site ids (``m``) and demand ids (``n``).
+    volume
+        ``d_i`` per demand row (e.g. swaps/day).
+    demand_type
+        Station-type position of each demand row.
+    type_names, capacity, unit_cost, max_per_site
+        Per station type: name, ``Q_k``, ``F_k``, ``M_k``.
+    dist
+        Sparse ``n × m`` matrix of allowed arcs (distance, explicit zeros kept).
+    access_rate
+        ``a``: cost per unit of flow and unit of distance.
+    existing
+        ``m × K`` integer stations already standing (kept, cost nothing), or None.
+    full_service
+        Serve every demand row fully from ``hard_from`` on (hard).
+    target_share, hard_from, hard, tier_weight
+        As in :class:`CoverageBlock`.
+    """
+
+    name: str
+    site_ids: pd.Index
+    demand_ids: pd.Index
+    volume: np.ndarray
+    demand_type: np.ndarray
+    type_names: list[str]
+    capacity: np.ndarray
+    unit_cost: np.ndarray
+    max_per_site: np.ndarray
+    dist: sp.csr_array
+    access_rate: float = 0.0
+    existing: np.ndarray | None = None
+    full_service: bool = False
+    target_share: Sequence[float] | None = None
+    hard_from: int | None = None
+    hard: bool = True
+    tier_weight: float = 1.0
+    kind: str = field(default="capacitated", init=False)
+
+    def arcs(self) -> dict[str, np.ndarray]:
+        """Arc and facility arrays (same construction as the swap tier's ``SwapModelData``)."""
+        v = sp.csr_array(self.dist)
+        v.sort_indices()
+        nk = len(self.type_names)
+        row = np.repeat(np.arange(v.shape[0]), np.diff(v.indptr))
+        site = v.indices.astype(np.int64)
+        key = site * nk + self.demand_type[row]
+        uniq, inv = np.unique(key, return_inverse=True)
+        return {"row": row, "site": site, "len": v.data.astype(float), "fac": inv.astype(np.int64),
+                "fac_site": uniq // nk, "fac_type": uniq % nk}
+
+
+@dataclass
+class FlowBlock:
+    """A flow-refuelling tier (highway fast charging, hydrogen): see the module docstring.
+
+    Build it with :meth:`from_paths` (arc-cover sets from :mod:`gzcharge.locate.frlm`).
+
+    Attributes
+    ----------
+    name, site_ids
+        Block name; station node ids (candidates then existing).
+    site_cost, existing
+        Per site.
+    path_ids, flows
+        Per path.
+    set_path, set_indptr, set_sites
+        Arc-cover sets: path position of each set, CSR pointers, site positions.
+    impossible, free
+        Per path: never refuellable; refuelled by existing stations alone.
+    covers
+        Required covers (site position arrays), hard.
+    check
+        ``check(open_mask) -> refuelled bool per path`` (direct rule), optional.
+    target_share, max_new_sites, hard_from, hard, tier_weight
+        As in :class:`CoverageBlock`.
+    """
+
+    name: str
+    site_ids: pd.Index
+    site_cost: np.ndarray
+    existing: np.ndarray
+    path_ids: pd.Index
+    flows: np.ndarray
+    set_path: np.ndarray
+    set_indptr: np.ndarray
+    set_sites: np.ndarray
+    impossible: np.ndarray
+    free: np.ndarray
+    covers: list[np.ndarray] = field(default_factory=list)
+    check: Callable[[np.ndarray], np.ndarray] | None = None
+    target_share: Sequence[float] | None = None
+    max_new_sites: int | None = None
+    hard_from: int | None = None
+    hard: bool = True
+    tier_weight: float = 1.0
+    kind: str = field(default="flow", init=False)
+
+    @classmethod
+    def from_paths(cls, name: str, paths: Sequence[Sequence[Any]], flows: Any, edge_lengths: Any,
+                   vehicle_range: float, *, candidates: Any = None, existing: Any = None, site_cost: Any = None,
+                   required_covers: Any = None, round_trip: bool = True, **kwargs: Any) -> FlowBlock:
+        """Block from explicit paths, through the FRLM core's preparation (same arc-cover sets).
+
+        ``kwargs`` set the remaining attributes (``target_share``, ``max_new_sites``, …).
+        """
+        from gzcharge.locate.frlm import _check_paths, _prepare
+
+        inst = _prepare(paths, flows, edge_lengths, vehicle_range, candidates=candidates, existing=existing,
+                        site_cost=site_cost, required_covers=required_covers, round_trip=round_trip)
+        R = float(vehicle_range)
+        return cls(name=name, site_ids=inst.nodes, site_cost=np.asarray(inst.cost, float),
+                   existing=np.asarray(inst.existing, bool), path_ids=inst.path_ids, flows=inst.flows,
+                   set_path=inst.set_path, set_indptr=inst.set_indptr, set_sites=inst.set_nodes,
+                   impossible=inst.impossible, free=inst.free, covers=list(inst.covers),
+                   check=lambda open_mask: _check_paths(inst, np.asarray(open_mask, bool), R, round_trip),
+                   **kwargs)
+
+
+Block = CoverageBlock | CapacitatedBlock | FlowBlock
+
+
+@dataclass
+class SiteRegistry:
+    """Physical site groups shared by the blocks.
+
+    Attributes
+    ----------
+    group_ids
+        Group ids.
+    shared_cost
+        Shared fixed cost per group (land + grid connection), paid once.
+    members
+        Block name -> group position of each of the block's sites (-1: no shared group).
+    compatible
+        Pairs of block names that may share a group (``None``: every pair may).
+    """
+
+    group_ids: pd.Index
+    shared_cost: np.ndarray
+    members: dict[str, np.ndarray]
+    compatible: Sequence[tuple[str, str]] | None = None
+
+
+@dataclass
+class JointSolution:
+    """Outcome of :func:`solve_joint`, by id.
+
+    Attributes
+    ----------
+    sites
+        One row per block site open in the last year: ``block, site_id, group_id, existing,
+        build_year`` (label; NaN for existing), ``cost_cny`` (own cost; shared costs are in
+        ``groups``), and for capacitated blocks ``station_type, n_stations`` plus
+        ``n_<year>`` counts per year.
+    groups
+        Site groups used: ``group_id, blocks`` (comma-separated), ``build_year, shared_cost_cny,
+        existing``.
+    costs
+        ``block, year, cost_cny`` (year spend, ``block = "shared"`` for group costs) plus
+        ``access_cny`` for capacitated blocks in the last year.
+    service
+        ``block, year, served, total, share`` recomputed from the chosen sites.
+    status, objective, bound, gap, seconds
+        Of the solve; ``objective`` is the total (discounted) cost for ``min_cost`` and
+        ``Σ ω_b S_{b,t}`` for ``max_service`` (both recomputed from the solution).
+    size
+        Model size: columns, integer columns, rows, nonzeros; times ``build_s, solve_s``.
+    values
+        Raw solution arrays by variable name (for tests and re-solves).
+    """
+
+    sites: pd.DataFrame
+    groups: pd.DataFrame
+    costs: pd.DataFrame
+    service: pd.DataFrame
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    size: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    def open_sites(self, block: str) -> list:
+        """Ids of the sites of ``block`` open in the last year."""
+        return self.sites.loc[self.sites["block"] == block, "site_id"].drop_duplicates().tolist()
+
+
+# =========================================================================== model assembly
+class _Layout:
+    """Column allocation and constraint rows as sparse triplets (global column numbering)."""
+
+    def __init__(self, T: int) -> None:
+        self.T = T
+        self.vars: list[tuple[str, int, str, np.ndarray, np.ndarray]] = []
+        self.n = 0
+        self.offset: dict[str, int] = {}
+        self.rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = []
+        self.cum_r: list[np.ndarray] = []  # cumulative cost by year: (year, col, coef) triplets, by owner
+        self.cum_c: list[np.ndarray] = []
+        self.cum_v: list[np.ndarray] = []
+        self.cum_owner: list[str] = []
+        self.const = {}  # owner -> constant cumulative cost per year
+        self.access_c: list[np.ndarray] = []
+        self.access_v: list[np.ndarray] = []
+        self.serv_c: list[np.ndarray] = []  # service objective (year, col, coef normalised)
+        self.serv_v: list[np.ndarray] = []
+        self.serv_t: list[np.ndarray] = []
+
+    def add_var(self, name: str, n: int, domain: str, lb: Any = 0.0, ub: Any = 1.0) -> int:
+        off = self.n
+        lb = np.broadcast_to(np.asarray(lb, float), (n,)).copy()
+        ub = np.broadcast_to(np.asarray(ub, float), (n,)).copy()
+        self.vars.append((name, n, domain, lb, ub))
+        self.offset[name] = off
+        self.n += n
+        return off
+
+    def add_rows(self, name: str, r: np.ndarray, c: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        nrow = len(lo)
+        if nrow == 0:
+            return
+        self.rows.append((name, np.asarray(r, np.int64), np.asarray(c, np.int64), np.asarray(v, float),
+                          np.asarray(lo, float), np.asarray(hi, float), nrow))
+
+    def add_cum_cost(self, owner: str, year: np.ndarray, col: np.ndarray, coef: np.ndarray) -> None:
+        keep = coef != 0
+        self.cum_r.append(np.asarray(year, np.int64)[keep])
+        self.cum_c.append(np.asarray(col, np.int64)[keep])
+        self.cum_v.append(np.asarray(coef, float)[keep])
+        self.cum_owner += [owner]
+
+    def cum_matrix(self, owner: str | None = None) -> sp.csr_array:
+        parts = [(r, c, v) for r, c, v, o in zip(self.cum_r, self.cum_c, self.cum_v, self.cum_owner, strict=True)
+                 if owner is None or o == owner]
+        if not parts:
+            return sp.csr_array((self.T, self.n))
+        r, c, v = (np.concatenate(x) for x in zip(*parts, strict=True))
+        return sp.csr_array((v, (r, c)), shape=(self.T, self.n))
+
+    def const_cost(self, owner: str | None = None) -> np.ndarray:
+        if owner is None:
+            return sum(self.const.values(), np.zeros(self.T))
+        return self.const.get(owner, np.zeros(self.T))
+
+
+def _monotone(L: _Layout, name: str, off: int, n: int) -> None:
+    """v_{j,t} − v_{j,t−1} >= 0 for cumulative variables laid out as off + j*T + t."""
+    T = L.T
+    if T < 2 or n == 0:
+        return
+    j = np.repeat(np.arange(n), T - 1)
+    t = np.tile(np.arange(1, T), n)
+    k = np.arange(len(j))
+    cols = off + j * T + t
+    L.add_rows(name, np.r_[k, k], np.r_[cols, cols - 1], np.r_[np.ones(len(k)), -np.ones(len(k))],
+               np.zeros(len(k)), np.full(len(k), np.inf))
+
+
+def _years_mask(T: int, hard_from: int | None, hard: bool) -> np.ndarray:
+    if not hard:
+        return np.zeros(T, bool)
+    h = T - 1 if hard_from is None else int(hard_from)
+    if not 0 <= h < T:
+        raise ConfigError(f"hard_from={hard_from} is not a year index 0..{T - 1}")
+    return np.arange(T) >= h
+
+
+def _targets(block: Block, T: int) -> np.ndarray:
+    if block.target_share is None:
+        return np.full(T, np.nan)
+    s = np.asarray(block.target_share, float).ravel()
+    if len(s) != T:
+        raise ConfigError(f"block {block.name!r}: target_share has {len(s)} values for {T} years; give one per year")
+    return s
+
+
+def _sum_rows(L: _Layout, name: str, groups: list[tuple[np.ndarray, np.ndarray]], lo: np.ndarray, hi: np.ndarray) -> None:
+    """Rows Σ coef·col for a list of (cols, coefs)."""
+    if not groups:
+        return
+    r = np.concatenate([np.full(len(c), k) for k, (c, _) in enumerate(groups)])
+    c = np.concatenate([c for c, _ in groups])
+    v = np.concatenate([v for _, v in groups])
+    L.add_rows(name, r, c, v, lo, hi)
+
+
+# --------------------------------------------------------------------------- coverage
+def _define_coverage(L: _Layout, b: CoverageBlock, info: dict) -> None:
+    T = L.T
+    cover = sp.csr_array(b.cover).astype(bool).astype(float)
+    n, m = cover.shape
+    ex = np.zeros(m, bool) if b.existing is None else np.asarray(b.existing, bool)
+    w = np.asarray(b.weight, float)
+    must = np.zeros(n, bool) if b.must is None else np.asarray(b.must, bool)
+    hard = _years_mask(T, b.hard_from, b.hard)
+    new = np.flatnonzero(~ex)
+    cov_ex = (cover[:, ex].sum(axis=1) > 0) if ex.any() else np.zeros(n, bool)
+    C = sp.csr_array(cover[:, new])
+    reach = np.diff(C.indptr) > 0
+    rows = np.flatnonzero(~cov_ex & reach)
+    if hard.any() and (must & ~cov_ex & ~reach).any():
+        bad = (b.demand_ids if b.demand_ids is not None else pd.RangeIndex(n))[must & ~cov_ex & ~reach]
+        raise InfeasibleError(f"block {b.name!r}: must-cover demand {preview_ids(bad)} has no candidate site in reach",
+                              unserved=list(bad))
+    nx_, ny = len(new), len(rows)
+    cost = np.asarray(b.site_cost, float)[new] + info["fold"].get(b.name, np.zeros(m))[new]
+    xo = L.add_var(f"{b.name}__x", nx_ * T, "binary")
+    ylb = np.zeros((ny, T))
+    if hard.any():
+        ylb[np.ix_(must[rows], hard)] = 1.0
+    yo = L.add_var(f"{b.name}__y", ny * T, "real", ylb.ravel(), 1.0)
+    info["blocks"][b.name] = {"new": new, "rows": rows, "cov_ex": cov_ex, "xo": xo, "yo": yo, "C": C, "cost": cost}
+    # cover link: y_{i,t} − Σ_j x_{j,t} <= 0
+    Cr = C[rows].tocoo()
+    k = np.arange(ny * T)
+    ti = np.tile(np.arange(T), len(Cr.data))
+    rr = np.repeat(Cr.row, T) * T + ti
+    cc = xo + np.repeat(Cr.col, T) * T + ti
+    L.add_rows(f"{b.name}__cover", np.r_[k, rr], np.r_[yo + k, cc], np.r_[np.ones(len(k)), -np.ones(len(rr))],
+               np.full(len(k), -np.inf), np.zeros(len(k)))
+    _monotone(L, f"{b.name}__x_monotone", xo, nx_)
+    dc = None if b.demand_cost is None else np.asarray(b.demand_cost, float)
+    if dc is not None and dc.any():
+        _monotone(L, f"{b.name}__y_monotone", yo, ny)
+    W = float(w.sum())
+    w_ex = float(w[cov_ex].sum())
+    # area shares (hard years)
+    if b.demand_area is not None and b.area_share is not None and hard.any():
+        g = np.asarray(b.demand_area)
+        share = np.asarray(b.area_share, float)
+        groups, lo = [], []
+        for a in range(len(share)):
+            if share[a] <= 0:
+                continue
+            mem = g == a
+            tot = float(w[mem].sum())
+            rhs = share[a] * tot - float(w[mem & cov_ex].sum())
+            if tot <= 0 or rhs <= 1e-9:
+                continue
+            r_in = np.flatnonzero(mem[rows])
+            for t in np.flatnonzero(hard):
+                groups.append((yo + r_in * T + t, w[rows][r_in]))
+                lo.append(rhs)
+        _sum_rows(L, f"{b.name}__area_share", groups, np.asarray(lo), np.full(len(lo), np.inf))
+    if b.site_area is not None and b.area_min_sites is not None and hard.any():
+        sa = np.asarray(b.site_area)
+        need = np.asarray(b.area_min_sites, float)
+        groups, lo = [], []
+        for a in range(len(need)):
+            rhs = need[a] - float((ex & (sa == a)).sum())
+            if rhs <= 0:
+                continue
+            j_in = np.flatnonzero(sa[new] == a)
+            for t in np.flatnonzero(hard):
+                groups.append((xo + j_in * T + t, np.ones(len(j_in))))
+                lo.append(rhs)
+        _sum_rows(L, f"{b.name}__area_count", groups, np.asarray(lo), np.full(len(lo), np.inf))
+    s = _targets(b, T)
+    yrs = np.flatnonzero(np.isfinite(s) & (s > 0))
+    _sum_rows(L, f"{b.name}__target", [(yo + np.arange(ny) * T + t, w[rows]) for t in yrs],
+              s[yrs] * W - w_ex, np.full(len(yrs), np.inf))
+    if b.max_new_sites is not None:
+        _sum_rows(L, f"{b.name}__max_sites", [(xo + np.arange(nx_) * T + T - 1, np.ones(nx_))],
+                  np.array([-np.inf]), np.array([float(b.max_new_sites)]))
+    # cumulative cost
+    jj, tt = np.repeat(np.arange(nx_), T), np.tile(np.arange(T), nx_)
+    L.add_cum_cost(b.name, tt, xo + jj * T + tt, cost[jj])
+    const = np.zeros(T)
+    if dc is not None:
+        ii, tt = np.repeat(np.arange(ny), T), np.tile(np.arange(T), ny)
+        L.add_cum_cost(b.name, tt, yo + ii * T + tt, dc[rows][ii])
+        const += float(dc[cov_ex].sum())
+    L.const[b.name] = L.const.get(b.name, np.zeros(T)) + const
+    # service (normalised)
+    ow = w if b.objective_weight is None else np.asarray(b.objective_weight, float)
+    OW = float(ow.sum())
+    if OW > 0:
+        ii, tt = np.repeat(np.arange(ny), T), np.tile(np.arange(T), ny)
+        L.serv_c.append(yo + ii * T + tt)
+        L.serv_v.append(b.tier_weight * ow[rows][ii] / OW)
+        L.serv_t.append(tt)
+    info["groups_binary"].append((b.name, new, xo))
+
+
+# --------------------------------------------------------------------------- capacitated
+def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
+    T = L.T
+    a = b.arcs()
+    nf, ne, nd = len(a["fac_site"]), len(a["row"]), len(b.volume)
+    d = np.asarray(b.volume, float)
+    cap, F, M = (np.asarray(b.capacity, float), np.asarray(b.unit_cost, float), np.asarray(b.max_per_site, float))
+    ft = a["fac_type"]
+    e_f = np.zeros(nf)
+    if b.existing is not None:
+        e_f = np.asarray(b.existing, float)[a["fac_site"], ft]
+    hard = _years_mask(T, b.hard_from, b.hard)
+    no = L.add_var(f"{b.name}__n", nf * T, "integer", np.repeat(e_f, T), np.repeat(M[ft], T))
+    xo = L.add_var(f"{b.name}__flow", ne * T, "real", 0.0, np.inf)
+    info["blocks"][b.name] = {"arcs": a, "no": no, "xo": xo, "e_f": e_f}
+    ti = np.arange(T)
+    # demand rows: Σ_e x_{e,t} <= d_i  (= d_i in hard years with full service)
+    rr = (a["row"][:, None] * T + ti).ravel()
+    cc = (xo + np.arange(ne)[:, None] * T + ti).ravel()
+    lo = np.full((nd, T), -np.inf)
+    if b.full_service:
+        lo[:, hard] = d[:, None]
+    L.add_rows(f"{b.name}__demand", rr, cc, np.ones(len(rr)), lo.ravel(), np.repeat(d, T))
+    # capacity: Σ_{e∋f} x_{e,t} − Q n_{f,t} <= 0
+    rf = (a["fac"][:, None] * T + ti).ravel()
+    kf = np.arange(nf * T)
+    L.add_rows(f"{b.name}__capacity", np.r_[rf, kf], np.r_[cc, no + kf],
+               np.r_[np.ones(len(rf)), -np.repeat(cap[ft], T)], np.full(nf * T, -np.inf), np.zeros(nf * T))
+    # linking: x_{e,t} − min(d_i, Q M) n_{f,t} <= 0
+    big = np.minimum(d[a["row"]], (cap * M)[ft[a["fac"]]])
+    ke = np.arange(ne * T)
+    L.add_rows(f"{b.name}__link", np.r_[ke, ke], np.r_[cc, (no + a["fac"][:, None] * T + ti).ravel()],
+               np.r_[np.ones(ne * T), -np.repeat(big, T)], np.full(ne * T, -np.inf), np.zeros(ne * T))
+    _monotone(L, f"{b.name}__n_monotone", no, nf)
+    # aggregate capacity cut per station type (full service, hard years)
+    if b.full_service and hard.any():
+        need = np.bincount(b.demand_type, weights=d, minlength=len(cap))
+        groups, lo_ = [], []
+        for k in np.flatnonzero(need > 0):
+            fk = np.flatnonzero(ft == k)
+            for t in np.flatnonzero(hard):
+                groups.append((no + fk * T + t, np.full(len(fk), cap[k])))
+                lo_.append(need[k])
+        _sum_rows(L, f"{b.name}__type_capacity", groups, np.asarray(lo_), np.full(len(lo_), np.inf))
+    s = _targets(b, T)
+    yrs = np.flatnonzero(np.isfinite(s) & (s > 0))
+    D = float(d.sum())
+    _sum_rows(L, f"{b.name}__target", [(xo + np.arange(ne) * T + t, np.ones(ne)) for t in yrs],
+              s[yrs] * D, np.full(len(yrs), np.inf))
+    ff, tt = np.repeat(np.arange(nf), T), np.tile(ti, nf)
+    L.add_cum_cost(b.name, tt, no + ff * T + tt, F[ft][ff])
+    L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((F[ft] * e_f).sum())
+    if b.access_rate > 0:
+        L.access_c.append(xo + np.arange(ne) * T + T - 1)
+        L.access_v.append(b.access_rate * a["len"])
+    if D > 0:
+        ee, tt = np.repeat(np.arange(ne), T), np.tile(ti, ne)
+        L.serv_c.append(xo + ee * T + tt)
+        L.serv_v.append(np.full(len(ee), b.tier_weight / D))
+        L.serv_t.append(tt)
+    info["groups_fac"].append((b.name, a["fac_site"], M[ft], no))
+
+
+# --------------------------------------------------------------------------- flow refuelling
+def _define_flow(L: _Layout, b: FlowBlock, info: dict) -> None:
+    T = L.T
+    ex = np.asarray(b.existing, bool)
+    m = len(ex)
+    new = np.flatnonzero(~ex)
+    pos = np.full(m, -1)
+    pos[new] = np.arange(len(new))
+    f = np.asarray(b.flows, float)
+    hard = _years_mask(T, b.hard_from, b.hard)
+    # sets (drop any met by an existing station)
+    sizes = np.diff(b.set_indptr)
+    set_of = np.repeat(np.arange(len(sizes)), sizes)
+    met = np.zeros(len(sizes), bool)
+    if len(b.set_sites):
+        np.logical_or.at(met, set_of, ex[b.set_sites])
+    keep = ~met
+    paths_with_sets = np.zeros(len(f), bool)
+    paths_with_sets[b.set_path[keep]] = True
+    ypaths = np.flatnonzero(paths_with_sets & ~b.impossible & ~b.free)
+    ypos = np.full(len(f), -1)
+    ypos[ypaths] = np.arange(len(ypaths))
+    free = (b.free | (~paths_with_sets & ~b.impossible)).astype(bool)
+    nx_, ny = len(new), len(ypaths)
+    cost = np.asarray(b.site_cost, float)[new] + info["fold"].get(b.name, np.zeros(m))[new]
+    xo = L.add_var(f"{b.name}__x", nx_ * T, "binary")
+    yo = L.add_var(f"{b.name}__y", ny * T, "real", 0.0, 1.0)
+    info["blocks"][b.name] = {"new": new, "xo": xo, "yo": yo, "free": free, "cost": cost}
+    ti = np.arange(T)
+    # arc cover: Σ_{k∈K} x_{k,t} − y_{q,t} >= 0
+    ks = np.flatnonzero(keep & (ypos[b.set_path] >= 0))
+    if len(ks):
+        nk = len(ks)
+        memb = keep[set_of] & (ypos[b.set_path[set_of]] >= 0)
+        s_of, site = set_of[memb], b.set_sites[memb]
+        srow = np.full(len(sizes), -1)
+        srow[ks] = np.arange(nk)
+        r1 = (srow[s_of][:, None] * T + ti).ravel()
+        c1 = (xo + pos[site][:, None] * T + ti).ravel()
+        r2 = (np.arange(nk)[:, None] * T + ti).ravel()
+        c2 = (yo + ypos[b.set_path[ks]][:, None] * T + ti).ravel()
+        L.add_rows(f"{b.name}__arc_cover", np.r_[r1, r2], np.r_[c1, c2], np.r_[np.ones(len(r1)), -np.ones(len(r2))],
+                   np.zeros(nk * T), np.full(nk * T, np.inf))
+    # required covers (hard years)
+    if hard.any():
+        groups = []
+        for cvr in b.covers:
+            cvr = np.asarray(cvr)
+            if ex[cvr].any():
+                continue
+            for t in np.flatnonzero(hard):
+                groups.append((xo + pos[cvr] * T + t, np.ones(len(cvr))))
+        _sum_rows(L, f"{b.name}__required_cover", groups, np.ones(len(groups)), np.full(len(groups), np.inf))
+    _monotone(L, f"{b.name}__x_monotone", xo, nx_)
+    Ftot = float(f.sum())
+    f_free = float(f[free].sum())
+    s = _targets(b, T)
+    yrs = np.flatnonzero(np.isfinite(s) & (s > 0))
+    if len(yrs):
+        reachable = float(f[~b.impossible].sum())
+        if reachable < s[yrs].max() * Ftot * (1 - 1e-12):
+            bad = b.path_ids[b.impossible & (f > 0)]
+            raise InfeasibleError(
+                f"block {b.name!r}: at most {reachable / max(Ftot, 1e-12):.1%} of the flow can be refuelled, below the "
+                f"target {s[yrs].max():.1%}; paths that cannot be refuelled: {preview_ids(bad)}", unserved=list(bad))
+    _sum_rows(L, f"{b.name}__target", [(yo + np.arange(ny) * T + t, f[ypaths]) for t in yrs],
+              s[yrs] * Ftot * (1 - 1e-9) - f_free, np.full(len(yrs), np.inf))
+    if b.max_new_sites is not None:
+        _sum_rows(L, f"{b.name}__max_sites", [(xo + np.arange(nx_) * T + T - 1, np.ones(nx_))],
+                  np.array([-np.inf]), np.array([float(b.max_new_sites)]))
+    jj, tt = np.repeat(np.arange(nx_), T), np.tile(ti, nx_)
+    L.add_cum_cost(b.name, tt, xo + jj * T + tt, cost[jj])
+    if Ftot > 0:
+        qq, tt = np.repeat(np.arange(ny), T), np.tile(ti, ny)
+        L.serv_c.append(yo + qq * T + tt)
+        L.serv_v.append(b.tier_weight * f[ypaths][qq] / Ftot)
+        L.serv_t.append(tt)
+    info["groups_binary"].append((b.name, new, xo))
+
+
+# --------------------------------------------------------------------------- shared sites
+def _fold_single_members(blocks: Sequence[Block], reg: SiteRegistry | None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Shared cost of groups with one binary member and nothing else goes into that member's cost.
+
+    Returns (fold per block, group existing flags, group needs-variable flags).
+    """
+    fold: dict[str, np.ndarray] = {}
+    if reg is None:
+        return fold, np.zeros(0, bool), np.zeros(0, bool)
+    G = len(reg.group_ids)
+    members = np.zeros(G, int)
+    has_fac = np.zeros(G, bool)
+    existing = np.zeros(G, bool)
+    for b in blocks:
+        g = np.asarray(reg.members[b.name])
+        ok = g >= 0
+        if isinstance(b, CapacitatedBlock):
+            has_fac[g[ok]] = True
+            members += np.bincount(g[ok], minlength=G)
+            if b.existing is not None:
+                ex_site = np.asarray(b.existing).sum(axis=1) > 0
+                existing[g[ok & ex_site]] = True
+        else:
+            members += np.bincount(g[ok], minlength=G)
+            ex = np.zeros(len(g), bool) if b.existing is None else np.asarray(b.existing, bool)
+            existing[g[ok & ex]] = True
+    cost = np.asarray(reg.shared_cost, float)
+    single = (members == 1) & ~has_fac & ~existing & (cost > 0)
+    for b in blocks:
+        if isinstance(b, CapacitatedBlock):
+            continue
+        g = np.asarray(reg.members[b.name])
+        add = np.zeros(len(g))
+        ok = g >= 0
+        add[ok] = np.where(single[g[ok]], cost[g[ok]], 0.0)
+        fold[b.name] = add
+    needs_var = ~existing & (cost > 0) & ~single & (members > 0)
+    return fold, existing, needs_var
+
+
+def _define_shared(L: _Layout, blocks: Sequence[Block], reg: SiteRegistry | None, info: dict) -> None:
+    """Group open variables w_{g,t} with shared costs, and compatibility exclusions."""
+    if reg is None:
+        return
+    T = L.T
+    needs = info["group_needs_var"]
+    gpos = np.full(len(needs), -1)
+    gpos[needs] = np.arange(int(needs.sum()))
+    ng = int(needs.sum())
+    wo = L.add_var("shared__w", ng * T, "binary")
+    info["shared"] = {"wo": wo, "gpos": gpos}
+    ti = np.arange(T)
+    r_parts, c_parts, v_parts = [], [], []
+    nrow = 0
+    links = []  # (block, site-level group array, cols at year t function)
+    for name, new, xo in info["groups_binary"]:
+        g = np.asarray(reg.members[name])[new]
+        sel = np.flatnonzero((g >= 0) & (gpos[np.maximum(g, 0)] >= 0))
+        for t in ti:
+            links.append((xo + sel * T + t, np.ones(len(sel)), wo + gpos[g[sel]] * T + t))
+    for name, fac_site, M, no in info["groups_fac"]:
+        g = np.asarray(reg.members[name])[fac_site]
+        sel = np.flatnonzero((g >= 0) & (gpos[np.maximum(g, 0)] >= 0))
+        for t in ti:
+            links.append((no + sel * T + t, 1.0 / M[sel], wo + gpos[g[sel]] * T + t))
+    for cx, coef, cw in links:
+        k = nrow + np.arange(len(cx))
+        r_parts += [k, k]
+        c_parts += [cx, cw]
+        v_parts += [coef, -np.ones(len(cx))]
+        nrow += len(cx)
+    if nrow:
+        L.add_rows("shared__link", np.concatenate(r_parts), np.concatenate(c_parts), np.concatenate(v_parts),
+                   np.full(nrow, -np.inf), np.zeros(nrow))
+    _monotone(L, "shared__w_monotone", wo, ng)
+    cost = np.asarray(reg.shared_cost, float)
+    gg, tt = np.repeat(np.flatnonzero(needs), T), np.tile(ti, ng)
+    L.add_cum_cost("shared", tt, wo + gpos[gg] * T + tt, cost[gg])
+    # compatibility: blocks in a group that may not share it
+    names = [b.name for b in blocks]
+    if reg.compatible is None:
+        return
+    ok_pairs = {frozenset(p) for p in reg.compatible}
+    bad_pairs = [(a, c) for i, a in enumerate(names) for c in names[i + 1:] if frozenset((a, c)) not in ok_pairs]
+    if not bad_pairs:
+        return
+    G = len(reg.group_ids)
+    in_group = {}
+    for b in blocks:
+        g = np.asarray(reg.members[b.name])
+        in_group[b.name] = np.zeros(G, bool)
+        in_group[b.name][g[g >= 0]] = True
+    conflict = np.zeros(G, bool)
+    for a, c in bad_pairs:
+        conflict |= in_group[a] & in_group[c]
+    cg = np.flatnonzero(conflict)
+    if not len(cg):
+        return
+    upos = {}
+    keys = [(g, b.name) for g in cg for b in blocks if in_group[b.name][g]]
+    uo = L.add_var("shared__u", len(keys), "binary")
+    for k, key in enumerate(keys):
+        upos[key] = uo + k
+    rr, cc, vv = [], [], []
+    nrow = 0
+    for name, new, xo in info["groups_binary"]:
+        g = np.asarray(reg.members[name])[new]
+        for j in np.flatnonzero(np.isin(g, cg)):
+            rr += [nrow, nrow]
+            cc += [xo + j * T + T - 1, upos[(g[j], name)]]
+            vv += [1.0, -1.0]
+            nrow += 1
+    for name, fac_site, M, no in info["groups_fac"]:
+        g = np.asarray(reg.members[name])[fac_site]
+        for f in np.flatnonzero(np.isin(g, cg)):
+            rr += [nrow, nrow]
+            cc += [no + f * T + T - 1, upos[(g[f], name)]]
+            vv += [1.0 / M[f], -1.0]
+            nrow += 1
+    L.add_rows("shared__use", np.array(rr), np.array(cc), np.array(vv), np.full(nrow, -np.inf), np.zeros(nrow))
+    groups = []
+    for g in cg:
+        for a, c in bad_pairs:
+            if (g, a) in upos and (g, c) in upos:
+                groups.append((np.array([upos[(g, a)], upos[(g, c)]]), np.ones(2)))
+    _sum_rows(L, "shared__incompatible", groups, np.full(len(groups), -np.inf), np.ones(len(groups)))
+
+
+# --------------------------------------------------------------------------- budgets, objective
+def _define_budgets(L: _Layout, budgets: np.ndarray | None, total_budget: float | None, carry_over: bool) -> None:
+    T = L.T
+    Cm = L.cum_matrix().tocoo()
+    K = L.const_cost()
+    if budgets is not None:
+        if carry_over:
+            L.add_rows("budget", Cm.row, Cm.col, Cm.data, np.full(T, -np.inf), np.cumsum(budgets) - K)
+        else:
+            # C_t − C_{t−1} <= B_t − (K_t − K_{t−1})
+            nxt = Cm.row + 1 < T
+            r = np.r_[Cm.row, Cm.row[nxt] + 1]
+            c = np.r_[Cm.col, Cm.col[nxt]]
+            v = np.r_[Cm.data, -Cm.data[nxt]]
+            L.add_rows("budget", r, c, v, np.full(T, -np.inf), budgets - np.diff(np.r_[0.0, K]))
+    if total_budget is not None:
+        last = Cm.row == T - 1
+        L.add_rows("total_budget", np.zeros(int(last.sum()), np.int64), Cm.col[last], Cm.data[last],
+                   np.array([-np.inf]), np.array([total_budget - K[-1]]))
+
+
+def _objective(L: _Layout, objective: str, discount_rate: float, year_weight: np.ndarray,
+               access_worst: float) -> tuple[np.ndarray, float, float]:
+    """Objective coefficients over the columns, its constant and ε (``max_service``)."""
+    T = L.T
+    c = np.zeros(L.n)
+    Cm = L.cum_matrix().tocoo()
+    K = L.const_cost()
+    acc_c = np.concatenate(L.access_c) if L.access_c else np.zeros(0, np.int64)
+    acc_v = np.concatenate(L.access_v) if L.access_v else np.zeros(0)
+    if objective == "min_cost":
+        rho = (1.0 + discount_rate) ** -np.arange(T, dtype=float)
+        mult = rho - np.r_[rho[1:], 0.0]  # Σ_t ρ_t (C_t − C_{t−1}) = Σ_t (ρ_t − ρ_{t+1}) C_t
+        np.add.at(c, Cm.col, Cm.data * mult[Cm.row])
+        np.add.at(c, acc_c, acc_v)
+        return c, float((K * mult).sum()), 0.0
+    ub = np.concatenate([v[4] for v in L.vars]) if L.vars else np.zeros(0)
+    last = Cm.row == T - 1
+    worst = float(np.abs(Cm.data[last] * ub[Cm.col[last]]).sum()) + access_worst + float(abs(K[-1]))
+    eps = 0.5 / max(worst, 1.0)
+    if L.serv_c:
+        sc, sv, st = np.concatenate(L.serv_c), np.concatenate(L.serv_v), np.concatenate(L.serv_t)
+        np.add.at(c, sc, _SERVICE_SCALE * sv * year_weight[st])
+    last_c, last_v = Cm.col[last], Cm.data[last]
+    np.add.at(c, last_c, -eps * last_v)
+    np.add.at(c, acc_c, -eps * acc_v)
+    return c, -eps * float(K[-1]), eps
+
+
+def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any, list]:
+    """Pyomo model from the layout: one Var component per block variable, one Constraint per family."""
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    m = pyo.ConcreteModel(name="joint")
+    cols: list = []
+    for name, n, dom, lb, ub in L.vars:
+        lbl = [None if not np.isfinite(v) else float(v) for v in lb]
+        ubl = [None if not np.isfinite(v) else float(v) for v in ub]
+        domain = pyo.Reals if dom == "real" else pyo.Integers
+        var = pyo.Var(range(n), domain=domain, bounds=lambda _m, i, lbl=lbl, ubl=ubl: (lbl[i], ubl[i]))
+        m.add_component(name, var)
+        cols.extend(var.values())
+    for name, r, cc, v, lo, hi, nrow in L.rows:
+        A = sp.csr_array((v, (r, cc)), shape=(nrow, L.n))
+        A.sum_duplicates()
+        ip, ix, dv = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()
+        empty = np.diff(A.indptr) == 0
+        bad = empty & ((lo > 1e-9) | (hi < -1e-9))
+        if bad.any():
+            raise InfeasibleError(f"joint model: {int(bad.sum())} row(s) of {name!r} have nothing to choose but need a "
+                                  "positive amount (a target no candidate can meet)")
+        keep = np.flatnonzero(~empty).tolist()
+        lol = [None if not np.isfinite(x) else float(x) for x in lo]
+        hil = [None if not np.isfinite(x) else float(x) for x in hi]
+
+        def rule(_m: Any, k: int, ip=ip, ix=ix, dv=dv, lol=lol, hil=hil) -> Any:
+            a, b = ip[k], ip[k + 1]
+            return (lol[k], LinearExpression(constant=0, linear_coefs=dv[a:b], linear_vars=[cols[j] for j in ix[a:b]]),
+                    hil[k])
+
+        m.add_component(name, pyo.Constraint(keep, rule=rule))
+    nz = np.flatnonzero(c)
+    m.obj = pyo.Objective(expr=LinearExpression(constant=float(const), linear_coefs=c[nz].tolist(),
+                                                linear_vars=[cols[j] for j in nz.tolist()]),
+                          sense=pyo.minimize if sense == "min" else pyo.maximize)
+    return m, cols
+
+
+# =========================================================================== validation
+def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_budget: Any, registry: SiteRegistry | None,
+           objective: str, monotone_targets: bool, discount_rate: float) -> tuple[np.ndarray | None, float | None]:
+    if not blocks:
+        raise ConfigError("the joint model needs at least one tier block")
+    names = [b.name for b in blocks]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"joint model: block names must be unique, got {names}")
+    T = len(years)
+    if T == 0:
+        raise ConfigError("joint.years is empty: give the plan years, e.g. [2022, 2023, 2024, 2025]")
+    if len(set(years)) != T or list(years) != sorted(years):
+        raise ConfigError(f"joint.years must be increasing and distinct, got {list(years)}")
+    if objective not in ("min_cost", "max_service"):
+        raise ConfigError(f"joint objective must be 'min_cost' or 'max_service', got {objective!r}")
+    if not (np.isfinite(discount_rate) and discount_rate > -1):
+        raise ConfigError(f"discount_rate must be > -1, got {discount_rate!r}")
+    B = None
+    if budgets is not None:
+        B = np.asarray(budgets, float).ravel()
+        if len(B) != T:
+            raise ConfigError(f"joint budgets: {len(B)} yearly budgets for {T} years {list(years)}; give one budget per "
+                              "year (CNY)")
+        if not np.all(np.isfinite(B)) or (B < 0).any():
+            raise ConfigError(f"joint budgets must be finite and >= 0 CNY, got {B.tolist()}")
+    tb = None
+    if total_budget is not None:
+        tb = float(total_budget)
+        if not np.isfinite(tb) or tb < 0:
+            raise ConfigError(f"joint total budget must be finite and >= 0 CNY, got {total_budget!r}")
+    if objective == "max_service" and B is None and tb is None:
+        raise ConfigError("joint objective 'max_service' needs yearly budgets and/or a total budget")
+    for b in blocks:
+        s = _targets(b, T)
+        fin = s[np.isfinite(s)]
+        if ((fin < 0) | (fin > 1)).any():
+            raise ConfigError(f"block {b.name!r}: target shares must be in [0, 1], got {s.tolist()}")
+        if monotone_targets and (np.diff(fin) < -1e-12).any():
+            raise ConfigError(f"block {b.name!r}: target shares decrease over the years ({s.tolist()}); targets by "
+                              "year must not fall (or set monotone_targets=false)")
+        _years_mask(T, b.hard_from, b.hard)
+        if isinstance(b, CoverageBlock):
+            n, m = b.cover.shape
+            for what, arr, size in (("site_ids", b.site_ids, m), ("site_cost", b.site_cost, m), ("weight", b.weight, n),
+                                    ("existing", b.existing, m), ("must", b.must, n), ("demand_cost", b.demand_cost, n),
+                                    ("objective_weight", b.objective_weight, n)):
+                if arr is not None and len(arr) != size:
+                    raise DataError(f"block {b.name!r}: {what} has {len(arr)} values for {size} "
+                                    f"{'sites' if size == m else 'demand rows'}")
+        elif isinstance(b, CapacitatedBlock):
+            n, m = b.dist.shape
+            if len(b.site_ids) != m or len(b.volume) != n or len(b.demand_type) != n:
+                raise DataError(f"block {b.name!r}: site_ids/volume/demand_type do not match the {n} × {m} arc matrix")
+        else:
+            if len(b.site_cost) != len(b.site_ids) or len(b.existing) != len(b.site_ids):
+                raise DataError(f"block {b.name!r}: site_cost/existing do not match the {len(b.site_ids)} sites")
+        cost = np.asarray(getattr(b, "site_cost", getattr(b, "unit_cost", [])), float)
+        if (~np.isfinite(cost) | (cost < 0)).any():
+            raise DataError(f"block {b.name!r}: costs must be finite and >= 0")
+    if registry is not None:
+        G = len(registry.group_ids)
+        if len(registry.shared_cost) != G:
+            raise DataError(f"site registry: {len(registry.shared_cost)} shared costs for {G} groups")
+        sc = np.asarray(registry.shared_cost, float)
+        if (~np.isfinite(sc) | (sc < 0)).any():
+            raise DataError("site registry: shared costs must be finite and >= 0 CNY")
+        unknown = sorted(set(registry.members) - set(names))
+        if unknown:
+            raise ConfigError(f"site registry names unknown tiers {unknown}; tiers in the model: {names}")
+        for b in blocks:
+            g = registry.members.get(b.name)
+            if g is None:
+                registry.members[b.name] = np.full(len(b.site_ids), -1)
+                continue
+            if len(g) != len(b.site_ids) or (np.asarray(g) >= G).any():
+                raise DataError(f"site registry: members of {b.name!r} must give a group position (< {G}) or -1 for "
+                                f"each of its {len(b.site_ids)} sites")
+        for pair in registry.compatible or []:
+            if len(pair) != 2:
+                raise ConfigError(f"compatibility rule {pair!r} must name two tiers")
+            bad = [p for p in pair if p not in names]
+            if bad:
+                raise ConfigError(f"compatibility rule {list(pair)} names unknown tier(s) {bad}; tiers in the model: "
+                                  f"{names}")
+    return B, tb
+
+
+# =========================================================================== entry points
+def build_joint_model(
+    blocks: Sequence[Block],
+    *,
+    years: Sequence[Any],
+    budgets: Sequence[float] | None = None,
+    total_budget: float | None = None,
+    carry_over: bool = False,
+    registry: SiteRegistry | None = None,
+    objective: str = "min_cost",
+    discount_rate: float = 0.0,
+    year_weight: Sequence[float] | None = None,
+    monotone_targets: bool = True,
+) -> tuple[Any, dict]:
+    """Build the Pyomo model (see the module docstring); returns ``(model, info)``.
+
+    ``info`` holds the column layout needed to read a solution (used by :func:`solve_joint`).
+    """
+    t0 = time.perf_counter()
+    B, tb = _check(blocks, years, budgets, total_budget, registry, objective, monotone_targets, discount_rate)
+    T = len(years)
+    L = _Layout(T)
+    fold, g_exist, g_needs = _fold_single_members(blocks, registry)
+    info: dict[str, Any] = {"blocks": {}, "fold": fold, "groups_binary": [], "groups_fac": [], "group_existing": g_exist,
+                            "group_needs_var": g_needs, "layout": L, "years": list(years), "objective": objective}
+    access_worst = 0.0
+    for b in blocks:
+        if isinstance(b, CoverageBlock):
+            _define_coverage(L, b, info)
+        elif isinstance(b, CapacitatedBlock):
+            _define_capacitated(L, b, info)
+            a = info["blocks"][b.name]["arcs"]
+            access_worst += float((b.access_rate * a["len"] * np.asarray(b.volume, float)[a["row"]]).sum())
+        elif isinstance(b, FlowBlock):
+            _define_flow(L, b, info)
+        else:
+            raise ConfigError(f"unknown block type {type(b).__name__}")
+    _define_shared(L, blocks, registry, info)
+    _define_budgets(L, B, tb, carry_over)
+    yw = np.ones(T) if year_weight is None else np.asarray(year_weight, float)
+    if len(yw) != T:
+        raise ConfigError(f"year_weight has {len(yw)} values for {T} years")
+    c, const, eps = _objective(L, objective, discount_rate, yw, access_worst)
+    model, cols = _to_pyomo(L, c, const, "min" if objective == "min_cost" else "max")
+    info.update(eps=eps, year_weight=yw, discount_rate=discount_rate, build_s=time.perf_counter() - t0,
+                n_cols=L.n, n_int=int(sum(n for _, n, d, _, _ in L.vars if d != "real")),
+                n_rows=int(sum(r[6] for r in L.rows)), nnz=int(sum(len(r[1]) for r in L.rows)))
+    return model, info
+
+
+def solve_joint(
+    blocks: Sequence[Block],
+    *,
+    years: Sequence[Any],
+    budgets: Sequence[float] | None = None,
+    total_budget: float | None = None,
+    carry_over: bool = False,
+    registry: SiteRegistry | None = None,
+    objective: str = "min_cost",
+    discount_rate: float = 0.0,
+    year_weight: Sequence[float] | None = None,
+    monotone_targets: bool = True,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-4,
+    threads: int | None = None,
+) -> JointSolution:
+    """Build and solve the joint model; report sites, groups, costs and service by year, by id.
+
+    Parameters
+    ----------
+    blocks
+        Tier blocks (:class:`CoverageBlock`, :class:`CapacitatedBlock`, :class:`FlowBlock`).
+    years
+        Year labels (increasing), ``T = len(years)``.
+    budgets
+        Budget per year (CNY), or None.
+    total_budget
+        Budget over all years (CNY), or None.
+    carry_over
+        Unspent budget moves to the next year.
+    registry
+        Shared site groups (None: every site stands alone).
+    objective
+        ``"min_cost"`` or ``"max_service"``.
+    discount_rate
+        ``r`` for the present value of later spend (``min_cost``).
+    year_weight
+        Weight of each year's service (``max_service``; default 1 each).
+    monotone_targets
+        Reject target shares that fall over the years.
+    time_limit_s, mip_rel_gap, threads
+        Solver options (:func:`gzcharge.solve.solve`).
+
+    Raises
+    ------
+    ConfigError
+        Inconsistent years/budgets/targets, unknown tiers in compatibility rules.
+    DataError
+        Array lengths that do not match.
+    InfeasibleError
+        Targets the budgets cannot pay for (or no candidate can meet).
+    """
+    from gzcharge.solve import solve
+
+    t0 = time.perf_counter()
+    model, info = build_joint_model(blocks, years=years, budgets=budgets, total_budget=total_budget,
+                                    carry_over=carry_over, registry=registry, objective=objective,
+                                    discount_rate=discount_rate, year_weight=year_weight,
+                                    monotone_targets=monotone_targets)
+    L: _Layout = info["layout"]
+    try:
+        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+                    enforce_wall_clock=time_limit_s is not None, load_solution=False)
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
+            f"({budgets if budgets is not None else total_budget}); raise the budgets, enable carry_over, lower or "
+            f"delay the targets ({exc})") from None
+    x = np.concatenate([np.asarray(res.values(model.component(name)), float) for name, *_ in L.vars]) \
+        if L.vars else np.zeros(0)
+    is_int = np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars]) if L.vars else np.zeros(0, bool)
+    x[is_int] = np.round(x[is_int])
+    sol = _read(blocks, registry, info, x)
+    T = L.T
+    cum = L.cum_matrix() @ x + L.const_cost()
+    acc_c = np.concatenate(L.access_c) if L.access_c else np.zeros(0, np.int64)
+    acc_v = np.concatenate(L.access_v) if L.access_v else np.zeros(0)
+    access = float(acc_v @ x[acc_c]) if len(acc_c) else 0.0
+    if objective == "min_cost":
+        rho = (1.0 + discount_rate) ** -np.arange(T, dtype=float)
+        obj = float((rho * np.diff(np.r_[0.0, cum])).sum()) + access
+        bound = min(float(res.bound), obj)
+    else:
+        sv = sol["service"]
+        wmap = dict(zip([b.name for b in blocks], [b.tier_weight for b in blocks], strict=True))
+        yidx = {y: k for k, y in enumerate(years)}
+        obj = float((sv["share"] * sv["block"].map(wmap) * sv["year"].map(yidx).map(lambda k: info["year_weight"][k])).sum())
+        bound = max((float(res.bound) + info["eps"] * (cum[-1] + access)) / _SERVICE_SCALE, obj) \
+            if np.isfinite(res.bound) else float("inf")
+    gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else float("inf")
+    if res.status.value == "optimal" and gap < 1e-9:
+        gap = 0.0
+    size = {"columns": info["n_cols"], "integer_columns": info["n_int"], "rows": info["n_rows"], "nonzeros": info["nnz"],
+            "build_s": info["build_s"], "solve_s": res.seconds, "years": T, "blocks": len(blocks),
+            "access_cny": access, **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
+    logger.info("joint model: %d columns (%d integer), %d rows, %d nonzeros; %s, gap %.3g", info["n_cols"],
+                info["n_int"], info["n_rows"], info["nnz"], res.status.value, gap)
+    return JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
+                         status=str(res.status.value), objective=obj, bound=bound, gap=float(gap),
+                         seconds=time.perf_counter() - t0, size=size, values={"x": x})
+
+
+def _first_year(X: np.ndarray) -> np.ndarray:
+    """Index of the first year a cumulative 0/1 row is on (-1: never)."""
+    on = X > 0.5
+    return np.where(on.any(axis=1), on.argmax(axis=1), -1)
+
+
+def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.ndarray) -> dict:
+    """Sites, groups, costs and service by year from a solution vector."""
+    L: _Layout = info["layout"]
+    T = L.T
+    years = info["years"]
+    ylab = np.array(years, dtype=object)
+    site_rows, serv_rows, cost_rows = [], [], []
+    group_first: dict[int, list] = {}
+    for b in blocks:
+        bi = info["blocks"][b.name]
+        members = None if reg is None else np.asarray(reg.members.get(b.name, np.full(len(b.site_ids), -1)))
+        gid = (lambda pos: None if members is None or members[pos] < 0 else reg.group_ids[members[pos]])
+        if isinstance(b, CapacitatedBlock):
+            a = bi["arcs"]
+            nf, ne = len(a["fac_site"]), len(a["row"])
+            N = x[bi["no"]: bi["no"] + nf * T].reshape(nf, T)
+            Fl = x[bi["xo"]: bi["xo"] + ne * T].reshape(ne, T)
+            first = np.where((N > bi["e_f"][:, None] + 0.5).any(axis=1), (N > bi["e_f"][:, None] + 0.5).argmax(axis=1), -1)
+            served = Fl.sum(axis=0)
+            D = float(np.sum(b.volume))
+            for t in range(T):
+                serv_rows.append({"block": b.name, "year": years[t], "served": float(served[t]), "total": D,
+                                  "share": float(served[t] / D) if D > 0 else 1.0})
+            for f in np.flatnonzero(N[:, -1] > 0.5):
+                s = int(a["fac_site"][f])
+                k = int(a["fac_type"][f])
+                row = {"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(bi["e_f"][f] > 0),
+                       "build_year": ylab[first[f]] if first[f] >= 0 else None,
+                       "cost_cny": float((N[f, -1] - bi["e_f"][f]) * b.unit_cost[k]),
+                       "station_type": b.type_names[k], "n_stations": int(N[f, -1])}
+                row.update({f"n_{years[t]}": int(N[f, t]) for t in range(T)})
+                site_rows.append(row)
+                if members is not None and members[s] >= 0:
+                    group_first.setdefault(int(members[s]), []).append(
+                        (first[f] if not row["existing"] else -2, b.name))
+            continue
+        new = bi["new"]
+        X = x[bi["xo"]: bi["xo"] + len(new) * T].reshape(len(new), T)
+        first = _first_year(X)
+        ex = np.zeros(len(b.site_ids), bool) if b.existing is None else np.asarray(b.existing, bool)
+        open_t = np.zeros((len(b.site_ids), T), bool)
+        open_t[ex] = True
+        open_t[new] = X > 0.5
+        for s in np.flatnonzero(open_t[:, -1]):
+            is_new = not ex[s]
+            k = int(np.searchsorted(new, s)) if is_new else -1
+            fy = first[k] if is_new else -1
+            site_rows.append({"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(ex[s]),
+                              "build_year": ylab[fy] if fy >= 0 else None,
+                              "cost_cny": float(bi["cost"][k]) if is_new else 0.0})
+            if members is not None and members[s] >= 0:
+                group_first.setdefault(int(members[s]), []).append((fy if is_new else -2, b.name))
+        if isinstance(b, CoverageBlock):
+            cover = sp.csr_array(b.cover).astype(bool).astype(float)
+            w = np.asarray(b.weight, float)
+            W = float(w.sum())
+            for t in range(T):
+                cov = (cover @ open_t[:, t].astype(float)) > 0.5
+                serv_rows.append({"block": b.name, "year": years[t], "served": float(w[cov].sum()), "total": W,
+                                  "share": float(w[cov].sum() / W) if W > 0 else 1.0})
+        else:
+            f = np.asarray(b.flows, float)
+            Ftot = float(f.sum())
+            for t in range(T):
+                ok = _refuelled(b, open_t[:, t])
+                serv_rows.append({"block": b.name, "year": years[t], "served": float(f[ok].sum()), "total": Ftot,
+                                  "share": float(f[ok].sum() / Ftot) if Ftot > 0 else 1.0})
+    # costs per owner and year
+    owners = list(dict.fromkeys([*L.cum_owner, *L.const.keys()]))
+    for o in owners:
+        cum = L.cum_matrix(o) @ x + L.const_cost(o)
+        spend = np.diff(np.r_[0.0, cum])
+        for t in range(T):
+            cost_rows.append({"block": o, "year": years[t], "cost_cny": float(spend[t])})
+    costs = pd.DataFrame(cost_rows, columns=["block", "year", "cost_cny"])
+    # groups
+    g_rows = []
+    if reg is not None:
+        wo = info.get("shared", {}).get("wo")
+        gpos = info.get("shared", {}).get("gpos")
+        for g, lst in sorted(group_first.items()):
+            ex_g = bool(info["group_existing"][g]) or any(fy == -2 for fy, _ in lst)
+            if gpos is not None and gpos[g] >= 0:
+                W_ = x[wo + gpos[g] * T: wo + gpos[g] * T + T]
+                fy = int(np.argmax(W_ > 0.5)) if (W_ > 0.5).any() else -1
+            else:
+                fys = [f for f, _ in lst if f >= 0]
+                fy = min(fys) if fys else -1
+            paid = 0.0 if ex_g else float(reg.shared_cost[g])
+            g_rows.append({"group_id": reg.group_ids[g], "blocks": ",".join(sorted({n for _, n in lst})),
+                           "existing": ex_g, "build_year": None if ex_g or fy < 0 else ylab[fy], "shared_cost_cny": paid})
+    groups = pd.DataFrame(g_rows, columns=["group_id", "blocks", "existing", "build_year", "shared_cost_cny"])
+    cols = ["block", "site_id", "group_id", "existing", "build_year", "cost_cny", "station_type", "n_stations"]
+    sites = pd.DataFrame(site_rows)
+    for c in cols:
+        if c not in sites.columns:
+            sites[c] = pd.Series(dtype=object)
+    extra = [c for c in sites.columns if c not in cols]
+    return {"sites": sites[cols + extra], "groups": groups, "costs": costs,
+            "service": pd.DataFrame(serv_rows, columns=["block", "year", "served", "total", "share"])}
+
+
+def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
+    """Refuelled flag per path: the caller's direct check, else every arc-cover set hit."""
+    if b.check is not None:
+        return np.asarray(b.check(open_mask), bool)
+    sizes = np.diff(b.set_indptr)
+    set_of = np.repeat(np.arange(len(sizes)), sizes)
+    hit = np.zeros(len(sizes), bool)
+    if len(b.set_sites):
+        np.logical_or.at(hit, set_of, open_mask[b.set_sites])
+    ok = ~b.impossible.copy()
+    miss = ~hit
+    ok[b.set_path[miss]] = False
+    return ok & ~b.impossible
