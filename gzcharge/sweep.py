@@ -265,7 +265,7 @@ class _Runner:
                               f"(or use scheduler={INPROCESS!r} to run serially): {exc}") from None
         if self.scheduler:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout="10s")
             except OSError as exc:
                 raise ConfigError(f"cannot reach the dask scheduler {self.scheduler} ({exc}); check the address "
                                   f"(--scheduler or ${SCHEDULER_ENV}) or leave it unset for a local cluster") from None
@@ -552,9 +552,15 @@ def _plot(table: pd.DataFrame, keys: list[str], path: Path, *, title: str) -> Pa
         if len(front) > 1:
             ax.plot([cost[i] for i in front], [cover[i] for i in front], color="#d7191c", lw=1.2, zorder=2,
                     label="cost-efficient runs")
+        # label by the varied values; runs at the same point share one label
+        spots: dict[tuple[float, float], list[str]] = {}
         for (_, r), x, y in zip(ok.iterrows(), cost, cover, strict=True):
-            label = ", ".join(f"{k.rpartition('.')[2]}={r[k]}" for k in keys)
-            ax.annotate(f"{int(r['run'])}: {label}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
+            spots.setdefault((round(x, 6), round(y, 6)), []).append("/".join(str(r[k]) for k in keys))
+        for (x, y), labels in spots.items():
+            ax.annotate(" | ".join(labels), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
+        ax.text(0.0, 1.01, "labels: " + "/".join(k.rpartition(".")[2] for k in keys), transform=ax.transAxes,
+                fontsize=7, color="#444444", va="bottom")
+        ax.margins(x=0.15, y=0.1)
         if not failed.empty:
             text = "failed: " + "; ".join(f"run {int(r['run'])} ({r['status']})" for _, r in failed.iterrows())
             ax.text(0.01, 0.01, text[:160], transform=ax.transAxes, fontsize=7, color="#b2182b", va="bottom")
@@ -562,11 +568,11 @@ def _plot(table: pd.DataFrame, keys: list[str], path: Path, *, title: str) -> Pa
         ax.set_ylabel("coverage of EV demand (%)")
         ax.grid(True, lw=0.3, alpha=0.6)
         if fprop is not None:
-            ax.set_title(title, fontproperties=fprop)
+            ax.set_title(title, fontproperties=fprop, pad=14)
         else:
-            ax.set_title(re.sub(r"[^\x00-\x7f]+", "?", title))
+            ax.set_title(re.sub(r"[^\x00-\x7f]+", "?", title), pad=14)
         if len(ok):
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
         with atomic_output(path) as tmp:
             fig.savefig(tmp, format="png")

@@ -3,8 +3,6 @@ runs become rows; relative budgets; bad --vary fails before anything runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pyogrio
 import pytest
