@@ -152,3 +152,146 @@ def test_frlm_min_cost_reproduced_on_net25() -> None:
     sol = solve_joint([blk], years=[2025], mip_rel_gap=GAP)
     assert sol.objective == pytest.approx(ref.objective)
     assert sol.service["share"].iloc[0] >= 0.6 - 1e-9
+
+
+# --------------------------------------------------------------------------- phasing and budgets by hand
+def test_yearly_budgets_build_order_by_hand() -> None:
+    # weights 5, 3, 2 (W = 10), costs 4, 3, 2 M CNY; budgets 5 M then 4 M, no carry-over.
+    # Year 1 may buy {A} (5 served) or {B, C} (5 served, 5 M); year 2 then adds what 4 M buys:
+    # after {A} only B or C (total 5 + 8 = 13); after {B, C} A (5 + 10 = 15): B, C first, A next.
+    blk = _sites(3, [4e6, 3e6, 2e6])
+    blk.weight = np.array([5.0, 3.0, 2.0])
+    sol = solve_joint([blk], years=[2022, 2023], budgets=[5e6, 4e6], objective="max_service", mip_rel_gap=GAP)
+    year = dict(zip(sol.sites["site_id"], sol.sites["build_year"], strict=True))
+    assert year == {"t0": 2023, "t1": 2022, "t2": 2022}
+    assert sol.service["share"].tolist() == pytest.approx([0.5, 1.0])
+    assert sol.objective == pytest.approx(1.5)
+    assert sol.costs.set_index("year")["cost_cny"].to_dict() == pytest.approx({2022: 5e6, 2023: 4e6})
+
+
+def test_carry_over_moves_unspent_budget() -> None:
+    # budgets 1 M then 8 M: nothing costs <= 1 M; without carry-over year 2 buys A + B (7 M, 8 of 10);
+    # with it 9 M buys all three.
+    blk = _sites(3, [4e6, 3e6, 2e6])
+    blk.weight = np.array([5.0, 3.0, 2.0])
+    kw = dict(years=[2022, 2023], budgets=[1e6, 8e6], objective="max_service", mip_rel_gap=GAP)
+    no = solve_joint([blk], **kw)
+    assert no.service["share"].tolist() == pytest.approx([0.0, 0.8]) and sorted(no.open_sites("t")) == ["t0", "t1"]
+    yes = solve_joint([blk], carry_over=True, **kw)
+    assert yes.service["share"].tolist() == pytest.approx([0.0, 1.0])
+    assert yes.costs["cost_cny"].tolist() == pytest.approx([0.0, 9e6])
+
+
+def test_total_budget_and_budget_infeasible_targets() -> None:
+    blk = _sites(3, [4e6, 3e6, 2e6])
+    blk.target_share = [0.5, 1.0]
+    sol = solve_joint([blk], years=[2022, 2023], total_budget=9e6, mip_rel_gap=GAP)
+    assert sol.objective == pytest.approx(9e6)
+    with pytest.raises(InfeasibleError, match="budgets"):
+        solve_joint([blk], years=[2022, 2023], budgets=[1e6, 1e6], mip_rel_gap=GAP)
+
+
+def test_phasing_never_removes_a_built_site() -> None:
+    # d0 (w 6) only by A (2 M), d1 (w 4) only by C (1 M). Year 1 needs 40 % with 1 M: only C fits.
+    # Year 2 needs 60 %: alone, A is cheapest (2 M) and C would not be kept; phased, C stays and A is added.
+    blk = CoverageBlock(name="public", site_ids=pd.Index(["A", "C"]), site_cost=np.array([2e6, 1e6]),
+                        cover=sp.csr_array(np.eye(2)), weight=np.array([6.0, 4.0]))
+    alone = solve_joint([CoverageBlock(**{**_fields(blk), "target_share": [0.6]})], years=[2023], mip_rel_gap=GAP)
+    assert alone.open_sites("public") == ["A"]
+    blk.target_share = [0.4, 0.6]
+    sol = solve_joint([blk], years=[2022, 2023], budgets=[1e6, 5e6], mip_rel_gap=GAP)
+    year = dict(zip(sol.sites["site_id"], sol.sites["build_year"], strict=True))
+    assert year == {"A": 2023, "C": 2022}
+    assert sol.service["share"].tolist() == pytest.approx([0.4, 1.0])
+    assert sol.objective == pytest.approx(3e6)
+
+
+def test_phasing_keeps_swap_stations() -> None:
+    # one site, demand 400 swaps/day of a 150/day type: 1 station would cover year 1's 30 % target,
+    # year 2's 100 % needs 3 (max 3 per site); counts may only grow.
+    blk = CapacitatedBlock(name="swap", site_ids=pd.Index(["S"]), demand_ids=pd.Index(["d"]), volume=np.array([400.0]),
+                           demand_type=np.array([0]), type_names=["truck"], capacity=np.array([150.0]),
+                           unit_cost=np.array([6e6]), max_per_site=np.array([3]),
+                           dist=sp.csr_array(np.array([[1.0]])), target_share=[0.3, 0.3, 1.0])
+    sol = solve_joint([blk], years=[2022, 2023, 2024], mip_rel_gap=GAP)
+    row = sol.sites.iloc[0]
+    assert [row["n_2022"], row["n_2023"], row["n_2024"]] == [1, 1, 3]
+    assert sol.costs["cost_cny"].tolist() == pytest.approx([6e6, 0.0, 12e6])
+
+
+def _fields(b) -> dict:
+    return {k: v for k, v in b.__dict__.items() if k != "kind"}
+
+
+# --------------------------------------------------------------------------- shared sites
+def _two_tiers():
+    # public demand: P0 (1 M, at the service area G0) or P1 (4 M, alone); highway demand: H0 (1 M, at G0).
+    pub = CoverageBlock(name="public", site_ids=pd.Index(["P0", "P1"]), site_cost=np.array([1e6, 4e6]),
+                        cover=sp.csr_array(np.array([[1.0, 1.0]])), weight=np.array([1.0]), target_share=[1.0])
+    hwy = CoverageBlock(name="highway", site_ids=pd.Index(["H0"]), site_cost=np.array([1e6]),
+                        cover=sp.csr_array(np.array([[1.0]])), weight=np.array([1.0]), target_share=[1.0])
+    reg = SiteRegistry(group_ids=pd.Index(["G0"]), shared_cost=np.array([5e6]),
+                       members={"public": np.array([0, -1]), "highway": np.array([0])})
+    return pub, hwy, reg
+
+
+def test_shared_site_pays_shared_cost_once() -> None:
+    # P0 + H0 share G0: 1 + 1 + 5 = 7 M (paying 5 M twice would make P1 + H0 = 10 M cheaper than 12 M)
+    pub, hwy, reg = _two_tiers()
+    sol = solve_joint([pub, hwy], years=[2025], registry=reg, mip_rel_gap=GAP)
+    assert sol.objective == pytest.approx(7e6)
+    assert sorted(sol.sites["site_id"]) == ["H0", "P0"]
+    assert sol.costs.groupby("block")["cost_cny"].sum().to_dict() == pytest.approx(
+        {"public": 1e6, "highway": 1e6, "shared": 5e6})
+    g = sol.groups.set_index("group_id")
+    assert g.loc["G0", "blocks"] == "highway,public" and g.loc["G0", "shared_cost_cny"] == 5e6
+
+
+def test_incompatible_tiers_do_not_share() -> None:
+    pub, hwy, reg = _two_tiers()
+    reg.compatible = []  # public and highway may not share a site
+    sol = solve_joint([pub, hwy], years=[2025], registry=reg, mip_rel_gap=GAP)
+    assert sorted(sol.sites["site_id"]) == ["H0", "P1"] and sol.objective == pytest.approx(10e6)
+
+
+def test_existing_site_group_costs_nothing() -> None:
+    pub, hwy, reg = _two_tiers()
+    hwy.existing = np.array([True])
+    sol = solve_joint([pub, hwy], years=[2025], registry=reg, mip_rel_gap=GAP)
+    assert sol.objective == pytest.approx(1e6) and sorted(sol.sites["site_id"]) == ["H0", "P0"]
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(years=[2022, 2023], budgets=[1e6]), "1 yearly budgets for 2 years"),
+    (dict(years=[2022, 2023], budgets=[1e6, -5.0]), ">= 0"),
+    (dict(years=[2023, 2022], budgets=[1e6, 1e6]), "increasing"),
+    (dict(years=[2022], objective="max_service"), "needs yearly budgets"),
+    (dict(years=[2022], objective="cheapest"), "min_cost"),
+])
+def test_bad_years_and_budgets(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        solve_joint([_sites(2, [1.0, 1.0])], **kwargs)
+
+
+@pytest.mark.parametrize("shares, match", [([0.5, 1.2], r"in \[0, 1\]"), ([0.8, 0.5], "decrease"),
+                                           ([0.5], "1 values for 2 years")])
+def test_bad_targets(shares: list, match: str) -> None:
+    blk = _sites(2, [1.0, 1.0])
+    blk.target_share = shares
+    with pytest.raises(ConfigError, match=match):
+        solve_joint([blk], years=[2022, 2023])
+
+
+def test_unknown_tier_in_compatibility_rules() -> None:
+    pub, hwy, reg = _two_tiers()
+    reg.compatible = [("public", "hydrogen")]
+    with pytest.raises(ConfigError, match="unknown tier"):
+        solve_joint([pub, hwy], years=[2025], registry=reg)
+
+
+def test_registry_size_mismatch() -> None:
+    pub, hwy, reg = _two_tiers()
+    reg.members["public"] = np.array([0])
+    with pytest.raises(DataError, match="members of 'public'"):
+        solve_joint([pub, hwy], years=[2025], registry=reg)

@@ -60,7 +60,9 @@ Objectives
     min Σ_t ρ_t (C_t − C_{t−1}) + a Σ_e l_e x_{e,T}
 
 (``ρ_t = (1 + r)^{-(t-1)}``, ``r = discount_rate``; access cost counted on the last year's
-flows, as the swap tier counts it over its horizon). ``max_service``::
+flows, as the swap tier counts it over its horizon). The model multiplies ``ρ_t`` by
+``1 − 10⁻⁶ (t − 1)`` so that among plans of equal cost the one spending later wins (sites are
+built when a target or the budget needs them, not early); the reported objective has no such term. ``max_service``::
 
     max Σ_t Σ_b ω_b S_{b,t} − ε (C_T + access)
 
@@ -82,7 +84,6 @@ never read from the model's ``y``.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ __all__ = [
     "solve_joint",
 ]
 
+_DEFER = 1e-6  # min_cost: relative preference per year for spending later (tie-break only)
 _SERVICE_SCALE = 1e6  # objective units per unit of normalised service (keeps ε·cost coefficients sane)
 
 
@@ -869,7 +871,8 @@ def _objective(L: _Layout, objective: str, discount_rate: float, year_weight: np
     acc_c = np.concatenate(L.access_c) if L.access_c else np.zeros(0, np.int64)
     acc_v = np.concatenate(L.access_v) if L.access_v else np.zeros(0)
     if objective == "min_cost":
-        rho = (1.0 + discount_rate) ** -np.arange(T, dtype=float)
+        # ρ_t with a 1e-6-per-year preference for spending later (equal-cost plans build when needed)
+        rho = (1.0 + discount_rate) ** -np.arange(T, dtype=float) * (1.0 - _DEFER * np.arange(T))
         mult = rho - np.r_[rho[1:], 0.0]  # Σ_t ρ_t (C_t − C_{t−1}) = Σ_t (ρ_t − ρ_{t+1}) C_t
         np.add.at(c, Cm.col, Cm.data * mult[Cm.row])
         np.add.at(c, acc_c, acc_v)
@@ -901,7 +904,17 @@ def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any,
         var = pyo.Var(range(n), domain=domain, bounds=lambda _m, i, lbl=lbl, ubl=ubl: (lbl[i], ubl[i]))
         m.add_component(name, var)
         cols.extend(var.values())
-    for name, r, cc, v, lo, hi, nrow in L.rows:
+    # A redundant first row over every integer column makes HiGHS number the integer columns first.
+    # Work-around: gzcharge.solve checks integrality with ``is_int & ~relaxed`` (bool & int -> positions
+    # 0/1), i.e. it tests columns 0 and 1; they must be the integer ones.
+    int_cols = np.flatnonzero(np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars])) \
+        if L.vars else np.zeros(0, np.int64)
+    ub_all = np.concatenate([v[4] for v in L.vars]) if L.vars else np.zeros(0)
+    rows = list(L.rows)
+    if len(int_cols):
+        rows.insert(0, ("integer_order", np.zeros(len(int_cols), np.int64), int_cols, np.ones(len(int_cols)),
+                        np.array([-np.inf]), np.array([float(ub_all[int_cols].sum())]), 1))
+    for name, r, cc, v, lo, hi, nrow in rows:
         A = sp.csr_array((v, (r, cc)), shape=(nrow, L.n))
         A.sum_duplicates()
         ip, ix, dv = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()
