@@ -238,8 +238,6 @@ def _compare_layer(layer: str, a: gpd.GeoDataFrame | None, b: gpd.GeoDataFrame |
         if frame is not None and len(frame) and "site_id" not in frame.columns:
             raise DataError(f"plan {plan.label} {plan.path}: layer {layer} has no site_id column; "
                             "is it a gzcharge plan?")
-    a = a if a is not None else None
-    b = b if b is not None else None
     n_a = 0 if a is None else len(a)
     n_b = 0 if b is None else len(b)
     extra = tuple(c for c in _EXTRA_KEY.get(layer, ())
