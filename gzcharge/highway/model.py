@@ -19,9 +19,14 @@ stretch of the cyclic trip O→D→O longer than the effective range) with two a
   cannot be met: they are left out of the model and **reported** in
   :attr:`HighwayResult.unmet_windows`, never hidden.
 * **Modes.** ``max_flow``: maximise refuelled EV flow with ``stations`` new sites and/or
-  ``budget_cny`` (existing sites are fixed open and free). With neither, the fewest
-  (cheapest) sites that meet the gap rule are chosen. ``min_cost``: cheapest sites meeting
-  the gap rule and refuelling ``target_flow_share`` of the flow.
+  ``budget_cny`` (existing sites are fixed open and free; ``fixed_open`` sites count as new).
+  With neither, the cheapest sites that meet the gap rule are found first
+  (:func:`~gzcharge.locate.frlm.frlm_min_cost` with target 0) and, when there is traffic, the
+  refuelled flow is then maximised within that cost (:func:`~gzcharge.locate.frlm.frlm` with
+  the budget set to it). ``min_cost``: cheapest sites meeting the gap rule and refuelling
+  ``target_flow_share`` of the flow. OD pairs that no choice of candidates can refuel are
+  listed in :attr:`HighwayResult.never_served` (and make ``min_cost`` fail, named, when the
+  target needs them).
 
 Sizing (stated assumptions)
 ---------------------------
