@@ -13,7 +13,13 @@ import scipy.sparse as sp
 
 from gzcharge.errors import ConfigError, DataError, InfeasibleError
 from gzcharge.locate.frlm import frlm, frlm_min_cost
-from gzcharge.locate.joint import CapacitatedBlock, CoverageBlock, FlowBlock, SiteRegistry, solve_joint
+from gzcharge.locate.joint import (
+    CapacitatedBlock,
+    CoverageBlock,
+    FlowBlock,
+    SiteRegistry,
+    solve_joint,
+)
 from tests.conftest import shared_path
 
 GAP = 1e-9

@@ -1196,7 +1196,10 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
     for b in blocks:
         bi = info["blocks"][b.name]
         members = None if reg is None else np.asarray(reg.members.get(b.name, np.full(len(b.site_ids), -1)))
-        gid = (lambda pos: None if members is None or members[pos] < 0 else reg.group_ids[members[pos]])
+
+        def gid(pos: int, members: np.ndarray | None = members) -> Any:
+            return None if members is None or members[pos] < 0 else reg.group_ids[members[pos]]
+
         if isinstance(b, CapacitatedBlock):
             a = bi["arcs"]
             nf, ne = len(a["fac_site"]), len(a["row"])

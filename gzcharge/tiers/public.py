@@ -227,6 +227,136 @@ def _solve_model(d: _ModelData, scenario: Scenario) -> tuple[np.ndarray, Any]:
     return x, res
 
 
+@dataclass
+class PublicModelInputs:
+    """The public tier's prepared data, before any solve (:func:`public_model_data`).
+
+    Attributes
+    ----------
+    demand, candidates
+        Demand points and candidate sites (GeoDataFrames).
+    cost
+        Demand × site :class:`~gzcharge.distances.CostMatrix` (metres).
+    radius
+        Coverage radius per demand point (m).
+    data
+        The min-cost model data (``_ModelData``: cover sets, weights, must-cover rows, county share
+        and count targets, site costs, existing sites).
+    demand_cost
+        Linearised plug cost of serving each demand point (CNY), charged to budgets.
+    counties_idx, county_evs, min_sites_req
+        County adcodes (positions of ``data.group``), EVs per county, stations required per county.
+    unmet, notes, timings
+        Targets that cannot be met whatever is chosen; notes; seconds per stage.
+    """
+
+    demand: Any
+    candidates: Any
+    cost: Any
+    radius: np.ndarray
+    data: _ModelData
+    demand_cost: np.ndarray
+    counties_idx: pd.Index
+    county_evs: np.ndarray
+    min_sites_req: np.ndarray
+    unmet: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def public_model_data(
+    region: Region,
+    scenario: Scenario,
+    *,
+    network: Any = None,
+    pois: gpd.GeoDataFrame | None = None,
+    existing_stations: Any = None,
+    progress: ProgressCallback | None = None,
+) -> PublicModelInputs:
+    """Demand, candidates, cost matrix and model data of the public tier, without solving.
+
+    Parameters are those of :func:`plan_public`. Raises the same pre-check errors
+    (:class:`InfeasibleError` when a township has no candidate in reach or a county share
+    cannot be reached; :class:`DataError` for demand in unknown counties).
+    """
+    from gzcharge.candidates import public_candidates
+    from gzcharge.demand import public_demand
+    from gzcharge.locate._prepare import coverage_matrix
+
+    p = scenario.public
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+
+    def stage(name: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        timings[name] = round(t1 - t0, 3)
+        if progress:
+            progress(name, 1.0)
+        return t1
+
+    t = time.perf_counter()
+    demand = public_demand(region, scenario)
+    notes.append(demand.attrs["township_note"])
+    t = stage("demand", t)
+    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
+    t = stage("candidates", t)
+    cutoff = 2.0 * float(demand["radius_m"].max())
+    cm = _cost_matrix(demand, cands, region, scenario, network, cutoff, progress)
+    radius = demand["radius_m"].to_numpy(float)
+    cover = coverage_matrix(cm, radius)
+    t = stage("distances", t)
+
+    # ------------------------------------------------------------ targets
+    counties_idx = pd.Index(region.counties["adcode"].astype(str))
+    group = counties_idx.get_indexer(demand["county_adcode"].astype(str))
+    site_group = counties_idx.get_indexer(cands["county_adcode"].astype(str))
+    if (group < 0).any():
+        raise DataError(f"demand points in unknown counties: {preview_ids(demand['demand_id'][group < 0])}")
+    weight = demand["weight_evs"].to_numpy(float)
+    is_town = (demand["tier"] == "township").to_numpy()
+    must = is_town & p.township_full_coverage
+    county_evs = demand.attrs["county_evs"].reindex(counties_idx).fillna(0.0).to_numpy()
+    min_sites_req = np.ceil(county_evs / p.evs_per_station - 1e-9).astype(int)
+    sites_avail = np.bincount(site_group[site_group >= 0], minlength=len(counties_idx))
+    min_sites = np.minimum(min_sites_req, sites_avail)
+    share = np.full(len(counties_idx), p.min_county_coverage)
+    existing = cands["existing"].to_numpy(bool)
+    site_cost = cands["cost_cny"].to_numpy(float)
+    town_names = demand["name"].to_numpy()
+
+    # pre-checks: reachability of hard targets
+    reach = np.diff(cover.indptr) > 0
+    unreachable = must & ~reach
+    if unreachable.any():
+        ids = demand["demand_id"][unreachable]
+        raise InfeasibleError(
+            f"乡镇全覆盖 is impossible: {int(unreachable.sum())} townships have no candidate site within "
+            f"{p.township_radius_km:g} km: {preview_ids(town_names[unreachable])}; add candidates or enlarge "
+            "public.township_radius_km", unserved=list(ids))
+    reach_w = np.bincount(group, weights=weight * reach, minlength=len(counties_idx))
+    tot_w = np.bincount(group, weights=weight, minlength=len(counties_idx))
+    short = (tot_w > 0) & (reach_w < share * tot_w - 1e-6)
+    if short.any():
+        bad = [f"{c} ({reach_w[k] / tot_w[k]:.1%})" for k, c in enumerate(counties_idx) if short[k]]
+        raise InfeasibleError(f"min_county_coverage {p.min_county_coverage:.0%} cannot be reached in counties "
+                              f"{', '.join(bad)}: no candidate within reach of enough demand; lower "
+                              "public.min_county_coverage or add candidates")
+    unmet: list[str] = []
+    for k in np.flatnonzero(min_sites < min_sites_req):
+        unmet.append(f"{counties_idx[k]}: {min_sites_req[k]} stations needed for {county_evs[k]:.0f} EVs but "
+                     f"only {sites_avail[k]} candidates")
+
+    base = dict(cover=cover, weight=weight, must=must, group=group, share=share, site_cost=site_cost,
+                site_group=site_group, min_sites=min_sites, existing=existing)
+    # plugs beyond min_plugs grow linearly with the EVs a station serves (up to rounding): charge that
+    # cost to the demand served so that the budget covers sites and plugs
+    plug_share = p.kwh_per_ev_day * p.public_charging_share / (p.plug_kw * p.hours_per_day * p.utilisation_target)
+    demand_cost = weight * plug_share * p.cost_per_extra_plug_cny
+    return PublicModelInputs(demand=demand, candidates=cands, cost=cm, radius=radius, data=_ModelData(**base),
+                             demand_cost=demand_cost, counties_idx=counties_idx, county_evs=county_evs,
+                             min_sites_req=min_sites_req, unmet=unmet, notes=notes, timings=timings)
+
+
 # =========================================================================== geometry glue
 def _xy(gdf: gpd.GeoDataFrame, crs: str) -> np.ndarray:
     g = gdf.geometry.to_crs(crs)
@@ -309,10 +439,6 @@ def plan_public(
     ConfigError
         ``max_cover`` without a budget or station limit; network mode without a network.
     """
-    from gzcharge.candidates import public_candidates
-    from gzcharge.demand import public_demand
-    from gzcharge.locate._prepare import coverage_matrix
-
     p = scenario.public
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -328,59 +454,20 @@ def plan_public(
         raise ConfigError("public.mode = \"max_cover\" needs public.budget_cny or public.max_stations; "
                           "set one (e.g. --set public.budget_cny=3e7) or use mode min_cost")
     t = time.perf_counter()
-    demand = public_demand(region, scenario)
-    notes.append(demand.attrs["township_note"])
-    t = stage("demand", t)
-    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
-    t = stage("candidates", t)
-    cutoff = 2.0 * float(demand["radius_m"].max())
-    cm = _cost_matrix(demand, cands, region, scenario, network, cutoff, progress)
-    radius = demand["radius_m"].to_numpy(float)
-    cover = coverage_matrix(cm, radius)
-    t = stage("distances", t)
-
-    # ------------------------------------------------------------ targets
-    counties_idx = pd.Index(region.counties["adcode"].astype(str))
-    group = counties_idx.get_indexer(demand["county_adcode"].astype(str))
-    site_group = counties_idx.get_indexer(cands["county_adcode"].astype(str))
-    if (group < 0).any():
-        raise DataError(f"demand points in unknown counties: {preview_ids(demand['demand_id'][group < 0])}")
-    weight = demand["weight_evs"].to_numpy(float)
+    prep = public_model_data(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
+                             progress=progress)
+    timings.update(prep.timings)
+    notes.extend(prep.notes)
+    demand, cands, cm, radius = prep.demand, prep.candidates, prep.cost, prep.radius
+    d0 = prep.data
+    weight, must, existing, site_cost, cover = d0.weight, d0.must, d0.existing, d0.site_cost, d0.cover
+    counties_idx, county_evs, min_sites_req = prep.counties_idx, prep.county_evs, prep.min_sites_req
     is_town = (demand["tier"] == "township").to_numpy()
-    must = is_town & p.township_full_coverage
-    county_evs = demand.attrs["county_evs"].reindex(counties_idx).fillna(0.0).to_numpy()
-    min_sites_req = np.ceil(county_evs / p.evs_per_station - 1e-9).astype(int)
-    sites_avail = np.bincount(site_group[site_group >= 0], minlength=len(counties_idx))
-    min_sites = np.minimum(min_sites_req, sites_avail)
-    share = np.full(len(counties_idx), p.min_county_coverage)
-    existing = cands["existing"].to_numpy(bool)
-    site_cost = cands["cost_cny"].to_numpy(float)
-    town_names = demand["name"].to_numpy()
-
-    # pre-checks: reachability of hard targets
-    reach = np.diff(cover.indptr) > 0
-    unreachable = must & ~reach
-    if unreachable.any():
-        ids = demand["demand_id"][unreachable]
-        raise InfeasibleError(
-            f"乡镇全覆盖 is impossible: {int(unreachable.sum())} townships have no candidate site within "
-            f"{p.township_radius_km:g} km: {preview_ids(town_names[unreachable])}; add candidates or enlarge "
-            "public.township_radius_km", unserved=list(ids))
-    reach_w = np.bincount(group, weights=weight * reach, minlength=len(counties_idx))
-    tot_w = np.bincount(group, weights=weight, minlength=len(counties_idx))
-    short = (tot_w > 0) & (reach_w < share * tot_w - 1e-6)
-    if short.any():
-        bad = [f"{c} ({reach_w[k] / tot_w[k]:.1%})" for k, c in enumerate(counties_idx) if short[k]]
-        raise InfeasibleError(f"min_county_coverage {p.min_county_coverage:.0%} cannot be reached in counties "
-                              f"{', '.join(bad)}: no candidate within reach of enough demand; lower "
-                              "public.min_county_coverage or add candidates")
-    unmet: list[str] = []
-    for k in np.flatnonzero(min_sites < min_sites_req):
-        unmet.append(f"{counties_idx[k]}: {min_sites_req[k]} stations needed for {county_evs[k]:.0f} EVs but "
-                     f"only {sites_avail[k]} candidates")
-
-    base = dict(cover=cover, weight=weight, must=must, group=group, share=share, site_cost=site_cost,
-                site_group=site_group, min_sites=min_sites, existing=existing)
+    cutoff = 2.0 * float(demand["radius_m"].max())
+    unmet: list[str] = list(prep.unmet)
+    demand_cost = prep.demand_cost
+    base = dict(cover=d0.cover, weight=weight, must=must, group=d0.group, share=d0.share, site_cost=d0.site_cost,
+                site_group=d0.site_group, min_sites=d0.min_sites, existing=existing)
     have = cands["plugs"].to_numpy(float)
 
     def size(x: np.ndarray):
@@ -396,10 +483,6 @@ def plan_public(
         cost = site_cost + extra * p.cost_per_extra_plug_cny
         return pos, dist, served, energy, plugs, cost, float(cost[x].sum())
 
-    # plugs beyond min_plugs grow linearly with the EVs a station serves (up to rounding): charge that
-    # cost to the demand served so that the budget covers sites and plugs
-    plug_share = p.kwh_per_ev_day * p.public_charging_share / (p.plug_kw * p.hours_per_day * p.utilisation_target)
-    demand_cost = weight * plug_share * p.cost_per_extra_plug_cny
 
     def within_budget(model: dict) -> tuple[np.ndarray, Any, tuple]:
         """Solve a budgeted model whose budget covers sites and (linearised) plugs; the rounding of plugs
