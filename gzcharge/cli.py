@@ -27,6 +27,13 @@ app = typer.Typer(
 )
 
 
+def _escape(text: str) -> str:
+    """Escape rich markup in user-facing text (e.g. ``[swap]`` in a message)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _stderr():
     from rich.console import Console
 
@@ -349,7 +356,7 @@ def _print_plan_summary(result, written) -> None:
             table.add_row(*cells)
         console.print(table)
     for n in result.notices:
-        _stderr().print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+        _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in written))
     t = result.timings
     console.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
@@ -364,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     except GzchargeError as exc:
         if debug:
             raise
-        _stderr().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _stderr().print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _stderr().print("interrupted")
@@ -373,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _stderr().print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {_escape(str(exc))} (rerun with --debug for the traceback "
             "and report it)",
             highlight=False,
             soft_wrap=True,

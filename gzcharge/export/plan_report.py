@@ -90,6 +90,9 @@ def _highway_sections(plan: Plan) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = [("Highway fast charging", text)]
     if hw.summary is not None and len(hw.summary):
         out.append(("Highway corridors", hw.summary))
+    by_pref = getattr(hw, "by_prefecture", None)
+    if by_pref is not None and len(by_pref):
+        out.append(("Highway by prefecture", by_pref))
     return out
 
 
