@@ -300,3 +300,24 @@ def test_same_plan_is_all_unchanged(tiny_pair):
     assert (s.loc[s["a"].notna(), "delta"] == 0).all()
     moved = s["item"].str.contains("added|removed|resized|newly|lost")
     assert (s.loc[moved, "delta"] == 0).all()
+
+
+@pytest.mark.qgis
+def test_comparison_opens_styled_in_qgis(tiny_pair, tmp_path):
+    from tests.test_qgis import _has_qgis, run_qgis_check
+
+    if not _has_qgis():
+        pytest.skip("Debian's QGIS (python3-qgis) is not installed")
+    out = write_comparison(compare_plans(*tiny_pair), tmp_path / "diff.gpkg")
+    expect = {"layers": {
+        "site_changes": {"count": 12, "geometry": "point", "renderer": "categorizedSymbol"},
+        "county_changes": {"count": 2, "geometry": "polygon", "renderer": "graduatedSymbol", "labels": True},
+        "township_changes": {"count": 3, "geometry": "point", "renderer": "categorizedSymbol"},
+    }}
+    rc, result = run_qgis_check(out, expect, tmp_path / "map.png")
+    assert rc == 0, result.get("errors")
+    legend = result["layers"]["site_changes"]["legend_counts"]
+    # public 2 added, 2 removed, 2 enlarged, 1 reduced, 2 unchanged; swap 1 unchanged, 1 enlarged; hydrogen 1 added
+    assert legend == {"新增": 3, "移除": 2, "扩容": 3, "缩减": 1, "不变": 3}
+    assert result["layers"]["county_changes"]["legend_counts"] == {"上升 0–5 个百分点": 1, "下降 > 5 个百分点": 1}
+    assert result["layers"]["township_changes"]["legend_counts"] == {"新覆盖": 1, "失去覆盖": 1, "仍覆盖": 1}
