@@ -86,12 +86,14 @@ __all__ = [
     "FleetTypeParams",
     "StationTypeParams",
     "SwapParams",
+    "SwapModelInputs",
     "SwapResult",
     "default_fleets",
     "fleet_demand_points",
     "plan_swap",
     "read_fleet_file",
     "solve_swap",
+    "swap_model_data",
 ]
 
 
@@ -949,68 +951,55 @@ class SwapResult:
         return {"swap_stations": self.stations, "swap_demand": self.demand}
 
 
-def plan_swap(
+@dataclass
+class SwapModelInputs:
+    """The swap tier's prepared data, before any solve (:func:`swap_model_data`).
+
+    Attributes
+    ----------
+    demand, candidates
+        Fleet demand points and candidate sites (GeoDataFrames, EPSG:4326).
+    cost
+        Demand × site distances (:class:`~gzcharge.distances.CostMatrix`, metres).
+    data
+        :class:`SwapModelData` (arcs within each fleet's service distance, station types, budget, mode).
+    type_names
+        Station types in the model.
+    notes
+        Statements for the report.
+    """
+
+    demand: Any
+    candidates: Any
+    cost: Any
+    data: SwapModelData
+    type_names: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def swap_model_data(
     region: Region,
     params: SwapParams | None = None,
     *,
     fleets: str | Path | pd.DataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     costs: CostMatrix | None = None,
-    mode: Literal["min_cost", "max_served"] | None = None,
-    budget_cny: float | None = None,
-    time_limit_s: float | None = None,
-    mip_rel_gap: float | None = None,
-) -> SwapResult:
-    """Plan battery-swap stations for a region.
+) -> SwapModelInputs:
+    """Fleet demand, candidates, distances and model data of the swap tier, without solving.
 
-    Parameters
-    ----------
-    region
-        The planning region (:func:`gzcharge.region.get_region`).
-    params
-        Tier parameters (defaults: :class:`SwapParams`).
-    fleets
-        A fleet file path (CSV/TOML, :func:`read_fleet_file`), a table in its format, or
-        ``None`` for the per-type defaults scaled from urban population.
-    candidates
-        Candidate sites: GeoDataFrame with ``site_id`` and point geometry (any CRS);
-        default: demand positions + county seats (:func:`default_swap_candidates`).
-    costs
-        Demand × site distances in metres (rows = demand ids ``fleet_id[:county[:k]]``,
-        columns = site ids); default: screening distances in the region's metric CRS.
-    mode, budget_cny, time_limit_s, mip_rel_gap
-        Override the same fields of ``params``.
-
-    Returns
-    -------
-    SwapResult
+    Parameters are those of :func:`plan_swap` (``mode`` and ``budget_cny`` come from ``params``).
 
     Raises
     ------
     DataError
         Fleet file errors, depots outside the region, candidate/cost id mismatches.
-    InfeasibleError
-        ``min_cost`` with demand out of reach of every candidate, or over budget.
     """
     import geopandas as gpd
 
     from gzcharge.distances import screening_costs_gdf
 
-    t0 = time.perf_counter()
     params = params or SwapParams()
-    upd: dict[str, Any] = {}
-    if mode is not None:
-        upd["mode"] = mode
-    if budget_cny is not None:
-        upd["budget_cny"] = budget_cny
-    if time_limit_s is not None:
-        upd["time_limit_s"] = time_limit_s
-    if mip_rel_gap is not None:
-        upd["mip_rel_gap"] = mip_rel_gap
-    if upd:
-        params = SwapParams.model_validate({**params.model_dump(), **upd})
     notes: list[str] = []
-
     if fleets is None:
         table = default_fleets(region, params)
         notes.append(
@@ -1087,6 +1076,72 @@ def plan_swap(
         budget=params.budget_cny,
         objective=params.mode,
     )
+    return SwapModelInputs(demand=demand, candidates=cands, cost=cm, data=data, type_names=type_names, notes=notes)
+
+
+def plan_swap(
+    region: Region,
+    params: SwapParams | None = None,
+    *,
+    fleets: str | Path | pd.DataFrame | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    costs: CostMatrix | None = None,
+    mode: Literal["min_cost", "max_served"] | None = None,
+    budget_cny: float | None = None,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float | None = None,
+) -> SwapResult:
+    """Plan battery-swap stations for a region.
+
+    Parameters
+    ----------
+    region
+        The planning region (:func:`gzcharge.region.get_region`).
+    params
+        Tier parameters (defaults: :class:`SwapParams`).
+    fleets
+        A fleet file path (CSV/TOML, :func:`read_fleet_file`), a table in its format, or
+        ``None`` for the per-type defaults scaled from urban population.
+    candidates
+        Candidate sites: GeoDataFrame with ``site_id`` and point geometry (any CRS);
+        default: demand positions + county seats (:func:`default_swap_candidates`).
+    costs
+        Demand × site distances in metres (rows = demand ids ``fleet_id[:county[:k]]``,
+        columns = site ids); default: screening distances in the region's metric CRS.
+    mode, budget_cny, time_limit_s, mip_rel_gap
+        Override the same fields of ``params``.
+
+    Returns
+    -------
+    SwapResult
+
+    Raises
+    ------
+    DataError
+        Fleet file errors, depots outside the region, candidate/cost id mismatches.
+    InfeasibleError
+        ``min_cost`` with demand out of reach of every candidate, or over budget.
+    """
+
+
+    t0 = time.perf_counter()
+    params = params or SwapParams()
+    upd: dict[str, Any] = {}
+    if mode is not None:
+        upd["mode"] = mode
+    if budget_cny is not None:
+        upd["budget_cny"] = budget_cny
+    if time_limit_s is not None:
+        upd["time_limit_s"] = time_limit_s
+    if mip_rel_gap is not None:
+        upd["mip_rel_gap"] = mip_rel_gap
+    if upd:
+        params = SwapParams.model_validate({**params.model_dump(), **upd})
+    notes: list[str] = []
+
+    prep = swap_model_data(region, params, fleets=fleets, candidates=candidates, costs=costs)
+    notes.extend(prep.notes)
+    demand, cands, cm, data, type_names = prep.demand, prep.candidates, prep.cost, prep.data, prep.type_names
     sol = solve_swap(data, time_limit_s=params.time_limit_s, mip_rel_gap=params.mip_rel_gap)
     stations_gdf, demand_gdf, summary = _assemble(params, demand, cands, sol, type_names)
     notes.append(
