@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCHEDULER_ENV", "SUMMARY_NAME", "PLOT_NAME", "parse_vary", "sweep"]
+__all__ = ["SCHEDULER_ENV", "SUMMARY_NAME", "PLOT_NAME", "parse_vary", "plan_row", "sweep", "sweep_table"]
 
 SCHEDULER_ENV = "GZCHARGE_SCHEDULER"
 SUMMARY_NAME = "sweep_summary.csv"
@@ -507,6 +507,32 @@ def sweep(
     files += [out / g for g in table["gpkg"] if isinstance(g, str) and g]
     table.attrs["files"] = [str(f) for f in files]
     return table
+
+
+def sweep_table(table: pd.DataFrame) -> Any:
+    """A rich table of the sweep summary for the command line (one row per run)."""
+    from rich.table import Table
+
+    keys = [c for c in table.columns if "." in c and c not in ("base_overrides",)]
+    out = Table(title=f"sweep: {len(table)} runs, {int((table['status'] == 'ok').sum())} ok")
+    heads = ["run", *[k.rpartition(".")[2] for k in keys], "status", "stations", "plugs", "cost (M CNY)",
+             "coverage %", "township %", "unmet", "s"]
+    for h in heads:
+        out.add_column(h, justify="left" if h == "status" else "right", overflow="fold")
+
+    def f(v: Any, fmt: str) -> str:
+        try:
+            return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+        except (TypeError, ValueError):
+            return str(v)
+
+    for _, r in table.iterrows():
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {str(r.get('error', ''))[:60]}"
+        out.add_row(str(r["run"]), *[str(r[k]) for k in keys], status, f(r["stations"], "{:.0f}"),
+                    f(r["plugs"], "{:.0f}"), f(r["total_cost_cny"] / 1e6 if r["status"] == "ok" else math.nan, "{:.2f}"),
+                    f(r["coverage_pct"], "{:.1f}"), f(r["coverage_township_pct"], "{:.1f}"),
+                    f(r["unmet_count"], "{:.0f}"), f(r["seconds"], "{:.1f}"))
+    return out
 
 
 # =========================================================================== plot

@@ -8,7 +8,7 @@ import pyogrio
 import pytest
 
 from gzcharge.errors import ConfigError
-from gzcharge.sweep import PLOT_NAME, SUMMARY_NAME, parse_vary, sweep
+from gzcharge.sweep import PLOT_NAME, SUMMARY_NAME, parse_vary, sweep, sweep_table
 from tests.conftest import shared_path
 
 COUNTY = "平坝区"  # one county of 安顺: a plan solves in well under a second
@@ -81,6 +81,8 @@ def test_failed_runs_are_rows_and_relative_budgets(tmp_path, towns):
     csv = pd.read_csv(tmp_path / SUMMARY_NAME)
     assert csv["status"].tolist() == df["status"].tolist()
     assert "budget" in csv.loc[0, "error"].lower() or "infeasible" in csv.loc[0, "error"].lower()
+    table = sweep_table(df)
+    assert table.row_count == 4 and [c.header for c in table.columns][:3] == ["run", "budget_cny", "status"]
 
 
 @pytest.mark.parametrize(
