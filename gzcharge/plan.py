@@ -163,6 +163,9 @@ class Plan:
             else:
                 hs = self.highway.highway_stations
                 rows += [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()))]
+        if self.hydrogen is not None:
+            hs = self.hydrogen.stations
+            rows += [("hydrogen stations", len(hs))]
         if self.swap is not None:
             ss = self.swap.stations
             rows += [("swap stations", f"{int(ss['n_stations'].sum())} at {len(ss)} sites"),
@@ -259,6 +262,29 @@ def run_plan(
         timings["highway"] = time.perf_counter() - t1
         if highway.notice:
             notices.append(highway.notice)
+    hydrogen = None
+    if scenario.tiers.hydrogen:
+        hw_for_h2 = highway
+        if hw_for_h2 is None:
+            from gzcharge.highway.model import plan_highway
+
+            hw_for_h2 = plan_highway(scenario.highway, region=region, network=network,
+                                     expressways=inputs.expressways, service_areas=inputs.service_areas,
+                                     existing_sites=inputs.existing_fast, od_file=inputs.od_file)
+        if hw_for_h2.skipped or "corridors" not in hw_for_h2.details:
+            notices.append("hydrogen tier skipped: it plans on the expressway corridors, and there are none "
+                           "(give --osm-file, --expressways or --online)")
+        else:
+            from gzcharge.tiers.hydrogen import plan_hydrogen
+
+            say("hydrogen refuelling tier", 0.8)
+            t1 = time.perf_counter()
+            d = hw_for_h2.details
+            hydrogen = plan_hydrogen(d["corridors"], d["traffic"], d["candidates"], scenario.hydrogen,
+                                     sources=inputs.h2_sources, region=region, crs=d["corridors"].crs)
+            timings["hydrogen"] = time.perf_counter() - t1
+            notices += [f"hydrogen: {n}" for n in hydrogen.notes]
+
     swap = None
     if scenario.tiers.swap:
         from gzcharge.tiers.swap import plan_swap
@@ -273,7 +299,7 @@ def run_plan(
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)
     return Plan(region=region, scenario=scenario, inputs=inputs, distance_mode=distance_mode,
-                public=public, highway=highway, swap=swap, network_summary=net_summary, notices=notices,
+                public=public, highway=highway, swap=swap, hydrogen=hydrogen, network_summary=net_summary, notices=notices,
                 timings=timings)
 
 

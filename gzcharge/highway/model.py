@@ -738,6 +738,19 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
 
 
 # ---------------------------------------------------------------------- entry point
+def county_seat_points(region: Any) -> Any:
+    """OD points of the gravity model: every county seat weighted by its county's 2020 census population.
+
+    The prefecture seat is not a separate point: it sits at the seat of its district, whose
+    county population already counts (adding it would double that district's weight).
+    """
+    s = region.settlements
+    seats = s[s["kind"] == "county_seat"].drop_duplicates("settlement_id").copy()
+    pop = region.counties.set_index(region.counties["adcode"].astype(str))["pop_total"]
+    seats["population"] = seats["county_adcode"].astype(str).map(pop).astype(float).to_numpy()
+    return seats
+
+
 def plan_highway(
     params: HighwayParams,
     *,
@@ -831,12 +844,15 @@ def plan_highway(
     ex = read_sites_csv(existing_sites) if isinstance(existing_sites, (str, Path)) else existing_sites
     pts = settlements
     if pts is None and region is not None:
-        s = region.settlements
-        pts = s[s["kind"].isin(["county_seat", "prefecture_seat"])].drop_duplicates("settlement_id")
+        pts = county_seat_points(region)
     cands = build_candidates(cg, params, service_areas=sa, existing=ex, settlements=pts)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od)
     out = solve_highway(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None))
     out.details["rejected_sites"] = cands.rejected
+    # the corridor graph, candidates and traffic feed the hydrogen tier and the joint model
+    out.details["corridors"] = cg
+    out.details["candidates"] = cands
+    out.details["traffic"] = traffic
     out.details["components"] = [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]
     return out
