@@ -225,6 +225,19 @@ def network(
     )
 
 
+def _tier_overrides(tiers: str | None) -> list[str]:
+    """``--tiers public,swap`` as ``tiers.*`` scenario overrides."""
+    if not tiers:
+        return []
+    from gzcharge.errors import ConfigError
+
+    wanted = {t.strip() for t in tiers.split(",") if t.strip()}
+    known = {"public", "highway", "swap", "hydrogen"}
+    if not wanted or not wanted <= known:
+        raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
+    return [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
+
+
 def _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships):
     """The region of a plan command and the packaged scenario that suits it."""
     from gzcharge.errors import ConfigError
@@ -276,15 +289,7 @@ def plan(
     from gzcharge.plan import PlanInputs, run_plan, write_plan
     from gzcharge.scenario import load_scenario
 
-    overrides = list(set_)
-    if tiers:
-        from gzcharge.errors import ConfigError
-
-        wanted = {t.strip() for t in tiers.split(",") if t.strip()}
-        known = {"public", "highway", "swap", "hydrogen"}
-        if not wanted <= known:
-            raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
-        overrides += [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
+    overrides = list(set_) + _tier_overrides(tiers)
     with _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
@@ -360,6 +365,64 @@ def _print_plan_summary(result, written) -> None:
     console.print("wrote " + ", ".join(str(p) for p in written))
     t = result.timings
     console.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
+
+
+@app.command()
+def compare(
+    a: str = typer.Argument(..., help="Plan GeoPackage A (the baseline)."),
+    b: str = typer.Argument(..., help="Plan GeoPackage B (the variant)."),
+    out: str = typer.Option(..., "--out", "-o", help="Comparison GeoPackage (styled change layers + summary)."),
+    allow_different_regions: bool = typer.Option(False, "--allow-different-regions", help="Compare plans of different areas anyway."),
+) -> None:
+    """Compare two plans: added/removed/resized sites, coverage change per county and tier, cost change."""
+    from gzcharge.compare import compare_plans, comparison_tables, write_comparison
+
+    with _Progress("compare") as say:
+        say("reading plans", 0.1)
+        c = compare_plans(a, b, allow_different_regions=allow_different_regions)
+        say("writing GeoPackage", 0.7)
+        write_comparison(c, out)
+    console = _stdout()
+    for t in comparison_tables(c):
+        console.print(t)
+    for n in c.notes:
+        _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def sweep(
+    out: str = typer.Option(..., "--out", "-o", help="Output folder: one GeoPackage per run, sweep_summary.csv, sweep_tradeoff.png."),
+    vary: list[str] = typer.Option(..., "--vary", help="KEY=v1,v2,… (repeatable; the grid is their product). Budgets may be relative: public.budget_cny=*0.7,*1.0"),
+    prefecture: str = typer.Option(None, "--prefecture", "-p", help="Prefecture name or adcode."),
+    province: bool = typer.Option(False, "--province", help="The whole province."),
+    county: str = typer.Option(None, "--county", help="One county (name or adcode)."),
+    scenario: str = typer.Option(None, "--scenario", "-s", help="Base scenario TOML (default: the packaged one of the area)."),
+    set_: list[str] = typer.Option([], "--set", help="Override applied to every run (repeatable)."),
+    townships: str = typer.Option(None, "--townships", help="Township seats CSV/GPKG."),
+    existing: str = typer.Option(None, "--existing", help="Existing public stations CSV."),
+    fleets: str = typer.Option(None, "--fleets", help="Fleet file for the swap tier."),
+    osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract."),
+    tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers (public, highway, swap, hydrogen)."),
+    workers: int = typer.Option(2, "--workers", help="Local dask workers (processes)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Existing dask scheduler (tcp://host:8786); default $GZCHARGE_SCHEDULER or a local cluster; 'inprocess' runs serially."),
+) -> None:
+    """Run a grid of scenario what-ifs in parallel (dask) and tabulate cost against coverage."""
+    from gzcharge.errors import ConfigError
+    from gzcharge.sweep import sweep as run_sweep
+    from gzcharge.sweep import sweep_table
+
+    chosen = [x for x in (prefecture, county) if x] + (["province"] if province else [])
+    if len(chosen) != 1:
+        raise ConfigError("choose exactly one area: --prefecture NAME, --county NAME or --province")
+    overrides = list(set_) + _tier_overrides(tiers)
+    name = prefecture or county or "贵州省"
+    inputs = {k: v for k, v in {"existing_stations": existing, "osm_file": osm_file, "fleets": fleets}.items() if v}
+    with _Progress("sweep") as say:
+        df = run_sweep(name, scenario, vary, out, scheduler=scheduler, workers=workers, base_overrides=overrides,
+                       townships=townships, plan_inputs=inputs, progress=say)
+    _stdout().print(sweep_table(df))
+    _stdout().print("wrote " + ", ".join(str(f) for f in df.attrs.get("files", [out])))
 
 
 def main(argv: list[str] | None = None) -> None:
