@@ -342,6 +342,11 @@ def _default_scenario(region: Any) -> Path:
     return default_scenario_path(None)
 
 
+def _grid_key_names(varies: Sequence[str]) -> list[str]:
+    """The dotted keys of ``--vary KEY=v1,v2`` strings."""
+    return [str(v).split("=", 1)[0].strip() for v in varies]
+
+
 def sweep(
     region_spec: str | Mapping[str, Any],
     scenario_path: str | os.PathLike[str] | None,
@@ -409,6 +414,13 @@ def sweep(
     say = progress or (lambda m, f: None)
     grid_keys = parse_vary(varies)
     base = [str(o) for o in base_overrides]
+    # a budget what-if ("cut the budget by 30 %") asks for the best plan within that budget, so a
+    # budget the hard targets do not fit gives the best-coverage plan with its unmet targets listed,
+    # not a failed run -- unless the caller set public.fallback_max_cover explicitly
+    if any(k == "public.budget_cny" for k in _grid_key_names(varies)) and not any(
+            o.split("=", 1)[0].strip() == "public.fallback_max_cover" for o in base):
+        base.append("public.fallback_max_cover=true")
+        logger.info("varying public.budget_cny: public.fallback_max_cover=true for every run")
     spec = _region_spec(region_spec, townships)
     inputs = dict(plan_inputs or {})
     unknown = set(inputs) - set(_PLAN_INPUT_FIELDS)
