@@ -754,7 +754,7 @@ def _fold_single_members(blocks: Sequence[Block], reg: SiteRegistry | None) -> t
 
 def _define_shared(L: _Layout, blocks: Sequence[Block], reg: SiteRegistry | None, info: dict) -> None:
     """Group open variables w_{g,t} with shared costs, and compatibility exclusions."""
-    if reg is None:
+    if reg is None or len(reg.group_ids) == 0:
         return
     T = L.T
     needs = info["group_needs_var"]
