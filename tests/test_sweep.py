@@ -70,7 +70,9 @@ def test_parallel_sweep_matches_serial_runs(tmp_path, towns):
 def test_failed_runs_are_rows_and_relative_budgets(tmp_path, towns):
     base_cost = float(_serial_plan(towns, BASE).public.stations["cost_cny"].sum())
     varies = [f"public.budget_cny=1e6,{base_cost * 2!r},*0.5,*1.02"]
-    df = sweep(COUNTY, None, varies, tmp_path, townships=towns, base_overrides=BASE, scheduler="inprocess")
+    # fallback off explicitly: a budget the targets do not fit is a failed run (a row with the error)
+    df = sweep(COUNTY, None, varies, tmp_path, townships=towns, base_overrides=[*BASE, "public.fallback_max_cover=false"],
+               scheduler="inprocess")
     assert df["status"].tolist() == ["infeasible", "ok", "infeasible", "ok"]
     assert df.loc[0, "error"] and not df.loc[0, "gpkg"] and not df.loc[2, "gpkg"]
     assert sorted(p.name[:7] for p in tmp_path.glob("run_*.gpkg")) == ["run_002", "run_004"]
@@ -83,6 +85,16 @@ def test_failed_runs_are_rows_and_relative_budgets(tmp_path, towns):
     assert "budget" in csv.loc[0, "error"].lower() or "infeasible" in csv.loc[0, "error"].lower()
     table = sweep_table(df)
     assert table.row_count == 4 and [c.header for c in table.columns][:3] == ["run", "budget_cny", "status"]
+
+
+def test_budget_whatif_plans_best_coverage_within_budget(tmp_path, towns):
+    """Varying the budget turns on the best-coverage fallback: a short budget is a plan, not an error."""
+    base_cost = float(_serial_plan(towns, BASE).public.stations["cost_cny"].sum())
+    df = sweep(COUNTY, None, ["public.budget_cny=*0.5"], tmp_path, townships=towns, base_overrides=BASE,
+               scheduler="inprocess")
+    assert df["status"].tolist() == ["ok"]
+    assert df.loc[0, "cost_cny"] <= 0.5 * base_cost + 1e-6
+    assert df.loc[0, "unmet_count"] > 0 and "budget" in df.loc[0, "unmet"]
 
 
 @pytest.mark.parametrize(
