@@ -8,6 +8,7 @@ process peak resident set (``ru_maxrss``).
 Usage::
 
     python benchmarks/bench_osm.py [--osm-file F] [--repeat 5] [--bbox minlon,minlat,maxlon,maxlat]
+    python benchmarks/bench_osm.py --synthetic 300   # 300 x 300 street grid near Anshun, as PBF
 """
 
 from __future__ import annotations
@@ -29,12 +30,43 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def write_grid_pbf(path: Path, n: int) -> None:
+    """A synthetic n × n street grid (~100 m spacing) near Anshun as an OSM PBF file.
+
+    Every 10th row/column is a two-way primary road, the rest one-way-free residential
+    streets; rows are ways from west to east, columns from south to north.
+    """
+    import osmium
+
+    step = 0.001
+    with osmium.SimpleWriter(str(path), overwrite=True) as w:
+        for i in range(n):
+            for j in range(n):
+                w.add_node(osmium.osm.mutable.Node(id=1 + i * n + j, location=(105.9 + j * step, 26.2 + i * step)))
+        wid = 1
+        for i in range(n):
+            tags = {"highway": "primary" if i % 10 == 0 else "residential"}
+            w.add_way(osmium.osm.mutable.Way(id=wid, nodes=[1 + i * n + j for j in range(n)], tags=tags))
+            wid += 1
+        for j in range(n):
+            tags = {"highway": "primary" if j % 10 == 0 else "residential"}
+            w.add_way(osmium.osm.mutable.Way(id=wid, nodes=[1 + i * n + j for i in range(n)], tags=tags))
+            wid += 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--osm-file", type=Path, default=DEFAULT)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bbox", type=str, default=None, help="region as minlon,minlat,maxlon,maxlat")
+    ap.add_argument("--synthetic", type=int, default=0, help="benchmark an N x N synthetic grid PBF instead")
     args = ap.parse_args()
+    if args.synthetic:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="gzcharge-bench-"))
+        args.osm_file = tmp / f"grid{args.synthetic}.osm.pbf"
+        write_grid_pbf(args.osm_file, args.synthetic)
 
     rss0 = _rss_mb()
     t = time.perf_counter()
