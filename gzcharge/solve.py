@@ -8,6 +8,9 @@ itself so that it controls options, MIP starts, callbacks and the wall clock.
 
 Guarantees
 ----------
+* Every solve runs on a fresh ``highspy.Highs`` copy of the translated model (milliseconds):
+  HiGHS 1.16 measures the LP time limit on a clock that accumulates over all runs of one
+  instance, so a re-solve on the same instance can stop at once with "time limit".
 * The objective is **recomputed** from the returned column values (``c·x + offset`` on
   the model HiGHS received) and the solution is checked for bound, row and integrality
   feasibility. HiGHS 1.16 with a start solution and presolve has returned the start vector
@@ -21,8 +24,8 @@ Guarantees
   60 s limit): the solve runs in a worker thread (HiGHS releases the GIL), and if it has not
   returned ``grace_s`` after the limit it is asked to stop (user interrupt); if it still runs
   after another ``grace_s``, the best incumbent reported by HiGHS's improving-solution
-  callback is returned and the worker thread is abandoned (the HiGHS instance is then
-  unusable: a :class:`PersistentSolver` refuses to re-solve until the worker has finished).
+  callback is returned and the worker thread is abandoned (it finishes on its own; every solve runs on a fresh copy of the translated model, so later
+  solves are not blocked, only slowed while it still runs).
 
 Statuses map as: HiGHS ``Optimal`` -> ``OPTIMAL`` (optimal within ``mip_rel_gap``);
 ``TimeLimit``/``Interrupt``/``IterationLimit``/``SolutionLimit``/objective limits ->
@@ -254,7 +257,7 @@ class PersistentSolver:
     # ------------------------------------------------------------------ helpers
     @property
     def highs(self) -> Any:
-        """The underlying ``highspy.Highs`` instance (read-only use, please)."""
+        """The persistent ``highspy.Highs`` model (read-only use, please; solves run on copies)."""
         return self._h
 
     def _col_map(self) -> dict[int, int]:
@@ -326,26 +329,28 @@ class PersistentSolver:
 
         t0 = time.perf_counter()
         if self._worker is not None and self._worker.is_alive():
-            raise SolverError("the previous HiGHS solve was abandoned and is still running; build a new solver")
+            logger.warning("an abandoned HiGHS solve is still running in the background and shares the CPU")
         self._sync(sync_vars=sync_vars, sync_objective=sync_objective, sync_constraints=sync_constraints)
-        h = self._h
+        # Each solve runs on a fresh copy of the translated model: HiGHS's LP time limit is
+        # measured on a clock that accumulates over all runs of one instance (an LP re-solve
+        # after 60 s of earlier runs stops at once with "time limit"), and a fresh copy also
+        # leaves the persistent model untouched by relaxations, options and abandoned runs.
+        lp = self._opt._solver_model.getLp()
+        h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
         h.setOptionValue("log_to_console", bool(log))
+        h.passModel(lp)
+        self._run_h = h
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         h.setOptionValue("presolve", "on" if presolve else "off")
         if self._threads is not None:
             h.setOptionValue("threads", int(self._threads))
-        defaults: dict = {}
         for key, val in dict(options or {}).items():
             got = h.getOptionValue(key)
-            status, current = got if isinstance(got, tuple) else (highspy.HighsStatus.kOk, got)
+            status = got[0] if isinstance(got, tuple) else highspy.HighsStatus.kOk
             if status != highspy.HighsStatus.kOk or h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
-                for k, v in defaults.items():
-                    h.setOptionValue(k, v)
                 raise SolverError(f"HiGHS rejected option {key}={val!r}")
-            defaults[key] = current
 
-        lp = h.getLp()
         n_col = lp.num_col_
         integrality = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else np.zeros(n_col, dtype=int)
         is_int = integrality != int(highspy.HighsVarType.kContinuous)
@@ -353,39 +358,30 @@ class PersistentSolver:
         if relaxed:
             idx = np.flatnonzero(is_int).astype(np.int32)
             h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
-        try:
-            start = None
-            if warm_start and not relaxed:
-                start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
-            out = self._run(start, time_limit_s, enforce_wall_clock, grace_s)
+        start = None
+        if warm_start and not relaxed:
+            start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
+        out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
+        check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
+        retried = False
+        if out["x"] is not None and start is not None and presolve and not check["ok"] and not out["abandoned"]:
+            logger.warning(
+                "HiGHS returned an inconsistent solution after a MIP start (%s); re-solving with presolve off",
+                check["why"],
+            )
+            h.setOptionValue("presolve", "off")
+            out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
             check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
-            retried = False
-            if out["x"] is not None and start is not None and presolve and not check["ok"]:
-                logger.warning(
-                    "HiGHS returned an inconsistent solution after a MIP start (%s); re-solving with presolve off",
-                    check["why"],
-                )
-                h.setOptionValue("presolve", "off")
-                out = self._run(start, time_limit_s, enforce_wall_clock, grace_s)
-                check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
-                retried = True
-        finally:
-            if not (self._worker is not None and self._worker.is_alive()):
-                if relaxed:
-                    h.changeColsIntegrality(len(idx), idx, integrality[idx].astype(np.int32))
-                for key, val in defaults.items():
-                    h.setOptionValue(key, val)
+            retried = True
         return self._finish(out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed)
 
     def _run(
-        self, start: np.ndarray | None, time_limit_s: float | None, enforce: bool, grace_s: float | None
+        self, h: Any, start: np.ndarray | None, time_limit_s: float | None, enforce: bool, grace_s: float | None
     ) -> dict:
-        """Run HiGHS (in a watched worker thread when enforcing the wall clock)."""
+        """Run HiGHS instance ``h`` (in a watched worker thread when enforcing the wall clock)."""
         import highspy
 
-        h = self._h
-        # HiGHS measures time_limit on a clock that accumulates over every run of the same
-        # instance, so a re-solve would get less than asked: offset the limit by the time used.
+        # the LP clock accumulates over runs of one instance (see solve): offset the limit
         h.setOptionValue(
             "time_limit", float(time_limit_s) + h.getRunTime() if time_limit_s is not None else float("inf")
         )

@@ -159,6 +159,16 @@ def test_extra_options_apply_and_reset():
     ps = PersistentSolver(m)
     lp = ps.solve(relax_integrality=True, options={"solver": "ipm"})
     assert lp.objective == pytest.approx(5.25)
-    assert ps.highs.getOptionValue("solver")[1] == "choose"
+    assert ps.highs.getOptionValue("solver")[1] == "choose"  # the persistent model is untouched
     with pytest.raises(SolverError, match="no_such_option"):
         ps.solve(options={"no_such_option": 1})
+
+
+def test_lp_after_a_timed_out_mip_is_not_cut_short():
+    # HiGHS's LP clock accumulates over runs of one instance: an LP after a 1 s MIP with a
+    # 0.5 s limit used to stop at once. Every solve now runs on a fresh copy.
+    mod, _, _ = _hard_cover_model(n=3000, m=600, seed=11)
+    ps = PersistentSolver(mod)
+    ps.solve(time_limit_s=1.0, mip_rel_gap=0.0)
+    lp = ps.solve(relax_integrality=True, time_limit_s=30.0)
+    assert lp.status is Status.OPTIMAL and lp.bound == pytest.approx(lp.objective)

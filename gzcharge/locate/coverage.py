@@ -388,7 +388,8 @@ def _solve_instance(
     lp = None
     if lp_bound:
         t = time.perf_counter()
-        lp = ps.solve(relax_integrality=True, load_solution=False).objective
+        # interior point + crossover: far faster than dual simplex on large coverage LPs
+        lp = ps.solve(relax_integrality=True, load_solution=False, options={"solver": "ipm"}).objective
         timings["lp_s"] = time.perf_counter() - t
     warm = None
     if start is not None:
