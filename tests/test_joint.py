@@ -301,3 +301,64 @@ def test_registry_size_mismatch() -> None:
     reg.members["public"] = np.array([0])
     with pytest.raises(DataError, match="members of 'public'"):
         solve_joint([pub, hwy], years=[2025], registry=reg)
+
+
+# --------------------------------------------------------------------------- plan_joint on a prefecture
+@pytest.mark.slow
+def test_plan_joint_anshun_all_tiers() -> None:
+    import sys
+    from pathlib import Path
+
+    from gzcharge.joint import JointParams, plan_joint
+    from gzcharge.region import get_region
+    from gzcharge.scenario import default_scenario_path, load_scenario
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_joint import synthetic_corridors
+
+    region = get_region("安顺市").with_townships(shared_path("guizhou", "township_seats_2016.csv"))
+    scen = load_scenario(default_scenario_path("安顺市"))
+    corr, sa = synthetic_corridors(region, 120.0)
+    years = [2023, 2024, 2025]
+    targets = {"public": [0.5, 0.7, None], "swap": [0.3, 0.6, None], "highway": [0.3, 0.6, 0.6]}
+    jp = JointParams(years=years, targets=targets, time_limit_s=60, mip_rel_gap=1e-4, marginal=False)
+    res = plan_joint(region, scen, jp, expressways=corr, service_areas=sa)
+    assert res.solution.status == "optimal"
+    layers = res.layers()
+    for name in ("public_stations", "swap_stations", "highway_stations"):
+        st = layers[name]
+        new = st["status"] == "new"
+        assert st.loc[new, "phase_year"].isin(years).all() and st.loc[~new, "phase_year"].isna().all()
+    sv = res.joint_service.set_index(["tier", "year"])["share"]
+    for tier, shares in targets.items():
+        for y, s in zip(years, shares, strict=True):
+            if s is not None:
+                assert sv[(tier, y)] >= s - 1e-6
+    assert sv[("swap", 2025)] == pytest.approx(1.0)  # swap min_cost: every swap served from the hard year
+    # swap counts never fall
+    sw = layers["swap_stations"]
+    counts = sw[[f"n_{y}" for y in years]].to_numpy()
+    assert (np.diff(counts, axis=1) >= 0).all()
+    # accounting by a second route: the cost table equals the layers' costs (+ shared sites paid once)
+    c = res.joint_costs[res.joint_costs["year"] != "total"].groupby("tier")["cost_cny"].sum()
+    assert c["swap"] == pytest.approx(sw["cost_cny"].sum())
+    assert c["highway"] == pytest.approx(layers["highway_stations"]["cost_cny"].sum())
+    g = res.solution.groups
+    assert c.get("shared", 0.0) == pytest.approx(g.loc[~g["existing"], "shared_cost_cny"].sum())
+    assert res.cost_driver in c.index
+
+
+def test_joint_params_bad_input_one_line() -> None:
+    from gzcharge.joint import joint_params
+
+    cases = [({"budgets_cny": [1e6]}, "1 budgets for 4 years"),
+             ({"budgets_cny": [1e6, 1e6, -1.0, 1e6]}, ">= 0 CNY"),
+             ({"targets": {"public": [0.5, 0.7, 0.9, 1.5]}}, r"in \[0, 1\]"),
+             ({"targets": {"swap": [0.5, 0.7, 0.6, 0.9]}}, "falls over the years"),
+             ({"compatible": [["public", "tram"]]}, "unknown tier"),
+             ({"objective": "max_service"}, "needs joint.budgets_cny"),
+             ({"budget": 5}, "budget")]
+    for data, match in cases:
+        with pytest.raises(ConfigError, match=match) as exc:
+            joint_params(data)
+        assert "\n" not in str(exc.value)

@@ -1092,6 +1092,7 @@ def solve_joint(
     time_limit_s: float | None = None,
     mip_rel_gap: float = 1e-4,
     threads: int | None = None,
+    warm_start: bool = True,
 ) -> JointSolution:
     """Build and solve the joint model; report sites, groups, costs and service by year, by id.
 
@@ -1119,6 +1120,10 @@ def solve_joint(
         Reject target shares that fall over the years.
     time_limit_s, mip_rel_gap, threads
         Solver options (:func:`gzcharge.solve.solve`).
+    warm_start
+        With several years, first solve the last year alone (its targets and hard rules, the
+        whole budget) and start the phased model from "everything of that plan built in the
+        first year" (feasible when yearly budgets allow it; HiGHS ignores it otherwise).
 
     Raises
     ------
@@ -1137,8 +1142,13 @@ def solve_joint(
                                     discount_rate=discount_rate, year_weight=year_weight,
                                     monotone_targets=monotone_targets)
     L: _Layout = info["layout"]
+    start = None
+    if warm_start and len(years) > 1:
+        start = _final_year_start(blocks, model, info, registry=registry, budgets=budgets, total_budget=total_budget,
+                                  carry_over=carry_over, objective=objective, time_limit_s=time_limit_s,
+                                  mip_rel_gap=mip_rel_gap, threads=threads)
     try:
-        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
                     enforce_wall_clock=time_limit_s is not None, load_solution=False)
     except InfeasibleError as exc:
         raise InfeasibleError(
@@ -1303,3 +1313,46 @@ def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
     miss = ~hit
     ok[b.set_path[miss]] = False
     return ok & ~b.impossible
+
+
+def _final_year_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: SiteRegistry | None,
+                      budgets: Any, total_budget: Any, carry_over: bool, objective: str,
+                      time_limit_s: float | None, mip_rel_gap: float, threads: int | None) -> dict | None:
+    """MIP start: the last year's plan solved alone, built in every year (see :func:`solve_joint`)."""
+    from dataclasses import replace
+
+    from gzcharge.solve import solve
+
+    L: _Layout = info["layout"]
+    T = L.T
+    one = []
+    for b in blocks:
+        s = _targets(b, T)
+        one.append(replace(b, target_share=None if b.target_share is None else [s[-1]],
+                           hard_from=None if _years_mask(T, b.hard_from, b.hard)[-1] else 0,
+                           hard=bool(_years_mask(T, b.hard_from, b.hard)[-1])))
+    tb = total_budget
+    if budgets is not None:
+        tot = float(np.sum(budgets))
+        tb = tot if tb is None else min(tb, tot)
+    try:
+        m1, info1 = build_joint_model(one, years=[info["years"][-1]], total_budget=tb, registry=registry,
+                                      objective=objective, monotone_targets=False)
+        r1 = solve(m1, time_limit_s=None if time_limit_s is None else 0.25 * time_limit_s, mip_rel_gap=mip_rel_gap,
+                   threads=threads, enforce_wall_clock=time_limit_s is not None, load_solution=False)
+    except Exception as exc:  # no start is no failure
+        logger.info("joint: no warm start from the last year alone (%s)", exc)
+        return None
+    L1: _Layout = info1["layout"]
+    n1 = {name: n for name, n, *_ in L1.vars}
+    start = {}
+    for name, n, *_ in L.vars:
+        if name not in n1:
+            continue
+        v1 = np.asarray(r1.values(m1.component(name)), float)
+        if n == n1[name] * T:
+            start[model.component(name)] = np.repeat(v1, T)
+        elif n == n1[name]:
+            start[model.component(name)] = v1
+    logger.info("joint: warm start from the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
+    return start
