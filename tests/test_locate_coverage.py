@@ -252,3 +252,19 @@ def test_unreachable_demand_named_before_solving(monkeypatch):
     assert "far" in str(err.value) and "far2" in str(err.value)
     with pytest.raises(InfeasibleError):
         max_cover(df, 10, None, p=2, must_cover=["far"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lp_bound_mode_brackets_the_enumerated_optimum(seed):
+    # With the LP bound and a loose gap the heuristic may be accepted without branch and bound;
+    # the result must still be within the gap of the true optimum, and the bound above it.
+    df, w, _ = _random_instance(seed + 50, n=16, m=9)
+    cov = df.to_numpy() <= 8.0
+    best = max(
+        float(w.to_numpy()[cov[:, list(c)].any(axis=1)].sum()) for c in itertools.combinations(range(9), 3)
+    )
+    r = max_cover(df, 8.0, w, p=3, lp_bound=True, mip_rel_gap=0.2)
+    assert r.objective >= 0.8 * best - 1e-9
+    assert r.bound >= best - 1e-9
+    assert r.bound <= r.details["lp_bound"] + 1e-6
+    assert r.objective == pytest.approx(w[r.covered].sum())
