@@ -362,7 +362,7 @@ class PersistentSolver:
         if warm_start and not relaxed:
             start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
         out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
-        check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
+        check = self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
         retried = False
         if out["x"] is not None and start is not None and presolve and not check["ok"] and not out["abandoned"]:
             logger.warning(
@@ -371,7 +371,7 @@ class PersistentSolver:
             )
             h.setOptionValue("presolve", "off")
             out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
-            check = self._check(out["x"], lp, is_int & ~relaxed) if out["x"] is not None else None
+            check = self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
             retried = True
         return self._finish(out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed)
 
