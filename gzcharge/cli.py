@@ -284,12 +284,13 @@ def plan(
     tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
+    joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
     from gzcharge.plan import PlanInputs, run_plan, write_plan
     from gzcharge.scenario import load_scenario
 
-    overrides = list(set_) + _tier_overrides(tiers)
+    overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     with _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
@@ -331,7 +332,7 @@ def highway(
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         fleets=None, h2_sources=None, tiers="highway", crs=crs, report=report)
+         fleets=None, h2_sources=None, tiers="highway", crs=crs, report=report, joint=False)
 
 
 def _print_plan_summary(result, written) -> None:

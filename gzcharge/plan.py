@@ -66,6 +66,7 @@ class Plan:
     highway: Any = None
     swap: Any = None
     hydrogen: Any = None
+    joint: Any = None
     network_summary: dict | None = None
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -75,6 +76,10 @@ class Plan:
         """All layers for the GeoPackage, in a sensible drawing order."""
         reg = self.region.to_layers()
         out: dict[str, Any] = {"boundary": reg["boundary"]}
+        if self.joint is not None:
+            out["counties"] = reg["counties"]
+            out.update(self.joint.layers())
+            return out
         if self.public is not None:
             out["counties"] = self.public.counties
             out["townships"] = self.public.townships
@@ -93,6 +98,8 @@ class Plan:
     def status(self) -> str:
         """Worst solver status over the tiers that ran."""
         statuses = []
+        if self.joint is not None and self.joint.solution is not None:
+            statuses.append(str(getattr(self.joint.solution.status, "value", self.joint.solution.status)))
         if self.public is not None:
             statuses.append(str(self.public.status))
         if self.highway is not None and self.highway.locate is not None:
@@ -142,6 +149,11 @@ class Plan:
             sw = self.swap
             meta["swap"] = {"mode": sw.mode, "status": sw.status, "objective": sw.objective, "gap": sw.gap,
                             "station_cost_cny": sw.station_cost_cny, "seconds": round(sw.seconds, 3)}
+        if self.joint is not None and self.joint.solution is not None:
+            sol = self.joint.solution
+            meta["joint"] = {"status": str(getattr(sol.status, "value", sol.status)), "gap": sol.gap,
+                             "cost_driver": self.joint.cost_driver or "",
+                             "years": " ".join(map(str, self.scenario.joint.years))}
         if self.network_summary:
             meta["network"] = self.network_summary
         return meta
@@ -151,6 +163,23 @@ class Plan:
         rows: list[tuple[str, Any]] = [("region", f"{self.region.name} ({self.region.code})"),
                                        ("distance mode", self.distance_mode),
                                        ("townships", self.region.township_source or "estimated (labelled)")]
+        if self.joint is not None:
+            j = self.joint
+            sol = j.solution
+            rows.append(("joint plan", f"{getattr(sol.status, 'value', sol.status)}, gap {sol.gap:.3%}"
+                         if sol is not None else "not solved"))
+            for name in ("public_stations", "highway_stations", "swap_stations", "hydrogen_stations"):
+                lay = getattr(j, name)
+                if lay is not None and len(lay):
+                    by_year = lay["phase_year"].value_counts().sort_index()
+                    rows.append((name, f"{len(lay)} ({', '.join(f'{int(y)}: {n}' for y, n in by_year.items())})"))
+            if j.joint_costs is not None and len(j.joint_costs):
+                total = j.joint_costs.loc[j.joint_costs["year"].astype(str) == "total", "cost_cny"] \
+                    if "year" in j.joint_costs.columns else None
+                if total is not None and len(total):
+                    rows.append(("joint cost (CNY)", f"{float(total.sum()):,.0f}"))
+            rows.append(("cost driver", j.cost_driver or "–"))
+            return rows
         if self.public is not None:
             st = self.public.stations
             rows += [("public stations", f"{len(st)} ({int((st['status'] == 'new').sum())} new)"),
@@ -236,6 +265,24 @@ def run_plan(
     if network is not None and not want_network:
         notices.append("road network built, but distance.mode is \"screening\": public-tier distances are "
                        "straight line × circuity (set distance.mode=\"network\" for road distances)")
+
+    if scenario.joint.enabled:
+        from gzcharge.joint import plan_joint
+
+        say("joint plan of all tiers", 0.3)
+        t1 = time.perf_counter()
+        joint = plan_joint(region, scenario, scenario.joint,
+                           network=network if distance_mode == "network" else None, pois=pois,
+                           existing_stations=inputs.existing_stations, fleets=inputs.fleets,
+                           expressways=inputs.expressways, service_areas=inputs.service_areas,
+                           existing_fast=inputs.existing_fast, od_file=inputs.od_file, h2_sources=inputs.h2_sources,
+                           progress=lambda m, f: say(f"joint: {m}", 0.3 + 0.65 * (f or 0.0)))
+        timings["joint"] = time.perf_counter() - t1
+        notices += [f"joint: {n}" for n in joint.notes]
+        timings["total"] = time.perf_counter() - t0
+        say("done", 1.0)
+        return Plan(region=region, scenario=scenario, inputs=inputs, distance_mode=distance_mode, joint=joint,
+                    network_summary=net_summary, notices=notices, timings=timings)
 
     public = None
     if scenario.tiers.public:

@@ -283,6 +283,7 @@ class TiersParams(_Section):
     hydrogen: bool = True
 
 
+from gzcharge.joint import JointParams  # noqa: E402
 from gzcharge.tiers.hydrogen import HydrogenParams  # noqa: E402
 from gzcharge.tiers.swap import SwapParams  # noqa: E402
 
@@ -312,6 +313,7 @@ class Scenario(_Section):
         highway: _HighwayParams = Field(default_factory=_HighwayParams)  # type: ignore[valid-type]
     swap: SwapParams = Field(default_factory=SwapParams)
     hydrogen: HydrogenParams = Field(default_factory=HydrogenParams)
+    joint: JointParams = Field(default_factory=JointParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -112,6 +112,32 @@ def _swap_sections(plan: Plan) -> list[tuple[str, Any]]:
     return out
 
 
+def _joint_sections(plan: Plan) -> list[tuple[str, Any]]:
+    j = plan.joint
+    jp = plan.scenario.joint
+    sol = j.solution
+    text = (
+        f"- One model over the tiers {', '.join(jp.tiers)} for the years {', '.join(map(str, jp.years))}; "
+        f"objective **{jp.objective}**.\n"
+        f"- Budgets per year: {jp.budgets_cny if jp.budgets_cny is not None else 'none'}"
+        f"{' (unspent budget carries over)' if jp.carry_over else ''}; total budget: "
+        f"{jp.total_budget_cny if jp.total_budget_cny is not None else 'none'}.\n"
+        f"- Targets by year: {dict(jp.targets) or 'none'}; hard rules from "
+        f"{jp.hard_from_year or jp.years[-1]}.\n"
+        f"- Once built a site stays built; co-located sites (within {jp.colocation_m:g} m) pay the shared "
+        f"land + grid cost once.\n"
+    )
+    if sol is not None:
+        text += f"- Solver status **{getattr(sol.status, 'value', sol.status)}**, relative gap {sol.gap:.4%}.\n"
+    text += f"- The tier that drives cost: **{j.cost_driver or '–'}**.\n"
+    out: list[tuple[str, Any]] = [("Joint plan with phasing", text)]
+    for title, table in (("Cost by tier and year", j.joint_costs), ("Service by tier and year", j.joint_service),
+                         ("What a marginal budget buys", j.joint_marginal)):
+        if table is not None and len(table):
+            out.append((title, table))
+    return out
+
+
 def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
     """Write ``<stem>_report.md``, ``<stem>_report.html`` and ``<stem>_report.png``; return their paths."""
     import pandas as pd
@@ -131,6 +157,8 @@ def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
     if plan.inputs.overrides:
         overview += f"- Overrides: `{' '.join(plan.inputs.overrides)}`\n"
     sections: list[tuple[str, Any]] = [("Overview", overview)]
+    if plan.joint is not None:
+        sections += _joint_sections(plan)
     if plan.public is not None:
         sections += _public_sections(plan)
     if plan.highway is not None:

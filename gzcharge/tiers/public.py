@@ -403,6 +403,87 @@ def _nearest_open(values: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarr
 
 
 # =========================================================================== the tier
+@dataclass
+class _Sized:
+    """Nearest-open assignment and station sizing for a set of open sites."""
+
+    pos: np.ndarray  # position of the serving (nearest open) site per demand, -1 none
+    dist: np.ndarray  # its distance (m), NaN none
+    served: np.ndarray  # EVs served per site (covered demand only)
+    energy: np.ndarray  # kWh/day per site
+    plugs: np.ndarray  # plugs per site
+    cost: np.ndarray  # site + extra plug cost per site (CNY)
+    spend: float  # total cost of the open sites
+
+
+def size_stations(prep: PublicModelInputs, p: Any, x: np.ndarray) -> _Sized:
+    """Assign demand to the nearest open site and size every site (see "Station sizing" above).
+
+    A station serves (and is sized for) the demand it covers; uncovered demand is not served.
+    """
+    cands = prep.candidates
+    d = prep.data
+    pos, dist = _nearest_open(prep.cost.values, x)
+    ok = (pos >= 0) & (dist <= prep.radius)
+    served = np.bincount(pos[ok], weights=d.weight[ok], minlength=len(cands))
+    energy = served * p.kwh_per_ev_day * p.public_charging_share
+    plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
+    have = cands["plugs"].to_numpy(float)
+    plugs = np.where(d.existing & np.isfinite(have), np.maximum(plugs, have), plugs).astype(int)
+    extra = np.where(d.existing, plugs - np.nan_to_num(have, nan=plugs), plugs - p.min_plugs).clip(min=0)
+    cost = d.site_cost + extra * p.cost_per_extra_plug_cny
+    return _Sized(pos, dist, served, energy, plugs, cost, float(cost[x].sum()))
+
+
+def assess_public(region: Region, prep: PublicModelInputs, scenario: Scenario, x: np.ndarray,
+                  sized: _Sized | None = None) -> tuple[Any, Any, Any, Any, pd.DataFrame, list[str]]:
+    """Layers of a set of open sites: coverage recomputed from distances, stations sized, compliance.
+
+    Returns ``(stations, demand, counties, townships, summary, county_unmet)`` (see
+    :class:`PublicResult`). Used by :func:`plan_public` and the joint plan (final-year sites).
+    """
+    p = scenario.public
+    sized = sized or size_stations(prep, p, x)
+    cands, demand, radius = prep.candidates, prep.demand, prep.radius
+    existing = prep.data.existing
+    pos, dist = sized.pos, sized.dist
+    station_ids = cands["site_id"].to_numpy()
+    covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
+    dem = demand.copy()
+    dem["covered"] = covered
+    dem["distance_m"] = dist
+    dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
+
+    # tier of a station: the most demanding tier among the demand it serves (city > county > township)
+    rank = dem["tier"].map({"city": 0, "county": 1, "township": 2}).to_numpy()
+    best = np.full(len(cands), 3)
+    np.minimum.at(best, pos[pos >= 0], rank[pos >= 0])
+    tier_of_site = np.array(["city", "county", "township", "township"])[best]
+    st = cands[x].copy()
+    st["tier"] = tier_of_site[x]
+    st["status"] = np.where(existing[x], "existing", "new")
+    st["plugs"] = sized.plugs[x]
+    st["kw"] = sized.plugs[x] * p.plug_kw
+    st["evs_served"] = sized.served[x]
+    st["energy_kwh_day"] = sized.energy[x]
+    st["cost_cny"] = sized.cost[x]
+    st = st[["site_id", "tier", "status", "ctype", "name", "plugs", "kw", "evs_served", "energy_kwh_day",
+             "cost_cny", "county_adcode", "geometry"]].reset_index(drop=True)
+
+    counties, county_unmet = _compliance(region, dem, st, prep.counties_idx, prep.county_evs, prep.min_sites_req, p)
+    towns = dem[dem["tier"] == "township"][["demand_id", "settlement_id", "name", "county_adcode", "weight_evs",
+                                            "covered", "station_id", "distance_m", "source", "geometry"]].copy()
+    cutoff = 2.0 * float(demand["radius_m"].max())
+    towns["unmet_reason"] = np.where(
+        towns["covered"], "",
+        np.where(towns["distance_m"].notna(),
+                 "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
+                 + f"{p.township_radius_km * 1000:.0f} m",
+                 f"no station within {cutoff:.0f} m"))
+    towns = towns.reset_index(drop=True)
+    return st, dem, counties, towns, _summary(dem, st), county_unmet
+
+
 def plan_public(
     region: Region,
     scenario: Scenario,
@@ -458,31 +539,17 @@ def plan_public(
                              progress=progress)
     timings.update(prep.timings)
     notes.extend(prep.notes)
-    demand, cands, cm, radius = prep.demand, prep.candidates, prep.cost, prep.radius
+    demand, cands, cm = prep.demand, prep.candidates, prep.cost
     d0 = prep.data
-    weight, must, existing, site_cost, cover = d0.weight, d0.must, d0.existing, d0.site_cost, d0.cover
-    counties_idx, county_evs, min_sites_req = prep.counties_idx, prep.county_evs, prep.min_sites_req
+    weight, must, existing, cover = d0.weight, d0.must, d0.existing, d0.cover
     is_town = (demand["tier"] == "township").to_numpy()
-    cutoff = 2.0 * float(demand["radius_m"].max())
     unmet: list[str] = list(prep.unmet)
     demand_cost = prep.demand_cost
     base = dict(cover=d0.cover, weight=weight, must=must, group=d0.group, share=d0.share, site_cost=d0.site_cost,
                 site_group=d0.site_group, min_sites=d0.min_sites, existing=existing)
-    have = cands["plugs"].to_numpy(float)
 
-    def size(x: np.ndarray):
-        """Assign demand to the nearest open site and size it; return the arrays and the total spend."""
-        pos, dist = _nearest_open(cm.values, x)
-        # a station serves (and is sized for) the demand it covers; uncovered demand is not served
-        ok = (pos >= 0) & (dist <= radius)
-        served = np.bincount(pos[ok], weights=weight[ok], minlength=len(cands))
-        energy = served * p.kwh_per_ev_day * p.public_charging_share
-        plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
-        plugs = np.where(existing & np.isfinite(have), np.maximum(plugs, have), plugs).astype(int)
-        extra = np.where(existing, plugs - np.nan_to_num(have, nan=plugs), plugs - p.min_plugs).clip(min=0)
-        cost = site_cost + extra * p.cost_per_extra_plug_cny
-        return pos, dist, served, energy, plugs, cost, float(cost[x].sum())
-
+    def size(x: np.ndarray) -> _Sized:
+        return size_stations(prep, p, x)
 
     def within_budget(model: dict) -> tuple[np.ndarray, Any, tuple]:
         """Solve a budgeted model whose budget covers sites and (linearised) plugs; the rounding of plugs
@@ -491,13 +558,13 @@ def plan_public(
         for _ in range(12):
             x, res = _solve_model(_ModelData(**{**model, "budget": b, "demand_cost": demand_cost}), scenario)
             sized = size(x)
-            if p.budget_cny is None or sized[-1] <= p.budget_cny * (1 + 1e-9):
+            if p.budget_cny is None or sized.spend <= p.budget_cny * (1 + 1e-9):
                 if b is not None and b < p.budget_cny:
                     notes.append(f"plug costs depend on the demand each station serves: the model budget was "
                                  f"tightened to {b:,.0f} CNY so that sites + plugs stay within "
                                  f"{p.budget_cny:,.0f} CNY (the plan is optimal for that site budget)")
                 return x, res, sized
-            b = b - (sized[-1] - p.budget_cny) - 1.0
+            b = b - (sized.spend - p.budget_cny) - 1.0
             if b <= 0:
                 break
         raise InfeasibleError(f"budget {p.budget_cny:,.0f} CNY cannot pay for the plugs the selected stations need; "
@@ -507,7 +574,7 @@ def plan_public(
     if mode == "min_cost":
         x, res = _solve_model(_ModelData(**base, max_sites=p.max_stations), scenario)
         sized = size(x)
-        spend = sized[-1]
+        spend = sized.spend
         if p.budget_cny is not None and spend > p.budget_cny * (1 + 1e-9):
             msg_head = (f"budget {p.budget_cny:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
                         f"costs {spend:,.0f} CNY (sites and plugs)")
@@ -548,42 +615,8 @@ def plan_public(
     t = stage("model", t)
 
     # ------------------------------------------------------------ recompute coverage, assign, size
-    pos, dist, served, energy, plugs, cost, _spend = sized
-    station_ids = cands["site_id"].to_numpy()
-    covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
-    dem = demand.copy()
-    dem["covered"] = covered
-    dem["distance_m"] = dist
-    dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
-
-    # tier of a station: the most demanding tier among the demand it serves (city > county > township)
-    rank = dem["tier"].map({"city": 0, "county": 1, "township": 2}).to_numpy()
-    best = np.full(len(cands), 3)
-    np.minimum.at(best, pos[pos >= 0], rank[pos >= 0])
-    tier_of_site = np.array(["city", "county", "township", "township"])[best]
-    st = cands[x].copy()
-    st["tier"] = tier_of_site[x]
-    st["status"] = np.where(existing[x], "existing", "new")
-    st["plugs"] = plugs[x]
-    st["kw"] = plugs[x] * p.plug_kw
-    st["evs_served"] = served[x]
-    st["energy_kwh_day"] = energy[x]
-    st["cost_cny"] = cost[x]
-    st = st[["site_id", "tier", "status", "ctype", "name", "plugs", "kw", "evs_served", "energy_kwh_day",
-             "cost_cny", "county_adcode", "geometry"]].reset_index(drop=True)
-
-    counties, county_unmet = _compliance(region, dem, st, counties_idx, county_evs, min_sites_req, p)
+    st, dem, counties, towns, summary, county_unmet = assess_public(region, prep, scenario, x, sized)
     unmet.extend(county_unmet)
-    towns = dem[dem["tier"] == "township"][["demand_id", "settlement_id", "name", "county_adcode", "weight_evs",
-                                            "covered", "station_id", "distance_m", "source", "geometry"]].copy()
-    towns["unmet_reason"] = np.where(
-        towns["covered"], "",
-        np.where(towns["distance_m"].notna(),
-                 "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
-                 + f"{p.township_radius_km * 1000:.0f} m",
-                 f"no station within {cutoff:.0f} m"))
-    towns = towns.reset_index(drop=True)
-    summary = _summary(dem, st)
     t = stage("sizing_tables", t)
 
     notes.append(
