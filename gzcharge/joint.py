@@ -261,6 +261,9 @@ class JointResult:
     swap_stations: Any = None
     hydrogen_stations: Any = None
     joint_sites: Any = None
+    demand_points: Any = None
+    townships: Any = None
+    counties: Any = None
     joint_costs: pd.DataFrame | None = None
     joint_service: pd.DataFrame | None = None
     joint_marginal: pd.DataFrame | None = None
@@ -272,7 +275,8 @@ class JointResult:
     def layers(self) -> dict[str, Any]:
         """GeoPackage layers and tables of the joint plan."""
         out: dict[str, Any] = {}
-        for name in ("public_stations", "highway_stations", "swap_stations", "hydrogen_stations", "joint_sites"):
+        for name in ("counties", "townships", "demand_points", "public_stations", "highway_stations", "swap_stations",
+                     "hydrogen_stations", "joint_sites"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         for name in ("joint_costs", "joint_service", "joint_marginal"):
@@ -288,6 +292,7 @@ class _Tier:
     block: Any
     xy: np.ndarray  # site positions, metric CRS (NaN when unknown)
     info: pd.DataFrame  # per site: site_id, name, kind/ctype, county_adcode, lon, lat
+    prep: Any = None  # the tier's prepared data (public: PublicModelInputs), for sizing the result
 
 
 def _public_tier(region: Region, scenario: Scenario, jp: JointParams, *, network: Any, pois: Any,
@@ -305,7 +310,7 @@ def _public_tier(region: Region, scenario: Scenario, jp: JointParams, *, network
                          "kind": c["ctype"].to_numpy() if "ctype" in c else None,
                          "county_adcode": c["county_adcode"].to_numpy(),
                          "lon": c.geometry.x.to_numpy(), "lat": c.geometry.y.to_numpy()})
-    return _Tier("public", blk, np.column_stack([g.x, g.y]), info), prep.notes + prep.unmet
+    return _Tier("public", blk, np.column_stack([g.x, g.y]), info, prep=prep), prep.notes + prep.unmet
 
 
 def _swap_tier(region: Region, scenario: Scenario, jp: JointParams, *, fleets: Any) -> tuple[_Tier, list[str]]:
@@ -598,6 +603,9 @@ def plan_joint(
     sol = solve_joint(blocks, **kw)
     timings["solve"] = time.perf_counter() - t1
     out = _assemble(tiers, reg, sol, jp)
+    pub = next((t for t in tiers if t.name == "public"), None)
+    if pub is not None and out.public_stations is not None:
+        notes += _public_layers(out, pub, region, scenario)
     if jp.marginal and (jp.budgets_cny is not None or jp.total_budget_cny is not None):
         say("joint: marginal budget", 0.8)
         t1 = time.perf_counter()
@@ -605,13 +613,49 @@ def plan_joint(
         timings["marginal"] = time.perf_counter() - t1
     elif jp.marginal:
         notes.append("joint: no budget given, so no marginal-budget table (min_cost without budgets)")
-    out.notes = notes + [f"joint: {len(reg.group_ids)} physical site(s) can host several tiers (within "
+    out.notes = notes + [f"{len(reg.group_ids)} physical site(s) can host several tiers (within "
                          f"{jp.colocation_m:g} m); shared land + grid cost up to {jp.shared_cost_cny:,.0f} CNY paid "
                          "once per site"]
     timings["total"] = time.perf_counter() - t0
     out.timings = timings
     say("joint: done", 1.0)
     return out
+
+
+def _public_layers(out: JointResult, tier: _Tier, region: Region, scenario: Scenario) -> list[str]:
+    """Size the final-year public stations like the public tier and add demand, township and county layers.
+
+    Each demand point and township gets ``covered_year``: the first plan year in which an open
+    station lies within its radius (from the stations' build years and the cost matrix).
+    """
+    from gzcharge.tiers.public import assess_public
+
+    prep = tier.prep
+    js = out.public_stations
+    ids = prep.candidates["site_id"].to_numpy()
+    year_of = pd.Series(js["phase_year"].to_numpy(), index=js["site_id"].to_numpy())
+    built = year_of.reindex(ids)
+    x = built.notna().to_numpy()
+    st, dem, counties, towns, _summary, county_unmet = assess_public(region, prep, scenario, x)
+    keep = js.drop(columns=["geometry", "status", "cost_cny", "county_adcode", "name"]).set_index("site_id")
+    st = st.join(keep, on="site_id")
+    # the joint cost of a site (shared land/grid cost split out) stays in joint_costs; the layer keeps the
+    # tier's own station cost (site + plugs) like a single-tier plan
+    out.public_stations = st
+    # first year each demand point is within reach of an open station
+    v = prep.cost.values.tocoo()
+    by = built.to_numpy(dtype="float64")
+    ok = np.isfinite(by[v.col]) & (v.data <= prep.radius[v.row])
+    first = np.full(len(prep.demand), np.inf)
+    np.minimum.at(first, v.row[ok], by[v.col[ok]])
+    cy = pd.array([int(f) if np.isfinite(f) else None for f in first], dtype="Int64")
+    dem["covered_year"] = cy
+    out.demand_points = dem
+    towns["covered_year"] = pd.Series(cy, index=prep.demand["demand_id"].to_numpy()).reindex(
+        towns["demand_id"].to_numpy()).to_numpy()
+    out.townships = towns
+    out.counties = counties
+    return [f"public (final year): {u}" for u in county_unmet]
 
 
 def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) -> pd.DataFrame:

@@ -78,7 +78,7 @@ class Plan:
         out: dict[str, Any] = {"boundary": reg["boundary"]}
         if self.joint is not None:
             out["counties"] = reg["counties"]
-            out.update(self.joint.layers())
+            out.update(self.joint.layers())  # the joint plan's county compliance replaces the census layer
             return out
         if self.public is not None:
             out["counties"] = self.public.counties
