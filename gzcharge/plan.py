@@ -261,6 +261,23 @@ def run_plan(
             pois = osm.pois_from_overpass(region.boundary, tags=PUBLIC_POI_TAGS, endpoint=inputs.endpoint,
                                           timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
         timings["pois"] = time.perf_counter() - t1
+        if region.township_source is None:
+            # township seats from OSM place nodes when no township file was given
+            t1 = time.perf_counter()
+            if inputs.osm_file:
+                places = osm.pois_from_file(inputs.osm_file, region.boundary, tags=osm.TOWNSHIP_PLACE_TAGS)
+            else:
+                places = osm.pois_from_overpass(region.boundary, tags=osm.TOWNSHIP_PLACE_TAGS,
+                                                endpoint=inputs.endpoint,
+                                                timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+            seats = osm.township_seats_from_pois(places, region.counties)
+            if len(seats):
+                region = region.with_townships(seats, source=f"osm:{len(seats)} place nodes")
+                notices.append(f"township seats: {len(seats)} from OSM place=town/township (and 乡/镇-named "
+                               "villages); pass --townships FILE for the official list")
+            else:
+                notices.append("no township places in the OSM data: township demand is estimated (labelled)")
+            timings["osm_townships"] = time.perf_counter() - t1
     distance_mode = "network" if network is not None and want_network else "screening"
     if network is not None and not want_network:
         notices.append("road network built, but distance.mode is \"screening\": public-tier distances are "

@@ -37,6 +37,19 @@ def grid_pbf(tmp_path_factory):
         for i in range(ny_):
             for j in range(nx_):
                 w.add_node(osmium.osm.mutable.Node(id=1 + i * nx_ + j, location=(x0 + j * STEP, y0 + i * STEP)))
+        # township-level places near each county seat of 安顺 (read from the shared seat file)
+        import pandas as pd
+
+        seats = pd.read_csv(shared_path("guizhou", "county_seats_2016.csv"), dtype={"adcode": str})
+        seats = seats[seats["adcode"].str.startswith("5204")]
+        nid = 10_000_000
+        for _, r in seats.iterrows():
+            for dx, dy, tags in ((0.03, 0.0, {"place": "town", "name": f"{r['county']}甲镇"}),
+                                 (-0.03, 0.0, {"place": "village", "name": f"{r['county']}乙乡"}),
+                                 (0.0, 0.03, {"place": "village", "name": f"{r['county']}丙村"}),
+                                 (0.0, -0.03, {"place": "city", "name": f"{r['county']}城"})):
+                w.add_node(osmium.osm.mutable.Node(id=nid, location=(r["lon"] + dx, r["lat"] + dy), tags=tags))
+                nid += 1
         wid = 1
         for i in range(ny_):
             w.add_way(osmium.osm.mutable.Way(id=wid, nodes=[1 + i * nx_ + j for j in range(nx_)],
@@ -93,3 +106,40 @@ def test_plan_network_mode_distances_follow_the_roads(tmp_path, grid_pbf):
     # road distances are longer than straight-line ones: the network plan needs at least as much
     d_net = tw["distance_m"].to_numpy(float)
     assert np.all(np.isfinite(d_net))
+
+
+def test_township_seats_from_osm_places(grid_pbf):
+    """place=town and 乡-named villages become township seats, assigned to their county by polygon."""
+    import geopandas as gpd
+
+    from gzcharge.region import get_region
+    from gzcharge.sources import osm
+
+    pbf, _ = grid_pbf
+    region = get_region("安顺市")
+    places = osm.pois_from_file(pbf, region.boundary, tags=osm.TOWNSHIP_PLACE_TAGS)
+    seats = osm.township_seats_from_pois(places, region.counties)
+    # 6 counties × (甲镇 + 乙乡); 丙村 (a plain village) and 城 (place=city) are not townships
+    assert len(seats) == 12
+    assert seats["name"].str.endswith(("镇", "乡")).all()
+    # county assignment checked against the independent shared polygons
+    shared = gpd.read_file(shared_path("guizhou", "counties.geojson"))
+    shared["adcode"] = shared["adcode"].astype(str)
+    got = gpd.sjoin(seats, shared[["adcode", "geometry"]], predicate="within")
+    assert (got["county_adcode"] == got["adcode"]).all()
+    assert len(got) == 12
+    region2 = region.with_townships(seats, source="osm")
+    assert (region2.settlements["kind"] == "township").sum() == 12
+
+
+def test_plan_takes_township_seats_from_osm(tmp_path, grid_pbf):
+    pbf, _ = grid_pbf
+    out = tmp_path / "osm_towns.gpkg"
+    res = subprocess.run(
+        [sys.executable, "-m", "gzcharge", "plan", "--prefecture", "安顺市", "--osm-file", str(pbf),
+         "--tiers", "public", "--no-report", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "township seats: 12 from OSM" in res.stderr
+    tw = pyogrio.read_dataframe(out, layer="townships")
+    assert len(tw) == 12 and tw["settlement_id"].str.startswith("osm-node-").all()
+    assert tw["covered"].astype(bool).all()

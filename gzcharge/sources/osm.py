@@ -777,3 +777,51 @@ def pois_from_overpass(
         rec.update({k: tags_row[k] for k in copy_keys if k in tags_row})
         records.append(rec)
     return _within(_poi_frame(records, keys), polygon)
+
+
+#: OSM tags of township-level places (乡、镇、街道): ``place=town|township``, and ``village``
+#: nodes whose Chinese name ends in 乡/镇/街道 (many 乡 seats are mapped as villages).
+TOWNSHIP_PLACE_TAGS: dict[str, bool | str | list[str]] = {"place": ["town", "township", "village"]}
+_TOWNSHIP_SUFFIXES = ("乡", "镇", "街道", "街道办事处")
+
+
+def township_seats_from_pois(pois: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Township seats from OSM place POIs, each assigned to the county polygon that holds it.
+
+    Parameters
+    ----------
+    pois
+        Output of :func:`pois_from_file` / :func:`pois_from_overpass` with
+        :data:`TOWNSHIP_PLACE_TAGS` (columns ``osm_type, osm_id, place, name``; EPSG:4326).
+    counties
+        County polygons with ``adcode`` (EPSG:4326), e.g. ``Region.counties``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code`` (``osm-<type>-<id>``), ``name``, ``county_adcode``, ``source = "osm"``, point
+        geometry — the frame :meth:`gzcharge.region.Region.with_townships` takes. Places outside
+        every county are dropped (logged); ``place=city`` is not a township.
+    """
+    import geopandas as gpd
+
+    cols = ["code", "name", "county_adcode", "source", "geometry"]
+    if pois is None or len(pois) == 0 or "place" not in pois.columns:
+        return gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs="EPSG:4326")
+    name = pois["name:zh"].fillna(pois["name"]) if "name:zh" in pois.columns else pois["name"]
+    name = name.fillna("").astype(str)
+    place = pois["place"].fillna("").astype(str)
+    is_seat = place.isin(["town", "township"]) | ((place == "village") & name.str.endswith(_TOWNSHIP_SUFFIXES))
+    sel = pois.loc[is_seat & (name != "")].copy()
+    sel["name"] = name[sel.index]
+    sel["code"] = "osm-" + sel["osm_type"].astype(str) + "-" + sel["osm_id"].astype(str)
+    joined = gpd.sjoin(sel[["code", "name", "geometry"]].to_crs("EPSG:4326"),
+                       counties[["adcode", "geometry"]].to_crs("EPSG:4326"), how="inner", predicate="within")
+    joined = joined.drop_duplicates("code")
+    dropped = int(len(sel) - len(joined))
+    if dropped:
+        logger.info("dropped %d OSM township places outside the region's counties", dropped)
+    out = gpd.GeoDataFrame({"code": joined["code"].to_numpy(), "name": joined["name"].to_numpy(),
+                            "county_adcode": joined["adcode"].astype(str).to_numpy(), "source": "osm"},
+                           geometry=joined.geometry.to_numpy(), crs="EPSG:4326")
+    return out.reset_index(drop=True)
