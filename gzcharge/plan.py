@@ -112,9 +112,9 @@ class Plan:
 
     def metadata(self) -> dict[str, Any]:
         """Run metadata (flattened by the GeoPackage writer into ``run_metadata``)."""
-        from gzcharge.scenario import scenario_to_toml
-
         from importlib.metadata import version as pkg_version
+
+        from gzcharge.scenario import scenario_to_toml
 
         meta: dict[str, Any] = {
             "gzcharge_version": __version__,
@@ -314,6 +314,16 @@ def run_plan(
         notices += [f"public: {n}" for n in public.notes]
         notices += [f"public unmet: {u}" for u in public.unmet]
 
+    service_areas = inputs.service_areas
+    if service_areas is None and inputs.online and (scenario.tiers.highway or scenario.tiers.hydrogen):
+        # online runs: service and rest areas from Overpass (a local file is read by the highway tier itself)
+        from gzcharge.highway.candidates import SERVICE_AREA_TAGS, service_areas_from_pois
+        from gzcharge.sources import osm
+
+        service_areas = service_areas_from_pois(osm.pois_from_overpass(
+            region.boundary, tags=SERVICE_AREA_TAGS, endpoint=inputs.endpoint,
+            timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S))
+
     highway = None
     if scenario.tiers.highway:
         from gzcharge.highway.model import plan_highway
@@ -321,7 +331,7 @@ def run_plan(
         say("highway fast-charging tier", 0.7)
         t1 = time.perf_counter()
         highway = plan_highway(scenario.highway, region=region, network=network,
-                               expressways=inputs.expressways, service_areas=inputs.service_areas,
+                               expressways=inputs.expressways, service_areas=service_areas,
                                existing_sites=inputs.existing_fast, od_file=inputs.od_file)
         timings["highway"] = time.perf_counter() - t1
         if highway.notice:
@@ -333,7 +343,7 @@ def run_plan(
             from gzcharge.highway.model import plan_highway
 
             hw_for_h2 = plan_highway(scenario.highway, region=region, network=network,
-                                     expressways=inputs.expressways, service_areas=inputs.service_areas,
+                                     expressways=inputs.expressways, service_areas=service_areas,
                                      existing_sites=inputs.existing_fast, od_file=inputs.od_file)
         if hw_for_h2.skipped or "corridors" not in hw_for_h2.details:
             notices.append("hydrogen tier skipped: it plans on the expressway corridors, and there are none "

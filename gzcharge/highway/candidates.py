@@ -134,14 +134,21 @@ def read_sites_csv(path: str | Path) -> gpd.GeoDataFrame:
     )
 
 
+SERVICE_AREA_TAGS: dict[str, list[str]] = {"highway": ["services", "rest_area"]}
+
+
 def service_areas_from_osm(path: str | Path, polygon: Any = None) -> gpd.GeoDataFrame:
     """Service/rest areas from a local OSM file (``highway=services|rest_area``) as points."""
     from gzcharge.sources.osm import pois_from_file
 
-    pois = pois_from_file(path, polygon, tags={"highway": ["services", "rest_area"]})
-    names = pois["name"] if "name" in pois.columns else [f"osm {t}/{i}" for t, i in zip(pois["osm_type"], pois["osm_id"], strict=True)]
+    return service_areas_from_pois(pois_from_file(path, polygon, tags=SERVICE_AREA_TAGS))
+
+
+def service_areas_from_pois(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Service/rest-area POIs (from a file or Overpass) as the ``name, existing`` points candidates take."""
     import geopandas as gpd
 
+    names = pois["name"] if "name" in pois.columns else [f"osm {t}/{i}" for t, i in zip(pois["osm_type"], pois["osm_id"], strict=True)]
     return gpd.GeoDataFrame({"name": list(names), "existing": False}, geometry=pois.geometry, crs=pois.crs)
 
 

@@ -744,10 +744,17 @@ def county_seat_points(region: Any) -> Any:
     The prefecture seat is not a separate point: it sits at the seat of its district, whose
     county population already counts (adding it would double that district's weight).
     """
+    import pandas as pd
+
     s = region.settlements
     seats = s[s["kind"] == "county_seat"].drop_duplicates("settlement_id").copy()
-    pop = region.counties.set_index(region.counties["adcode"].astype(str))["pop_total"]
-    seats["population"] = seats["county_adcode"].astype(str).map(pop).astype(float).to_numpy()
+    counties = region.counties
+    if {"adcode", "pop_total"} <= set(counties.columns) and "county_adcode" in seats.columns:
+        pop = counties.set_index(counties["adcode"].astype(str))["pop_total"]
+        county_pop = pd.to_numeric(seats["county_adcode"].astype(str).map(pop), errors="coerce")
+        own = pd.to_numeric(seats["population"], errors="coerce") if "population" in seats.columns else county_pop * float("nan")
+        # the county's census total where known (a seat's own figure is only its city core)
+        seats["population"] = county_pop.fillna(own).to_numpy()
     return seats
 
 
