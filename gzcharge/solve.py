@@ -317,13 +317,17 @@ class PersistentSolver:
         sync_objective: bool = False,
         sync_constraints: bool = False,
         options: Mapping[str, Any] | None = None,
+        fix: Mapping[Any, Any] | None = None,
     ) -> SolveResult:
         """Solve (or re-solve) the model; see :func:`solve` for the parameters.
 
         ``sync_vars``, ``sync_objective`` and ``sync_constraints`` push those kinds of
         changes to HiGHS first (mutable parameters are always re-read). ``options`` are extra
-        HiGHS options for this solve only (e.g. ``{"solver": "ipm"}``); they are reset to
-        HiGHS's defaults afterwards.
+        HiGHS options for this solve only (e.g. ``{"solver": "ipm"}``). ``fix`` fixes
+        variables for this solve only, directly on the solver's copy (no re-translation, unlike
+        fixing Pyomo variables): ``{indexed_var: array}`` with ``NaN`` = leave free, or
+        single variables -> value (Pyomo ``VarData`` are not hashable: pass a
+        ``pyomo.common.collections.ComponentMap``, as for ``warm_start``).
         """
         import highspy
 
@@ -358,6 +362,23 @@ class PersistentSolver:
         if relaxed:
             idx = np.flatnonzero(is_int).astype(np.int32)
             h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
+        if fix:
+            col_of = self._col_map()
+            cols_l, vals_l = [], []
+            for var, vals in fix.items():
+                if var.is_indexed():
+                    arr = np.asarray(vals, dtype=float)
+                    cols = np.fromiter((col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+                    keep = ~np.isnan(arr)
+                    cols_l.append(cols[keep])
+                    vals_l.append(arr[keep])
+                else:
+                    cols_l.append(np.array([col_of[id(var)]]))
+                    vals_l.append(np.array([float(vals)]))
+            fc = np.concatenate(cols_l).astype(np.int32)
+            fv = np.concatenate(vals_l)
+            if len(fc):
+                h.changeColsBounds(len(fc), fc, fv, fv)
         start = None
         if warm_start and not relaxed:
             start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))

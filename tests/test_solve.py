@@ -172,3 +172,14 @@ def test_lp_after_a_timed_out_mip_is_not_cut_short():
     ps.solve(time_limit_s=1.0, mip_rel_gap=0.0)
     lp = ps.solve(relax_integrality=True, time_limit_s=30.0)
     assert lp.status is Status.OPTIMAL and lp.bound == pytest.approx(lp.objective)
+
+
+def test_fix_applies_to_one_solve_only():
+    m = _pick_model([3.0, 2.0, 2.5], 1)
+    ps = PersistentSolver(m)
+    assert ps.solve(fix={m.x: [0.0, np.nan, np.nan]}).objective == pytest.approx(3.5)  # 2.5 + 1
+    from pyomo.common.collections import ComponentMap
+
+    single = ComponentMap([(m.x[2], 0.0), (m.x[0], 0.0)])  # VarData are not hashable: ComponentMap
+    assert ps.solve(fix=single).objective == pytest.approx(3.0)  # 2 + 1
+    assert ps.solve().objective == pytest.approx(4.0)  # nothing fixed any more

@@ -366,6 +366,7 @@ def _solve_instance(
     maximize: bool,
     warm_mode: str,
     probe_s: float,
+    lp_rounding: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[_Outcome, float | None]:
     """Build, translate and solve; returns the best outcome and the LP bound (if asked).
 
@@ -374,6 +375,8 @@ def _solve_instance(
     slower on easy, nearly integral instances) and only re-solves with the start when that
     probe does not finish; ``"none"`` never passes it. In every mode the heuristic solution
     is kept as a fallback when HiGHS stops at its limit with something worse.
+    ``lp_rounding`` turns the LP relaxation's site values into a second heuristic start
+    (used when it beats the first).
     """
     from gzcharge.errors import SolverError
     from gzcharge.solve import PersistentSolver
@@ -389,8 +392,19 @@ def _solve_instance(
     if lp_bound:
         t = time.perf_counter()
         # interior point + crossover: far faster than dual simplex on large coverage LPs
-        lp = ps.solve(relax_integrality=True, load_solution=False, options={"solver": "ipm"}).objective
+        lp_res = ps.solve(relax_integrality=True, load_solution=False, options={"solver": "ipm"})
+        lp = lp_res.objective
+        x_lp = np.asarray(lp_res.values(model.x), dtype=float) if inst.shape[1] else np.zeros(0)
         timings["lp_s"] = time.perf_counter() - t
+        if lp_rounding is not None and inst.shape[1]:
+            t = time.perf_counter()
+            cand = lp_rounding(x_lp)
+            better = start is None or (
+                value_of(cand) > value_of(start) if maximize else value_of(cand) < value_of(start)
+            )
+            if better:
+                start = cand
+            timings["lp_rounding_s"] = time.perf_counter() - t
     warm = None
     if start is not None:
         warm = {model.x: start.astype(float)}
@@ -411,35 +425,45 @@ def _solve_instance(
     phases = []
     if warm is not None and warm_mode == "auto":
         phases.append(("probe", None, probe_s if limit is None else min(limit, probe_s)))
+        if lp is not None and limit is not None:
+            phases.append(("lp_support", warm, 0.5))  # half of the time left
         phases.append(("warm", warm, None))
     elif warm is not None and warm_mode == "start":
         phases.append(("warm", warm, limit))
     else:
         phases.append(("plain", None, limit))
     for name, ws, lim in phases:
-        if lim is None and limit is not None:
-            lim = limit - (time.perf_counter() - t_solve)
+        if limit is not None and (lim is None or name == "lp_support"):
+            left = limit - (time.perf_counter() - t_solve)
+            lim = left if lim is None else lim * left
             if lim <= 0.5:
                 break
+        if name == "lp_support":
+            # sub-MIP heuristic: sites the LP leaves at 0 (and the start does not use) are
+            # fixed closed; its solution is feasible for the full model, its bound is not a bound
+            fix = {model.x: np.where((x_lp < 1e-6) & ~start, 0.0, np.nan)}
+        else:
+            fix = None
         try:
-            res = ps.solve(warm_start=ws, time_limit_s=lim, load_solution=False, **opts)
+            res = ps.solve(warm_start=ws, time_limit_s=lim, load_solution=False, fix=fix, **opts)
         except SolverError as exc:  # e.g. the probe stopped without an incumbent
-            if name != "probe":
+            if name == "warm":
                 raise
-            logger.info("probe solve without a start found nothing (%s); retrying with the heuristic start", exc)
+            logger.info("%s solve found nothing (%s); going on", name, exc)
             continue
         runs.append((name, res))
-        if res.status == Status.OPTIMAL:
+        if res.status == Status.OPTIMAL and name != "lp_support":
             break
     timings["solve_s"] = time.perf_counter() - t_solve
     if not runs:
         raise SolverError("HiGHS found no solution within the time limit")
     best_name, best = max(runs, key=lambda r: r[1].objective if maximize else -r[1].objective)
-    bounds = [r.bound for _, r in runs]
+    bounds = [r.bound for n, r in runs if n != "lp_support"] or [float("inf") if maximize else float("-inf")]
     bound = min(bounds) if maximize else max(bounds)
     x = np.round(best.values(model.x)).astype(bool) if inst.shape[1] else np.zeros(0, dtype=bool)
     obj = best.objective
-    status = Status.OPTIMAL if any(r.status == Status.OPTIMAL for _, r in runs) else Status.TIME_LIMIT_FEASIBLE
+    proven = any(r.status == Status.OPTIMAL for n, r in runs if n != "lp_support")
+    status = Status.OPTIMAL if proven else Status.TIME_LIMIT_FEASIBLE
     if start is not None:
         h = value_of(start)
         if (h > obj + 1e-9 * max(1.0, abs(obj))) if maximize else (h < obj - 1e-9 * max(1.0, abs(obj))):
@@ -790,6 +814,15 @@ def max_cover(
         else:
             details["heuristic_objective"] = float(inst.w[hits > 0].sum() + inst.const_weight)
         timings["heuristic_s"] = time.perf_counter() - t
+    rounding = None
+    if b_ is None and warm_start is not False and not inst.must.any():
+
+        def rounding(x_lp: np.ndarray) -> np.ndarray:
+            """Open the p' sites with the largest LP values, then 1-swap local search."""
+            mask = np.zeros(len(x_lp), dtype=bool)
+            mask[np.argsort(-x_lp, kind="stable")[: spec["p"]]] = True
+            return _heuristics.swap_max_cover(inst.a, inst.w, mask, time_limit_s=local_search_s, must=inst.must)
+
     try:
         res, lp = _solve_instance(
             _MAX_COVER_STEPS,
@@ -805,6 +838,7 @@ def max_cover(
             maximize=True,
             warm_mode=_warm_mode(warm_start),
             probe_s=probe_s,
+            lp_rounding=rounding,
         )
         x = res.x
     except InfeasibleError as exc:
