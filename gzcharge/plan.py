@@ -261,7 +261,7 @@ def run_plan(
             pois = osm.pois_from_overpass(region.boundary, tags=PUBLIC_POI_TAGS, endpoint=inputs.endpoint,
                                           timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
         timings["pois"] = time.perf_counter() - t1
-        if region.township_source is None:
+        if region.township_source is None and (scenario.tiers.public or scenario.joint.enabled):
             # township seats from OSM place nodes when no township file was given
             t1 = time.perf_counter()
             if inputs.osm_file:
@@ -279,7 +279,7 @@ def run_plan(
                 notices.append("no township places in the OSM data: township demand is estimated (labelled)")
             timings["osm_townships"] = time.perf_counter() - t1
     distance_mode = "network" if network is not None and want_network else "screening"
-    if network is not None and not want_network:
+    if network is not None and not want_network and (scenario.tiers.public or scenario.joint.enabled):
         notices.append("road network built, but distance.mode is \"screening\": public-tier distances are "
                        "straight line × circuity (set distance.mode=\"network\" for road distances)")
 
