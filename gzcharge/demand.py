@@ -33,6 +33,38 @@ How the demand is estimated (stated in the report too)
    its built-up discs, labelled ``source = "estimated"``.
 
 Every point carries the radius of its tier (``radius_m``) from the scenario.
+
+Built-up areas from OSM landuse (``public_demand(..., builtup=polygons)``)
+-------------------------------------------------------------------------
+When built-up polygons are given (OSM ``landuse=residential|commercial|retail|industrial``
+areas from :func:`gzcharge.sources.osm.builtup_from_file` / ``builtup_from_overpass``), steps
+2–4 keep their populations and EVs (the census decides *how many*; OSM decides *where*), and
+each city core / county seat's disc is replaced by its mapped built-up area:
+
+a. **Clusters** — polygons less than :data:`BUILTUP_GAP_M` (200 m, a street plus a verge)
+   apart form one cluster (union of the polygons buffered by half the gap).
+b. **The seat's area** — the union of the original polygons of every cluster that comes
+   within the search radius ``max(BUILTUP_SEARCH_FACTOR × r, BUILTUP_MIN_SEARCH_M)`` of the
+   seat (``r`` = the estimate disc radius of step 2/3; factor 2, at least 1.5 km), clipped to
+   a disc of ``BUILTUP_CLIP_FACTOR`` (2) × the search radius and to the region boundary, so a
+   chain of built-up land cannot carry a seat's demand into the next town.
+c. **Fallback** — a seat with no cluster in reach, or whose area is smaller than
+   :data:`BUILTUP_MIN_SHARE` (20 %) of its estimate disc (landuse mapped only in part, which
+   would pile a whole town onto a few blocks), keeps the estimate disc; logged.
+d. **Points and weights** — a hexagonal lattice with the spacing of step 4, anchored on the
+   seat, is kept where it falls inside the area; every part of the area of at least a tenth
+   of a lattice cell that holds no lattice point gets its representative point. Each point
+   carries the seat's EVs × the share of the built-up area nearer to it than to any other
+   point (Voronoi cell ∩ area / area), i.e. a uniform density over the built-up land —
+   the census has no density by land-use class, so residential, commercial, retail and
+   industrial land are weighted alike. The weights of a seat sum to its estimate-path total.
+
+Every city/county point carries ``source`` = ``"osm_landuse"`` (area from OSM) or
+``"estimate"`` (disc). Township seats inside an OSM built-up area, like seats inside a disc,
+keep weight 0. The zone table (``attrs["zones"]``) gets ``source``, ``area_km2`` and
+``estimate_radius_m``; for OSM zones ``radius_m`` is the radius of the seat-centred disc
+that holds the whole area (consumers that draw discs, e.g. the urban candidate grid, cover
+it), and ``attrs["areas"]`` holds each zone's area polygon (metric CRS).
 """
 
 from __future__ import annotations
@@ -58,6 +90,19 @@ DEMAND_COLUMNS = [
     "demand_id", "tier", "county_adcode", "settlement_id", "name", "weight_evs", "radius_m", "source", "geometry",
 ]
 TIERS = ("city", "county", "township")
+
+#: built-up polygons closer than this (m) belong to one built-up cluster
+BUILTUP_GAP_M = 200.0
+#: search radius around a seat = max(factor × estimate disc radius, minimum)
+BUILTUP_SEARCH_FACTOR = 2.0
+BUILTUP_MIN_SEARCH_M = 1500.0
+#: a seat's area is clipped to a disc of this factor × the search radius
+BUILTUP_CLIP_FACTOR = 2.0
+#: OSM areas smaller than this share of the estimate disc fall back to the estimate
+BUILTUP_MIN_SHARE = 0.2
+#: demand-point source labels of city/county points
+SOURCE_OSM = "osm_landuse"
+SOURCE_ESTIMATE = "estimate"
 
 
 def county_evs(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
@@ -214,7 +259,94 @@ def _county_city_core_population() -> dict[str, float]:
     return {str(a): float(v) for a, v in zip(f["adcode"], f["pop_city_core"], strict=True)}
 
 
-def public_demand(region: Region, scenario: Scenario) -> gpd.GeoDataFrame:
+def _builtup_metric(builtup: gpd.GeoDataFrame | gpd.GeoSeries, crs: str) -> np.ndarray:
+    """Polygonal geometries of ``builtup`` in the metric CRS (valid, non-empty)."""
+    import shapely
+
+    if builtup.crs is None:
+        raise DataError("built-up polygons have no CRS; set it (EPSG:4326 for OSM lon/lat)")
+    g = np.asarray((builtup.geometry if hasattr(builtup, "geometry") else builtup).to_crs(crs).to_numpy(), dtype=object)
+    g = g[~shapely.is_missing(g)]
+    poly = np.isin(shapely.get_type_id(g), [3, 6])  # Polygon, MultiPolygon
+    if (~poly).any():
+        logger.info("built-up: ignored %d non-polygon geometries", int((~poly).sum()))
+    g = g[poly]
+    bad = ~shapely.is_valid(g)
+    if bad.any():
+        g[bad] = shapely.make_valid(g[bad])
+    return g[~shapely.is_empty(g) & (shapely.area(g) > 0)]
+
+
+def builtup_zone_areas(zones: pd.DataFrame, builtup: gpd.GeoDataFrame | gpd.GeoSeries, crs: str,
+                       boundary_m) -> list:
+    """Built-up area (metric polygon) of each zone from OSM polygons, ``None`` where it falls back.
+
+    Implements steps a–c of the module docstring (clusters within :data:`BUILTUP_GAP_M`, those
+    reaching the search disc, clipped; fallback below :data:`BUILTUP_MIN_SHARE` of the disc).
+    """
+    import shapely
+
+    g = _builtup_metric(builtup, crs)
+    out: list = [None] * len(zones)
+    if len(g) == 0 or len(zones) == 0:
+        return out
+    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(g, BUILTUP_GAP_M / 2)))
+    cl_tree = shapely.STRtree(clusters)
+    # each polygon lies in exactly one cluster (its buffer is part of it)
+    pi, ci = cl_tree.query(shapely.point_on_surface(g), predicate="within")
+    cluster_of = np.full(len(g), -1)
+    cluster_of[pi] = ci
+    shapely.prepare(boundary_m)
+    for k, z in enumerate(zones.itertuples(index=False)):
+        seat = shapely.Point(z.x, z.y)
+        search_m = max(BUILTUP_SEARCH_FACTOR * z.radius_m, BUILTUP_MIN_SEARCH_M)
+        near = cl_tree.query(seat.buffer(search_m, quad_segs=32), predicate="intersects")
+        if len(near) == 0:
+            logger.info("%s: no OSM built-up land within %.1f km of the seat; estimate disc kept",
+                        z.name, search_m / 1000)
+            continue
+        area = shapely.union_all(g[np.isin(cluster_of, near)])
+        area = area.intersection(seat.buffer(BUILTUP_CLIP_FACTOR * search_m, quad_segs=32)).intersection(boundary_m)
+        area = shapely.union_all([q for q in shapely.get_parts(area) if isinstance(q, shapely.Polygon)])
+        disc_m2 = math.pi * z.radius_m**2
+        if area.is_empty or area.area < BUILTUP_MIN_SHARE * disc_m2:
+            logger.info("%s: OSM built-up land near the seat is %.2f km², under %.0f%% of the estimate disc "
+                        "(%.2f km²; landuse mapped in part?); estimate disc kept",
+                        z.name, area.area / 1e6, 100 * BUILTUP_MIN_SHARE, disc_m2 / 1e6)
+            continue
+        out[k] = area
+    return out
+
+
+def _area_points(area, cx: float, cy: float, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice points (anchored on the seat) in ``area`` and their built-up area shares (step d)."""
+    import shapely
+
+    rmax = float(np.hypot(*(shapely.get_coordinates(area) - [cx, cy]).T).max())
+    pts = _hex_lattice(cx, cy, rmax + spacing, spacing)
+    pts = pts[shapely.contains_xy(area, pts[:, 0], pts[:, 1])]
+    min_part_m2 = 0.1 * spacing**2 * math.sqrt(3) / 2
+    extra = []
+    for part in shapely.get_parts(area):
+        if part.area >= min_part_m2 and not shapely.contains_xy(part, pts[:, 0], pts[:, 1]).any():
+            rp = part.representative_point()
+            extra.append((rp.x, rp.y))
+    if extra:
+        pts = np.vstack([pts, np.array(extra)])
+    if len(pts) == 0:
+        rp = area.representative_point()
+        pts = np.array([[rp.x, rp.y]])
+    if len(pts) == 1:
+        return pts, np.ones(1)
+    x0, y0, x1, y1 = area.bounds
+    frame = shapely.box(x0 - 1, y0 - 1, x1 + 1, y1 + 1).union(shapely.MultiPoint(pts).envelope.buffer(1))
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.MultiPoint(pts), extend_to=frame, ordered=True))
+    share = shapely.area(shapely.intersection(cells, area))
+    return pts, share / share.sum()
+
+
+def public_demand(region: Region, scenario: Scenario, *,
+                  builtup: gpd.GeoDataFrame | gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
     """Demand points of the public tier (see the module docstring for the estimate).
 
     Parameters
@@ -223,15 +355,19 @@ def public_demand(region: Region, scenario: Scenario) -> gpd.GeoDataFrame:
         The region to plan (counties with census figures, settlements, boundary).
     scenario
         Uses the ``ev`` and ``public`` sections.
+    builtup
+        Built-up land polygons (any CRS), e.g. ``sources.osm.builtup_from_file(path,
+        region.boundary)``; ``None`` (default) or empty: every seat uses the estimate disc.
 
     Returns
     -------
     GeoDataFrame
-        EPSG:4326 points with :data:`DEMAND_COLUMNS`; ``source`` is ``"census"`` for city
-        and county lattice points, the region's township source for township seats, or
-        ``"estimated"`` for an estimated township lattice. ``attrs["zones"]`` holds the
-        built-up discs, ``attrs["county_evs"]`` EVs per county, ``attrs["township_note"]`` a
-        sentence for the report.
+        EPSG:4326 points with :data:`DEMAND_COLUMNS`; ``source`` is ``"osm_landuse"`` or
+        ``"estimate"`` for city and county points, the region's township source for township
+        seats, or ``"estimated"`` for an estimated township lattice. ``attrs["zones"]`` holds
+        the built-up zones, ``attrs["areas"]`` their areas (metric), ``attrs["county_evs"]``
+        EVs per county, ``attrs["urban_note"]`` and ``attrs["township_note"]`` sentences for
+        the report.
     """
     import geopandas as gpd
     import shapely
@@ -245,21 +381,42 @@ def public_demand(region: Region, scenario: Scenario) -> gpd.GeoDataFrame:
     counties_m["adcode"] = counties_m["adcode"].astype(str)
     boundary_m = gpd.GeoSeries([region.boundary], crs="EPSG:4326").to_crs(crs).iloc[0]
 
+    osm_areas = builtup_zone_areas(zones, builtup, crs, boundary_m) if builtup is not None and len(builtup) \
+        else [None] * len(zones)
+    zones["estimate_radius_m"] = zones["radius_m"]
+    zones["source"] = [SOURCE_ESTIMATE if a is None else SOURCE_OSM for a in osm_areas]
+    zones["area_km2"] = [math.pi * r**2 / 1e6 if a is None else a.area / 1e6
+                         for a, r in zip(osm_areas, zones["radius_m"], strict=True)]
+    areas = []
     frames = []
-    for z in zones.itertuples(index=False):
+    for z, area in zip(zones.itertuples(index=False), osm_areas, strict=True):
         spacing = p.lattice_spacing_factor * p.radius_m(z.tier)
-        pts = _hex_lattice(z.x, z.y, z.radius_m, spacing)
-        if len(pts) > 1:
-            inside = shapely.contains_xy(boundary_m, pts[:, 0], pts[:, 1])
-            inside[np.argmin(np.hypot(pts[:, 0] - z.x, pts[:, 1] - z.y))] = True  # keep the seat
-            pts = pts[inside]
+        if area is not None:
+            pts, share = _area_points(area, z.x, z.y, spacing)
+            areas.append(area)
+        else:
+            pts = _hex_lattice(z.x, z.y, z.radius_m, spacing)
+            if len(pts) > 1:
+                inside = shapely.contains_xy(boundary_m, pts[:, 0], pts[:, 1])
+                inside[np.argmin(np.hypot(pts[:, 0] - z.x, pts[:, 1] - z.y))] = True  # keep the seat
+                pts = pts[inside]
+            share = np.full(len(pts), 1.0 / len(pts))
+            areas.append(shapely.Point(z.x, z.y).buffer(z.radius_m) if z.radius_m > 0 else shapely.Point(z.x, z.y))
         n = len(pts)
         frames.append(pd.DataFrame({
             "demand_id": [f"{z.zone_id}-{k:04d}" for k in range(n)],
             "tier": z.tier, "county_adcode": z.county_adcode, "settlement_id": z.settlement_id,
-            "name": z.name, "weight_evs": z.evs / n, "radius_m": p.radius_m(z.tier), "source": "census",
+            "name": z.name, "weight_evs": z.evs * share, "radius_m": p.radius_m(z.tier), "source": z.source,
             "x": pts[:, 0], "y": pts[:, 1],
         }))
+    # zones drawn as seat-centred discs by consumers: an OSM zone's disc holds its whole area
+    zones["radius_m"] = [r if a is None else float(np.hypot(*(shapely.get_coordinates(a) - [x, y]).T).max())
+                         for a, r, x, y in zip(osm_areas, zones["radius_m"], zones["x"], zones["y"], strict=True)]
+    n_osm = sum(a is not None for a in osm_areas)
+    urban_note = (f"built-up areas: {n_osm} of {len(zones)} city/county seats from OSM landuse "
+                  f"({', '.join(zones.loc[zones['source'] == SOURCE_OSM, 'name'].astype(str)) or '—'}), "
+                  "the rest estimated as discs of census population ÷ "
+                  f"{p.urban_residents_per_km2:,.0f} residents per km²")
     urban_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=[c for c in DEMAND_COLUMNS if c != "geometry"] + ["x", "y"])
     if len(urban_df):  # lattice points take the county whose polygon holds them
@@ -273,9 +430,7 @@ def public_demand(region: Region, scenario: Scenario) -> gpd.GeoDataFrame:
     ev_per_res = zones.attrs["ev_per_resident"]
     town_evs = town_pop * ev_per_res.reindex(town_pop.index).fillna(0.0)
 
-    zone_discs = shapely.buffer(shapely.points(zones[["x", "y"]].to_numpy()), zones["radius_m"].to_numpy()) \
-        if len(zones) else np.array([])
-    zone_union = shapely.union_all(zone_discs) if len(zones) else shapely.Point()
+    zone_union = shapely.union_all(areas) if len(zones) else shapely.Point()
 
     towns = region.settlements[region.settlements["kind"] == "township"]
     if len(towns):
@@ -324,6 +479,8 @@ def public_demand(region: Region, scenario: Scenario) -> gpd.GeoDataFrame:
         dup = gdf["demand_id"][gdf["demand_id"].duplicated()].tolist()[:10]
         raise DataError(f"duplicate demand ids {dup}: township codes repeat in the township file")
     gdf.attrs["zones"] = zones
+    gdf.attrs["areas"] = gpd.GeoSeries(areas, index=zones["zone_id"].to_numpy(), crs=crs)
+    gdf.attrs["urban_note"] = urban_note
     gdf.attrs["county_evs"] = zones.attrs["evs"]
     gdf.attrs["township_note"] = note
     gdf.attrs["metric_crs"] = crs

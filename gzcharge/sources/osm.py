@@ -825,3 +825,183 @@ def township_seats_from_pois(pois: gpd.GeoDataFrame, counties: gpd.GeoDataFrame)
                             "county_adcode": joined["adcode"].astype(str).to_numpy(), "source": "osm"},
                            geometry=joined.geometry.to_numpy(), crs="EPSG:4326")
     return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- built-up areas
+#: ``landuse`` values that count as built-up land for urban demand (residents, shops, jobs)
+BUILTUP_LANDUSE: tuple[str, ...] = ("residential", "commercial", "retail", "industrial")
+#: ``place`` values whose *areas* (closed ways / multipolygons, not nodes) count as built-up
+BUILTUP_PLACE: tuple[str, ...] = ("city", "town", "suburb", "quarter", "neighbourhood")
+BUILTUP_COLUMNS: list[str] = ["osm_type", "osm_id", "kind", "landuse", "place", "name", "geometry"]
+
+
+def _builtup_frame(records: list[dict[str, Any]], geoms: list[Any], polygon: BaseGeometry | None) -> gpd.GeoDataFrame:
+    """Built-up polygons as a GeoDataFrame (EPSG:4326), clipped to ``polygon``, polygonal parts only."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    if not records:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in BUILTUP_COLUMNS[:-1]},
+                                geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    df = pd.DataFrame.from_records(records)
+    for c in BUILTUP_COLUMNS[:-1]:
+        if c not in df:
+            df[c] = None
+    g = np.asarray(geoms, dtype=object)
+    bad = ~shapely.is_valid(g)
+    if bad.any():
+        g[bad] = shapely.make_valid(g[bad])
+    if polygon is not None:
+        shapely.prepare(polygon)
+        hit = shapely.intersects(polygon, g)
+        df, g = df.loc[hit].reset_index(drop=True), g[hit]
+        inside = shapely.contains(polygon, g)
+        g[~inside] = shapely.intersection(g[~inside], polygon)
+    # keep polygonal parts only (intersections and make_valid can yield lines/points)
+    parts = [shapely.union_all([p for p in shapely.get_parts(x) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)])
+             if not isinstance(x, shapely.Polygon | shapely.MultiPolygon) else x for x in g]
+    g = np.asarray(parts, dtype=object)
+    keep = ~shapely.is_empty(g) & (shapely.area(g) > 0)
+    out = gpd.GeoDataFrame(df.loc[keep, BUILTUP_COLUMNS[:-1]].reset_index(drop=True),
+                           geometry=gpd.GeoSeries(g[keep], crs="EPSG:4326"))
+    out["osm_id"] = out["osm_id"].astype("int64")
+    return out.sort_values(["osm_type", "osm_id"], kind="stable").reset_index(drop=True)
+
+
+def _builtup_kind(tags: Mapping[str, str], landuse: Sequence[str], place: Sequence[str]) -> str | None:
+    lu = tags.get("landuse")
+    if lu in landuse:
+        return f"landuse={lu}"
+    pl = tags.get("place")
+    if pl in place:
+        return f"place={pl}"
+    return None
+
+
+def builtup_from_file(
+    path: str | Path,
+    polygon: BaseGeometry | None = None,
+    *,
+    landuse: Sequence[str] = BUILTUP_LANDUSE,
+    place: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
+    """Built-up land polygons (OSM ``landuse`` areas, optionally ``place`` areas) from a local OSM file.
+
+    Closed ways and ``type=multipolygon`` relations are assembled into areas by pyosmium
+    (``FileProcessor.with_areas``; a way that is not closed, or misses nodes as in clipped
+    extracts, is not an area and is skipped). Buildings are not read: a prefecture has
+    millions and the landuse polygons around them carry the same built-up extent.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    polygon
+        WGS-84 polygon to clip to (``None``: everything in the file).
+    landuse
+        ``landuse`` values kept; default :data:`BUILTUP_LANDUSE`.
+    place
+        ``place`` values whose areas are kept (e.g. :data:`BUILTUP_PLACE`); default none,
+        because place areas in China are often administrative extents, not built-up land.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`BUILTUP_COLUMNS`: ``osm_type`` (way/relation), ``osm_id``, ``kind``
+        (``landuse=…``/``place=…``), ``landuse``, ``place``, ``name``; Polygon/MultiPolygon
+        geometry in EPSG:4326, clipped to ``polygon``.
+    """
+    import osmium
+    import shapely
+
+    p = _check_file(path)
+    if polygon is not None:
+        polygon = _check_polygon(polygon)
+    landuse, place = tuple(landuse), tuple(place)
+    keys = [k for k, v in (("landuse", landuse), ("place", place)) if v]
+    if not keys:
+        return _builtup_frame([], [], polygon)
+    records: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    wkb_factory = osmium.geom.WKBFactory()
+    fp = osmium.FileProcessor(str(p)).with_areas(osmium.filter.KeyFilter(*keys)).with_filter(osmium.filter.KeyFilter(*keys))
+    try:
+        for obj in fp:
+            if not obj.is_area():
+                continue
+            kind = _builtup_kind(obj.tags, landuse, place)
+            if kind is None:
+                continue
+            try:
+                wkb = wkb_factory.create_multipolygon(obj)
+            except RuntimeError:  # broken ring: osmium could not assemble it
+                continue
+            geoms.append(shapely.from_wkb(bytes.fromhex(wkb)))
+            records.append({
+                "osm_type": "way" if obj.from_way() else "relation", "osm_id": obj.orig_id(), "kind": kind,
+                "landuse": obj.tags.get("landuse"), "place": obj.tags.get("place"),
+                "name": obj.tags.get("name:zh") or obj.tags.get("name"),
+            })
+    except RuntimeError as e:
+        raise _osmium_error(p, e) from e
+    out = _builtup_frame(records, geoms, polygon)
+    logger.info("builtup_from_file: %d built-up polygons from %s", len(out), p.name)
+    return out
+
+
+def builtup_from_overpass(
+    polygon: BaseGeometry,
+    *,
+    landuse: Sequence[str] = BUILTUP_LANDUSE,
+    place: Sequence[str] = (),
+    endpoint: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> gpd.GeoDataFrame:
+    """Built-up land polygons inside a WGS-84 polygon through Overpass (same frame as :func:`builtup_from_file`).
+
+    Raises
+    ------
+    NetworkError
+        Overpass unreachable or failing; the message names ``--osm-file``.
+    """
+    import osmnx as ox
+    import requests
+    import shapely
+
+    polygon = _check_polygon(polygon)
+    landuse, place = tuple(landuse), tuple(place)
+    spec: dict[str, bool | str | list[str]] = {}
+    if landuse:
+        spec["landuse"] = list(landuse)
+    if place:
+        spec["place"] = list(place)
+    if not spec:
+        return _builtup_frame([], [], polygon)
+    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
+        try:
+            gdf = ox.features_from_polygon(polygon, spec)
+        except NetworkError:
+            raise
+        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
+            raise _overpass_error(e, url, timeout_s) from e
+        except ox._errors.InsufficientResponseError:
+            return _builtup_frame([], [], polygon)
+    records: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    polygonal = np.isin(shapely.get_type_id(gdf.geometry.to_numpy()), [3, 6])  # Polygon, MultiPolygon
+    for (otype, oid), row, g, ok in zip(gdf.index, gdf.to_dict("records"), gdf.geometry.to_numpy(), polygonal,
+                                        strict=True):
+        if not ok or otype == "node":
+            continue
+        tags_row = {k: v for k, v in row.items() if isinstance(v, str)}
+        kind = _builtup_kind(tags_row, landuse, place)
+        if kind is None:
+            continue
+        records.append({"osm_type": otype, "osm_id": oid, "kind": kind, "landuse": tags_row.get("landuse"),
+                        "place": tags_row.get("place"), "name": tags_row.get("name:zh") or tags_row.get("name")})
+        geoms.append(g)
+    return _builtup_frame(records, geoms, polygon)
