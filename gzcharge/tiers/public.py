@@ -272,6 +272,7 @@ def public_model_data(
     pois: gpd.GeoDataFrame | None = None,
     existing_stations: Any = None,
     progress: ProgressCallback | None = None,
+    builtup: gpd.GeoDataFrame | None = None,
 ) -> PublicModelInputs:
     """Demand, candidates, cost matrix and model data of the public tier, without solving.
 
@@ -295,7 +296,7 @@ def public_model_data(
         return t1
 
     t = time.perf_counter()
-    demand = public_demand(region, scenario)
+    demand = public_demand(region, scenario, builtup=builtup)
     notes.append(demand.attrs["township_note"])
     t = stage("demand", t)
     cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
@@ -492,6 +493,7 @@ def plan_public(
     pois: gpd.GeoDataFrame | None = None,
     existing_stations: Any = None,
     progress: ProgressCallback | None = None,
+    builtup: gpd.GeoDataFrame | None = None,
 ) -> PublicResult:
     """Plan the public charging tier of a region (see the module docstring for the model).
 
@@ -510,6 +512,9 @@ def plan_public(
         CSV path or GeoDataFrame of stations already built (kept open, cost 0).
     progress
         Optional ``progress(stage, fraction)`` callback.
+    builtup
+        OSM built-up land polygons for the city core and county seats
+        (:func:`gzcharge.demand.public_demand`); ``None`` = estimate discs.
 
     Raises
     ------
@@ -536,7 +541,7 @@ def plan_public(
                           "set one (e.g. --set public.budget_cny=3e7) or use mode min_cost")
     t = time.perf_counter()
     prep = public_model_data(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
-                             progress=progress)
+                             progress=progress, builtup=builtup)
     timings.update(prep.timings)
     notes.extend(prep.notes)
     demand, cands, cm = prep.demand, prep.candidates, prep.cost
