@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"overhead full model   : {json.dumps(res['overhead_full'])}")
         print(f"overhead reduced model: {json.dumps(res['overhead_reduced'])}")
         for label, gap in (("gap1pct", 1e-2), ("gap0.1pct", 1e-3), ("gap0.01pct", 1e-4)):
-            res[label] = run_gzcharge(cm, w, p, gap=gap, time_limit_s=args.time_limit, lp_bound=(gap == 1e-2))
+            res[label] = run_gzcharge(
+                cm, w, p, gap=gap, time_limit_s=args.time_limit, lp_bound=True if gap == 1e-2 else None
+            )
             print(f"gzcharge {label:10s}: {json.dumps({k: v for k, v in res[label].items() if k != 'sizes'})}")
         if args.highs_alone:
             res["highs_alone"] = run_gzcharge(

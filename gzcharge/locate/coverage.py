@@ -63,6 +63,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["set_cover", "max_cover"]
 
+#: ``lp_bound=None`` solves the LP relaxation first when the reduced model has more nonzeros
+_AUTO_LP_BOUND_NNZ = 200_000
+
 
 # ---------------------------------------------------------------------------- instance
 @dataclass
@@ -360,7 +363,7 @@ def _solve_instance(
     start: np.ndarray | None,
     solve_opts: dict,
     timings: dict,
-    lp_bound: bool,
+    lp_bound: bool | None,
     *,
     value_of: Callable[[np.ndarray], float],
     maximize: bool,
@@ -381,6 +384,8 @@ def _solve_instance(
     from gzcharge.errors import SolverError
     from gzcharge.solve import PersistentSolver
 
+    if lp_bound is None:  # auto: large models, where HiGHS's own root LP can take minutes
+        lp_bound = inst.a.nnz > _AUTO_LP_BOUND_NNZ
     t = time.perf_counter()
     model = _build(steps, inst, spec)
     timings["build_s"] = time.perf_counter() - t
@@ -517,7 +522,7 @@ def set_cover(
     reduce: bool = True,
     warm_start: bool | str = True,
     probe_s: float = 10.0,
-    lp_bound: bool = False,
+    lp_bound: bool | None = None,
     log: bool = False,
 ) -> LocateResult:
     """Minimum-cost set of sites covering demand within ``radius`` (LSCP and partial cover).
@@ -549,6 +554,7 @@ def set_cover(
         ``details["lp_bound"]``). Its optimum bounds the result, and when the heuristic is
         already within ``mip_rel_gap`` of it no branch-and-bound runs at all -- worth it on
         large instances, where HiGHS's own root LP (dual simplex) can take minutes.
+        ``None`` (default) = only when the reduced model has more than 200,000 nonzeros.
     warm_start, probe_s
         Greedy heuristic start: ``True``/``"auto"`` = HiGHS first runs without it for
         ``probe_s`` seconds and re-solves with it as a MIP start only if that probe does not
@@ -713,7 +719,7 @@ def max_cover(
     warm_start: bool | str = True,
     probe_s: float = 10.0,
     local_search_s: float = 5.0,
-    lp_bound: bool = False,
+    lp_bound: bool | None = None,
     log: bool = False,
 ) -> LocateResult:
     """Maximal covering location (MCLP): most weight within ``radius`` of at most ``p`` sites / a budget.
@@ -744,6 +750,7 @@ def max_cover(
         ``details["lp_bound"]``). Its optimum bounds the result, and when the heuristic is
         already within ``mip_rel_gap`` of it no branch-and-bound runs at all -- worth it on
         large instances, where HiGHS's own root LP (dual simplex) can take minutes.
+        ``None`` (default) = only when the reduced model has more than 200,000 nonzeros.
     warm_start, probe_s, local_search_s
         Greedy + 1-swap heuristic start (``local_search_s`` seconds of swaps); modes as in
         :func:`set_cover`.
