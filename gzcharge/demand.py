@@ -290,7 +290,7 @@ def builtup_zone_areas(zones: pd.DataFrame, builtup: gpd.GeoDataFrame | gpd.GeoS
     out: list = [None] * len(zones)
     if len(g) == 0 or len(zones) == 0:
         return out
-    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(g, BUILTUP_GAP_M / 2)))
+    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(g, BUILTUP_GAP_M / 2, quad_segs=2)))
     cl_tree = shapely.STRtree(clusters)
     # each polygon lies in exactly one cluster (its buffer is part of it)
     pi, ci = cl_tree.query(shapely.point_on_surface(g), predicate="within")
