@@ -296,10 +296,11 @@ class _Tier:
 
 
 def _public_tier(region: Region, scenario: Scenario, jp: JointParams, *, network: Any, pois: Any,
-                 existing_stations: Any) -> tuple[_Tier, list[str]]:
+                 existing_stations: Any, builtup: Any = None) -> tuple[_Tier, list[str]]:
     from gzcharge.tiers.public import public_model_data
 
-    prep = public_model_data(region, scenario, network=network, pois=pois, existing_stations=existing_stations)
+    prep = public_model_data(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
+                             builtup=builtup)
     c = prep.candidates
     blk = coverage_block_from_model_data(prep.data, name="public", site_ids=c["site_id"], demand_ids=prep.demand["demand_id"],
                                          target_share=jp.target_array("public"), hard_from=jp.hard_index(),
@@ -518,6 +519,7 @@ def plan_joint(
     od_file: Any = None,
     h2_sources: Any = None,
     corridors: tuple[Any, Any] | None = None,
+    builtup: Any = None,
     progress: Any = None,
 ) -> JointResult:
     """Plan every tier in one model over the plan years (see :mod:`gzcharge.locate.joint`).
@@ -557,7 +559,8 @@ def plan_joint(
     want = set(jp.tiers) & {t for t in TIERS if getattr(scenario.tiers, t, True)}
     if "public" in want:
         say("joint: public tier data", 0.05)
-        tier, n = _public_tier(region, scenario, jp, network=network, pois=pois, existing_stations=existing_stations)
+        tier, n = _public_tier(region, scenario, jp, network=network, pois=pois, existing_stations=existing_stations,
+                               builtup=builtup)
         tiers.append(tier)
         notes += [f"public: {x}" for x in n]
     if "swap" in want:

@@ -235,6 +235,7 @@ def run_plan(
 
     network = None
     pois = None
+    builtup = None
     net_summary = None
     want_network = scenario.distance.mode == "network"
     has_osm = bool(inputs.osm_file or inputs.online)
@@ -261,6 +262,16 @@ def run_plan(
             pois = osm.pois_from_overpass(region.boundary, tags=PUBLIC_POI_TAGS, endpoint=inputs.endpoint,
                                           timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
         timings["pois"] = time.perf_counter() - t1
+        builtup = None
+        if scenario.tiers.public or scenario.joint.enabled:
+            # built-up areas (OSM landuse) spread city-core and county-seat demand over the real town shape
+            t1 = time.perf_counter()
+            if inputs.osm_file:
+                builtup = osm.builtup_from_file(inputs.osm_file, region.boundary)
+            else:
+                builtup = osm.builtup_from_overpass(region.boundary, endpoint=inputs.endpoint,
+                                                    timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+            timings["osm_builtup"] = time.perf_counter() - t1
         if region.township_source is None and (scenario.tiers.public or scenario.joint.enabled):
             # township seats from OSM place nodes when no township file was given
             t1 = time.perf_counter()
@@ -293,7 +304,7 @@ def run_plan(
                            existing_stations=inputs.existing_stations, fleets=inputs.fleets,
                            expressways=inputs.expressways, service_areas=inputs.service_areas,
                            existing_fast=inputs.existing_fast, od_file=inputs.od_file, h2_sources=inputs.h2_sources,
-                           progress=lambda m, f: say(f"joint: {m}", 0.3 + 0.65 * (f or 0.0)))
+                           builtup=builtup, progress=lambda m, f: say(f"joint: {m}", 0.3 + 0.65 * (f or 0.0)))
         timings["joint"] = time.perf_counter() - t1
         notices += [f"joint: {n}" for n in joint.notes]
         timings["total"] = time.perf_counter() - t0
@@ -308,7 +319,7 @@ def run_plan(
         say("public charging tier", 0.3)
         t1 = time.perf_counter()
         public = plan_public(region, scenario, network=network if distance_mode == "network" else None,
-                             pois=pois, existing_stations=inputs.existing_stations,
+                             pois=pois, existing_stations=inputs.existing_stations, builtup=builtup,
                              progress=lambda m, f: say(f"public: {m}", 0.3 + 0.4 * (f or 0.0)))
         timings["public"] = time.perf_counter() - t1
         notices += [f"public: {n}" for n in public.notes]

@@ -26,7 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def _nearest_km(lon, lat, st_lon, st_lat) -> np.ndarray:
     """Geodesic distance (km) from each point to its nearest station — independent of the code's CRS work."""
     out = np.empty(len(lon))
-    for i, (x, y) in enumerate(zip(lon, lat)):
+    for i, (x, y) in enumerate(zip(lon, lat, strict=True)):
         _, _, d = GEOD.inv(np.full(len(st_lon), x), np.full(len(st_lat), y), st_lon, st_lat)
         out[i] = d.min() / 1000.0
     return out
