@@ -169,6 +169,7 @@ class Region:
             Layer of a multi-layer file.
         """
         import geopandas as gpd
+        import numpy as np
         import shapely
 
         from gzcharge.sources import builtin
@@ -185,13 +186,18 @@ class Region:
         for col in builtin.COUNTY_COLUMNS[2:]:
             counties[col] = counties["adcode"].map(census[col])
         counties = counties[builtin.COUNTY_COLUMNS + ["geometry"]]
-        unmatched = counties["pop_total"].isna().sum()
-        if unmatched:
-            logger.info("%s: %d of %d features are not 2020 Guizhou counties; census columns empty",
-                        Path(path).name, unmatched, len(counties))
+        counties["census_basis"] = np.where(counties["pop_total"].notna(), "census 2020", "")
+        unmatched = counties["pop_total"].isna().to_numpy()
+        if unmatched.any():
+            counties = _area_weighted_census(counties, unmatched)
+            logger.info("%s: %d of %d features are not 2020 Guizhou counties; census figures estimated by "
+                        "area overlay with the built-in counties", Path(path).name, int(unmatched.sum()),
+                        len(counties))
         boundary = shapely.union_all(counties.geometry.to_numpy())
         seats = builtin.load_seats()
         inside = seats.within(boundary).to_numpy()
+        seats = _reassign_county(seats[inside], counties)
+        inside = np.ones(len(seats), dtype=bool)
         if len(feats) == 1:
             code, name = str(feats["code"].iloc[0]), str(feats["name"].iloc[0])
         else:
@@ -240,15 +246,32 @@ class Region:
         else:
             twn = read_township_seats(townships, crs=crs)
             label = source or f"file:{Path(townships).name}"
+        # a seat must lie in (or within 2 km of) the region; for built-in regions its county code must also
+        # be one of the region's counties (a seat coded to a county but placed far away is a data error)
+        import shapely
+
+        near = shapely.dwithin(twn.to_crs(self.metric_crs).geometry.to_numpy(),
+                               gpd.GeoSeries([self.boundary], crs="EPSG:4326").to_crs(self.metric_crs).iloc[0],
+                               2000.0)
         if self.kind == "custom":
             keep = twn.within(self.boundary).to_numpy()
         else:
-            keep = twn["county_adcode"].isin(set(self.counties["adcode"])).to_numpy()
+            in_county = twn["county_adcode"].isin(set(self.counties["adcode"])).to_numpy()
+            misplaced = in_county & ~near
+            if misplaced.any():
+                bad = twn[misplaced]
+                raise DataError(
+                    f"{label}: {int(misplaced.sum())} township seat(s) coded to counties of {self.name} lie more than "
+                    f"2 km outside it: {', '.join(f'{n} ({c}) at {g.x:.4f},{g.y:.4f}' for n, c, g in zip(bad['name'][:5], bad['county_adcode'][:5], bad.geometry[:5], strict=True))}"
+                    "; fix their lon/lat (WGS-84; use --crs gcj02 for Amap/DataV coordinates)")
+            keep = in_county
         dropped = int((~keep).sum())
         if dropped:
             logger.info("%s: dropped %d of %d township seats outside %s", label, dropped, len(twn),
                         self.name)
         twn = twn[keep]
+        if self.kind == "custom":
+            twn = _reassign_county(twn, self.counties)
         base = self.settlements[self.settlements["kind"] != "township"]
         merged = pd.concat([base, twn[SETTLEMENT_COLUMNS + ["geometry"]]], ignore_index=True)
         dup = merged["settlement_id"][merged["settlement_id"].duplicated()]
@@ -270,6 +293,63 @@ class Region:
         )
         return {"boundary": boundary, "counties": self.counties.copy(),
                 "settlements": self.settlements.copy()}
+
+
+def _reassign_county(points: gpd.GeoDataFrame, features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Set each point's ``county_adcode`` to the code of the custom region feature that holds it.
+
+    Points between features (on a shared edge, or in a gap) take the nearest feature.
+    """
+    import geopandas as gpd
+
+    if len(points) == 0:
+        return points
+    f = features[["adcode", "geometry"]].rename(columns={"adcode": "_feature"})
+    joined = gpd.sjoin_nearest(points.to_crs("EPSG:4326"), f, how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out = points.copy()
+    out["county_adcode"] = joined["_feature"].astype(str).to_numpy()
+    return out
+
+
+#: census count columns that are additive over area (estimated by overlay for custom features)
+_ADDITIVE = ("pop_total", "pop_urban", "pop_rural", "households", "households_longform",
+             "longform_households_with_car")
+
+
+def _area_weighted_census(features: gpd.GeoDataFrame, which) -> gpd.GeoDataFrame:
+    """Census counts of custom features by area overlay with the built-in Guizhou counties.
+
+    Each built-in county's counts are spread uniformly over its area and summed over the parts
+    that fall in a feature (urban population is in truth concentrated in the seats, so this is a
+    screening estimate; ``census_basis`` says so). Parts outside Guizhou get nothing.
+    """
+    import geopandas as gpd
+
+    from gzcharge.crs import metric_crs_for
+    from gzcharge.sources import builtin
+
+    out = features.copy()
+    ref = builtin.load_counties()
+    crs = metric_crs_for(float(out.geometry.union_all().centroid.x))
+    refm = ref.to_crs(crs)
+    refm["_area"] = refm.geometry.area
+    feat = out.loc[which, ["adcode", "geometry"]].to_crs(crs).rename(columns={"adcode": "_feature"})
+    pieces = gpd.overlay(feat, refm[["adcode", "_area", *_ADDITIVE, "geometry"]], how="intersection",
+                         keep_geom_type=True)
+    share = pieces.geometry.area / pieces["_area"]
+    for col in _ADDITIVE:
+        pieces[col] = pieces[col].astype(float) * share
+    sums = pieces.groupby("_feature")[list(_ADDITIVE)].sum()
+    n_src = pieces.groupby("_feature")["adcode"].nunique()
+    for col in _ADDITIVE:
+        est = out.loc[which, "adcode"].map(sums[col]).fillna(0.0)
+        out[col] = out[col].astype("Float64")
+        out.loc[which, col] = est.round().to_numpy()
+    out.loc[which, "census_basis"] = [
+        f"area-weighted from {int(n_src.get(c, 0))} built-in counties" if n_src.get(c, 0) else "outside Guizhou: none"
+        for c in out.loc[which, "adcode"]]
+    return out
 
 
 def region_layers(region: Region) -> dict[str, gpd.GeoDataFrame]:

@@ -214,7 +214,16 @@ def test_custom_region_from_file(tmp_path):
     ids = set(r.settlements["settlement_id"])
     assert {"520400", "520402"} <= ids  # prefecture seat and 西秀 seat at the centre
     assert "520100" not in ids
-    assert r.counties["pop_total"].isna().all()  # not a census county
+    # not a census county: figures estimated by area overlay with the built-in counties; check the
+    # total against an independent overlay with the shared (DataV) polygons and the census table
+    assert r.counties["census_basis"].iloc[0].startswith("area-weighted")
+    shared = gpd.read_file(shared_path("guizhou", "counties.geojson")).to_crs("EPSG:4544")
+    census = pd.read_csv(shared_path("guizhou", "census2020_counties.csv"), dtype={"adcode": str}).set_index("adcode")
+    shared["adcode"] = shared["adcode"].astype(str)
+    circ_m = circle.to_crs("EPSG:4544").iloc[0]
+    expected = sum(float(census.loc[a, "pop_total"]) * g.intersection(circ_m).area / g.area
+                   for a, g in zip(shared["adcode"], shared.geometry, strict=True) if g.intersects(circ_m))
+    assert abs(float(r.counties["pop_total"].iloc[0]) - expected) <= 0.03 * expected
     r2 = r.with_townships(shared_path("guizhou", "township_seats_2016.csv"))
     twn = r2.settlements[r2.settlements["kind"] == "township"]
     assert len(twn) > 0 and twn.within(r.boundary.buffer(1e-9)).all()
@@ -253,3 +262,21 @@ def test_list_regions():
     df = list_regions()
     assert df["kind"].value_counts().to_dict() == {"county": 88, "prefecture": 9, "province": 1}
     assert isinstance(df, pd.DataFrame)
+
+
+def test_township_coded_to_region_but_placed_far_away_is_rejected(tmp_path):
+    far = tmp_path / "far.csv"
+    far.write_text("code,name,county_adcode,lon,lat\n520402100000,远方镇,520402,116.4,39.9\n", encoding="utf-8")
+    with pytest.raises(DataError, match="outside it: 远方镇"):
+        get_region("安顺市").with_townships(far)
+
+
+def test_custom_region_reassigns_seats_to_its_features(tmp_path):
+    """Seats inside a custom feature belong to that feature (the tiers group demand by feature code)."""
+    seat = get_region("安顺").prefecture_seat
+    circle = gpd.GeoSeries([shapely.Point(seat.lon, seat.lat)], crs=4326).to_crs("EPSG:4544").buffer(15_000)
+    path = tmp_path / "area.gpkg"
+    gpd.GeoDataFrame({"id": ["A1"], "label": ["城区"]}, geometry=circle.to_crs(4326).values, crs=4326).to_file(path)
+    r = Region.from_file(path, code_field="id", name_field="label").with_townships(
+        shared_path("guizhou", "township_seats_2016.csv"))
+    assert set(r.settlements["county_adcode"]) == {"A1"}

@@ -298,7 +298,7 @@ def public_model_data(
     t = time.perf_counter()
     demand = public_demand(region, scenario, builtup=builtup)
     notes.append(demand.attrs["township_note"])
-    if demand.attrs.get("urban_note"):
+    if builtup is not None and demand.attrs.get("urban_note"):
         notes.append(demand.attrs["urban_note"])
     t = stage("demand", t)
     cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
