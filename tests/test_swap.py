@@ -280,3 +280,19 @@ def test_params_reject_unknown_keys_and_types():
         SwapParams(fleets={"taxi": {**SwapParams().fleets["taxi"].model_dump(), "station_type": "boat"}})
     with pytest.raises(ValueError, match="budget_cny"):
         SwapParams(mode="max_served")
+
+
+def test_area_without_population_plans_nothing_without_crashing(tmp_path):
+    """A custom area outside Guizhou has no census population: no fleets, no stations, no crash."""
+    import json
+
+    from gzcharge.region import Region
+    from gzcharge.tiers.swap import plan_swap
+
+    path = tmp_path / "outside.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "Z", "name": "外省"},
+        "geometry": {"type": "Polygon", "coordinates": [[[110.0, 30.0], [110.2, 30.0], [110.2, 30.2], [110.0, 30.2], [110.0, 30.0]]]}}]}))
+    res = plan_swap(Region.from_file(path, code_field="code", name_field="name"))
+    assert len(res.stations) == 0
+    assert float(res.summary["swaps_day"].sum()) == 0.0

@@ -1184,7 +1184,9 @@ def _assemble(params: SwapParams, demand: gpd.GeoDataFrame, cands: gpd.GeoDataFr
                                 crs="EPSG:4326")
     dem = demand.copy()
     dem["swaps_served"] = sol.served.reindex(dem["demand_id"]).to_numpy()
-    dem["served_share"] = np.where(dem["swaps_day"] > 0, dem["swaps_served"] / dem["swaps_day"], 1.0)
+    dday = dem["swaps_day"].to_numpy(dtype=float)
+    dem["served_share"] = np.divide(dem["swaps_served"].to_numpy(dtype=float), dday, out=np.ones_like(dday),
+                                    where=dday > 0)
     if len(sol.assignment):
         main = sol.assignment.sort_values(["demand_id", "swaps_day", "site_id"], ascending=[True, False, True])
         main = main.drop_duplicates("demand_id").set_index("demand_id")
@@ -1198,5 +1200,8 @@ def _assemble(params: SwapParams, demand: gpd.GeoDataFrame, cands: gpd.GeoDataFr
     g = dem.groupby("fleet_type").agg(vehicles=("vehicles", "sum"), swaps_day=("swaps_day", "sum"),
                                       swaps_served=("swaps_served", "sum"))
     g.loc["total"] = g.sum()
-    g["served_share"] = np.where(g["swaps_day"] > 0, g["swaps_served"] / g["swaps_day"], 1.0)
+    day = g["swaps_day"].to_numpy(dtype=float)
+    served = g["swaps_served"].to_numpy(dtype=float)
+    # a fleet type with no swaps (e.g. an area without census population) is trivially fully served
+    g["served_share"] = np.divide(served, day, out=np.ones_like(day), where=day > 0)
     return stations, dem, g.reset_index()
