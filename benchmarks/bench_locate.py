@@ -51,7 +51,9 @@ RADIUS_M = 3_000.0
 GRAPH_NODES = 150_000
 
 
-def make_instance(n_demand: int, n_sites: int, *, seed: int = 1, graph=None) -> tuple[CostMatrix, pd.Series]:
+def make_instance(
+    n_demand: int, n_sites: int, *, seed: int = 1, graph=None
+) -> tuple[CostMatrix, pd.Series]:
     """Seeded coverage instance: CostMatrix (distances <= 3 km stored) and weights."""
     adj, xy = graph if graph is not None else road_like_graph(GRAPH_NODES, seed=seed)
     rng = np.random.default_rng(seed + n_demand)
@@ -69,7 +71,9 @@ def make_instance(n_demand: int, n_sites: int, *, seed: int = 1, graph=None) -> 
     rows, cols, vals = [], [], []
     for k in range(0, n_sites, 250):
         chunk = sites[k : k + 250]
-        d = csgraph.dijkstra(sub, indices=local[chunk], limit=RADIUS_M)[:, local[demand]]  # sites × demand
+        d = csgraph.dijkstra(sub, indices=local[chunk], limit=RADIUS_M)[
+            :, local[demand]
+        ]  # sites × demand
         s_i, d_i = np.nonzero(np.isfinite(d))
         rows.append(d_i)
         cols.append(s_i + k)
@@ -89,13 +93,17 @@ def make_instance(n_demand: int, n_sites: int, *, seed: int = 1, graph=None) -> 
     return cm, w
 
 
-def make_random_instance(n_demand: int, n_sites: int, *, seed: int = 1, per_row: float = 16.8) -> tuple[CostMatrix, pd.Series]:
+def make_random_instance(
+    n_demand: int, n_sites: int, *, seed: int = 1, per_row: float = 16.8
+) -> tuple[CostMatrix, pd.Series]:
     """Unstructured instance: each demand covered by ~``per_row`` uniformly random sites (hard for MIP)."""
     rng = np.random.default_rng(seed + 7 * n_demand)
     a = sp.random(n_demand, n_sites, density=per_row / n_sites, format="csr", random_state=rng)
     a.data = rng.uniform(0, RADIUS_M, a.nnz)
     cm = CostMatrix(
-        pd.Index([f"d{i}" for i in range(n_demand)]), pd.Index([f"s{j}" for j in range(n_sites)]), sp.csr_array(a)
+        pd.Index([f"d{i}" for i in range(n_demand)]),
+        pd.Index([f"s{j}" for j in range(n_sites)]),
+        sp.csr_array(a),
     )
     w = pd.Series(rng.integers(1, 1000, n_demand).astype(float), index=cm.rows)
     return cm, w
@@ -115,7 +123,11 @@ def modelling_overhead(cm: CostMatrix, w: pd.Series, p: int, *, reduce: bool) ->
     d = cov._prepare_data(cm, RADIUS_M, w, None, None, weights_required=False)
     n = d.cover.shape[0]
     inst = cov._reduce_instance(
-        d, keep_zero_weight=np.zeros(n, dtype=bool), must=np.zeros(n, dtype=bool), group=np.full(n, -1), n_groups=0,
+        d,
+        keep_zero_weight=np.zeros(n, dtype=bool),
+        must=np.zeros(n, dtype=bool),
+        group=np.full(n, -1),
+        n_groups=0,
         reduce=reduce,
     )
     t1 = time.perf_counter()
@@ -140,7 +152,9 @@ def run_gzcharge(cm, w, p, *, gap: float, time_limit_s: float, lp_bound: bool, *
 
     la = load()
     t = time.perf_counter()
-    r = max_cover(cm, RADIUS_M, w, p=p, mip_rel_gap=gap, time_limit_s=time_limit_s, lp_bound=lp_bound, **kw)
+    r = max_cover(
+        cm, RADIUS_M, w, p=p, mip_rel_gap=gap, time_limit_s=time_limit_s, lp_bound=lp_bound, **kw
+    )
     secs = time.perf_counter() - t
     return {
         "seconds": secs,
@@ -171,8 +185,10 @@ def run_spopt(cm: CostMatrix, w: pd.Series, p: int, *, time_limit_s: float) -> d
     dense[~np.isfinite(dense)] = 1e9
     model = MCLP.from_cost_matrix(dense, w.to_numpy(), RADIUS_M, p_facilities=p, name="bench")
     t_build = time.perf_counter() - t
-    solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s) if hasattr(pulp, "HiGHS") else pulp.HiGHS_CMD(
-        msg=False, timeLimit=time_limit_s
+    solver = (
+        pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+        if hasattr(pulp, "HiGHS")
+        else pulp.HiGHS_CMD(msg=False, timeLimit=time_limit_s)
     )
     model = model.solve(solver)
     secs = time.perf_counter() - t
@@ -192,10 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1k,3k,10k", help="comma list of " + ",".join(SIZES))
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--spopt", action="store_true", help="also run spopt MCLP (benchmark-only dependency)")
-    ap.add_argument("--highs-alone", action="store_true", help="also run HiGHS without reduction / warm start")
+    ap.add_argument(
+        "--spopt", action="store_true", help="also run spopt MCLP (benchmark-only dependency)"
+    )
+    ap.add_argument(
+        "--highs-alone", action="store_true", help="also run HiGHS without reduction / warm start"
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--random", action="store_true", help="unstructured random coverage instead of the road graph")
+    ap.add_argument(
+        "--random",
+        action="store_true",
+        help="unstructured random coverage instead of the road graph",
+    )
     ap.add_argument("--out", default=None, help="JSON output path")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -205,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t = time.perf_counter()
     graph = road_like_graph(GRAPH_NODES, seed=args.seed)
-    print(f"graph {GRAPH_NODES} nodes in {time.perf_counter() - t:.1f} s; cores {os.cpu_count()}, load {load()}")
+    print(
+        f"graph {GRAPH_NODES} nodes in {time.perf_counter() - t:.1f} s; cores {os.cpu_count()}, load {load()}"
+    )
     results = {}
     for name in args.sizes.split(","):
         n_d, n_s = SIZES[name]
@@ -216,41 +242,62 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cm, w = make_instance(n_d, n_s, seed=args.seed, graph=graph)
         res: dict = {"n_demand": n_d, "n_sites": n_s, "p": p, "nnz": int(cm.values.nnz)}
-        print(f"\n## {name}: {n_d} x {n_s}, p={p}, nnz={cm.values.nnz} (instance {time.perf_counter() - t:.1f} s)")
+        print(
+            f"\n## {name}: {n_d} x {n_s}, p={p}, nnz={cm.values.nnz} (instance {time.perf_counter() - t:.1f} s)"
+        )
         res["overhead_full"] = modelling_overhead(cm, w, p, reduce=False)
         res["overhead_reduced"] = modelling_overhead(cm, w, p, reduce=True)
         print(f"overhead full model   : {json.dumps(res['overhead_full'])}")
         print(f"overhead reduced model: {json.dumps(res['overhead_reduced'])}")
         for label, gap in (("gap1pct", 1e-2), ("gap0.1pct", 1e-3), ("gap0.01pct", 1e-4)):
             res[label] = run_gzcharge(
-                cm, w, p, gap=gap, time_limit_s=args.time_limit, lp_bound=True if gap == 1e-2 else None
+                cm,
+                w,
+                p,
+                gap=gap,
+                time_limit_s=args.time_limit,
+                lp_bound=True if gap == 1e-2 else None,
             )
-            print(f"gzcharge {label:10s}: {json.dumps({k: v for k, v in res[label].items() if k != 'sizes'})}")
+            print(
+                f"gzcharge {label:10s}: {json.dumps({k: v for k, v in res[label].items() if k != 'sizes'})}"
+            )
         if args.highs_alone:
             res["highs_alone"] = run_gzcharge(
-                cm, w, p, gap=1e-4, time_limit_s=args.time_limit, lp_bound=False, reduce=False, warm_start=False
+                cm,
+                w,
+                p,
+                gap=1e-4,
+                time_limit_s=args.time_limit,
+                lp_bound=False,
+                reduce=False,
+                warm_start=False,
             )
-            print(f"HiGHS alone          : {json.dumps({k: v for k, v in res['highs_alone'].items() if k != 'sizes'})}")
+            print(
+                f"HiGHS alone          : {json.dumps({k: v for k, v in res['highs_alone'].items() if k != 'sizes'})}"
+            )
         if args.spopt and n_d <= 10_000:
             res["spopt"] = run_spopt(cm, w, p, time_limit_s=args.time_limit)
             print(f"spopt                : {json.dumps(res['spopt'])}")
         results[name] = res
 
-    print("\n| size | nnz | overhead full (build+transl.) s | reduced rows×sites | to 1% s (gap) | to 0.1% s (gap) | "
-          "to 0.01% s (status) | objective | LP bound | heuristic | HiGHS alone s (gap) | spopt s (obj) |")
+    print(
+        "\n| size | nnz | overhead full (build+transl.) s | reduced rows×sites | to 1% s (gap) | to 0.1% s (gap) | "
+        "to 0.01% s (status) | objective | LP bound | heuristic | HiGHS alone s (gap) | spopt s (obj) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         of = r["overhead_full"]
         g1, g2, g3 = r["gap1pct"], r["gap0.1pct"], r["gap0.01pct"]
         ha = r.get("highs_alone")
         spo = r.get("spopt")
+        ha_s = f"{ha['seconds']:.1f} ({100 * ha['gap']:.2f}%)" if ha else "-"
+        spo_s = f"{spo['seconds']:.1f} ({spo['objective']:.0f})" if spo else "-"
         print(
             f"| {name} | {r['nnz']} | {of['build_s']:.2f}+{of['translate_s']:.2f} | "
             f"{g1['sizes']['rows']}×{g1['sizes']['sites']} | {g1['seconds']:.2f} ({g1['gap']:.2%}) | "
             f"{g2['seconds']:.2f} ({g2['gap']:.3%}) | {g3['seconds']:.2f} ({g3['status']}) | {g3['objective']:.0f} | "
             f"{g1['lp_bound']:.0f} | {g1['heuristic']:.0f} | "
-            f"{'%.1f (%.2f%%)' % (ha['seconds'], 100 * ha['gap']) if ha else '-'} | "
-            f"{'%.1f (%.0f)' % (spo['seconds'], spo['objective']) if spo else '-'} |"
+            f"{ha_s} | {spo_s} |"
         )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))

@@ -109,7 +109,9 @@ class SolveResult:
             order, i.e. ``list(var.keys())``) or a single ``VarData`` (returns a float).
         """
         if var.is_indexed():
-            cols = np.fromiter((self._col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+            cols = np.fromiter(
+                (self._col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var)
+            )
             return self._col_values[cols]
         return float(self._col_values[self._col_of[id(var)]])
 
@@ -233,7 +235,9 @@ class PersistentSolver:
         self.model = model
         self._opt = Highs()
         if not self._opt.available():
-            raise SolverError("HiGHS (highspy) is not available; install it with `pip install highspy`")
+            raise SolverError(
+                "HiGHS (highspy) is not available; install it with `pip install highspy`"
+            )
         cfg = self._opt.update_config
         cfg.check_for_new_or_removed_constraints = False
         cfg.check_for_new_or_removed_vars = False
@@ -249,7 +253,9 @@ class PersistentSolver:
         except Exception as exc:  # Pyomo raises plain ValueError/RuntimeError for bad models
             raise SolverError(f"could not translate the model for HiGHS: {exc}") from exc
         self._h = self._opt._solver_model
-        self._version = f"{self._h.versionMajor()}.{self._h.versionMinor()}.{self._h.versionPatch()}"
+        self._version = (
+            f"{self._h.versionMajor()}.{self._h.versionMinor()}.{self._h.versionPatch()}"
+        )
         self._threads = threads
         self._worker: threading.Thread | None = None
         self.translate_s = time.perf_counter() - t0
@@ -276,7 +282,9 @@ class PersistentSolver:
         except Exception as exc:
             raise SolverError(f"could not update the HiGHS model: {exc}") from exc
 
-    def _start_vector(self, warm_start: Mapping[Any, Any], lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    def _start_vector(
+        self, warm_start: Mapping[Any, Any], lower: np.ndarray, upper: np.ndarray
+    ) -> np.ndarray:
         col_of = self._col_map()
         x = np.clip(np.zeros(len(lower)), lower, upper)
         for vid, col in col_of.items():
@@ -294,7 +302,9 @@ class PersistentSolver:
                         raise SolverError(
                             f"warm start for {var.name} has shape {arr.shape}; expected ({len(var)},)"
                         )
-                    cols = np.fromiter((col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+                    cols = np.fromiter(
+                        (col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var)
+                    )
                     x[cols] = arr
             else:
                 x[col_of[id(var)]] = float(vals)
@@ -333,8 +343,12 @@ class PersistentSolver:
 
         t0 = time.perf_counter()
         if self._worker is not None and self._worker.is_alive():
-            logger.warning("an abandoned HiGHS solve is still running in the background and shares the CPU")
-        self._sync(sync_vars=sync_vars, sync_objective=sync_objective, sync_constraints=sync_constraints)
+            logger.warning(
+                "an abandoned HiGHS solve is still running in the background and shares the CPU"
+            )
+        self._sync(
+            sync_vars=sync_vars, sync_objective=sync_objective, sync_constraints=sync_constraints
+        )
         # Each solve runs on a fresh copy of the translated model: HiGHS's LP time limit is
         # measured on a clock that accumulates over all runs of one instance (an LP re-solve
         # after 60 s of earlier runs stops at once with "time limit"), and a fresh copy also
@@ -352,23 +366,34 @@ class PersistentSolver:
         for key, val in dict(options or {}).items():
             got = h.getOptionValue(key)
             status = got[0] if isinstance(got, tuple) else highspy.HighsStatus.kOk
-            if status != highspy.HighsStatus.kOk or h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+            if (
+                status != highspy.HighsStatus.kOk
+                or h.setOptionValue(key, val) != highspy.HighsStatus.kOk
+            ):
                 raise SolverError(f"HiGHS rejected option {key}={val!r}")
 
         n_col = lp.num_col_
-        integrality = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else np.zeros(n_col, dtype=int)
+        integrality = (
+            np.asarray(lp.integrality_, dtype=int)
+            if len(lp.integrality_)
+            else np.zeros(n_col, dtype=int)
+        )
         is_int = integrality != int(highspy.HighsVarType.kContinuous)
         relaxed = bool(relax_integrality and is_int.any())
         if relaxed:
             idx = np.flatnonzero(is_int).astype(np.int32)
-            h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
+            h.changeColsIntegrality(
+                len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous)
+            )
         if fix:
             col_of = self._col_map()
             cols_l, vals_l = [], []
             for var, vals in fix.items():
                 if var.is_indexed():
                     arr = np.asarray(vals, dtype=float)
-                    cols = np.fromiter((col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var))
+                    cols = np.fromiter(
+                        (col_of[id(v)] for v in var.values()), dtype=np.int64, count=len(var)
+                    )
                     keep = ~np.isnan(arr)
                     cols_l.append(cols[keep])
                     vals_l.append(arr[keep])
@@ -381,30 +406,48 @@ class PersistentSolver:
                 h.changeColsBounds(len(fc), fc, fv, fv)
         start = None
         if warm_start and not relaxed:
-            start = self._start_vector(warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
+            start = self._start_vector(
+                warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+            )
         out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
         check = self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
         retried = False
-        if out["x"] is not None and start is not None and presolve and not check["ok"] and not out["abandoned"]:
+        if (
+            out["x"] is not None
+            and start is not None
+            and presolve
+            and not check["ok"]
+            and not out["abandoned"]
+        ):
             logger.warning(
                 "HiGHS returned an inconsistent solution after a MIP start (%s); re-solving with presolve off",
                 check["why"],
             )
             h.setOptionValue("presolve", "off")
             out = self._run(h, start, time_limit_s, enforce_wall_clock, grace_s)
-            check = self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
+            check = (
+                self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
+            )
             retried = True
-        return self._finish(out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed)
+        return self._finish(
+            out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed
+        )
 
     def _run(
-        self, h: Any, start: np.ndarray | None, time_limit_s: float | None, enforce: bool, grace_s: float | None
+        self,
+        h: Any,
+        start: np.ndarray | None,
+        time_limit_s: float | None,
+        enforce: bool,
+        grace_s: float | None,
     ) -> dict:
         """Run HiGHS instance ``h`` (in a watched worker thread when enforcing the wall clock)."""
         import highspy
 
         # the LP clock accumulates over runs of one instance (see solve): offset the limit
         h.setOptionValue(
-            "time_limit", float(time_limit_s) + h.getRunTime() if time_limit_s is not None else float("inf")
+            "time_limit",
+            float(time_limit_s) + h.getRunTime() if time_limit_s is not None else float("inf"),
         )
         if start is not None:
             sol = highspy.HighsSolution()
@@ -430,14 +473,19 @@ class PersistentSolver:
             worker.start()
             worker.join(time_limit_s + grace)
             if worker.is_alive():
-                logger.warning("HiGHS passed its %.0f s time limit by %.0f s; interrupting it", time_limit_s, grace)
+                logger.warning(
+                    "HiGHS passed its %.0f s time limit by %.0f s; interrupting it",
+                    time_limit_s,
+                    grace,
+                )
                 h.cancelSolve()
                 worker.join(grace)
             if worker.is_alive():
                 abandoned = True
                 self._worker = worker
                 logger.warning(
-                    "HiGHS did not stop %.0f s after its time limit; using its last reported incumbent", 2 * grace
+                    "HiGHS did not stop %.0f s after its time limit; using its last reported incumbent",
+                    2 * grace,
                 )
             else:
                 h.cbMipImprovingSolution -= on_improving
@@ -478,7 +526,11 @@ class PersistentSolver:
         a = lp.a_matrix_
         n_row, n_col = lp.num_row_, lp.num_col_
         if len(x) != n_col:
-            return {"ok": False, "why": f"solution has {len(x)} values for {n_col} columns", "objective": np.nan}
+            return {
+                "ok": False,
+                "why": f"solution has {len(x)} values for {n_col} columns",
+                "objective": np.nan,
+            }
         obj = float(np.dot(np.asarray(lp.col_cost_, dtype=float), x) + lp.offset_)
         why = []
         lo, up = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
@@ -492,11 +544,13 @@ class PersistentSolver:
         if n_row:
             if int(a.format_) == 1 or str(a.format_).endswith("kColwise"):
                 mat = sp.csc_array(
-                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=(n_row, n_col)
+                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)),
+                    shape=(n_row, n_col),
                 )
             else:
                 mat = sp.csr_array(
-                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=(n_row, n_col)
+                    (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)),
+                    shape=(n_row, n_col),
                 )
             act = mat @ x
             rlo, rup = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
@@ -507,7 +561,14 @@ class PersistentSolver:
         return {"ok": not why, "why": "; ".join(why), "objective": obj}
 
     def _finish(
-        self, out: dict, check: dict | None, lp: Any, t0: float, retried: bool, load: bool, is_mip: bool
+        self,
+        out: dict,
+        check: dict | None,
+        lp: Any,
+        t0: float,
+        retried: bool,
+        load: bool,
+        is_mip: bool,
     ) -> SolveResult:
         import highspy
 
@@ -526,13 +587,27 @@ class PersistentSolver:
             obj = float(lp.offset_)
             return self._result(Status.OPTIMAL, obj, obj, np.zeros(0), obj, t0, details, load)
         if status == ms.kInfeasible:
-            raise InfeasibleError("the model is infeasible (HiGHS proved it): no solution meets all constraints")
+            raise InfeasibleError(
+                "the model is infeasible (HiGHS proved it): no solution meets all constraints"
+            )
         if status == ms.kUnboundedOrInfeasible:
-            raise InfeasibleError("the model is infeasible or unbounded (HiGHS); check the constraints and costs")
+            raise InfeasibleError(
+                "the model is infeasible or unbounded (HiGHS); check the constraints and costs"
+            )
         if status == ms.kUnbounded:
             raise SolverError("the model is unbounded (HiGHS); a cost or bound is missing")
-        limit_like = {ms.kTimeLimit, ms.kInterrupt, ms.kIterationLimit, ms.kObjectiveBound, ms.kObjectiveTarget}
-        limit_like |= {getattr(ms, n) for n in ("kSolutionLimit", "kHighsInterrupt", "kMemoryLimit") if hasattr(ms, n)}
+        limit_like = {
+            ms.kTimeLimit,
+            ms.kInterrupt,
+            ms.kIterationLimit,
+            ms.kObjectiveBound,
+            ms.kObjectiveTarget,
+        }
+        limit_like |= {
+            getattr(ms, n)
+            for n in ("kSolutionLimit", "kHighsInterrupt", "kMemoryLimit")
+            if hasattr(ms, n)
+        }
         if status == ms.kOptimal:
             norm = Status.OPTIMAL
         elif status in limit_like:
@@ -540,13 +615,21 @@ class PersistentSolver:
         else:
             raise SolverError(f"HiGHS stopped with status {status} and no usable solution")
         if out["x"] is None:
-            raise SolverError(f"HiGHS stopped ({status}) without a feasible solution; allow more time or relax targets")
+            raise SolverError(
+                f"HiGHS stopped ({status}) without a feasible solution; allow more time or relax targets"
+            )
         assert check is not None
         if not check["ok"]:
-            raise SolverError(f"HiGHS returned a solution that fails the feasibility check: {check['why']}")
+            raise SolverError(
+                f"HiGHS returned a solution that fails the feasibility check: {check['why']}"
+            )
         obj = check["objective"]
         if abs(obj - out["reported"]) > _OBJ_MISMATCH_REL_TOL * max(1.0, abs(obj)):
-            logger.warning("HiGHS reported objective %.10g but the solution evaluates to %.10g", out["reported"], obj)
+            logger.warning(
+                "HiGHS reported objective %.10g but the solution evaluates to %.10g",
+                out["reported"],
+                obj,
+            )
         if is_mip:
             bound = out["bound"]
             if not np.isfinite(bound):
@@ -554,17 +637,31 @@ class PersistentSolver:
             # a bound on the wrong side of the verified objective is not a bound; clamp it
             bound = max(bound, obj) if sense_max else min(bound, obj)
         else:
-            bound = obj if norm == Status.OPTIMAL else (float("inf") if sense_max else float("-inf"))
+            bound = (
+                obj if norm == Status.OPTIMAL else (float("inf") if sense_max else float("-inf"))
+            )
         if norm == Status.OPTIMAL and (is_mip is False):
             bound = obj
         return self._result(norm, obj, bound, out["x"], out["reported"], t0, details, load)
 
     def _result(
-        self, status: Status, obj: float, bound: float, x: np.ndarray, reported: float, t0: float, details: dict, load: bool
+        self,
+        status: Status,
+        obj: float,
+        bound: float,
+        x: np.ndarray,
+        reported: float,
+        t0: float,
+        details: dict,
+        load: bool,
     ) -> SolveResult:
         gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else float("inf")
         if status == Status.TIME_LIMIT_FEASIBLE:
-            logger.warning("HiGHS stopped at its limit with an incumbent: objective %.6g, gap %.3g%%", obj, 100 * gap)
+            logger.warning(
+                "HiGHS stopped at its limit with an incumbent: objective %.6g, gap %.3g%%",
+                obj,
+                100 * gap,
+            )
         col_of = dict(self._col_map())
         if load and len(x):
             for vid, col in col_of.items():

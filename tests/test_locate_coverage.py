@@ -82,11 +82,18 @@ def test_per_demand_radius():
 def test_group_targets():
     # G1 = {a, b} must be fully covered, nothing else: S1 alone covers a and b.
     groups = pd.Series({"a": "G1", "b": "G1", "c": "G2", "d": "G2", "e": "G2"})
-    r = set_cover(_toy(), 10, weights=W, min_coverage=0.0, groups=groups, group_min_coverage={"G1": 1.0})
+    r = set_cover(
+        _toy(), 10, weights=W, min_coverage=0.0, groups=groups, group_min_coverage={"G1": 1.0}
+    )
     assert r.selected == ["S1"] and r.objective == 1
     # plus G2 (c1 + d1 + e10 = 12) at 50%: needs e (c + d = 2 < 6); no site covers a, b and e -> 2 sites
     r = set_cover(
-        _toy(), 10, weights=W, min_coverage=0.0, groups=groups, group_min_coverage={"G1": 1.0, "G2": 0.5}
+        _toy(),
+        10,
+        weights=W,
+        min_coverage=0.0,
+        groups=groups,
+        group_min_coverage={"G1": 1.0, "G2": 0.5},
     )
     assert r.objective == 2 and r.covered[["a", "b", "e"]].all()
 
@@ -136,7 +143,7 @@ def _random_instance(seed: int, n: int = 14, m: int = 8):
 @pytest.mark.parametrize("seed", range(6))
 def test_max_cover_matches_enumeration(seed):
     df, w, c = _random_instance(seed)
-    cov = (df.to_numpy() <= 8.0)
+    cov = df.to_numpy() <= 8.0
     ex = ["s0"] if seed % 2 else []
     for p in (2, 3):
         best = -1.0
@@ -189,7 +196,10 @@ def test_costmatrix_input_and_no_reduction_agree():
 # ------------------------------------------------------------------ spopt San Francisco
 def _sf():
     base = shared_path("reference", "spopt_sf")
-    lt = pd.read_csv(base / "SF_network_distance_candidateStore_16_censusTract_205_new.csv", dtype={"DestinationName": str})
+    lt = pd.read_csv(
+        base / "SF_network_distance_candidateStore_16_censusTract_205_new.csv",
+        dtype={"DestinationName": str},
+    )
     dem = pd.read_csv(base / "SF_demand_205_centroid_uniform_weight.csv", dtype={"NAME": str})
     cm = CostMatrix.from_long(lt, row="DestinationName", col="name", value="distance")
     w = dem.set_index("NAME")["POP2000"].astype(float)
@@ -222,7 +232,14 @@ def test_bad_inputs():
     with pytest.raises(DataError, match="existing"):
         max_cover(df, 10, W, p=1, existing=["S1", "S2"])
     with pytest.raises(DataError, match="below the cost of the existing"):
-        max_cover(df, 10, W, budget=1.5, site_cost=pd.Series({"S1": 1, "S2": 2, "S3": 1, "S4": 1}), existing=["S2"])
+        max_cover(
+            df,
+            10,
+            W,
+            budget=1.5,
+            site_cost=pd.Series({"S1": 1, "S2": 2, "S3": 1, "S4": 1}),
+            existing=["S2"],
+        )
     with pytest.raises(DataError, match="p .* or budget"):
         max_cover(df, 10, W)
     with pytest.raises(DataError, match="empty"):
@@ -261,7 +278,8 @@ def test_lp_bound_mode_brackets_the_enumerated_optimum(seed):
     df, w, _ = _random_instance(seed + 50, n=16, m=9)
     cov = df.to_numpy() <= 8.0
     best = max(
-        float(w.to_numpy()[cov[:, list(c)].any(axis=1)].sum()) for c in itertools.combinations(range(9), 3)
+        float(w.to_numpy()[cov[:, list(c)].any(axis=1)].sum())
+        for c in itertools.combinations(range(9), 3)
     )
     r = max_cover(df, 8.0, w, p=3, lp_bound=True, mip_rel_gap=0.2)
     assert r.objective >= 0.8 * best - 1e-9

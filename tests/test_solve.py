@@ -21,7 +21,9 @@ def _pick_model(values, p):
     m.x = pyo.Var(range(len(values)), domain=pyo.Binary)
     m.p = pyo.Param(mutable=True, initialize=p)
     m.card = pyo.Constraint(expr=sum(m.x.values()) <= m.p)
-    m.obj = pyo.Objective(expr=sum(v * m.x[i] for i, v in enumerate(values)) + 1.0, sense=pyo.maximize)
+    m.obj = pyo.Objective(
+        expr=sum(v * m.x[i] for i, v in enumerate(values)) + 1.0, sense=pyo.maximize
+    )
     return m
 
 
@@ -137,7 +139,8 @@ def test_tiny_mip_matches_enumeration():
     mod.card.deactivate()
     mod.card2 = pyo.Constraint(expr=sum(mod.x.values()) <= 3)
     best = max(
-        sum(w[r] for r in range(40) if set(rows[r]) & set(s)) for s in itertools.combinations(range(10), 3)
+        sum(w[r] for r in range(40) if set(rows[r]) & set(s))
+        for s in itertools.combinations(range(10), 3)
     )
     assert solve(mod, mip_rel_gap=0.0).objective == pytest.approx(best)
 

@@ -148,7 +148,9 @@ def swap_max_cover(
         trial = x.copy()
         trial[open_idx[ipos]] = False
         trial[j] = True
-        if _covered_weight(sp.csr_array(a_csr), trial, w) <= _covered_weight(sp.csr_array(a_csr), x, w):
+        if _covered_weight(sp.csr_array(a_csr), trial, w) <= _covered_weight(
+            sp.csr_array(a_csr), x, w
+        ):
             break
         if must is not None and must.any():
             if ((a_csr @ trial.astype(np.float64)) == 0)[must].any():
@@ -186,10 +188,15 @@ def greedy_set_cover(
         """Value of covering each row now: must rows and rows of unmet groups count more."""
         val = w * uncovered * (float(w[~uncovered].sum()) < target - 1e-9)
         if has_groups:
-            gcov = np.bincount(group_codes[~uncovered & (group_codes >= 0)], weights=w[~uncovered & (group_codes >= 0)],
-                               minlength=len(group_target))
+            gcov = np.bincount(
+                group_codes[~uncovered & (group_codes >= 0)],
+                weights=w[~uncovered & (group_codes >= 0)],
+                minlength=len(group_target),
+            )
             unmet = gcov < group_target - 1e-9
-            val = val + np.where((group_codes >= 0) & uncovered, w * unmet[np.maximum(group_codes, 0)], 0.0)
+            val = val + np.where(
+                (group_codes >= 0) & uncovered, w * unmet[np.maximum(group_codes, 0)], 0.0
+            )
         val = val + big * (must & uncovered)
         return val
 

@@ -52,15 +52,25 @@ def prepare_cost(cost: CostMatrix | pd.DataFrame) -> CostMatrix:
         if not cost.index.is_unique or not cost.columns.is_unique:
             which = "demand (index)" if not cost.index.is_unique else "site (column)"
             idx = cost.index if not cost.index.is_unique else cost.columns
-            raise DataError(f"cost matrix has duplicate {which} ids: {preview_ids(idx[idx.duplicated()].unique())}")
+            raise DataError(
+                f"cost matrix has duplicate {which} ids: {preview_ids(idx[idx.duplicated()].unique())}"
+            )
     cm = as_cost_matrix(cost)
     if cm.shape[0] == 0 or cm.shape[1] == 0:
-        raise DataError(f"cost matrix is empty (shape {cm.shape}); it needs demand rows and site columns")
+        raise DataError(
+            f"cost matrix is empty (shape {cm.shape}); it needs demand rows and site columns"
+        )
     return cm
 
 
 def _per_id(
-    values: Any, ids: pd.Index, *, name: str, what: str, default: float | None, allow_zero: bool = True
+    values: Any,
+    ids: pd.Index,
+    *,
+    name: str,
+    what: str,
+    default: float | None,
+    allow_zero: bool = True,
 ) -> np.ndarray:
     """Align per-id numbers with ``ids``; check finite and non-negative."""
     if values is None:
@@ -73,7 +83,9 @@ def _per_id(
     elif isinstance(values, (pd.Series, Mapping)):
         ser = pd.Series(values) if isinstance(values, Mapping) else values
         if not ser.index.is_unique:
-            raise DataError(f"{name} has duplicate {what} ids: {preview_ids(ser.index[ser.index.duplicated()].unique())}")
+            raise DataError(
+                f"{name} has duplicate {what} ids: {preview_ids(ser.index[ser.index.duplicated()].unique())}"
+            )
         missing = ids.difference(ser.index, sort=False)
         unknown = ser.index.difference(ids, sort=False)
         if len(missing):
@@ -103,20 +115,28 @@ def _per_id(
         ser = pd.Series(arr, index=ids)
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise DataError(f"{name} is missing or not finite for {what} ids {preview_ids(ids[bad])}; use numbers >= 0")
+        raise DataError(
+            f"{name} is missing or not finite for {what} ids {preview_ids(ids[bad])}; use numbers >= 0"
+        )
     neg = arr < 0 if allow_zero else arr <= 0
     if neg.any():
         shown = preview_ids(f"{i}={v:g}" for i, v in zip(ids[neg], arr[neg], strict=True))
-        raise DataError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; bad values for {what} ids: {shown}")
+        raise DataError(
+            f"{name} must be {'>= 0' if allow_zero else '> 0'}; bad values for {what} ids: {shown}"
+        )
     return arr
 
 
-def prepare_weights(weights: Any, demand_ids: pd.Index, *, name: str = "weights", default: float | None = 1.0) -> np.ndarray:
+def prepare_weights(
+    weights: Any, demand_ids: pd.Index, *, name: str = "weights", default: float | None = 1.0
+) -> np.ndarray:
     """Demand weights as a float array in row order (``None`` -> ``default`` for every demand)."""
     return _per_id(weights, demand_ids, name=name, what="demand", default=default)
 
 
-def prepare_site_values(values: Any, site_ids: pd.Index, *, name: str, default: float | None) -> np.ndarray:
+def prepare_site_values(
+    values: Any, site_ids: pd.Index, *, name: str, default: float | None
+) -> np.ndarray:
     """Per-site numbers (site costs, capacities) as a float array in column order."""
     return _per_id(values, site_ids, name=name, what="site", default=default)
 
@@ -149,13 +169,19 @@ def prepare_existing(existing: Iterable[Any] | None, site_ids: pd.Index) -> np.n
 
 def prepare_p(p: Any, n_sites: int, n_existing: int, *, name: str = "p") -> int:
     """Check a facility count: an integer with ``n_existing <= p <= n_sites``."""
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) and not (isinstance(p, float) and p.is_integer()):
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, (int, np.integer))
+        and not (isinstance(p, float) and p.is_integer())
+    ):
         raise DataError(f"{name} must be a whole number of sites, not {p!r}")
     p = int(p)
     if p < 0:
         raise DataError(f"{name} must be >= 0, not {p}")
     if p > n_sites:
-        raise DataError(f"{name}={p} is larger than the number of candidate sites ({n_sites}); lower {name}")
+        raise DataError(
+            f"{name}={p} is larger than the number of candidate sites ({n_sites}); lower {name}"
+        )
     if p < n_existing:
         raise DataError(
             f"{name}={p} is smaller than the number of existing sites ({n_existing}) that must stay open; "
@@ -190,12 +216,17 @@ def coverage_matrix(cm: CostMatrix, radius: np.ndarray) -> sp.csr_array:
     keep = v.data <= radius[row_of]
     counts = np.bincount(row_of[keep], minlength=v.shape[0])
     return sp.csr_array(
-        (np.ones(int(keep.sum()), dtype=bool), v.indices[keep], np.r_[0, np.cumsum(counts)]), shape=v.shape
+        (np.ones(int(keep.sum()), dtype=bool), v.indices[keep], np.r_[0, np.cumsum(counts)]),
+        shape=v.shape,
     )
 
 
 def check_coverable(
-    cover: sp.csr_array, demand_ids: pd.Index, rows: np.ndarray | None = None, *, what: str = "full coverage"
+    cover: sp.csr_array,
+    demand_ids: pd.Index,
+    rows: np.ndarray | None = None,
+    *,
+    what: str = "full coverage",
 ) -> None:
     """Raise :class:`InfeasibleError` naming the demand ids (of ``rows``, default all) no site covers."""
     counts = np.diff(cover.indptr)
@@ -230,12 +261,18 @@ def prepare_groups(
         return np.full(len(demand_ids), -1), pd.Index([]), np.zeros(0)
     ser = pd.Series(groups) if isinstance(groups, Mapping) else groups
     if not isinstance(ser, pd.Series):
-        ser = pd.Series(np.asarray(groups), index=demand_ids) if len(groups) == len(demand_ids) else None
+        ser = (
+            pd.Series(np.asarray(groups), index=demand_ids)
+            if len(groups) == len(demand_ids)
+            else None
+        )
         if ser is None:
             raise DataError("groups must be a Series demand id -> group covering every demand id")
     unknown = ser.index.difference(demand_ids, sort=False)
     if len(unknown):
-        raise DataError(f"groups names demand ids that are not in the cost matrix: {preview_ids(unknown)}")
+        raise DataError(
+            f"groups names demand ids that are not in the cost matrix: {preview_ids(unknown)}"
+        )
     ser = ser.reindex(demand_ids)
     group_ids = pd.Index(pd.unique(ser.dropna()))
     codes = group_ids.get_indexer(ser)
@@ -243,7 +280,9 @@ def prepare_groups(
     for g, s in (group_min_coverage or {}).items():
         k = group_ids.get_indexer([g])[0]
         if k < 0:
-            raise DataError(f"group_min_coverage names group {g!r}, which no demand point belongs to")
+            raise DataError(
+                f"group_min_coverage names group {g!r}, which no demand point belongs to"
+            )
         s = float(s)
         if not 0 <= s <= 1:
             raise DataError(f"group_min_coverage[{g!r}] = {s} must be a share between 0 and 1")
@@ -251,7 +290,9 @@ def prepare_groups(
     return codes, group_ids, share
 
 
-def prepare_subset(ids: Iterable[Any] | None, index: pd.Index, *, name: str, what: str) -> np.ndarray:
+def prepare_subset(
+    ids: Iterable[Any] | None, index: pd.Index, *, name: str, what: str
+) -> np.ndarray:
     """Boolean mask of the given ids in ``index``; unknown ids are an error."""
     mask = np.zeros(len(index), dtype=bool)
     if ids is None:
@@ -261,6 +302,8 @@ def prepare_subset(ids: Iterable[Any] | None, index: pd.Index, *, name: str, wha
     wanted = pd.Index(list(ids)).unique()
     pos = index.get_indexer(wanted)
     if (pos < 0).any():
-        raise DataError(f"{name} names {what} ids that are not in the cost matrix: {preview_ids(wanted[pos < 0])}")
+        raise DataError(
+            f"{name} names {what} ids that are not in the cost matrix: {preview_ids(wanted[pos < 0])}"
+        )
     mask[pos] = True
     return mask

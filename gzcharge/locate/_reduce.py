@@ -57,12 +57,19 @@ def _row_keys(cover: sp.csr_array, cls: np.ndarray | None) -> np.ndarray:
     r2 = rng.random(m)
     a = sp.csr_array(cover, dtype=float)
     keys = np.column_stack(
-        [a @ r1, a @ r2, np.diff(cover.indptr).astype(float), np.zeros(cover.shape[0]) if cls is None else cls]
+        [
+            a @ r1,
+            a @ r2,
+            np.diff(cover.indptr).astype(float),
+            np.zeros(cover.shape[0]) if cls is None else cls,
+        ]
     )
     return keys
 
 
-def merge_identical_rows(cover: sp.csr_array, weight: np.ndarray, cls: np.ndarray | None = None) -> MergedRows:
+def merge_identical_rows(
+    cover: sp.csr_array, weight: np.ndarray, cls: np.ndarray | None = None
+) -> MergedRows:
     """Merge rows with identical sparsity pattern (and equal ``cls``), summing weights.
 
     Rows are grouped by hashes of their patterns, then every group is verified exactly
@@ -73,7 +80,9 @@ def merge_identical_rows(cover: sp.csr_array, weight: np.ndarray, cls: np.ndarra
     cover.sort_indices()
     n = cover.shape[0]
     if n == 0:
-        return MergedRows(cover, weight.astype(float), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return MergedRows(
+            cover, weight.astype(float), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        )
     keys = _row_keys(cover, cls)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
@@ -84,11 +93,16 @@ def merge_identical_rows(cover: sp.csr_array, weight: np.ndarray, cls: np.ndarra
     if diff.nnz:
         logger.warning("row hash collision while merging coverage rows; using exact grouping")
         key_list = [
-            (cover.indices[cover.indptr[i] : cover.indptr[i + 1]].tobytes(), 0 if cls is None else cls[i])
+            (
+                cover.indices[cover.indptr[i] : cover.indptr[i + 1]].tobytes(),
+                0 if cls is None else cls[i],
+            )
             for i in range(n)
         ]
         seen: dict = {}
-        inverse = np.fromiter((seen.setdefault(k, len(seen)) for k in key_list), dtype=np.int64, count=n)
+        inverse = np.fromiter(
+            (seen.setdefault(k, len(seen)) for k in key_list), dtype=np.int64, count=n
+        )
         rep = np.zeros(len(seen), dtype=np.int64)
         rep[inverse[::-1]] = np.arange(n)[::-1]
     merged_w = np.bincount(inverse, weights=weight, minlength=len(rep))

@@ -80,7 +80,9 @@ class _Instance:
     site_pos: np.ndarray  # J' -> original column position
     const_weight: float = 0.0  # weight covered by existing sites
     const_cost: float = 0.0  # cost of existing sites
-    group_const: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per-group weight covered by existing
+    group_const: np.ndarray = field(
+        default_factory=lambda: np.zeros(0)
+    )  # per-group weight covered by existing
     sizes: dict = field(default_factory=dict)
 
     @property
@@ -100,7 +102,9 @@ class _Data:
     existing: np.ndarray
 
 
-def _prepare_data(cost: Any, radius: Any, weights: Any, site_cost: Any, existing: Any, *, weights_required: bool) -> _Data:
+def _prepare_data(
+    cost: Any, radius: Any, weights: Any, site_cost: Any, existing: Any, *, weights_required: bool
+) -> _Data:
     cm = _prepare.prepare_cost(cost)
     r = _prepare.prepare_radius(radius, cm.rows)
     w = _prepare.prepare_weights(weights, cm.rows, default=None if weights_required else 1.0)
@@ -122,7 +126,9 @@ def _reduce_instance(
     """Fix existing sites, set aside uncoverable rows, merge rows, drop dominated sites."""
     n, m = d.cover.shape
     cover = sp.csr_array(d.cover, dtype=bool)
-    by_existing = (cover @ d.existing.astype(np.int32)) > 0 if d.existing.any() else np.zeros(n, dtype=bool)
+    by_existing = (
+        (cover @ d.existing.astype(np.int32)) > 0 if d.existing.any() else np.zeros(n, dtype=bool)
+    )
     cand = np.flatnonzero(~d.existing)
     sub = sp.csr_array(cover[:, cand])
     coverable = np.diff(sub.indptr) > 0
@@ -134,7 +140,11 @@ def _reduce_instance(
     g = group[row_idx]
     sizes = {"rows_in": n, "sites_in": m, "nnz_in": int(cover.nnz)}
     site_pos = cand
-    gconst = np.bincount(group[by_existing & (group >= 0)], weights=d.w[by_existing & (group >= 0)], minlength=n_groups)
+    gconst = np.bincount(
+        group[by_existing & (group >= 0)],
+        weights=d.w[by_existing & (group >= 0)],
+        minlength=n_groups,
+    )
     if reduce and a.shape[0] and a.shape[1]:
         cls = g.astype(float) * 2 + mu
         merged = _reduce.merge_identical_rows(a, w, cls)
@@ -184,14 +194,18 @@ def _define_max_cover_objective(m: Any, inst: _Instance, spec: dict) -> None:
 
     const = inst.const_weight + float(inst.w[inst.must].sum())
     w = inst.w
-    m.obj = pyo.Objective(expr=sum(w[i] * m.y[i] for i in spec["free_rows"].tolist()) + const, sense=pyo.maximize)
+    m.obj = pyo.Objective(
+        expr=sum(w[i] * m.y[i] for i in spec["free_rows"].tolist()) + const, sense=pyo.maximize
+    )
 
 
 def _define_set_cover_objective(m: Any, inst: _Instance, spec: dict) -> None:
     import pyomo.environ as pyo
 
     c = inst.cost
-    m.obj = pyo.Objective(expr=sum(c[j] * m.x[j] for j in range(inst.shape[1])) + inst.const_cost, sense=pyo.minimize)
+    m.obj = pyo.Objective(
+        expr=sum(c[j] * m.x[j] for j in range(inst.shape[1])) + inst.const_cost, sense=pyo.minimize
+    )
 
 
 def _define_cover_link(m: Any, inst: _Instance, spec: dict) -> None:
@@ -463,7 +477,9 @@ def _solve_instance(
     if not runs:
         raise SolverError("HiGHS found no solution within the time limit")
     best_name, best = max(runs, key=lambda r: r[1].objective if maximize else -r[1].objective)
-    bounds = [r.bound for n, r in runs if n != "lp_support"] or [float("inf") if maximize else float("-inf")]
+    bounds = [r.bound for n, r in runs if n != "lp_support"] or [
+        float("inf") if maximize else float("-inf")
+    ]
     bound = min(bounds) if maximize else max(bounds)
     x = np.round(best.values(model.x)).astype(bool) if inst.shape[1] else np.zeros(0, dtype=bool)
     obj = best.objective
@@ -471,13 +487,21 @@ def _solve_instance(
     status = Status.OPTIMAL if proven else Status.TIME_LIMIT_FEASIBLE
     if start is not None:
         h = value_of(start)
-        if (h > obj + 1e-9 * max(1.0, abs(obj))) if maximize else (h < obj - 1e-9 * max(1.0, abs(obj))):
-            logger.warning("HiGHS stopped with %.8g; the heuristic solution %.8g is better and is used", obj, h)
+        if (
+            (h > obj + 1e-9 * max(1.0, abs(obj)))
+            if maximize
+            else (h < obj - 1e-9 * max(1.0, abs(obj)))
+        ):
+            logger.warning(
+                "HiGHS stopped with %.8g; the heuristic solution %.8g is better and is used", obj, h
+            )
             x, obj, best_name = start.copy(), h, "heuristic"
     if lp is not None:  # the LP relaxation's optimum is a valid bound too
         bound = min(bound, lp) if maximize else max(bound, lp)
     bound = max(bound, obj) if maximize else min(bound, obj)
-    if status == Status.TIME_LIMIT_FEASIBLE and abs(bound - obj) <= opts["mip_rel_gap"] * max(abs(obj), 1e-9):
+    if status == Status.TIME_LIMIT_FEASIBLE and abs(bound - obj) <= opts["mip_rel_gap"] * max(
+        abs(obj), 1e-9
+    ):
         status = Status.OPTIMAL
     details = dict(best.details)
     details.update({"phases": [n for n, _ in runs], "best_from": best_name})
@@ -494,7 +518,13 @@ def _warm_mode(warm_start: bool | str) -> str:
     raise DataError(f"warm_start must be True/False, 'auto', 'start' or 'none', not {warm_start!r}")
 
 
-def _solve_opts(time_limit_s: float | None, mip_rel_gap: float, threads: int | None, enforce_wall_clock: bool, log: bool) -> dict:
+def _solve_opts(
+    time_limit_s: float | None,
+    mip_rel_gap: float,
+    threads: int | None,
+    enforce_wall_clock: bool,
+    log: bool,
+) -> dict:
     return {
         "time_limit_s": time_limit_s,
         "mip_rel_gap": mip_rel_gap,
@@ -583,7 +613,9 @@ def set_cover(
     try:
         alpha = float(min_coverage)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"min_coverage must be a share between 0 and 1, not {min_coverage!r}") from exc
+        raise DataError(
+            f"min_coverage must be a share between 0 and 1, not {min_coverage!r}"
+        ) from exc
     if not 0 <= alpha <= 1:
         raise DataError(f"min_coverage must be a share between 0 and 1, not {min_coverage!r}")
     codes, group_ids, share = _prepare.prepare_groups(groups, group_min_coverage, d.cm.rows)
@@ -623,23 +655,40 @@ def set_cover(
 
     t = time.perf_counter()
     keep_zero = np.zeros(n, dtype=bool)
-    inst = _reduce_instance(d, keep_zero_weight=keep_zero, must=must, group=codes, n_groups=len(group_ids), reduce=reduce)
+    inst = _reduce_instance(
+        d,
+        keep_zero_weight=keep_zero,
+        must=must,
+        group=codes,
+        n_groups=len(group_ids),
+        reduce=reduce,
+    )
     timings["reduce_s"] = time.perf_counter() - t
     W = float(d.w.sum())
     spec: dict = {"name": "set_cover"}
     if not full:
         spec["target"] = max(0.0, alpha * W - inst.const_weight - 1e-9 * max(1.0, W))
     if len(group_ids):
-        spec["group_target"] = np.maximum(0.0, share * gW - inst.group_const - 1e-9 * np.maximum(1.0, gW))
+        spec["group_target"] = np.maximum(
+            0.0, share * gW - inst.group_const - 1e-9 * np.maximum(1.0, gW)
+        )
     details: dict = {"sizes": inst.sizes, "timings": timings}
 
-    needs_solver = inst.shape[0] > 0 and inst.shape[1] > 0 and (
-        full or spec.get("target", 0) > 0 or bool(np.any(spec.get("group_target", np.zeros(0)) > 0))
+    needs_solver = (
+        inst.shape[0] > 0
+        and inst.shape[1] > 0
+        and (
+            full
+            or spec.get("target", 0) > 0
+            or bool(np.any(spec.get("group_target", np.zeros(0)) > 0))
+        )
     )
     x_orig = d.existing.copy()
     if not needs_solver:
         obj = float(d.cost[x_orig].sum())
-        return _result(d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details)
+        return _result(
+            d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details
+        )
 
     start = None
     if warm_start is not False:
@@ -678,12 +727,22 @@ def set_cover(
     details["solve"] = {"solver": res.solver_name, "version": res.solver_version, **res.details}
     _verify_set_cover(d, x_orig, full, alpha, codes, share, gW)
     if abs(obj - res.objective) > 1e-6 * max(1.0, abs(obj)):
-        logger.warning("set cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj)
+        logger.warning(
+            "set cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj
+        )
     bound = min(res.bound, obj)
     return _result(d, x_orig, objective=obj, bound=bound, status=res.status, t0=t0, details=details)
 
 
-def _verify_set_cover(d: _Data, x: np.ndarray, full: bool, alpha: float, codes: np.ndarray, share: np.ndarray, gW: np.ndarray) -> None:
+def _verify_set_cover(
+    d: _Data,
+    x: np.ndarray,
+    full: bool,
+    alpha: float,
+    codes: np.ndarray,
+    share: np.ndarray,
+    gW: np.ndarray,
+) -> None:
     """Independent check of the returned sites against the original coverage matrix."""
     from gzcharge.errors import SolverError
 
@@ -691,7 +750,9 @@ def _verify_set_cover(d: _Data, x: np.ndarray, full: bool, alpha: float, codes: 
     W = float(d.w.sum())
     tol = 1e-6 * max(1.0, W)
     if full and not hit.all():
-        raise SolverError(f"internal check failed: demand {preview_ids(d.cm.rows[~hit])} left uncovered")
+        raise SolverError(
+            f"internal check failed: demand {preview_ids(d.cm.rows[~hit])} left uncovered"
+        )
     if not full and float(d.w[hit].sum()) < alpha * W - tol:
         raise SolverError("internal check failed: coverage target not met by the returned sites")
     if len(share):
@@ -775,18 +836,27 @@ def max_cover(
     d = _prepare_data(cost, radius, weights, site_cost, existing, weights_required=False)
     n, m = d.cover.shape
     if p is None and budget is None:
-        raise DataError("max_cover needs p (number of sites) or budget (total site_cost); give one of them")
+        raise DataError(
+            "max_cover needs p (number of sites) or budget (total site_cost); give one of them"
+        )
     n_ex = int(d.existing.sum())
     p_ = _prepare.prepare_p(p, m, n_ex) if p is not None else None
     b_ = _prepare.prepare_budget(budget, d.cost, d.existing) if budget is not None else None
     must = _prepare.prepare_subset(must_cover, d.cm.rows, name="must_cover", what="demand")
     if must.any():
-        _prepare.check_coverable(d.cover, d.cm.rows, np.flatnonzero(must), what="covering every must_cover demand point")
+        _prepare.check_coverable(
+            d.cover, d.cm.rows, np.flatnonzero(must), what="covering every must_cover demand point"
+        )
     timings["prepare_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     inst = _reduce_instance(
-        d, keep_zero_weight=np.zeros(n, dtype=bool), must=must, group=np.full(n, -1), n_groups=0, reduce=reduce
+        d,
+        keep_zero_weight=np.zeros(n, dtype=bool),
+        must=must,
+        group=np.full(n, -1),
+        n_groups=0,
+        reduce=reduce,
     )
     timings["reduce_s"] = time.perf_counter() - t
     spec: dict = {"name": "max_cover"}
@@ -798,23 +868,45 @@ def max_cover(
     x_orig = d.existing.copy()
     J = inst.shape[1]
     trivial = inst.shape[0] == 0 or J == 0 or (spec.get("p", 0) == 0 and p_ is not None)
-    if not trivial and (p_ is None or spec["p"] >= J) and (b_ is None or inst.cost.sum() <= spec["budget"] + 1e-9):
+    if (
+        not trivial
+        and (p_ is None or spec["p"] >= J)
+        and (b_ is None or inst.cost.sum() <= spec["budget"] + 1e-9)
+    ):
         x_orig[inst.site_pos] = True  # every useful candidate fits
         trivial = True
     if trivial:
-        if must.any() and not ((sp.csr_array(d.cover, dtype=np.int32) @ x_orig.astype(np.int32)) > 0)[must].all():
-            raise InfeasibleError("must_cover demand cannot be covered with p=0 new sites", unserved=[])
-        obj = float(d.w[(sp.csr_array(d.cover, dtype=np.int32) @ x_orig.astype(np.int32)) > 0].sum())
-        return _result(d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details)
+        if (
+            must.any()
+            and not ((sp.csr_array(d.cover, dtype=np.int32) @ x_orig.astype(np.int32)) > 0)[
+                must
+            ].all()
+        ):
+            raise InfeasibleError(
+                "must_cover demand cannot be covered with p=0 new sites", unserved=[]
+            )
+        obj = float(
+            d.w[(sp.csr_array(d.cover, dtype=np.int32) @ x_orig.astype(np.int32)) > 0].sum()
+        )
+        return _result(
+            d, x_orig, objective=obj, bound=obj, status=Status.OPTIMAL, t0=t0, details=details
+        )
 
     start = None
     if warm_start is not False:
         t = time.perf_counter()
         start = _heuristics.greedy_max_cover(
-            inst.a, inst.w, p=spec.get("p"), site_cost=inst.cost, budget=spec.get("budget"), must=inst.must
+            inst.a,
+            inst.w,
+            p=spec.get("p"),
+            site_cost=inst.cost,
+            budget=spec.get("budget"),
+            must=inst.must,
         )
         if b_ is None and local_search_s > 0:
-            start = _heuristics.swap_max_cover(inst.a, inst.w, start, time_limit_s=local_search_s, must=inst.must)
+            start = _heuristics.swap_max_cover(
+                inst.a, inst.w, start, time_limit_s=local_search_s, must=inst.must
+            )
         hits = sp.csr_array(inst.a, dtype=np.int32) @ start.astype(np.int32)
         if inst.must.any() and (hits[inst.must] == 0).any():
             start = None  # the greedy missed a hard row; let HiGHS find a start
@@ -828,7 +920,9 @@ def max_cover(
             """Open the p' sites with the largest LP values, then 1-swap local search."""
             mask = np.zeros(len(x_lp), dtype=bool)
             mask[np.argsort(-x_lp, kind="stable")[: spec["p"]]] = True
-            return _heuristics.swap_max_cover(inst.a, inst.w, mask, time_limit_s=local_search_s, must=inst.must)
+            return _heuristics.swap_max_cover(
+                inst.a, inst.w, mask, time_limit_s=local_search_s, must=inst.must
+            )
 
     try:
         res, lp = _solve_instance(
@@ -840,7 +934,8 @@ def max_cover(
             timings,
             lp_bound,
             value_of=lambda xs: float(
-                inst.w[(sp.csr_array(inst.a, dtype=np.int32) @ xs.astype(np.int32)) > 0].sum() + inst.const_weight
+                inst.w[(sp.csr_array(inst.a, dtype=np.int32) @ xs.astype(np.int32)) > 0].sum()
+                + inst.const_weight
             ),
             maximize=True,
             warm_mode=_warm_mode(warm_start),
@@ -870,6 +965,8 @@ def max_cover(
     if must.any() and not hit[must].all():
         raise SolverError("internal check failed: a must_cover demand point is uncovered")
     if abs(obj - res.objective) > 1e-6 * max(1.0, abs(obj)):
-        logger.warning("max cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj)
+        logger.warning(
+            "max cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj
+        )
     bound = max(res.bound, obj)
     return _result(d, x_orig, objective=obj, bound=bound, status=res.status, t0=t0, details=details)
