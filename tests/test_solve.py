@@ -186,3 +186,29 @@ def test_fix_applies_to_one_solve_only():
     single = ComponentMap([(m.x[2], 0.0), (m.x[0], 0.0)])  # VarData are not hashable: ComponentMap
     assert ps.solve(fix=single).objective == pytest.approx(3.0)  # 2 + 1
     assert ps.solve().objective == pytest.approx(4.0)  # nothing fixed any more
+
+
+def test_wall_clock_enforced_from_outside(monkeypatch):
+    # A HiGHS run that overruns its limit (as one once ran 135 s on 60 s): the caller gets the
+    # last incumbent reported by the improving-solution callback shortly after limit + 2 grace.
+    import time
+
+    import highspy
+
+    original = highspy.Highs.run
+
+    def overrunning_run(self):
+        status = original(self)
+        time.sleep(3.0)
+        return status
+
+    monkeypatch.setattr(highspy.Highs, "run", overrunning_run)
+    mod, rows, w = _hard_cover_model()
+    t0 = time.perf_counter()
+    res = solve(mod, time_limit_s=0.5, enforce_wall_clock=True, grace_s=0.3, mip_rel_gap=0.0)
+    assert time.perf_counter() - t0 < 2.5
+    assert res.details["abandoned"] and res.status is Status.TIME_LIMIT_FEASIBLE
+    x = np.round(res.values(mod.x)).astype(bool)
+    assert x.sum() <= 12
+    covered = sum(w[r] for r in range(len(rows)) if x[rows[r]].any())
+    assert res.objective == pytest.approx(covered)
