@@ -322,8 +322,7 @@ def run_plan(
                              pois=pois, existing_stations=inputs.existing_stations, builtup=builtup,
                              progress=lambda m, f: say(f"public: {m}", 0.3 + 0.4 * (f or 0.0)))
         timings["public"] = time.perf_counter() - t1
-        notices += [f"public: {n}" for n in public.notes]
-        notices += [f"public unmet: {u}" for u in public.unmet]
+        notices += [f"public: {n}" for n in dict.fromkeys(public.notes)]  # notes include the unmet targets
 
     service_areas = inputs.service_areas
     if service_areas is None and inputs.online and (scenario.tiers.highway or scenario.tiers.hydrogen):

@@ -46,8 +46,9 @@ plans and is far below the 0.1 % gap.)
 
 Station sizing
 --------------
-Each covered demand point is served by its nearest open station (uncovered demand is not
-served, so it sizes nothing). A station's daily energy is
+The EVs of a covered demand point are shared equally by the open stations within its radius
+(drivers use the stations around them; uncovered demand is not served, so it sizes nothing);
+its ``station_id`` is the nearest of them. A station's daily energy is
 ``E = Σ EVs served × kwh_per_ev_day × public_charging_share`` (kWh/day) and it gets
 ``plugs = max(min_plugs, ceil(E / (plug_kw × hours_per_day × utilisation_target)))`` plugs
 (an existing station keeps at least its known plugs); ``kw = plugs × plug_kw``. Station cost
@@ -320,6 +321,13 @@ def public_model_data(
     must = is_town & p.township_full_coverage
     county_evs = demand.attrs["county_evs"].reindex(counties_idx).fillna(0.0).to_numpy()
     min_sites_req = np.ceil(county_evs / p.evs_per_station - 1e-9).astype(int)
+    # the "one station per N EVs" count only counts sites that reach demand of their own county: a
+    # station in empty country would satisfy the rule on paper and serve nobody
+    cc = cover.tocoo()
+    ok = (group[cc.row] == site_group[cc.col]) & (weight[cc.row] > 0)
+    useful = np.zeros(len(cands), dtype=bool)
+    useful[cc.col[ok]] = True
+    site_group = np.where(useful, site_group, -1)
     sites_avail = np.bincount(site_group[site_group >= 0], minlength=len(counties_idx))
     min_sites = np.minimum(min_sites_req, sites_avail)
     share = np.full(len(counties_idx), p.min_county_coverage)
@@ -347,7 +355,8 @@ def public_model_data(
     unmet: list[str] = []
     for k in np.flatnonzero(min_sites < min_sites_req):
         unmet.append(f"{counties_idx[k]}: {min_sites_req[k]} stations needed for {county_evs[k]:.0f} EVs but "
-                     f"only {sites_avail[k]} candidates")
+                     f"only {sites_avail[k]} candidates reach its demand (add candidates, e.g. "
+                     "--set public.urban_grid_spacing_km=0.5, or raise public.evs_per_station)")
 
     base = dict(cover=cover, weight=weight, must=must, group=group, share=share, site_cost=site_cost,
                 site_group=site_group, min_sites=min_sites, existing=existing)
@@ -427,8 +436,13 @@ def size_stations(prep: PublicModelInputs, p: Any, x: np.ndarray) -> _Sized:
     cands = prep.candidates
     d = prep.data
     pos, dist = _nearest_open(prep.cost.values, x)
-    ok = (pos >= 0) & (dist <= prep.radius)
-    served = np.bincount(pos[ok], weights=d.weight[ok], minlength=len(cands))
+    # covered EVs are shared equally by the open stations within their radius (drivers use the stations
+    # around them); uncovered EVs are not served
+    cc = d.cover.tocoo()
+    o = x[cc.col]
+    rows, cols = cc.row[o], cc.col[o]
+    n_open = np.bincount(rows, minlength=len(d.weight))
+    served = np.bincount(cols, weights=d.weight[rows] / n_open[rows], minlength=len(cands))
     energy = served * p.kwh_per_ev_day * p.public_charging_share
     plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
     have = cands["plugs"].to_numpy(float)
@@ -458,8 +472,12 @@ def assess_public(region: Region, prep: PublicModelInputs, scenario: Scenario, x
     dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
 
     # tier of a station: the most demanding tier among the demand it serves (city > county > township)
+    # (over all demand within its reach, not only the demand it is nearest to)
     rank = dem["tier"].map({"city": 0, "county": 1, "township": 2}).to_numpy()
     best = np.full(len(cands), 3)
+    cc = prep.data.cover.tocoo()
+    o = x[cc.col] & (prep.data.weight[cc.row] > 0)
+    np.minimum.at(best, cc.col[o], rank[cc.row[o]])
     np.minimum.at(best, pos[pos >= 0], rank[pos >= 0])
     tier_of_site = np.array(["city", "county", "township", "township"])[best]
     st = cands[x].copy()
@@ -627,7 +645,8 @@ def plan_public(
     t = stage("sizing_tables", t)
 
     notes.append(
-        "station sizing: plugs = max(min_plugs, ceil(EVs served × kWh/EV/day × public share / "
+        "station sizing (a covered demand point's EVs are shared equally by the open stations in its radius): "
+        "plugs = max(min_plugs, ceil(EVs served × kWh/EV/day × public share / "
         f"(plug kW × hours × utilisation))) = max({p.min_plugs}, ceil(EVs × {p.kwh_per_ev_day:g} × "
         f"{p.public_charging_share:g} / ({p.plug_kw:g} × {p.hours_per_day:g} × {p.utilisation_target:g})))")
     notes.append(f"distances: {cm.mode} ({'circuity ' + str(cm.meta.get('circuity')) if cm.mode == 'screening' else 'road graph'})")
