@@ -151,6 +151,25 @@ def _summary_table(title: str, rows: list[tuple[str, object]]) -> None:
     _stdout().print(table)
 
 
+def _check_out(out: str, *, suffix: str = ".gpkg") -> None:
+    """Fail before any work when the output cannot be written (folder missing/not writable, wrong suffix)."""
+    import os
+    from pathlib import Path
+
+    from gzcharge.errors import ConfigError, ExportError
+
+    p = Path(out)
+    if suffix and p.suffix.lower() != suffix:
+        raise ConfigError(f"--out {out}: the output is a GeoPackage; give a file name ending in {suffix}")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {out}: folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {out}: folder {folder} is not writable")
+    if p.is_dir():
+        raise ExportError(f"cannot write {out}: it is a folder")
+
+
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
 _CRS_HELP = "Coordinate system of input files: wgs84 (default; OSM, GPS) or gcj02 (Amap/DataV/Tencent)."
 
@@ -168,6 +187,7 @@ def region(
     """Write a region's boundary, counties (2020 census) and settlements to a GeoPackage."""
     from gzcharge.export.gpkg import write_geopackage
 
+    _check_out(out)
     with _Progress("region") as say:
         say("loading region", 0.1)
         reg = _resolve_region(name, boundary=boundary, code_field=code_field, name_field=name_field,
@@ -204,6 +224,7 @@ def network(
     from gzcharge.export.gpkg import write_geopackage
     from gzcharge.network import build_network
 
+    _check_out(out)
     with _Progress("network") as say:
         say("loading region", 0.02)
         reg = _resolve_region(region_name, boundary=boundary, code_field=code_field, name_field=name_field, crs=crs)
@@ -291,6 +312,7 @@ def plan(
     from gzcharge.scenario import load_scenario
 
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
+    _check_out(out)
     with _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
@@ -300,6 +322,10 @@ def plan(
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
                             fleets=fleets, h2_sources=h2_sources, scenario_file=str(scenario or default_scen), overrides=overrides)
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
+        if not result.planned_anything():
+            from gzcharge.errors import DataError
+
+            raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
         written = write_plan(result, out, report=report)
     _print_plan_summary(result, written)
@@ -378,6 +404,7 @@ def compare(
     """Compare two plans: added/removed/resized sites, coverage change per county and tier, cost change."""
     from gzcharge.compare import compare_plans, comparison_tables, write_comparison
 
+    _check_out(out)
     with _Progress("compare") as say:
         say("reading plans", 0.1)
         c = compare_plans(a, b, allow_different_regions=allow_different_regions)
@@ -418,6 +445,10 @@ def sweep(
         raise ConfigError("choose exactly one area: --prefecture NAME, --county NAME or --province")
     overrides = list(set_) + _tier_overrides(tiers)
     name = prefecture or county or "贵州省"
+    import logging as _logging
+
+    for noisy in ("distributed", "tornado", "bokeh"):  # dask's own INFO chatter
+        _logging.getLogger(noisy).setLevel(_logging.WARNING if not logger.isEnabledFor(_logging.DEBUG) else _logging.DEBUG)
     inputs = {k: v for k, v in {"existing_stations": existing, "osm_file": osm_file, "fleets": fleets}.items() if v}
     with _Progress("sweep") as say:
         df = run_sweep(name, scenario, vary, out, scheduler=scheduler, workers=workers, base_overrides=overrides,

@@ -140,6 +140,11 @@ def _read_plan(path: str | Path, label: str) -> _PlanFile:
             f"plan {label} {p} is not a gzcharge plan: it lacks layer(s) {', '.join(missing)} "
             f"(it has {', '.join(layers) or 'no layers'}); give a GeoPackage written by `gzcharge plan`"
         )
+    if meta.get("command") in ("region", "network") or (meta and meta.get("created_by", "") != "gzcharge plan"
+                                                         and "scenario_toml" not in meta):
+        what = meta.get("command") or meta.get("created_by") or "another command"
+        raise DataError(f"plan {label} {p} was written by `gzcharge {what}`, not `gzcharge plan`; "
+                        "compare two files written by `gzcharge plan`")
     if "region_code" not in meta:
         raise DataError(f"plan {label} {p} is not a gzcharge plan: run_metadata has no region_code "
                         "(written by another command?); give a GeoPackage written by `gzcharge plan`")

@@ -95,6 +95,11 @@ class Plan:
             out.update(self.hydrogen.layers())
         return out
 
+    def planned_anything(self) -> bool:
+        """True when at least one tier produced a plan (a skipped tier does not count)."""
+        return any(x is not None for x in (self.public, self.swap, self.hydrogen, self.joint)) or (
+            self.highway is not None and not self.highway.skipped)
+
     def status(self) -> str:
         """Worst solver status over the tiers that ran."""
         statuses = []
@@ -346,6 +351,13 @@ def run_plan(
         timings["highway"] = time.perf_counter() - t1
         if highway.notice:
             notices.append(highway.notice)
+        rejected = highway.details.get("rejected_sites")
+        if rejected is not None and len(rejected):
+            notices.append(f"highway: {len(rejected)} service area(s)/site(s) not attached to any corridor: "
+                           + "; ".join(f"{r['name']} ({r['distance_m']:.0f} m, {r['reason']})"
+                                       for _, r in rejected.head(5).iterrows())
+                           + (" …" if len(rejected) > 5 else "")
+                           + f" (tolerance highway.candidate_snap_m = {scenario.highway.candidate_snap_m:g} m)")
     hydrogen = None
     if scenario.tiers.hydrogen:
         hw_for_h2 = highway
