@@ -855,6 +855,14 @@ def plan_highway(
     cands = build_candidates(cg, params, service_areas=sa, existing=ex, settlements=pts)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od)
+    short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
+    if len(traffic.od):
+        trip_km = traffic.od["length_km"] + traffic.od["access_km"].fillna(0.0)
+        short = trip_km <= short_km
+        if short.any():
+            logger.info("%d OD pair(s) up to %g km need no highway charging (round trip on one home charge)",
+                        int(short.sum()), short_km)
+            traffic.od = traffic.od.loc[~short].reset_index(drop=True)
     out = solve_highway(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None))
     out.details["rejected_sites"] = cands.rejected
     # the corridor graph, candidates and traffic feed the hydrogen tier and the joint model

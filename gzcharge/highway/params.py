@@ -51,7 +51,14 @@ class HighwayParams(BaseModel):
         more than ``max_gap_km``.
     gravity_beta
         Distance-decay exponent of the gravity model.
-    gravity_daily_trips
+    gravity_daily_trips, gravity_trips_per_1000_pop
+        Total daily OD trips of the gravity model: fixed (``gravity_daily_trips``) or, by default,
+        5 intercity expressway trips per 1,000 residents of the OD points per day (about 190,000
+        a day for the province; an assumption to replace with traffic counts), so that a pair's
+        flow does not depend on how large an area is planned.
+    min_charging_trip_km
+        Trips whose round trip fits in one home charge (length ≤ half the effective range, by
+        default) need no highway charging and are left out of the refuelling model.
         Total daily vehicle trips between all county-seat pairs on the expressways; the
         gravity values are scaled to sum to this.
     daily_trips_scale
@@ -109,7 +116,14 @@ class HighwayParams(BaseModel):
     enforce_gap: bool = True
     synthetic_spacing_km: float = Field(10.0, gt=0, description="spacing of synthetic candidates (km)")
     gravity_beta: float = Field(1.5, ge=0, le=4, description="gravity distance-decay exponent")
-    gravity_daily_trips: float = Field(200_000.0, gt=0, description="total daily OD trips (vehicles)")
+    gravity_daily_trips: float | None = Field(None, gt=0, description="total daily OD trips (vehicles); "
+                                              "None = gravity_trips_per_1000_pop × population / 1000")
+    gravity_trips_per_1000_pop: float = Field(5.0, gt=0, description="daily intercity expressway trips per 1,000 "
+                                              "residents of the OD points (sets the total when gravity_daily_trips "
+                                              "is None)")
+    min_charging_trip_km: float | None = Field(None, ge=0, description="OD trips up to this length need no "
+                                               "highway charging (None = half the effective range: the round "
+                                               "trip fits one home charge)")
     daily_trips_scale: float = Field(1.0, gt=0, description="multiplier on user OD flows")
     ev_share: float = Field(0.05, ge=0, le=1, description="share of traffic that is electric")
     peak_hour_factor: float = Field(0.1, gt=0, le=1, description="share of daily flow in the design hour")

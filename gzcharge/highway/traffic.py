@@ -225,7 +225,10 @@ def build_traffic(
                 if g > 0:
                     raw.append((aid[i], aid[j], g))
         tot = sum(g for _, _, g in raw)
-        pairs = [(a, b, g / tot * params.gravity_daily_trips) for a, b, g in raw] if tot > 0 else []
+        total_trips = params.gravity_daily_trips
+        if total_trips is None:
+            total_trips = params.gravity_trips_per_1000_pop * float(aw.sum()) / 1000.0
+        pairs = [(a, b, g / tot * total_trips) for a, b, g in raw] if tot > 0 else []
 
     rows = []
     k = params.k_paths
