@@ -286,3 +286,26 @@ def test_lp_bound_mode_brackets_the_enumerated_optimum(seed):
     assert r.bound >= best - 1e-9
     assert r.bound <= r.details["lp_bound"] + 1e-6
     assert r.objective == pytest.approx(w[r.covered].sum())
+
+
+def test_sweep_matches_separate_solves_and_enumeration():
+    from gzcharge.locate.coverage import max_cover_sweep
+
+    df, w, _ = _random_instance(21, n=18, m=9)
+    cov = df.to_numpy() <= 8.0
+    wa = w.to_numpy()
+    out = max_cover_sweep(df, 8.0, w, [1, 2, 3, 4], existing=["s1"])
+    assert list(out) == [1, 2, 3, 4]
+    for p, r in out.items():
+        best = max(
+            float(wa[cov[:, list(c)].any(axis=1)].sum())
+            for c in itertools.combinations(range(9), p)
+            if 1 in c
+        )
+        assert r.objective == pytest.approx(best), p
+        assert "s1" in r.selected and len(r.selected) <= p
+    # the curve never goes down
+    vals = [r.objective for r in out.values()]
+    assert vals == sorted(vals)
+    with pytest.raises(DataError, match="larger than"):
+        max_cover_sweep(df, 8.0, w, [2, 10])

@@ -61,7 +61,7 @@ from gzcharge.locate._common import LocateResult, Status
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["set_cover", "max_cover"]
+__all__ = ["set_cover", "max_cover", "max_cover_sweep"]
 
 #: ``lp_bound=None`` solves the LP relaxation first when the reduced model has more nonzeros
 _AUTO_LP_BOUND_NNZ = 200_000
@@ -384,6 +384,7 @@ def _solve_instance(
     warm_mode: str,
     probe_s: float,
     lp_rounding: Callable[[np.ndarray], np.ndarray] | None = None,
+    cache: dict | None = None,
 ) -> tuple[_Outcome, float | None]:
     """Build, translate and solve; returns the best outcome and the LP bound (if asked).
 
@@ -393,20 +394,35 @@ def _solve_instance(
     probe does not finish; ``"none"`` never passes it. In every mode the heuristic solution
     is kept as a fallback when HiGHS stops at its limit with something worse.
     ``lp_rounding`` turns the LP relaxation's site values into a second heuristic start
-    (used when it beats the first).
+    (used when it beats the first). ``cache`` (a dict) keeps the built and translated model
+    across calls that differ only in ``p``/budget (a sweep).
     """
     from gzcharge.errors import SolverError
     from gzcharge.solve import PersistentSolver
 
     if lp_bound is None:  # auto: large models, where HiGHS's own root LP can take minutes
         lp_bound = inst.a.nnz > _AUTO_LP_BOUND_NNZ
-    t = time.perf_counter()
-    model = _build(steps, inst, spec)
-    timings["build_s"] = time.perf_counter() - t
-    t = time.perf_counter()
     opts = dict(solve_opts)
-    ps = PersistentSolver(model, threads=opts.pop("threads", None))
-    timings["translate_s"] = time.perf_counter() - t
+    threads = opts.pop("threads", None)
+    if cache is not None and "model" in cache:
+        # a sweep: the translated model is reused; only the mutable right-hand sides change
+        model, ps = cache["model"], cache["ps"]
+        for key, val in cache["spec"].items():  # sets derived while building (free_rows, ...)
+            spec.setdefault(key, val)
+        if spec.get("p") is not None:
+            model.p_new.set_value(spec["p"])
+        if spec.get("budget") is not None:
+            model.budget_new.set_value(spec["budget"])
+        timings["build_s"] = timings["translate_s"] = 0.0
+    else:
+        t = time.perf_counter()
+        model = _build(steps, inst, spec)
+        timings["build_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ps = PersistentSolver(model, threads=threads)
+        timings["translate_s"] = time.perf_counter() - t
+        if cache is not None:
+            cache.update(model=model, ps=ps, spec=spec)
     lp = None
     if lp_bound:
         t = time.perf_counter()
@@ -859,6 +875,41 @@ def max_cover(
         reduce=reduce,
     )
     timings["reduce_s"] = time.perf_counter() - t
+    return _max_cover_solve(
+        d,
+        must,
+        inst,
+        p_,
+        b_,
+        t0=t0,
+        timings=timings,
+        warm_start=warm_start,
+        local_search_s=local_search_s,
+        lp_bound=lp_bound,
+        probe_s=probe_s,
+        solve_opts=_solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log),
+        cache=None,
+    )
+
+
+def _max_cover_solve(
+    d: _Data,
+    must: np.ndarray,
+    inst: _Instance,
+    p_: int | None,
+    b_: float | None,
+    *,
+    t0: float,
+    timings: dict,
+    warm_start: bool | str,
+    local_search_s: float,
+    lp_bound: bool | None,
+    probe_s: float,
+    solve_opts: dict,
+    cache: dict | None,
+) -> LocateResult:
+    """Solve a prepared, reduced max-cover instance for one ``p``/budget (see :func:`max_cover`)."""
+    n_ex = int(d.existing.sum())
     spec: dict = {"name": "max_cover"}
     if p_ is not None:
         spec["p"] = p_ - n_ex
@@ -930,7 +981,7 @@ def max_cover(
             inst,
             spec,
             start,
-            _solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log),
+            solve_opts,
             timings,
             lp_bound,
             value_of=lambda xs: float(
@@ -941,6 +992,7 @@ def max_cover(
             warm_mode=_warm_mode(warm_start),
             probe_s=probe_s,
             lp_rounding=rounding,
+            cache=cache,
         )
         x = res.x
     except InfeasibleError as exc:
@@ -970,3 +1022,80 @@ def max_cover(
         )
     bound = max(res.bound, obj)
     return _result(d, x_orig, objective=obj, bound=bound, status=res.status, t0=t0, details=details)
+
+
+def max_cover_sweep(
+    cost: CostMatrix | pd.DataFrame,
+    radius: float | pd.Series | np.ndarray,
+    weights: pd.Series | np.ndarray | None,
+    ps: Iterable[int],
+    *,
+    site_cost: pd.Series | np.ndarray | None = None,
+    existing: Iterable[Any] | None = None,
+    must_cover: Iterable[Any] | None = None,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-4,
+    threads: int | None = None,
+    enforce_wall_clock: bool = True,
+    reduce: bool = True,
+    warm_start: bool | str = True,
+    probe_s: float = 10.0,
+    local_search_s: float = 5.0,
+    lp_bound: bool | None = None,
+    log: bool = False,
+) -> dict[int, LocateResult]:
+    """Max cover for several ``p`` (a coverage curve), building and translating the model once.
+
+    Input checks and reductions run once; the Pyomo model is translated to HiGHS once and
+    only the mutable right-hand side ``p`` changes between solves
+    (:class:`gzcharge.solve.PersistentSolver`). Each ``p`` gets its own heuristic start and
+    ``time_limit_s``. Arguments as in :func:`max_cover`.
+
+    Returns
+    -------
+    dict
+        ``p -> LocateResult``, in the order given. ``pd.Series({p: r.objective for p, r in
+        out.items()})`` is the coverage curve.
+    """
+    t0 = time.perf_counter()
+    d = _prepare_data(cost, radius, weights, site_cost, existing, weights_required=False)
+    n, m = d.cover.shape
+    n_ex = int(d.existing.sum())
+    p_list = [_prepare.prepare_p(p, m, n_ex) for p in ps]
+    if not p_list:
+        raise DataError("max_cover_sweep needs at least one p")
+    must = _prepare.prepare_subset(must_cover, d.cm.rows, name="must_cover", what="demand")
+    if must.any():
+        _prepare.check_coverable(
+            d.cover, d.cm.rows, np.flatnonzero(must), what="covering every must_cover demand point"
+        )
+    inst = _reduce_instance(
+        d,
+        keep_zero_weight=np.zeros(n, dtype=bool),
+        must=must,
+        group=np.full(n, -1),
+        n_groups=0,
+        reduce=reduce,
+    )
+    shared_s = time.perf_counter() - t0
+    cache: dict = {}
+    out: dict[int, LocateResult] = {}
+    for p_ in p_list:
+        t = time.perf_counter()
+        res = _max_cover_solve(
+            d,
+            must,
+            inst,
+            p_,
+            None,
+            t0=t,
+            timings={"shared_prepare_reduce_s": shared_s},
+            warm_start=warm_start,
+            local_search_s=local_search_s,
+            lp_bound=lp_bound,
+            probe_s=probe_s,
+            solve_opts=_solve_opts(time_limit_s, mip_rel_gap, threads, enforce_wall_clock, log),
+            cache=cache,
+        )
+        out[p_] = res
+    return out
