@@ -3,6 +3,7 @@
 Public API::
 
     from gzcharge.locate import set_cover, max_cover, p_median, frlm, LocateResult, Status
+    from gzcharge.locate import max_cover_sweep  # coverage curve over several p
 
 Each model takes a cost matrix (pandas DataFrame or :class:`gzcharge.distances.CostMatrix`)
 or paths with ids, builds a Pyomo model by a flat list of ``_define_*`` steps (formulations
@@ -13,8 +14,8 @@ in the module docstrings), solves it through :mod:`gzcharge.solve` and returns a
 from __future__ import annotations
 
 from gzcharge.locate._common import LocateResult, Status
-from gzcharge.locate.coverage import max_cover, set_cover
+from gzcharge.locate.coverage import max_cover, max_cover_sweep, set_cover
 from gzcharge.locate.frlm import frlm
 from gzcharge.locate.median import p_median
 
-__all__ = ["LocateResult", "Status", "frlm", "max_cover", "p_median", "set_cover"]
+__all__ = ["LocateResult", "Status", "frlm", "max_cover", "max_cover_sweep", "p_median", "set_cover"]
