@@ -542,12 +542,23 @@ class RoadNetwork:
             "crs": self.crs,
             "nodes": len(self.graph),
             "edges": len(et),
-            "length_km": float(et["length_m"].sum() / 1000.0),
-            "expressway_km": float(et.loc[et["is_expressway"], "length_m"].sum() / 1000.0),
+            # road length: a two-way road is two directed edges, counted once
+            "length_km": _road_km(et),
+            "expressway_km": _road_km(et.loc[et["is_expressway"]]),
             "components": len(comps),
             "largest_component_share": float(comps["share_nodes"].iloc[0]),
             "source": self.meta.get("source"),
         }
+
+
+def _road_km(et: pd.DataFrame) -> float:
+    """Length of the roads in an edge table (km), each two-way road counted once."""
+    if len(et) == 0:
+        return 0.0
+    u = et["u"].to_numpy()
+    v = et["v"].to_numpy()
+    key = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "len": et["length_m"].round(1).to_numpy()})
+    return float(key.drop_duplicates().loc[:, "len"].sum() / 1000.0)
 
 
 def _annotate_edges(G: nx.MultiDiGraph, speeds: Mapping[str, float], maxspeed_factor: float) -> None:

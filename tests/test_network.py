@@ -238,7 +238,8 @@ def test_layers_and_expressway(toy):
     sub = toy.expressway()
     assert sub.graph.number_of_edges() == 2 and sub.crs == toy.crs
     summary = toy.summary()
-    assert summary["nodes"] == 6 and summary["expressway_km"] == pytest.approx(2.0)
+    # the 1 km motorway has one carriageway each way (1→2, 2→1): 1 km of road, counted once
+    assert summary["nodes"] == 6 and summary["expressway_km"] == pytest.approx(1.0)
 
 
 def test_no_expressway_is_reported():

@@ -484,11 +484,14 @@ def assess_public(region: Region, prep: PublicModelInputs, scenario: Scenario, x
     st["tier"] = tier_of_site[x]
     st["status"] = np.where(existing[x], "existing", "new")
     st["plugs"] = sized.plugs[x]
+    have = cands["plugs"].to_numpy(float)[x]
+    # plugs added to an existing station (its own plugs are kept and counted); new stations: all of them
+    st["plugs_added"] = np.where(existing[x], sized.plugs[x] - np.nan_to_num(have, nan=0.0), sized.plugs[x]).clip(min=0).astype(int)
     st["kw"] = sized.plugs[x] * p.plug_kw
     st["evs_served"] = sized.served[x]
     st["energy_kwh_day"] = sized.energy[x]
     st["cost_cny"] = sized.cost[x]
-    st = st[["site_id", "tier", "status", "ctype", "name", "plugs", "kw", "evs_served", "energy_kwh_day",
+    st = st[["site_id", "tier", "status", "ctype", "name", "plugs", "plugs_added", "kw", "evs_served", "energy_kwh_day",
              "cost_cny", "county_adcode", "geometry"]].reset_index(drop=True)
 
     counties, county_unmet = _compliance(region, dem, st, prep.counties_idx, prep.county_evs, prep.min_sites_req, p)
@@ -656,9 +659,11 @@ def plan_public(
     if mode == "max_cover_fallback" and not p.fallback_max_cover:
         unc = towns[~towns["covered"]]
         short_c = counties[counties["unmet_targets"] != ""]
-        msg = (f"{unmet[0]}. With the budget, {len(unc)} townships stay uncovered: "
-               f"{preview_ids(unc['name'] + '(' + unc['county_adcode'] + ')')}; counties short of targets: "
-               f"{preview_ids(short_c['adcode'] + ' ' + short_c['name'])}. Raise public.budget_cny or set "
+        towns_txt = (f"{len(unc)} townships stay uncovered: {preview_ids(unc['name'] + '(' + unc['county_adcode'] + ')')}"
+                     if len(unc) else "every township stays covered")
+        counties_txt = (f"counties short of targets: {preview_ids(short_c['adcode'] + ' ' + short_c['name'])}"
+                        if len(short_c) else "no county is short of its targets")
+        msg = (f"{unmet[0]}. With the budget, {towns_txt}; {counties_txt}. Raise public.budget_cny or set "
                "public.fallback_max_cover=true to get this best-coverage plan")
         raise InfeasibleError(msg, unserved=list(unc["demand_id"]))
     if unmet:
