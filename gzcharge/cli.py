@@ -118,12 +118,8 @@ def _resolve_region(
     if boundary and name:
         raise ConfigError("give either a region name or --boundary FILE, not both")
     if boundary:
-        if not code_field or not name_field:
-            raise ConfigError(
-                f"--boundary {boundary}: also give --code-field and --name-field (the attribute columns "
-                "holding each polygon's code and name)"
-            )
-        region = Region.from_file(boundary, code_field=code_field, name_field=name_field, crs=crs)
+        # default attribute names: code / name (the file reader lists the fields when they are missing)
+        region = Region.from_file(boundary, code_field=code_field or "code", name_field=name_field or "name", crs=crs)
     elif name:
         region = get_region(name)
     else:
@@ -179,8 +175,8 @@ def region(
     name: str = typer.Argument(None, help="Prefecture, county or province: name (安顺市, 安顺, anshun) or adcode."),
     out: str = typer.Option(..., "--out", "-o", help=_OUT_HELP),
     boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP) instead of a built-in region."),
-    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
-    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features (default: code)."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features (default: name)."),
     townships: str = typer.Option(None, "--townships", help="Township seats (CSV/GPKG: code, name, county_adcode, lon, lat)."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
 ) -> None:
@@ -215,8 +211,8 @@ def network(
     endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL (default: overpass-api.de)."),
     timeout: float = typer.Option(None, "--timeout", help="Overpass request timeout in seconds."),
     boundary: str = typer.Option(None, "--boundary", help="User boundary file instead of a built-in region."),
-    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
-    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features (default: code)."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features (default: name)."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     metric_crs: str = typer.Option(None, "--metric-crs", help="Projected CRS for distances (default: Gauss-Krüger zone of the region)."),
 ) -> None:
@@ -286,8 +282,8 @@ def plan(
     province: bool = typer.Option(False, "--province", help="Plan the whole province (all 9 prefectures)."),
     county: str = typer.Option(None, "--county", help="One county (name or adcode)."),
     boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP)."),
-    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
-    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features (default: code)."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features (default: name)."),
     scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area, see models/)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a scenario key, e.g. --set public.township_radius_km=5 (repeatable)."),
     townships: str = typer.Option(None, "--townships", help="Township seats CSV/GPKG (code, name, county_adcode, lon, lat); else estimated, labelled."),
@@ -338,8 +334,8 @@ def highway(
     province: bool = typer.Option(False, "--province", help="The whole province (corridors across prefecture borders)."),
     county: str = typer.Option(None, "--county", help="One county (name or adcode)."),
     boundary: str = typer.Option(None, "--boundary", help="User boundary file (GPKG/GeoJSON/SHP)."),
-    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features."),
-    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features."),
+    code_field: str = typer.Option(None, "--code-field", help="Code attribute of --boundary features (default: code)."),
+    name_field: str = typer.Option(None, "--name-field", help="Name attribute of --boundary features (default: name)."),
     scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a scenario key, e.g. --set highway.max_gap_km=40."),
     osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract with the expressways (motorway/trunk)."),

@@ -14,14 +14,21 @@ GK_108E = "EPSG:4545"  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
 ZONE_SPLIT_LON = 106.5
 
 
-def metric_crs_for(lon: float) -> str:
-    """Return the Gauss-Krüger CRS (EPSG string) whose zone holds longitude ``lon`` (°E).
+def metric_crs_for(lon: float, lat: float | None = None) -> str:
+    """Return the metric CRS (EPSG string) for a region centred at ``lon`` (and ``lat``).
+
+    Inside the two Guizhou zones (103.5–109.5°E) the CGCS2000 Gauss-Krüger zone that holds
+    ``lon``; elsewhere, when ``lat`` is given (custom areas, test data from other countries),
+    the WGS-84 UTM zone of the centre.
 
     Parameters
     ----------
-    lon
-        Longitude in degrees, WGS-84 — usually the centroid longitude of the region.
+    lon, lat
+        Degrees, WGS-84 — usually the centroid of the region.
     """
+    if lat is not None and not (103.5 <= lon <= 109.5 and 15 <= lat <= 45):
+        zone = int((lon + 180) // 6) + 1
+        return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
     return GK_105E if lon < ZONE_SPLIT_LON else GK_108E
 
 

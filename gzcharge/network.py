@@ -141,15 +141,8 @@ def _as_text(value: Any) -> str | None:
 
 
 def default_metric_crs(lon: float, lat: float) -> str:
-    """Metric CRS for a region centred at ``lon``/``lat``.
-
-    Gauss-Krüger (EPSG:4544/4545) inside their zones (103.5–109.5°E, i.e. Guizhou);
-    elsewhere (test data) the UTM zone of the centre.
-    """
-    if 103.5 <= lon <= 109.5 and 15 <= lat <= 45:
-        return metric_crs_for(lon)
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+    """Metric CRS for a region centred at ``lon``/``lat`` (see :func:`gzcharge.crs.metric_crs_for`)."""
+    return metric_crs_for(lon, lat)
 
 
 @dataclass(eq=False)

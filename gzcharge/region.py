@@ -122,10 +122,11 @@ class Region:
 
     @property
     def metric_crs(self) -> str:
-        """Gauss-Krüger CRS (EPSG string) for metric work, by the boundary centroid longitude."""
+        """Metric CRS (EPSG string): the Gauss-Krüger zone of the boundary centroid (UTM outside Guizhou)."""
         from gzcharge.crs import metric_crs_for
 
-        return metric_crs_for(self.boundary.centroid.x)
+        c = self.boundary.centroid
+        return metric_crs_for(c.x, c.y)
 
     @property
     def township_note(self) -> str:
@@ -331,7 +332,8 @@ def _area_weighted_census(features: gpd.GeoDataFrame, which) -> gpd.GeoDataFrame
 
     out = features.copy()
     ref = builtin.load_counties()
-    crs = metric_crs_for(float(out.geometry.union_all().centroid.x))
+    c = out.geometry.union_all().centroid
+    crs = metric_crs_for(float(c.x), float(c.y))
     refm = ref.to_crs(crs)
     refm["_area"] = refm.geometry.area
     feat = out.loc[which, ["adcode", "geometry"]].to_crs(crs).rename(columns={"adcode": "_feature"})
