@@ -315,9 +315,10 @@ def _public_tier(region: Region, scenario: Scenario, jp: JointParams, *, network
 
 
 def _swap_tier(region: Region, scenario: Scenario, jp: JointParams, *, fleets: Any) -> tuple[_Tier, list[str]]:
+    from gzcharge.scenario import swap_params
     from gzcharge.tiers.swap import swap_model_data
 
-    prep = swap_model_data(region, scenario.swap, fleets=fleets)
+    prep = swap_model_data(region, swap_params(scenario), fleets=fleets)
     full = jp.hard_targets and scenario.swap.mode == "min_cost"
     blk = capacitated_block_from_swap_data(prep.data, name="swap", full_service=full,
                                            target_share=jp.target_array("swap"), hard_from=jp.hard_index(),

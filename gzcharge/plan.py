@@ -387,7 +387,9 @@ def run_plan(
 
         say("battery-swap tier", 0.85)
         t1 = time.perf_counter()
-        swap = plan_swap(region, scenario.swap, fleets=inputs.fleets,
+        from gzcharge.scenario import swap_params
+
+        swap = plan_swap(region, swap_params(scenario), fleets=inputs.fleets,
                          time_limit_s=scenario.solver.time_limit_s, mip_rel_gap=scenario.solver.mip_rel_gap)
         timings["swap"] = time.perf_counter() - t1
         if inputs.fleets is None:

@@ -670,3 +670,11 @@ def scenario_to_toml(scenario: Scenario) -> str:
     lines: list[str] = []
     _toml_table(data, "", lines)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def swap_params(scenario: Scenario) -> SwapParams:
+    """The ``[swap]`` section with the scenario's circuity (``distance.circuity``) unless swap sets its own."""
+    sw = scenario.swap
+    if "circuity" in sw.model_fields_set:
+        return sw
+    return sw.model_copy(update={"circuity": scenario.distance.circuity})

@@ -116,8 +116,10 @@ def _joint_sections(plan: Plan) -> list[tuple[str, Any]]:
     j = plan.joint
     jp = plan.scenario.joint
     sol = j.solution
+    in_model = (list(dict.fromkeys(j.joint_service["tier"].astype(str))) if j.joint_service is not None
+                and len(j.joint_service) else list(jp.tiers))
     text = (
-        f"- One model over the tiers {', '.join(jp.tiers)} for the years {', '.join(map(str, jp.years))}; "
+        f"- One model over the tiers {', '.join(in_model)} for the years {', '.join(map(str, jp.years))}; "
         f"objective **{jp.objective}**.\n"
         f"- Budgets per year: {jp.budgets_cny if jp.budgets_cny is not None else 'none'}"
         f"{' (unspent budget carries over)' if jp.carry_over else ''}; total budget: "
