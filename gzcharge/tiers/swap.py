@@ -414,6 +414,7 @@ def default_fleets(region: Region, params: SwapParams) -> pd.DataFrame:
     c = region.counties
     urban = pd.to_numeric(c["pop_urban"], errors="coerce").fillna(0.0).to_numpy(float)
     rows = []
+    county_name = dict(zip(c["adcode"].astype(str), c["name"].astype(str), strict=True))
     for key, f in params.fleets.items():
         veh = urban / 1e4 * f.per_10k_urban * f.electrified_share * f.swap_share
         for code, v in zip(c["adcode"].astype(str), veh, strict=True):
@@ -421,7 +422,7 @@ def default_fleets(region: Region, params: SwapParams) -> pd.DataFrame:
                 rows.append({"fleet_id": f"{code}-{key}", "fleet_type": key, "vehicles": float(v),
                              "swaps_per_vehicle_day": f.swaps_per_vehicle_day, "swaps_day": float(v) * f.swaps_per_vehicle_day,
                              "lon": np.nan, "lat": np.nan, "county": code, "city": None,
-                             "name": f"{f.label} {code}", "where": "default fleets"})
+                             "name": f"{county_name.get(code, code)} {f.label}", "where": "default fleets"})
     cols = ["fleet_id", "fleet_type", "vehicles", "swaps_per_vehicle_day", "swaps_day", "lon", "lat", "county",
             "city", "name", "where"]
     return pd.DataFrame(rows, columns=cols)
@@ -549,14 +550,19 @@ def fleet_demand_points(region: Region, fleets: pd.DataFrame, params: SwapParams
 def default_swap_candidates(region: Region, demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Candidate sites: the county/prefecture seats plus every other distinct demand position.
 
-    Ids ``SW-0001, …`` in that order; names are the seat names or ``"<fleet name> (<demand id>)"``.
+    Ids ``SW-0001, …`` in that order; names are the seat names or ``"<county> 换电候选点 (<demand id>)"``.
     """
     import geopandas as gpd
 
     seats = region.settlements[region.settlements["kind"].isin(["county_seat", "prefecture_seat"])]
     g = pd.concat([seats.geometry, demand.geometry], ignore_index=True)
-    names = seats["name"].astype(str).tolist() + [f"{n} ({i})" for n, i in zip(demand["name"].astype(str),
-                                                                                  demand["demand_id"], strict=True)]
+    # a site at a demand position is named by its county, not by the fleet whose depot it is (several
+    # fleets share a position and the station may serve any of them)
+    county_name = dict(zip(region.counties["adcode"].astype(str), region.counties["name"].astype(str), strict=True))
+    where = demand["county_adcode"].astype(str).map(county_name).fillna(demand["county_adcode"].astype(str)) \
+        if "county_adcode" in demand.columns else demand["name"].astype(str)
+    names = seats["name"].astype(str).tolist() + [f"{w} 换电候选点 ({i})" for w, i in zip(where, demand["demand_id"],
+                                                                                       strict=True)]
     key = [f"{p.x:.5f},{p.y:.5f}" for p in g]
     keep = ~pd.Index(key).duplicated()
     gdf = gpd.GeoDataFrame({"name": np.array(names, dtype=object)[keep]}, geometry=list(g[keep]), crs="EPSG:4326")
