@@ -92,7 +92,8 @@ def main() -> None:
     s = res.solution
     print(f"\nmodel: {s.size['columns']:,} columns ({s.size['integer_columns']:,} integer), {s.size['rows']:,} rows, "
           f"{s.size['nonzeros']:,} nonzeros")
-    print(f"build {s.size['build_s']:.1f} s, solve {s.size['solve_s']:.1f} s, status {s.status}, gap {s.gap:.3%}")
+    print(f"build {s.size['build_s']:.1f} s, solve {s.size['solve_s']:.1f} s, status {s.status}, gap {s.gap:.3%}, "
+          f"warm start: {s.size.get('warm_start', 'none')}")
     print("timings:", {k: round(v, 1) for k, v in res.timings.items()}, f"plan_joint wall {wall:.1f} s")
     print("\ncost by tier (CNY):")
     print(res.joint_costs[res.joint_costs["year"] == "total"].to_string(index=False))

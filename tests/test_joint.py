@@ -362,3 +362,88 @@ def test_joint_params_bad_input_one_line() -> None:
         with pytest.raises(ConfigError, match=match) as exc:
             joint_params(data)
         assert "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------- budget-feasible warm start
+def _phased_hand_case():
+    # public: A/B/C cover weights 5/3/2 at 4/3/2 M CNY, targets 50 %, 50 %, 100 %; swap: 400 swaps/day,
+    # stations of 150/day at 6 M, targets 30 %, 30 %, 100 % (1 station, then 3). Budgets 12, 2, 16 M, no
+    # carry-over. The last year alone builds everything (27 M): all of it in 2022 breaks the 12 M budget.
+    # By hand: 2022 must reach 5 of 10 (A 4 M, or B + C 5 M) and 120 swaps (1 station, 6 M); 2024 can add
+    # at most 16 M of the remaining 17 M (B + C + 2 stations), so C (2 M) goes into 2023's 2 M. The
+    # unique plan that spends latest: A + 1 station in 2022 (10 M), C in 2023 (2 M), B + 2 stations in 2024.
+    pub = CoverageBlock(name="public", site_ids=pd.Index(["A", "B", "C"]), site_cost=np.array([4e6, 3e6, 2e6]),
+                        cover=sp.csr_array(np.eye(3)), weight=np.array([5.0, 3.0, 2.0]), target_share=[0.5, 0.5, 1.0])
+    swap = CapacitatedBlock(name="swap", site_ids=pd.Index(["S"]), demand_ids=pd.Index(["d"]), volume=np.array([400.0]),
+                            demand_type=np.array([0]), type_names=["truck"], capacity=np.array([150.0]),
+                            unit_cost=np.array([6e6]), max_per_site=np.array([3]), dist=sp.csr_array(np.array([[1.0]])),
+                            target_share=[0.3, 0.3, 1.0])
+    return [pub, swap], dict(years=[2022, 2023, 2024], budgets=[12e6, 2e6, 16e6])
+
+
+def _assert_feasible_by_pyomo(model, start: dict) -> None:
+    """Every variable bound, integrality and constraint of the Pyomo model, evaluated by Pyomo itself."""
+    import pyomo.environ as pyo
+
+    for var, vals in start.items():
+        for v, val in zip(var.values(), np.asarray(vals, float), strict=True):
+            v.set_value(float(val), skip_validation=True)
+    for v in model.component_data_objects(pyo.Var):
+        assert v.value is not None, v.name
+        assert v.lb is None or v.value >= v.lb - 1e-9, v.name
+        assert v.ub is None or v.value <= v.ub + 1e-9, v.name
+        if v.is_integer():
+            assert abs(v.value - round(v.value)) < 1e-9, v.name
+    n = 0
+    for c in model.component_data_objects(pyo.Constraint, active=True):
+        body = pyo.value(c.body)
+        assert c.lower is None or body >= pyo.value(c.lower) - 1e-6 * max(1.0, abs(body)), c.name
+        assert c.upper is None or body <= pyo.value(c.upper) + 1e-6 * max(1.0, abs(body)), c.name
+        n += 1
+    assert n > 0
+
+
+@pytest.mark.parametrize("carry_over", [False, True])
+def test_phased_warm_start_is_budget_feasible_and_changes_nothing(carry_over: bool) -> None:
+    from gzcharge.locate.joint import _warm_start, build_joint_model
+
+    blocks, kw = _phased_hand_case()
+    model, info = build_joint_model(blocks, carry_over=carry_over, **kw)
+    start, kind = _warm_start(blocks, model, info, registry=None, budgets=kw["budgets"], total_budget=None,
+                              carry_over=carry_over, objective="min_cost", time_limit_s=None, mip_rel_gap=GAP,
+                              threads=None)
+    assert kind == "phased"
+    _assert_feasible_by_pyomo(model, start)
+    # the start's own yearly spend, read from its build variables: within the (cumulative) budgets
+    x = np.asarray(start[model.component("public__x")]).reshape(3, 3)
+    n = np.asarray(start[model.component("swap__n")])
+    cum = np.array([4e6, 3e6, 2e6]) @ x + 6e6 * n
+    assert (cum <= np.cumsum(kw["budgets"]) + 1e-6).all()
+    if not carry_over:
+        assert (np.diff(np.r_[0.0, cum]) <= np.array(kw["budgets"]) + 1e-6).all()
+    with_ws = solve_joint(blocks, carry_over=carry_over, mip_rel_gap=GAP, **kw)
+    without = solve_joint(blocks, carry_over=carry_over, mip_rel_gap=GAP, warm_start=False, **kw)
+    assert with_ws.size["warm_start"] == "phased" and without.size["warm_start"] == "none"
+    assert with_ws.status == without.status == "optimal"
+    assert with_ws.objective == pytest.approx(without.objective, rel=1e-12) == pytest.approx(27e6)
+    if not carry_over:
+        year = dict(zip(with_ws.sites["site_id"], with_ws.sites["build_year"], strict=True))
+        assert year == {"A": 2022, "C": 2023, "B": 2024, "S": 2022}
+        assert with_ws.sites.set_index("site_id").loc["S", ["n_2022", "n_2023", "n_2024"]].tolist() == [1, 1, 3]
+        assert with_ws.costs.groupby("year")["cost_cny"].sum().tolist() == pytest.approx([10e6, 2e6, 15e6])
+
+
+def test_phased_warm_start_falls_back_when_a_budget_cannot_fit() -> None:
+    # 2022 needs 5 of 10 covered and 1 swap station (>= 10 M) but has 9 M: no phasing of the plan fits
+    # (the model itself is infeasible, so only the start is checked)
+    from gzcharge.locate.joint import _phased_vector, build_joint_model
+
+    blocks, kw = _phased_hand_case()
+    kw["budgets"] = [9e6, 2e6, 19e6]
+    model, info = build_joint_model(blocks, **kw)
+    T = 3
+    final = {"public__x": np.ones(3), "public__y": np.ones(3), "swap__n": np.array([3.0]),
+             "swap__flow": np.array([400.0])}
+    assert info["layout"].T == T
+    assert _phased_vector(blocks, info, final, registry=None, budgets=kw["budgets"], carry_over=False,
+                          objective="min_cost") is None

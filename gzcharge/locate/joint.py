@@ -659,10 +659,12 @@ def _define_flow(L: _Layout, b: FlowBlock, info: dict) -> None:
     cost = np.asarray(b.site_cost, float)[new] + info["fold"].get(b.name, np.zeros(m))[new]
     xo = L.add_var(f"{b.name}__x", nx_ * T, "binary")
     yo = L.add_var(f"{b.name}__y", ny * T, "real", 0.0, 1.0)
-    info["blocks"][b.name] = {"new": new, "xo": xo, "yo": yo, "free": free, "cost": cost}
     ti = np.arange(T)
     # arc cover: Σ_{k∈K} x_{k,t} − y_{q,t} >= 0
     ks = np.flatnonzero(keep & (ypos[b.set_path] >= 0))
+    info["blocks"][b.name] = {"new": new, "xo": xo, "yo": yo, "free": free, "cost": cost, "ypaths": ypaths,
+                              "set_y": ypos[b.set_path[ks]], "memb_set": np.zeros(0, np.int64),
+                              "memb_x": np.zeros(0, np.int64)}
     if len(ks):
         nk = len(ks)
         memb = keep[set_of] & (ypos[b.set_path[set_of]] >= 0)
@@ -673,6 +675,7 @@ def _define_flow(L: _Layout, b: FlowBlock, info: dict) -> None:
         c1 = (xo + pos[site][:, None] * T + ti).ravel()
         r2 = (np.arange(nk)[:, None] * T + ti).ravel()
         c2 = (yo + ypos[b.set_path[ks]][:, None] * T + ti).ravel()
+        info["blocks"][b.name].update(memb_set=srow[s_of], memb_x=pos[site])
         L.add_rows(f"{b.name}__arc_cover", np.r_[r1, r2], np.r_[c1, c2], np.r_[np.ones(len(r1)), -np.ones(len(r2))],
                    np.zeros(nk * T), np.full(nk * T, np.inf))
     # required covers (hard years)
@@ -1142,11 +1145,11 @@ def solve_joint(
                                     discount_rate=discount_rate, year_weight=year_weight,
                                     monotone_targets=monotone_targets)
     L: _Layout = info["layout"]
-    start = None
+    start, start_kind = None, "none"
     if warm_start and len(years) > 1:
-        start = _final_year_start(blocks, model, info, registry=registry, budgets=budgets, total_budget=total_budget,
-                                  carry_over=carry_over, objective=objective, time_limit_s=time_limit_s,
-                                  mip_rel_gap=mip_rel_gap, threads=threads)
+        start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
+                                        total_budget=total_budget, carry_over=carry_over, objective=objective,
+                                        time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
     try:
         res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
                     enforce_wall_clock=time_limit_s is not None, load_solution=False)
@@ -1181,7 +1184,7 @@ def solve_joint(
         gap = 0.0
     size = {"columns": info["n_cols"], "integer_columns": info["n_int"], "rows": info["n_rows"], "nonzeros": info["nnz"],
             "build_s": info["build_s"], "solve_s": res.seconds, "years": T, "blocks": len(blocks),
-            "access_cny": access, **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
+            "access_cny": access, "warm_start": start_kind, **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
     logger.info("joint model: %d columns (%d integer), %d rows, %d nonzeros; %s, gap %.3g", info["n_cols"],
                 info["n_int"], info["n_rows"], info["nnz"], res.status.value, gap)
     return JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
@@ -1315,22 +1318,83 @@ def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
     return ok & ~b.impossible
 
 
-def _final_year_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: SiteRegistry | None,
-                      budgets: Any, total_budget: Any, carry_over: bool, objective: str,
-                      time_limit_s: float | None, mip_rel_gap: float, threads: int | None) -> dict | None:
-    """MIP start: the last year's plan solved alone, built in every year (see :func:`solve_joint`)."""
+def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: SiteRegistry | None,
+                budgets: Any, total_budget: Any, carry_over: bool, objective: str, time_limit_s: float | None,
+                mip_rel_gap: float, threads: int | None) -> tuple[dict | None, str]:
+    """MIP start for the phased model (see :func:`solve_joint`).
+
+    Returns ``(start, kind)``: ``kind`` is ``"phased"`` (the last year's plan with build years
+    chosen by :func:`_phased_vector`, checked against every row of the model), ``"last_year"``
+    (that plan built in every year: the fallback) or ``"none"``.
+    """
+    final = _last_year_plan(blocks, info, registry=registry, budgets=budgets, total_budget=total_budget,
+                            objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+    if final is None:
+        return None, "none"
+    L: _Layout = info["layout"]
+    T = L.T
+    t0 = time.perf_counter()
+    x = _phased_vector(blocks, info, final, registry=registry, budgets=budgets, carry_over=carry_over,
+                       objective=objective)
+    if x is not None:
+        bad = _violations(L, x)
+        if not bad:
+            logger.info("joint: phased warm start (%.2f s)", time.perf_counter() - t0)
+            return _start_map(model, L, x), "phased"
+        logger.warning("joint: the phased warm start violates %s; using the last year's plan in every year", bad)
+    else:
+        logger.info("joint: no budget-feasible phasing of the last year's plan; using it in every year")
+    x = np.zeros(L.n)
+    for name, n, *_ in L.vars:
+        v1 = final.get(name)
+        if v1 is None:
+            continue
+        off = L.offset[name]
+        if n == len(v1) * T:
+            x[off: off + n] = np.repeat(v1, T)
+        elif n == len(v1):
+            x[off: off + n] = v1
+    return _start_map(model, L, x), "last_year"
+
+
+def _start_map(model: Any, L: _Layout, x: np.ndarray) -> dict:
+    """``{Pyomo Var: values}`` from a full column vector."""
+    return {model.component(name): x[L.offset[name]: L.offset[name] + n] for name, n, *_ in L.vars}
+
+
+def _violations(L: _Layout, x: np.ndarray, tol: float = 1e-7) -> list[str]:
+    """Names of the bound, integrality and row families that ``x`` violates (empty: feasible)."""
+    bad = []
+    for name, n, dom, lb, ub in L.vars:
+        v = x[L.offset[name]: L.offset[name] + n]
+        t = tol * np.maximum(1.0, np.abs(v))
+        if ((v < lb - t) | (v > ub + t)).any():
+            bad.append(f"{name} bounds")
+        if dom != "real" and (np.abs(v - np.round(v)) > tol).any():
+            bad.append(f"{name} integrality")
+    for name, r, c, v, lo, hi, nrow in L.rows:
+        act = np.bincount(r, weights=v * x[c], minlength=nrow)
+        t = tol * np.maximum(1.0, np.abs(act))
+        if ((act < lo - t) | (act > hi + t)).any():
+            bad.append(name)
+    return bad
+
+
+def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegistry | None, budgets: Any,
+                    total_budget: Any, objective: str, time_limit_s: float | None, mip_rel_gap: float,
+                    threads: int | None) -> dict[str, np.ndarray] | None:
+    """The last year solved alone (its targets and hard rules, the whole budget): values by variable name."""
     from dataclasses import replace
 
     from gzcharge.solve import solve
 
-    L: _Layout = info["layout"]
-    T = L.T
+    T = info["layout"].T
     one = []
     for b in blocks:
         s = _targets(b, T)
+        last_hard = bool(_years_mask(T, b.hard_from, b.hard)[-1])
         one.append(replace(b, target_share=None if b.target_share is None else [s[-1]],
-                           hard_from=None if _years_mask(T, b.hard_from, b.hard)[-1] else 0,
-                           hard=bool(_years_mask(T, b.hard_from, b.hard)[-1])))
+                           hard_from=None if last_hard else 0, hard=last_hard))
     tb = total_budget
     if budgets is not None:
         tot = float(np.sum(budgets))
@@ -1343,16 +1407,233 @@ def _final_year_start(blocks: Sequence[Block], model: Any, info: dict, *, regist
     except Exception as exc:  # no start is no failure
         logger.info("joint: no warm start from the last year alone (%s)", exc)
         return None
-    L1: _Layout = info1["layout"]
-    n1 = {name: n for name, n, *_ in L1.vars}
-    start = {}
-    for name, n, *_ in L.vars:
-        if name not in n1:
-            continue
-        v1 = np.asarray(r1.values(m1.component(name)), float)
-        if n == n1[name] * T:
-            start[model.component(name)] = np.repeat(v1, T)
-        elif n == n1[name]:
-            start[model.component(name)] = v1
-    logger.info("joint: warm start from the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
-    return start
+    logger.info("joint: the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
+    return {name: np.asarray(r1.values(m1.component(name)), float) for name, *_ in info1["layout"].vars}
+
+
+def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndarray], *,
+                   registry: SiteRegistry | None, budgets: Any, carry_over: bool, objective: str) -> np.ndarray | None:
+    """Build years for the last year's plan ``S`` that meet every year's targets within the budgets.
+
+    Every *unit* of ``S`` (a new site of a coverage/flow block; one added station of a
+    capacitated block, up to the final count) gets a first year. Year by year (open sets only grow), each
+    block adds units of ``S`` until the year's target share is met, greedily by target progress
+    per CNY (coverage: newly covered weight; flow: a path's refuelled flow per cost of the sites
+    that still miss on it; capacitated: the facility's final served volume per station); in a hard-rule year
+    and in the last year all of the block's units are open. Without carry-over, a year whose spend
+    exceeds its budget moves units to the year before (from the last year back). ``max_service``
+    then adds units early while the budgets allow. Flows and ``y`` follow from the open sets
+    (swap flows are the final flows scaled by stations open / final stations). Returns the full
+    column vector, or None when a budget cannot be met this way.
+    """
+    L: _Layout = info["layout"]
+    T = L.T
+    Cm = L.cum_matrix()
+    K = L.const_cost()
+    needs = info["group_needs_var"]
+    gshared = info.get("shared", {})
+    G = np.zeros(len(needs)) if registry is None else np.asarray(registry.shared_cost, float) * needs
+    parts: list[dict] = []
+    ucost_l, ugroup_l = [], []
+    nU = 0
+    for b in blocks:
+        d = info["blocks"][b.name]
+        p: dict[str, Any] = {"b": b, "d": d, "hard": _years_mask(T, b.hard_from, b.hard)}
+        s = _targets(b, T)
+        mem = None if registry is None else np.asarray(registry.members.get(b.name, np.full(len(b.site_ids), -1)))
+        if isinstance(b, CapacitatedBlock):
+            a = d["arcs"]
+            NT = np.round(final[f"{b.name}__n"])
+            FT = np.maximum(final[f"{b.name}__flow"], 0.0)
+            e_f = d["e_f"]
+            grow = np.flatnonzero(NT > e_f + 0.5)
+            units = np.repeat(grow, np.round(NT - e_f)[grow].astype(np.int64))  # one unit per added station
+            served_f = np.bincount(a["fac"], weights=FT, minlength=len(NT))
+            ratio = np.divide(e_f, NT, out=np.ones(len(NT)), where=NT > 0)
+            p.update(NT=NT, FT=FT, units=units, gain=served_f[units] / NT[units],
+                     base=float((served_f * ratio).sum()), need=s * float(np.sum(b.volume)))
+            cost = np.asarray(b.unit_cost, float)[a["fac_type"][units]]
+            sites = a["fac_site"][units]
+        else:
+            new = d["new"]
+            units = np.flatnonzero(final[f"{b.name}__x"] > 0.5)
+            cost = d["cost"][units]
+            sites = new[units]
+            p["units"] = units
+            if isinstance(b, CoverageBlock):
+                rows = d["rows"]
+                w = np.asarray(b.weight, float)
+                dc = None if b.demand_cost is None else np.asarray(b.demand_cost, float)
+                cap = np.clip(final[f"{b.name}__y"], 0.0, 1.0) if dc is not None and dc.any() else np.ones(len(rows))
+                p.update(Cu=sp.csr_array(d["C"][rows][:, units]), cap=cap, wr=w[rows] * cap,
+                         dcr=np.zeros(len(rows)) if dc is None else dc[rows] * cap,
+                         need=s * float(w.sum()) - float(w[d["cov_ex"]].sum()))
+            else:
+                f = np.asarray(b.flows, float)
+                upos = np.full(len(new), -1)
+                upos[units] = np.arange(len(units))
+                mu = upos[d["memb_x"]]
+                ok = mu >= 0
+                nset = len(d["set_y"])
+                p.update(fy=f[d["ypaths"]], set_y=d["set_y"], mset=d["memb_set"][ok], munit=mu[ok],
+                         has_s=np.bincount(d["memb_set"][ok], minlength=nset) > 0,
+                         need=s * float(f.sum()) * (1 - 1e-9) - float(f[d["free"]].sum()))
+        g = np.full(len(units), -1) if mem is None else mem[sites]
+        g = np.where((g >= 0) & needs[np.maximum(g, 0)] if len(needs) else False, g, -1)
+        p["sl"] = slice(nU, nU + len(units))
+        nU += len(units)
+        ucost_l.append(cost)
+        ugroup_l.append(g)
+        parts.append(p)
+    ucost = np.concatenate(ucost_l) if ucost_l else np.zeros(0)
+    ugroup = np.concatenate(ugroup_l).astype(np.int64) if ugroup_l else np.zeros(0, np.int64)
+    grouped = ugroup >= 0
+
+    def group_open(o: np.ndarray) -> np.ndarray:
+        go = np.zeros(len(G), bool)
+        go[ugroup[grouped & o]] = True
+        return go
+
+    def assemble(op: np.ndarray) -> np.ndarray:
+        x = np.zeros(L.n)
+        for p in parts:
+            b, d, o = p["b"], p["d"], op[p["sl"]]
+            if isinstance(b, CapacitatedBlock):
+                a, NT = d["arcs"], p["NT"]
+                N = np.repeat(d["e_f"][:, None], T, axis=1)
+                np.add.at(N, p["units"], o.astype(float))
+                x[d["no"]: d["no"] + N.size] = N.ravel()
+                scale = np.divide(N, NT[:, None], out=np.zeros_like(N), where=NT[:, None] > 0)
+                Fl = p["FT"][:, None] * scale[a["fac"]]
+                x[d["xo"]: d["xo"] + Fl.size] = Fl.ravel()
+                continue
+            X = np.zeros((len(d["new"]), T))
+            X[p["units"]] = o
+            x[d["xo"]: d["xo"] + X.size] = X.ravel()
+            if isinstance(b, CoverageBlock):
+                Y = np.minimum(p["cap"][:, None], (p["Cu"] @ o.astype(float) > 0.5).astype(float))
+            else:
+                Y = np.ones((len(p["fy"]), T))
+                hit = np.zeros((len(p["set_y"]), T), bool)
+                np.logical_or.at(hit, p["mset"], o[p["munit"]])
+                miss = np.nonzero(~hit)
+                Y[p["set_y"][miss[0]], miss[1]] = 0.0
+            x[d["yo"]: d["yo"] + Y.size] = Y.ravel()
+        if gshared and len(G):
+            wo, gpos = gshared["wo"], gshared["gpos"]
+            Wg = np.zeros((int((gpos >= 0).sum()), T))
+            for t in range(T):
+                go = group_open(op[:, t])
+                Wg[gpos[go], t] = 1.0
+            x[wo: wo + Wg.size] = Wg.ravel()
+        if "shared__u" in final:
+            x[L.offset["shared__u"]: L.offset["shared__u"] + len(final["shared__u"])] = np.round(final["shared__u"])
+        return x
+
+    def add_for_target(p: dict, o: np.ndarray, others_open: np.ndarray, need: float) -> bool:
+        """Open units of block ``p`` (mask ``o``, in place) until its target ``need`` is met."""
+        u_sl = ucost[p["sl"]]
+        ug = ugroup[p["sl"]]
+        tol = 1e-9 * max(1.0, abs(need))
+        b = p["b"]
+        while True:
+            go = group_open(others_open) | np.bincount(ug[(ug >= 0) & o], minlength=len(G)).astype(bool)
+            ceff = u_sl + np.where(ug >= 0, G[np.maximum(ug, 0)] * ~go[np.maximum(ug, 0)], 0.0) if len(G) else u_sl
+            if isinstance(b, CapacitatedBlock):
+                served = p["base"] + float(p["gain"][o].sum())
+                if served >= need - tol:
+                    return True
+                score = np.where(~o & (p["gain"] > 0), p["gain"] / (ceff + 1e-9), -1.0)
+            elif isinstance(b, CoverageBlock):
+                cov = p["Cu"] @ o.astype(float) > 0.5
+                if float(p["wr"][cov].sum()) >= need - tol:
+                    return True
+                gain = p["Cu"].T @ (p["wr"] * ~cov)
+                extra = p["Cu"].T @ (p["dcr"] * ~cov)
+                score = np.where(~o & (gain > 0), gain / (ceff + extra + 1e-9), -1.0)
+            else:
+                hit = np.zeros(len(p["set_y"]), bool)
+                hit[p["mset"][o[p["munit"]]]] = True
+                ok = np.ones(len(p["fy"]), bool)
+                ok[p["set_y"][~hit]] = False
+                if float(p["fy"][ok].sum()) >= need - tol:
+                    return True
+                blocked = np.zeros(len(ok), bool)
+                blocked[p["set_y"][~hit & ~p["has_s"]]] = True
+                # cheapest unit of S in every unhit set; a path's bundle = those units of its unhit sets
+                um = ~hit[p["mset"]]
+                ms, mu = p["mset"][um], p["munit"][um]
+                order = np.lexsort((ceff[mu], ms))
+                ms, mu = ms[order], mu[order]
+                first = np.r_[True, ms[1:] != ms[:-1]] if len(ms) else np.zeros(0, bool)
+                pairs = np.unique(np.column_stack([p["set_y"][ms[first]], mu[first]]), axis=0) \
+                    if first.any() else np.zeros((0, 2), np.int64)
+                bcost = np.bincount(pairs[:, 0], weights=ceff[pairs[:, 1]], minlength=len(ok))
+                cand = ~ok & ~blocked & (p["fy"] > 0)
+                if not cand.any():
+                    return False
+                q = int(np.argmax(np.where(cand, p["fy"] / (bcost + 1e-9), -1.0)))
+                o[pairs[pairs[:, 0] == q, 1]] = True
+                continue
+            if score.max(initial=-1.0) <= 0:
+                return False
+            o[int(np.argmax(score))] = True
+
+    op = np.zeros((nU, T), bool)
+    for t in range(T):
+        if t:
+            op[:, t] = op[:, t - 1]
+        for p in parts:
+            o = op[p["sl"], t]
+            if t == T - 1 or p["hard"][t]:
+                o[:] = True
+            else:
+                need = p["need"][t]
+                if np.isfinite(need) and need > 0:
+                    others = op[:, t].copy()
+                    others[p["sl"]] = False
+                    if not add_for_target(p, o, others, need):
+                        return None
+            op[p["sl"], t] = o
+
+    def spend(op: np.ndarray) -> np.ndarray:
+        return np.diff(np.r_[0.0, Cm @ assemble(op) + K])
+
+    if budgets is not None:
+        B = np.asarray(budgets, float)
+        if carry_over:
+            if (np.cumsum(spend(op)) > np.cumsum(B) * (1 + 1e-9)).any():
+                return None
+        else:
+            for t in range(T - 1, 0, -1):
+                while (ex := spend(op)[t] - B[t]) > 1e-9 * max(1.0, B[t]):
+                    cand = np.flatnonzero(op[:, t] & ~op[:, t - 1])
+                    if not len(cand):
+                        return None
+                    c = ucost[cand]
+                    u = cand[np.argmin(np.where(c >= ex, c, np.inf))] if (c >= ex).any() else cand[np.argmax(c)]
+                    op[u, t - 1] = True
+            if spend(op)[0] > B[0] * (1 + 1e-9):
+                return None
+        if objective == "max_service":
+            op = _fill_early(op, ucost, spend, B, carry_over)
+    return assemble(op)
+
+
+def _fill_early(op: np.ndarray, ucost: np.ndarray, spend: Callable[[np.ndarray], np.ndarray], B: np.ndarray,
+                carry_over: bool) -> np.ndarray:
+    """``max_service``: open units in earlier years while every year's budget still holds (cheapest first)."""
+    T = op.shape[1]
+    for t in range(T - 1):
+        for u in np.flatnonzero(~op[:, t])[np.argsort(ucost[~op[:, t]], kind="stable")]:
+            if not op[u, T - 1]:
+                continue
+            trial = op.copy()
+            trial[u, t:] = True
+            sp_ = spend(trial)
+            lhs, rhs = (np.cumsum(sp_), np.cumsum(B)) if carry_over else (sp_, B)
+            if (lhs <= rhs * (1 + 1e-9) + 1e-6).all():
+                op = trial
+            elif ucost[u] > 0:
+                break
+    return op
