@@ -1125,8 +1125,11 @@ def solve_joint(
         Solver options (:func:`gzcharge.solve.solve`).
     warm_start
         With several years, first solve the last year alone (its targets and hard rules, the
-        whole budget) and start the phased model from "everything of that plan built in the
-        first year" (feasible when yearly budgets allow it; HiGHS ignores it otherwise).
+        whole budget). With yearly budgets, give that plan build years that meet every year's
+        targets within the budgets (greedy, see :func:`_phased_vector`; checked against every
+        row of the model) and start from it; without yearly budgets, or when no such phasing is
+        found, start from "everything of that plan built in the first year".
+        ``size["warm_start"]`` says which (``phased``, ``last_year``, ``none``).
 
     Raises
     ------
@@ -1323,9 +1326,10 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
                 mip_rel_gap: float, threads: int | None) -> tuple[dict | None, str]:
     """MIP start for the phased model (see :func:`solve_joint`).
 
-    Returns ``(start, kind)``: ``kind`` is ``"phased"`` (the last year's plan with build years
-    chosen by :func:`_phased_vector`, checked against every row of the model), ``"last_year"``
-    (that plan built in every year: the fallback) or ``"none"``.
+    Returns ``(start, kind)``: ``kind`` is ``"phased"`` (with yearly budgets: the last year's plan
+    with build years chosen by :func:`_phased_vector`, checked against every row of the model),
+    ``"last_year"`` (that plan built in every year: without yearly budgets, or the fallback) or
+    ``"none"``.
     """
     final = _last_year_plan(blocks, info, registry=registry, budgets=budgets, total_budget=total_budget,
                             objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
@@ -1334,15 +1338,17 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
     L: _Layout = info["layout"]
     T = L.T
     t0 = time.perf_counter()
-    x = _phased_vector(blocks, info, final, registry=registry, budgets=budgets, carry_over=carry_over,
-                       objective=objective)
+    # without yearly budgets the last year's plan in every year is feasible already, and on the province
+    # benchmark it solved faster (85 s, optimal) than the phased start (246 s, 0.12 % at the limit)
+    x = None if budgets is None else _phased_vector(blocks, info, final, registry=registry, budgets=budgets,
+                                                    carry_over=carry_over, objective=objective)
     if x is not None:
         bad = _violations(L, x)
         if not bad:
             logger.info("joint: phased warm start (%.2f s)", time.perf_counter() - t0)
             return _start_map(model, L, x), "phased"
         logger.warning("joint: the phased warm start violates %s; using the last year's plan in every year", bad)
-    else:
+    elif budgets is not None:
         logger.info("joint: no budget-feasible phasing of the last year's plan; using it in every year")
     x = np.zeros(L.n)
     for name, n, *_ in L.vars:
