@@ -298,6 +298,7 @@ def plan(
     od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow) replacing the gravity model."),
     fleets: str = typer.Option(None, "--fleets", help="Fleet file (CSV/TOML) for battery-swap demand; else per-capita defaults."),
     h2_sources: str = typer.Option(None, "--h2-sources", help="Hydrogen sources CSV (name, lon, lat, kind) for the supply rule."),
+    freight_od: str = typer.Option(None, "--freight-od", help="Freight OD CSV (origin, destination, flow = heavy trucks/day) for the hydrogen tier."),
     tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
@@ -316,7 +317,7 @@ def plan(
         inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
                             townships=townships, existing_stations=existing, expressways=expressways,
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
-                            fleets=fleets, h2_sources=h2_sources, scenario_file=str(scenario or default_scen), overrides=overrides)
+                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, scenario_file=str(scenario or default_scen), overrides=overrides)
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
         if not result.planned_anything():
             from gzcharge.errors import DataError
@@ -354,7 +355,7 @@ def highway(
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         fleets=None, h2_sources=None, tiers="highway", crs=crs, report=report, joint=False)
+         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, report=report, joint=False)
 
 
 def _print_plan_summary(result, written) -> None:

@@ -44,13 +44,14 @@ class PlanInputs:
     od_file: str | None = None
     fleets: str | None = None
     h2_sources: str | None = None
+    freight_od: str | None = None
     scenario_file: str | None = None
     overrides: list[str] = field(default_factory=list)
 
     def files(self) -> dict[str, str]:
         """Input name -> path, for the inputs that are files."""
         names = ("osm_file", "townships", "existing_stations", "expressways", "service_areas",
-                 "existing_fast", "od_file", "fleets", "h2_sources", "scenario_file")
+                 "existing_fast", "od_file", "fleets", "h2_sources", "freight_od", "scenario_file")
         return {n: getattr(self, n) for n in names if getattr(self, n)}
 
 
@@ -376,7 +377,12 @@ def run_plan(
             say("hydrogen refuelling tier", 0.8)
             t1 = time.perf_counter()
             d = hw_for_h2.details
-            hydrogen = plan_hydrogen(d["corridors"], d["traffic"], d["candidates"], scenario.hydrogen,
+            flows = d["traffic"]
+            if inputs.freight_od:
+                flows = _freight_flows(inputs.freight_od, d["candidates"].corridors, scenario, region)
+                notices.append(f"hydrogen: truck flows from {Path(inputs.freight_od).name} (heavy trucks/day × "
+                               f"hydrogen_share {scenario.hydrogen.hydrogen_share:g})")
+            hydrogen = plan_hydrogen(d["corridors"], flows, d["candidates"], scenario.hydrogen,
                                      sources=inputs.h2_sources, region=region, crs=d["corridors"].crs)
             timings["hydrogen"] = time.perf_counter() - t1
             notices += [f"hydrogen: {n}" for n in hydrogen.notes]
@@ -399,6 +405,25 @@ def run_plan(
     return Plan(region=region, scenario=scenario, inputs=inputs, distance_mode=distance_mode,
                 public=public, highway=highway, swap=swap, hydrogen=hydrogen, network_summary=net_summary, notices=notices,
                 timings=timings)
+
+
+def _freight_flows(path: str, corridors: Any, scenario: Scenario, region: Region) -> Any:
+    """Hydrogen truck flows from a user freight OD CSV (``origin, destination, flow`` = heavy trucks/day).
+
+    Origins and destinations are county seats (adcode or name); paths are the shortest corridor
+    paths of the highway tier; ``truck_flow = flow × hydrogen.hydrogen_share`` (the fuel-cell share).
+    """
+    import pandas as pd
+
+    from gzcharge.highway.model import county_seat_points
+    from gzcharge.highway.traffic import build_traffic, read_od_csv
+
+    od = read_od_csv(path)
+    params = scenario.highway.model_copy(update={"daily_trips_scale": 1.0})
+    traffic = build_traffic(corridors, params, county_seat_points(region), od=od)
+    t = traffic.od
+    return pd.DataFrame({"od_id": t["od_id"].to_numpy(), "path": list(t["path"]),
+                         "truck_flow": t["flow"].to_numpy(float) * scenario.hydrogen.hydrogen_share})
 
 
 def write_plan(plan: Plan, out: str | Path, *, report: bool = True) -> list[Path]:
