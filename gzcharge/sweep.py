@@ -439,7 +439,14 @@ def sweep(
     relative = any(v.startswith("*") for _, vals in grid_keys for v in vals)
     for combo in combos:
         trial = [f"{k}={1.0 if v.startswith('*') else v}" for k, v in combo]
-        load_scenario(scen_path, overrides=[*base, *trial])
+        try:
+            load_scenario(scen_path, overrides=[*base, *trial])
+        except ConfigError as exc:
+            # the scenario loader speaks of --set; here the value came from --vary
+            msg = str(exc)
+            for k, _ in combo:
+                msg = msg.replace(f"--set {k}", f"--vary {k}")
+            raise ConfigError(msg) from None
 
     out = Path(out_dir)
     try:
