@@ -50,6 +50,10 @@ def _root(
     from rich.logging import RichHandler
 
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=_stderr(), show_path=False)])
+    if not debug:
+        # third-party chatter (Pyomo's solver log stream, dask) stays out of --verbose
+        for name in ("pyomo", "distributed", "tornado", "bokeh", "fiona", "pyogrio", "matplotlib"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @app.command()
