@@ -242,7 +242,8 @@ def network(
         f"road network of {reg.name} → {out}",
         [("nodes", s["nodes"]), ("edges", s["edges"]), ("length km", s["length_km"]),
          ("expressway km", s["expressway_km"]), ("components", s["components"]),
-         ("largest component share", f"{s['largest_component_share']:.1%}"), ("CRS", s["crs"]), ("source", s["source"])],
+         ("largest component share", f"{s['largest_component_share']:.1%}"), ("CRS", s["crs"]), ("source", s["source"]),
+         ("area", "the boundary plus a 2 km buffer (roads that leave and re-enter stay connected)")],
     )
 
 

@@ -710,7 +710,7 @@ DEFAULT_STYLES: dict[str, LayerStyle] = {
             ("bus", "换电站(公交)", "#1a9641", 3.4, "square"),
             ("heavy_truck", "换电站(重卡)", "#d95f0e", 3.8, "square"),
         ],
-        label_field="name",
+        # no labels: car, bus and truck stations often share a site and their names would pile up
         base=Symbol("#000000", 3.0, shape="square"),
     ),
     "hydrogen_stations": categorized_style(
