@@ -223,6 +223,7 @@ def network(
     """Build the drivable road graph of a region from OSM and write nodes, edges and expressways."""
     from gzcharge.export.gpkg import write_geopackage
     from gzcharge.network import build_network
+    from gzcharge.sources.osm import DEFAULT_BUFFER_M
 
     _check_out(out)
     with _Progress("network") as say:
@@ -243,7 +244,7 @@ def network(
         [("nodes", s["nodes"]), ("edges", s["edges"]), ("length km", s["length_km"]),
          ("expressway km", s["expressway_km"]), ("components", s["components"]),
          ("largest component share", f"{s['largest_component_share']:.1%}"), ("CRS", s["crs"]), ("source", s["source"]),
-         ("area", "the boundary plus a 2 km buffer (roads that leave and re-enter stay connected)")],
+         ("area", f"the boundary plus a {DEFAULT_BUFFER_M / 1000:g} km buffer (roads that leave and re-enter stay connected)")],
     )
 
 
