@@ -76,6 +76,14 @@ def test_every_township_covered_or_listed(area, township_file):
     assert np.all(d_km[covered] * circuity <= radius * 1.001 + 1e-6)
     if scen.public.township_full_coverage and not pub.unmet:
         assert covered.all()
+    # every county falls in one of the styled coverage classes (a value a hair above 100 % once fell
+    # outside all of them and the county was not drawn)
+    from gzcharge.export.styles import DEFAULT_STYLES
+
+    pct = pub.counties["coverage_pct"].to_numpy(float)
+    assert np.all((pct >= 0) & (pct <= 100))
+    codes, _ = DEFAULT_STYLES["counties"].classify(pub.counties)
+    assert min(codes) >= 0
 
 
 def test_plan_cli_writes_styled_gpkg_and_report(tmp_path, township_file):

@@ -697,6 +697,11 @@ def _compliance(region: Region, dem, st, counties_idx: pd.Index, county_evs: np.
         row["townships_total"] = int((d["tier"] == "township").sum())
         w = d["weight_evs"].sum()
         row["coverage_pct"] = 100.0 * d.loc[d["covered"], "weight_evs"].sum() / w if w > 0 else np.nan
+        # float sums can land a hair above 100 (e.g. 100.00000000001), which falls outside the styled
+        # classes in QGIS and on the map: percentages are clipped to [0, 100]
+        for key in ("city_coverage_pct", "county_coverage_pct", "township_coverage_pct", "coverage_pct"):
+            if row[key] == row[key]:  # not NaN
+                row[key] = float(min(100.0, max(0.0, row[key])))
         row["stations"] = len(s)
         row["stations_new"] = int((s["status"] == "new").sum())
         row["stations_existing"] = int((s["status"] == "existing").sum())
