@@ -191,7 +191,7 @@ class Plan:
             rows += [("public stations", f"{len(st)} ({int((st['status'] == 'new').sum())} new)"),
                      ("public plugs", int(st["plugs"].sum())),
                      ("public cost (CNY)", f"{float(st['cost_cny'].sum()):,.0f}"),
-                     ("public solver", f"{self.public.status}, gap {self.public.gap:.3%}")]
+                     ("public solver", f"{self.public.mode}: {self.public.status}, gap {self.public.gap:.3%}")]
         if self.highway is not None:
             if self.highway.skipped:
                 rows.append(("highway", "skipped"))
