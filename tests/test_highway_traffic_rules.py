@@ -44,3 +44,23 @@ def test_min_charging_trip_can_be_set():
     p = HighwayParams(range_km=200, range_derate=1.0, max_gap_km=50, gravity_beta=2, min_charging_trip_km=0)
     res = plan_highway(p, expressways=line, settlements=towns)
     assert len(res.od_flows) == 3
+
+
+def test_k_alternative_paths_split_the_flow():
+    """k_paths = 2 on a ring: the OD flow is split equally over the two routes around it."""
+    # a 100 km × 20 km rectangle of expressway; A at the west corner, B at the east corner: two routes
+    # of 120 km each (north side and south side)
+    x0, y0 = 500_000, 2_900_000
+    nw, ne, se, sw = (x0, y0 + 20_000), (x0 + 100_000, y0 + 20_000), (x0 + 100_000, y0), (x0, y0)
+    lines = gpd.GeoDataFrame({"name": ["N", "E", "S", "W"]},
+                             geometry=[LineString([nw, ne]), LineString([ne, se]), LineString([se, sw]),
+                                       LineString([sw, nw])], crs=CRS)
+    towns = gpd.GeoDataFrame({"settlement_id": ["A", "B"], "name": ["A", "B"], "population": [POP, POP]},
+                             geometry=[Point(*sw), Point(*ne)], crs=CRS).to_crs(4326)
+    p = HighwayParams(range_km=200, range_derate=1.0, max_gap_km=200, gravity_beta=2, k_paths=2,
+                      min_charging_trip_km=0, gravity_daily_trips=1000, ev_share=1.0)
+    res = plan_highway(p, expressways=lines, settlements=towns)
+    od = res.od_flows
+    assert len(od) == 2  # one OD pair, two routes
+    assert od["volume"].to_numpy() == pytest.approx([500.0, 500.0])
+    assert od["length_km"].to_numpy() == pytest.approx([120.0, 120.0], rel=1e-6)

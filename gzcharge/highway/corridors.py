@@ -38,8 +38,9 @@ How the lines become a corridor graph (``build_corridors``)
    expressways (JTG D20 asks for ≥ 4 km between interchanges, rarely less in towns) and above
    the extent of a diamond/trumpet ramp system.
 6. **Graph.** Chains of degree-2 vertices are contracted; nodes are junctions (degree ≥ 3),
-   ends (degree 1), interchanges. Where two distinct pieces join the same two nodes, the shorter
-   is kept. Node ids are integers numbered in (x, y) order, so the graph is deterministic.
+   ends (degree 1), interchanges. Where two pieces join the same two nodes, they are two routes
+   (a ring road's halves) when they lie more than 500 m apart — both are kept, the second split
+   at its middle — else duplicates of one route, and the shorter is kept. Node ids are integers numbered in (x, y) order, so the graph is deterministic.
 
 A *segment* is a maximal chain between junctions/ends: the unit reported in the
 ``expressway_segments`` layer. Connected components are reported in ``components`` (a
@@ -698,6 +699,11 @@ def _interchanges(mg: nx.MultiGraph, link_lines: list, tol: float) -> tuple[set,
     return inter_keys, joins
 
 
+#: two pieces joining the same two nodes are distinct routes (both kept) when they lie farther apart
+#: than this; closer pieces are duplicates of one route (unmerged carriageways) and the shorter is kept
+_DISTINCT_ROUTE_M = 500.0
+
+
 def _contract(mg: nx.MultiGraph, keep: set) -> nx.Graph:
     """Contract degree-2 vertices (except ``keep``) into single edges; simple Graph out."""
     from shapely.geometry import LineString
@@ -765,8 +771,22 @@ def _contract(mg: nx.MultiGraph, keep: set) -> nx.Graph:
             "link": link,
         }
         if g.has_edge(u, end):
-            if g.edges[u, end]["length_km"] <= attrs["length_km"]:
+            other = g.edges[u, end]["geometry"]
+            if ln.hausdorff_distance(other) > _DISTINCT_ROUTE_M:
+                # a second, distinct route between the same two nodes (a ring road's two halves): the
+                # simple Graph cannot hold parallel edges, so split this one at its middle
+                mid_pt = ln.interpolate(0.5, normalized=True)
+                cut = int(np.searchsorted(np.cumsum([0.0, *np.hypot(*np.diff(np.asarray(coords), axis=0).T)]),
+                                          ln.length / 2))
+                head = [*coords[:cut], (mid_pt.x, mid_pt.y)]
+                tail = [(mid_pt.x, mid_pt.y), *coords[cut:]]
+                mkey = _key(mid_pt.x, mid_pt.y)
+                g.add_node(mkey, x=float(mid_pt.x), y=float(mid_pt.y), interchange=False)
+                add(u, mkey, head, refs, names, link)
+                add(mkey, end, tail, refs, names, link)
                 return
+            if g.edges[u, end]["length_km"] <= attrs["length_km"]:
+                return  # a duplicate of the same route (e.g. an unmerged carriageway): keep the shorter
         g.add_edge(u, end, **attrs)
 
     for u in sorted(structural):
