@@ -48,6 +48,24 @@ class PlanInputs:
     scenario_file: str | None = None
     overrides: list[str] = field(default_factory=list)
 
+    def osm_pois(self, polygon: Any, tags: dict) -> Any:
+        """OSM points of interest from the local file or, with ``online``, from Overpass."""
+        from gzcharge.sources import osm
+
+        if self.osm_file:
+            return osm.pois_from_file(self.osm_file, polygon, tags=tags)
+        return osm.pois_from_overpass(polygon, tags=tags, endpoint=self.endpoint,
+                                      timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+
+    def osm_builtup(self, polygon: Any) -> Any:
+        """OSM built-up (landuse) polygons from the local file or, with ``online``, from Overpass."""
+        from gzcharge.sources import osm
+
+        if self.osm_file:
+            return osm.builtup_from_file(self.osm_file, polygon)
+        return osm.builtup_from_overpass(polygon, endpoint=self.endpoint,
+                                         timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+
     def files(self) -> dict[str, str]:
         """Input name -> path, for the inputs that are files."""
         names = ("osm_file", "townships", "existing_stations", "expressways", "service_areas",
@@ -262,31 +280,18 @@ def run_plan(
         timings["network"] = time.perf_counter() - t0
         say("reading points of interest", 0.25)
         t1 = time.perf_counter()
-        if inputs.osm_file:
-            pois = osm.pois_from_file(inputs.osm_file, region.boundary, tags=PUBLIC_POI_TAGS)
-        else:
-            pois = osm.pois_from_overpass(region.boundary, tags=PUBLIC_POI_TAGS, endpoint=inputs.endpoint,
-                                          timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+        pois = inputs.osm_pois(region.boundary, PUBLIC_POI_TAGS)
         timings["pois"] = time.perf_counter() - t1
         builtup = None
         if scenario.tiers.public or scenario.joint.enabled:
             # built-up areas (OSM landuse) spread city-core and county-seat demand over the real town shape
             t1 = time.perf_counter()
-            if inputs.osm_file:
-                builtup = osm.builtup_from_file(inputs.osm_file, region.boundary)
-            else:
-                builtup = osm.builtup_from_overpass(region.boundary, endpoint=inputs.endpoint,
-                                                    timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+            builtup = inputs.osm_builtup(region.boundary)
             timings["osm_builtup"] = time.perf_counter() - t1
         if region.township_source is None and (scenario.tiers.public or scenario.joint.enabled):
             # township seats from OSM place nodes when no township file was given
             t1 = time.perf_counter()
-            if inputs.osm_file:
-                places = osm.pois_from_file(inputs.osm_file, region.boundary, tags=osm.TOWNSHIP_PLACE_TAGS)
-            else:
-                places = osm.pois_from_overpass(region.boundary, tags=osm.TOWNSHIP_PLACE_TAGS,
-                                                endpoint=inputs.endpoint,
-                                                timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S)
+            places = inputs.osm_pois(region.boundary, osm.TOWNSHIP_PLACE_TAGS)
             seats = osm.township_seats_from_pois(places, region.counties)
             if len(seats):
                 region = region.with_townships(seats, source=f"osm:{len(seats)} place nodes")
@@ -334,11 +339,8 @@ def run_plan(
     if service_areas is None and inputs.online and (scenario.tiers.highway or scenario.tiers.hydrogen):
         # online runs: service and rest areas from Overpass (a local file is read by the highway tier itself)
         from gzcharge.highway.candidates import SERVICE_AREA_TAGS, service_areas_from_pois
-        from gzcharge.sources import osm
 
-        service_areas = service_areas_from_pois(osm.pois_from_overpass(
-            region.boundary, tags=SERVICE_AREA_TAGS, endpoint=inputs.endpoint,
-            timeout_s=inputs.timeout_s or osm.DEFAULT_TIMEOUT_S))
+        service_areas = service_areas_from_pois(inputs.osm_pois(region.boundary, SERVICE_AREA_TAGS))
 
     highway = None
     if scenario.tiers.highway:

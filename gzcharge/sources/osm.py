@@ -732,6 +732,37 @@ def pois_from_file(
     return _within(_poi_frame(records, keys), polygon)
 
 
+def _features_from_overpass(
+    polygon: BaseGeometry,
+    spec: Mapping[str, bool | str | list[str]],
+    *,
+    endpoint: str | None,
+    timeout_s: float,
+    cache_dir: str | Path | None,
+    use_cache: bool,
+) -> gpd.GeoDataFrame | None:
+    """osmnx ``features_from_polygon`` under gzcharge's settings; ``None`` when Overpass has nothing.
+
+    Raises
+    ------
+    NetworkError
+        Overpass unreachable or failing; the message names ``--osm-file``.
+    """
+    import osmnx as ox
+    import requests
+
+    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
+        try:
+            return ox.features_from_polygon(polygon, dict(spec))
+        except NetworkError:
+            raise
+        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
+            raise _overpass_error(e, url, timeout_s) from e
+        except ox._errors.InsufficientResponseError:
+            return None
+
+
 def pois_from_overpass(
     polygon: BaseGeometry,
     tags: Mapping[str, bool | str | list[str]] | None = None,
@@ -748,23 +779,15 @@ def pois_from_overpass(
     NetworkError
         Overpass unreachable or failing; the message names ``--osm-file``.
     """
-    import osmnx as ox
-    import requests
     import shapely
 
     spec = dict(tags or DEFAULT_POI_TAGS)
     polygon = _check_polygon(polygon)
-    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
     keys = list(spec)
-    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
-        try:
-            gdf = ox.features_from_polygon(polygon, dict(spec))
-        except NetworkError:
-            raise
-        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
-            raise _overpass_error(e, url, timeout_s) from e
-        except ox._errors.InsufficientResponseError:
-            return _poi_frame([], keys)
+    gdf = _features_from_overpass(polygon, spec, endpoint=endpoint, timeout_s=timeout_s, cache_dir=cache_dir,
+                                  use_cache=use_cache)
+    if gdf is None:
+        return _poi_frame([], keys)
     records: list[dict[str, Any]] = []
     copy_keys = list(dict.fromkeys([*keys, *POI_EXTRA_TAGS]))
     cents = shapely.centroid(gdf.geometry.to_numpy())
@@ -967,8 +990,6 @@ def builtup_from_overpass(
     NetworkError
         Overpass unreachable or failing; the message names ``--osm-file``.
     """
-    import osmnx as ox
-    import requests
     import shapely
 
     polygon = _check_polygon(polygon)
@@ -980,16 +1001,10 @@ def builtup_from_overpass(
         spec["place"] = list(place)
     if not spec:
         return _builtup_frame([], [], polygon)
-    url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-    with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
-        try:
-            gdf = ox.features_from_polygon(polygon, spec)
-        except NetworkError:
-            raise
-        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
-            raise _overpass_error(e, url, timeout_s) from e
-        except ox._errors.InsufficientResponseError:
-            return _builtup_frame([], [], polygon)
+    gdf = _features_from_overpass(polygon, spec, endpoint=endpoint, timeout_s=timeout_s, cache_dir=cache_dir,
+                                  use_cache=use_cache)
+    if gdf is None:
+        return _builtup_frame([], [], polygon)
     records: list[dict[str, Any]] = []
     geoms: list[Any] = []
     polygonal = np.isin(shapely.get_type_id(gdf.geometry.to_numpy()), [3, 6])  # Polygon, MultiPolygon

@@ -265,6 +265,19 @@ class PublicModelInputs:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _stage_timer(timings: dict[str, float], progress: ProgressCallback | None) -> Callable[[str, float], float]:
+    """``stage(name, t0)``: record the seconds since ``t0`` under ``name``, report progress, return now."""
+
+    def stage(name: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        timings[name] = round(t1 - t0, 3)
+        if progress:
+            progress(name, 1.0)
+        return t1
+
+    return stage
+
+
 def public_model_data(
     region: Region,
     scenario: Scenario,
@@ -289,12 +302,7 @@ def public_model_data(
     timings: dict[str, float] = {}
     notes: list[str] = []
 
-    def stage(name: str, t0: float) -> float:
-        t1 = time.perf_counter()
-        timings[name] = round(t1 - t0, 3)
-        if progress:
-            progress(name, 1.0)
-        return t1
+    stage = _stage_timer(timings, progress)
 
     t = time.perf_counter()
     demand = public_demand(region, scenario, builtup=builtup)
@@ -552,12 +560,7 @@ def plan_public(
     timings: dict[str, float] = {}
     notes: list[str] = []
 
-    def stage(name: str, t0: float) -> float:
-        t1 = time.perf_counter()
-        timings[name] = round(t1 - t0, 3)
-        if progress:
-            progress(name, 1.0)
-        return t1
+    stage = _stage_timer(timings, progress)
 
     if p.mode == "max_cover" and p.budget_cny is None and p.max_stations is None:
         raise ConfigError("public.mode = \"max_cover\" needs public.budget_cny or public.max_stations; "
