@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 from types import SimpleNamespace
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +18,7 @@ from gzcharge.locate.joint import (
     SiteRegistry,
     solve_joint,
 )
-from tests.conftest import shared_path
+from tests.conftest import net25_paths, shared_path
 
 GAP = 1e-9
 
@@ -66,20 +64,6 @@ def _swap_data(objective: str = "min_cost", budget: float | None = None):
                          objective=objective)
 
 
-def _net25():
-    edges = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Edges.csv"), skipinitialspace=True)
-    flows = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Traffic_Flow.csv"), index_col=0)
-    flows.columns = flows.columns.astype(int)
-    g = nx.Graph()
-    lengths = {}
-    for u, v, d in edges.itertuples(index=False):
-        g.add_edge(int(u), int(v), length=float(d))
-        lengths[(int(u), int(v))] = float(d)
-    paths, f = [], []
-    for i, j in itertools.combinations(sorted(g.nodes), 2):
-        paths.append(min(nx.all_shortest_paths(g, i, j, weight="length")))
-        f.append(float(flows.loc[i, j]))
-    return paths, np.array(f), lengths
 
 
 def _sites(n: int, costs: list[float], *, existing: list[bool] | None = None, name: str = "t") -> CoverageBlock:
@@ -141,7 +125,7 @@ def test_swap_min_cost_and_max_served_reproduced() -> None:
 
 @pytest.mark.parametrize("budget", [3.0, 5.0])
 def test_frlm_max_flow_reproduced_on_net25(budget: float) -> None:
-    paths, f, lengths = _net25()
+    paths, f, lengths = net25_paths()
     cost = {n: 1.0 + (n % 3) for n in range(1, 26)}
     ref = frlm(paths, f, lengths, 15.0, budget=budget, site_cost=cost, mip_rel_gap=GAP)
     blk = FlowBlock.from_paths("highway", paths, f, lengths, 15.0, site_cost=cost)
@@ -151,7 +135,7 @@ def test_frlm_max_flow_reproduced_on_net25(budget: float) -> None:
 
 
 def test_frlm_min_cost_reproduced_on_net25() -> None:
-    paths, f, lengths = _net25()
+    paths, f, lengths = net25_paths()
     cost = {n: 1.0 + (n % 3) for n in range(1, 26)}
     ref = frlm_min_cost(paths, f, lengths, 15.0, target_share=0.6, site_cost=cost, mip_rel_gap=GAP)
     blk = FlowBlock.from_paths("hydrogen", paths, f, lengths, 15.0, site_cost=cost, target_share=[0.6])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._common import Status
 from gzcharge.locate.frlm import frlm, frlm_min_cost
-from tests.conftest import shared_path
+from tests.conftest import net25_paths
 
 LINE = {(0, 1): 10.0, (1, 2): 10.0, (2, 3): 10.0, (3, 4): 10.0}
 
@@ -91,21 +90,6 @@ def test_min_cost_mode() -> None:
 
 
 # --------------------------------------------------------------------------- 25-node network
-def _net25() -> tuple[list[list[int]], np.ndarray, dict]:
-    edges = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Edges.csv"), skipinitialspace=True)
-    flows = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Traffic_Flow.csv"), index_col=0)
-    flows.columns = flows.columns.astype(int)
-    g = nx.Graph()
-    lengths = {}
-    for u, v, d in edges.itertuples(index=False):
-        g.add_edge(int(u), int(v), length=float(d))
-        lengths[(int(u), int(v))] = float(d)
-    paths, f = [], []
-    for i, j in itertools.combinations(sorted(g.nodes), 2):
-        # deterministic tie rule: the lexicographically smallest of the shortest node sequences
-        paths.append(min(nx.all_shortest_paths(g, i, j, weight="length")))
-        f.append(float(flows.loc[i, j]))
-    return paths, np.array(f), lengths
 
 
 def _brute(paths: list, flows: np.ndarray, lengths: dict, p: int, R: float) -> float:
@@ -119,7 +103,7 @@ def _brute(paths: list, flows: np.ndarray, lengths: dict, p: int, R: float) -> f
 
 @pytest.mark.parametrize("p", [1, 2, 3])
 def test_net25_large_range_equals_flow_capturing(p: int) -> None:
-    paths, flows, lengths = _net25()
+    paths, flows, lengths = net25_paths()
     res = frlm(paths, flows, lengths, 1e6, p=p)
     # flow capturing: a path is captured when any station lies on it (independent brute force)
     best = max(
@@ -132,7 +116,7 @@ def test_net25_large_range_equals_flow_capturing(p: int) -> None:
 
 @pytest.mark.parametrize("p,R", [(2, 12.0), (3, 12.0), (3, 18.0)])
 def test_net25_limited_range_matches_brute_force(p: int, R: float) -> None:
-    paths, flows, lengths = _net25()
+    paths, flows, lengths = net25_paths()
     res = frlm(paths, flows, lengths, R, p=p)
     st = set(res.selected)
     direct = np.array([_direct_ok(q, lengths, st, R) for q in paths])
@@ -143,7 +127,7 @@ def test_net25_limited_range_matches_brute_force(p: int, R: float) -> None:
 
 
 def test_net25_min_cost_all_refuelled() -> None:
-    paths, flows, lengths = _net25()
+    paths, flows, lengths = net25_paths()
     R = 14.0
     res = frlm_min_cost(paths, flows, lengths, R)
     st = set(res.selected)
