@@ -333,7 +333,7 @@ def test_plan_joint_anshun_all_tiers() -> None:
 
 
 def test_joint_params_bad_input_one_line() -> None:
-    from gzcharge.joint import joint_params
+    from gzcharge.scenario.joint import joint_params
 
     cases = [({"budgets_cny": [1e6]}, "1 budgets for 4 years"),
              ({"budgets_cny": [1e6, 1e6, -1.0, 1e6]}, ">= 0 CNY"),

@@ -40,19 +40,34 @@ import tomllib
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from gzcharge.errors import ConfigError
+from gzcharge.scenario.common import DistanceParams, EVParams, SolverParams, TiersParams, _Section
+from gzcharge.scenario.highway import HighwayParams
+from gzcharge.scenario.hydrogen import HydrogenParams, HydrogenPhase
+from gzcharge.scenario.joint import TIERS, JointParams, joint_params
+from gzcharge.scenario.public import CandidateCosts, PublicParams
+from gzcharge.scenario.swap import FleetTypeParams, StationTypeParams, SwapParams
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "TIERS",
     "CandidateCosts",
     "DistanceParams",
     "EVParams",
+    "FleetTypeParams",
+    "HighwayParams",
+    "HydrogenParams",
+    "HydrogenPhase",
+    "JointParams",
     "PublicParams",
+    "StationTypeParams",
+    "SwapParams",
+    "joint_params",
     "Scenario",
     "SolverParams",
     "TiersParams",
@@ -65,240 +80,6 @@ __all__ = [
 ]
 
 
-class _Section(BaseModel):
-    """Base of every scenario table: unknown keys are errors, assignments are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _share(value: float, info) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{info.field_name} must be a share between 0 and 1, got {value}")
-    return value
-
-
-def _positive(value: float, info) -> float:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{info.field_name} must be > 0, got {value}")
-    return value
-
-
-# ---------------------------------------------------------------------------------- sections
-class EVParams(_Section):
-    """EV stock per county: households × car ownership × cars per car household × growth × EV share.
-
-    ``EVs(county) = households_2020 × car_share × cars_per_car_household × car_growth × ev_share_of_cars``
-
-    where ``car_share`` = long-form households owning a car / long-form households
-    (2020 census, per county) and the other factors are the scenario's assumptions for
-    ``year``. ``evs_by_county`` replaces the estimate for the counties it names (adcode ->
-    EVs), e.g. with registered vehicle counts from the traffic police.
-    """
-
-    year: int = 2025
-    cars_per_car_household: float = 1.0
-    car_growth: float = 1.3
-    ev_share_of_cars: float = 0.08
-    evs_by_county: dict[str, float] = Field(default_factory=dict)
-
-    _pos = field_validator("cars_per_car_household", "car_growth")(_positive)
-    _sh = field_validator("ev_share_of_cars")(_share)
-
-    @field_validator("year")
-    @classmethod
-    def _year(cls, v: int) -> int:
-        if not 2020 <= v <= 2060:
-            raise ValueError(f"year must be between 2020 and 2060, got {v}")
-        return v
-
-    @field_validator("evs_by_county")
-    @classmethod
-    def _evs(cls, v: dict[str, float]) -> dict[str, float]:
-        for code, n in v.items():
-            if not (len(code) == 6 and code.isdigit()):
-                raise ValueError(f"evs_by_county key {code!r} is not a 6-digit county adcode")
-            if not (math.isfinite(n) and n >= 0):
-                raise ValueError(f"evs_by_county[{code}] must be >= 0, got {n}")
-        return v
-
-
-class CandidateCosts(_Section):
-    """Build cost per candidate type (CNY per station, site works + grid connection + 2 plugs).
-
-    Existing stations cost 0 (they are already built).
-    """
-
-    settlement: float = 600_000.0
-    fuel_station: float = 400_000.0
-    parking: float = 500_000.0
-    grid: float = 800_000.0
-    urban_grid: float = 700_000.0
-
-    @field_validator("*")
-    @classmethod
-    def _nonneg(cls, v: float, info) -> float:
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{info.field_name} cost must be >= 0 CNY, got {v}")
-        return v
-
-
-class PublicParams(_Section):
-    """Public charging tier (市、县、乡三级): targets, budget, demand estimate, sizing, candidates."""
-
-    mode: Literal["min_cost", "max_cover"] = "min_cost"
-    # service radius per tier
-    city_core_radius_km: float = 2.0
-    county_seat_radius_km: float = 3.0
-    township_radius_km: float = 10.0
-    # hard policy targets
-    township_full_coverage: bool = True
-    min_county_coverage: float = 0.95
-    evs_per_station: float = 500.0
-    # budget (max_cover; in min_cost a budget the targets cannot fit raises InfeasibleError)
-    budget_cny: float | None = None
-    max_stations: int | None = None
-    fallback_max_cover: bool = False
-    # demand estimate
-    urban_residents_per_km2: float = 10_000.0
-    county_seat_share_of_urban: float = 0.7
-    lattice_spacing_factor: float = 0.5
-    estimated_township_spacing_km: float = 12.0
-    # station sizing
-    kwh_per_ev_day: float = 6.0
-    public_charging_share: float = 0.4
-    plug_kw: float = 60.0
-    hours_per_day: float = 24.0
-    utilisation_target: float = 0.15
-    min_plugs: int = 2
-    cost_per_extra_plug_cny: float = 60_000.0
-    # candidates
-    grid_spacing_km: float = 5.0
-    urban_grid_spacing_km: float = 1.0
-    large_parking_min_capacity: int = 50
-    candidate_cost_cny: CandidateCosts = Field(default_factory=CandidateCosts)
-
-    _pos = field_validator(
-        "city_core_radius_km",
-        "county_seat_radius_km",
-        "township_radius_km",
-        "evs_per_station",
-        "urban_residents_per_km2",
-        "lattice_spacing_factor",
-        "estimated_township_spacing_km",
-        "kwh_per_ev_day",
-        "plug_kw",
-        "grid_spacing_km",
-        "urban_grid_spacing_km",
-    )(_positive)
-    _sh = field_validator(
-        "min_county_coverage", "county_seat_share_of_urban", "public_charging_share", "utilisation_target"
-    )(_share)
-
-    @field_validator("hours_per_day")
-    @classmethod
-    def _hours(cls, v: float) -> float:
-        if not 0 < v <= 24:
-            raise ValueError(f"hours_per_day must be in (0, 24], got {v}")
-        return v
-
-    @field_validator("utilisation_target")
-    @classmethod
-    def _util(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError(f"utilisation_target must be > 0, got {v}")
-        return v
-
-    @field_validator("min_plugs")
-    @classmethod
-    def _plugs(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"min_plugs must be >= 1, got {v}")
-        return v
-
-    @field_validator("budget_cny", "cost_per_extra_plug_cny", "large_parking_min_capacity")
-    @classmethod
-    def _nonneg(cls, v: float | None, info) -> float | None:
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{info.field_name} must be >= 0, got {v}")
-        return v
-
-    @field_validator("max_stations")
-    @classmethod
-    def _maxst(cls, v: int | None) -> int | None:
-        if v is not None and v < 1:
-            raise ValueError(f"max_stations must be >= 1, got {v}")
-        return v
-
-    def radius_m(self, tier: str) -> float:
-        """Service radius in metres of a demand tier (``city``, ``county`` or ``township``)."""
-        km = {
-            "city": self.city_core_radius_km,
-            "county": self.county_seat_radius_km,
-            "township": self.township_radius_km,
-        }[tier]
-        return km * 1000.0
-
-
-class DistanceParams(_Section):
-    """How demand-to-site costs are measured."""
-
-    mode: Literal["screening", "network"] = "screening"
-    circuity: float = 1.4
-    snap_max_m: float = 2_000.0
-
-    @field_validator("circuity")
-    @classmethod
-    def _circ(cls, v: float) -> float:
-        if not (math.isfinite(v) and v >= 1.0):
-            raise ValueError(f"circuity must be >= 1 (road distance / straight line), got {v}")
-        return v
-
-    _pos = field_validator("snap_max_m")(_positive)
-
-
-class SolverParams(_Section):
-    """HiGHS settings shared by every model of a run."""
-
-    time_limit_s: float = 60.0
-    mip_rel_gap: float = 0.001
-    threads: int = 2
-
-    _pos = field_validator("time_limit_s")(_positive)
-    _sh = field_validator("mip_rel_gap")(_share)
-
-    @field_validator("threads")
-    @classmethod
-    def _threads(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"threads must be >= 1, got {v}")
-        return v
-
-
-class TiersParams(_Section):
-    """Which tiers a plan runs (a tier without its inputs is skipped with a notice)."""
-
-    public: bool = True
-    highway: bool = True
-    swap: bool = True
-    hydrogen: bool = True
-
-
-from gzcharge.joint import JointParams  # noqa: E402
-from gzcharge.tiers.hydrogen import HydrogenParams  # noqa: E402
-from gzcharge.tiers.swap import SwapParams  # noqa: E402
-
-
-def _highway_model() -> type[BaseModel] | None:
-    try:
-        from gzcharge.highway.params import HighwayParams
-    except ImportError:
-        return None
-    return HighwayParams
-
-
-_HighwayParams = _highway_model()
-
-
 class Scenario(_Section):
     """One run's complete, validated configuration (see the module docstring)."""
 
@@ -309,8 +90,7 @@ class Scenario(_Section):
     distance: DistanceParams = Field(default_factory=DistanceParams)
     solver: SolverParams = Field(default_factory=SolverParams)
     tiers: TiersParams = Field(default_factory=TiersParams)
-    if _HighwayParams is not None:
-        highway: _HighwayParams = Field(default_factory=_HighwayParams)  # type: ignore[valid-type]
+    highway: HighwayParams = Field(default_factory=HighwayParams)
     swap: SwapParams = Field(default_factory=SwapParams)
     hydrogen: HydrogenParams = Field(default_factory=HydrogenParams)
     joint: JointParams = Field(default_factory=JointParams)

@@ -1,0 +1,187 @@
+"""Scenario parameters of the highway fast-charging tier (``[highway]`` in a scenario file).
+
+Every number here is an *assumption of the scenario*, not a fact of the data: planners are
+expected to set them (``--set highway.range_km=300``). The defaults and their basis:
+
+* ``range_km = 250`` km nominal EV range on a full charge, ``range_derate = 0.8``: the
+  *effective* range the model uses is ``range_km * range_derate`` (200 km by default). The
+  derating covers Guizhou's mountain gradients and winter (heating, cold batteries) and the
+  habit of not running the battery to empty; it is a planning margin, not a measured value.
+* ``max_gap_km = 50``: the longest stretch of a corridor without a fast-charging site. The
+  basis is the Chinese expressway service-area spacing guidance (JTG B01-2014 《公路工程技术
+  标准》 and the route-design code JTG D20-2017 put the average spacing of service areas at
+  about 50 km), i.e. "a charger at every service area" gives roughly this spacing.
+* ``gravity_beta = 1.5``: distance-decay exponent of the gravity model ``w_i w_j / d^beta``
+  (the value used for the 25-node reference network of Simchi-Levi & Berman and in
+  Kuby & Lim's flow-refuelling studies); 2 is the classical Newtonian choice.
+* ``peak_hour_factor = 0.1``: share of daily traffic in the design (peak) hour — the
+  "K factor" of highway capacity practice (typically 0.08–0.12 on inter-urban roads).
+* ``session_min = 30``, ``plug_kw = 120``, ``wait_target_min = 10``: one DC fast-charging
+  session, the power of one plug and the mean waiting-time target for M/M/c sizing.
+* ``ev_share``, ``gravity_daily_trips`` and the site costs are scenario placeholders: set
+  them from the traffic survey and the cost estimates of the project at hand.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["HighwayParams"]
+
+
+class HighwayParams(BaseModel):
+    """Parameters of the highway fast-charging tier (validated; unknown keys rejected).
+
+    Attributes
+    ----------
+    range_km
+        Nominal EV range on a full charge (km).
+    range_derate
+        Factor in (0, 1] applied to ``range_km`` for mountains/winter; see
+        :attr:`effective_range_km`.
+    max_gap_km
+        Maximum stretch of corridor without a site (km), counted in each direction and from
+        each corridor end to its first site.
+    enforce_gap
+        Whether the gap rule is a hard constraint (where candidates make it possible).
+    synthetic_spacing_km
+        Spacing of synthetic candidates placed along stretches with no service area for
+        more than ``max_gap_km``.
+    gravity_beta
+        Distance-decay exponent of the gravity model.
+    gravity_daily_trips, gravity_trips_per_1000_pop
+        Total daily OD trips of the gravity model: fixed (``gravity_daily_trips``) or, by default,
+        5 intercity expressway trips per 1,000 residents of the OD points per day (about 190,000
+        a day for the province; an assumption to replace with traffic counts), so that a pair's
+        flow does not depend on how large an area is planned.
+    min_charging_trip_km
+        Trips whose round trip fits in one home charge (length ≤ half the effective range, by
+        default) need no highway charging and are left out of the refuelling model.
+        Total daily vehicle trips between all county-seat pairs on the expressways; the
+        gravity values are scaled to sum to this.
+    daily_trips_scale
+        Multiplier applied to a user OD matrix (its flows are read as vehicles/day).
+    ev_share
+        Share of the vehicle flow that is electric.
+    peak_hour_factor
+        Share of the daily flow in the design hour.
+    session_min
+        Mean duration of one fast-charging session (min).
+    plug_kw
+        Power of one plug (kW).
+    wait_target_min
+        Mean waiting-time target for the Erlang-C sizing (min).
+    min_plugs
+        Minimum plugs at any open site.
+    mode
+        ``"max_flow"``: maximise refuelled flow with ``stations`` new sites and/or
+        ``budget_cny``; ``"min_cost"``: cheapest sites meeting the gap rule and
+        ``target_flow_share`` of the flow refuelled.
+    stations
+        Number of *new* sites to open in ``max_flow`` mode (existing sites come on top).
+    budget_cny
+        Budget for new sites in ``max_flow`` mode.
+    target_flow_share
+        Share of the total OD flow that must be refuelled in ``min_cost`` mode.
+    cost_service_area_cny, cost_interchange_cny, cost_synthetic_cny
+        Cost of opening a site by candidate type (existing sites cost 0).
+    k_paths
+        Number of alternative shortest paths per OD pair (1 = shortest only).
+    round_trip
+        Vehicles must be able to make the return trip as well.
+    candidate_snap_m
+        Service areas/user sites farther than this from a corridor are rejected (reported).
+    endpoint_snap_m
+        Tolerance for merging line endpoints into one node when building corridors.
+    carriageway_merge_m
+        Distance within which the two carriageways of a motorway are merged.
+    seat_access_max_km
+        County seats farther than this from the nearest corridor node get no OD flow.
+    interchange_town_km
+        Interchanges within this distance of a settlement become candidates.
+    interchange_merge_m
+        Interchange nodes (ramp systems) closer than this along the corridor are merged into
+        one interchange (OSM often maps one interchange as several ramp systems).
+    time_limit_s, mip_gap
+        Solver limits.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    range_km: float = Field(250.0, gt=0, description="nominal EV range on a full charge (km)")
+    range_derate: float = Field(0.8, gt=0, le=1, description="derating factor for mountains/winter")
+    max_gap_km: float = Field(50.0, gt=0, description="max corridor stretch without a site (km)")
+    enforce_gap: bool = True
+    synthetic_spacing_km: float = Field(10.0, gt=0, description="spacing of synthetic candidates (km)")
+    gravity_beta: float = Field(1.5, ge=0, le=4, description="gravity distance-decay exponent")
+    gravity_daily_trips: float | None = Field(None, gt=0, description="total daily OD trips (vehicles); "
+                                              "None = gravity_trips_per_1000_pop × population / 1000")
+    gravity_trips_per_1000_pop: float = Field(5.0, gt=0, description="daily intercity expressway trips per 1,000 "
+                                              "residents of the OD points (sets the total when gravity_daily_trips "
+                                              "is None)")
+    min_charging_trip_km: float | None = Field(None, ge=0, description="OD trips up to this length need no "
+                                               "highway charging (None = half the effective range: the round "
+                                               "trip fits one home charge)")
+    daily_trips_scale: float = Field(1.0, gt=0, description="multiplier on user OD flows")
+    ev_share: float = Field(0.05, ge=0, le=1, description="share of traffic that is electric")
+    peak_hour_factor: float = Field(0.1, gt=0, le=1, description="share of daily flow in the design hour")
+    session_min: float = Field(30.0, gt=0, description="minutes per charging session")
+    plug_kw: float = Field(120.0, gt=0, description="power per plug (kW)")
+    wait_target_min: float = Field(10.0, gt=0, description="mean waiting-time target (min)")
+    min_plugs: int = Field(2, ge=1)
+    mode: Literal["max_flow", "min_cost"] = "max_flow"
+    stations: int | None = Field(None, ge=0, description="new sites to open (max_flow)")
+    budget_cny: float | None = Field(None, ge=0, description="budget for new sites (max_flow)")
+    target_flow_share: float = Field(0.8, ge=0, le=1, description="refuelled share target (min_cost)")
+    cost_service_area_cny: float = Field(2_000_000.0, ge=0)
+    cost_interchange_cny: float = Field(3_000_000.0, ge=0)
+    cost_synthetic_cny: float = Field(4_000_000.0, ge=0)
+    k_paths: int = Field(1, ge=1, le=10)
+    round_trip: bool = True
+    candidate_snap_m: float = Field(500.0, gt=0)
+    endpoint_snap_m: float = Field(100.0, ge=0, le=1000)
+    carriageway_merge_m: float = Field(100.0, ge=0, le=500)
+    seat_access_max_km: float = Field(30.0, gt=0)
+    interchange_town_km: float = Field(5.0, ge=0)
+    interchange_merge_m: float = Field(1000.0, ge=0, le=5000)
+    time_limit_s: float = Field(60.0, gt=0)
+    mip_gap: float = Field(0.001, ge=0, lt=1)
+
+    @property
+    def effective_range_km(self) -> float:
+        """Range the model uses: ``range_km * range_derate`` (km)."""
+        return self.range_km * self.range_derate
+
+    @property
+    def site_cost_by_type(self) -> dict[str, float]:
+        """Opening cost (CNY) per candidate type; existing sites cost nothing."""
+        return {
+            "service_area": self.cost_service_area_cny,
+            "interchange": self.cost_interchange_cny,
+            "synthetic": self.cost_synthetic_cny,
+            "user": self.cost_service_area_cny,
+            "existing": 0.0,
+        }
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> HighwayParams:
+        if self.synthetic_spacing_km > self.max_gap_km:
+            raise ValueError(
+                f"highway.synthetic_spacing_km={self.synthetic_spacing_km:g} is larger than "
+                f"highway.max_gap_km={self.max_gap_km:g}: synthetic candidates could never close a gap; "
+                "set synthetic_spacing_km to at most max_gap_km (e.g. 10)"
+            )
+        if self.max_gap_km > self.effective_range_km:
+            raise ValueError(
+                f"highway.max_gap_km={self.max_gap_km:g} exceeds the effective range "
+                f"{self.effective_range_km:g} km (range_km={self.range_km:g} × range_derate={self.range_derate:g}); "
+                "a gap longer than the range cannot be driven — lower max_gap_km or raise range_km"
+            )
+        if self.mode == "min_cost" and (self.stations is not None or self.budget_cny is not None):
+            raise ValueError(
+                "highway.mode='min_cost' minimises cost: remove highway.stations / highway.budget_cny "
+                "(they apply to mode='max_flow')"
+            )
+        return self

@@ -1,0 +1,131 @@
+"""``[public]``: the public charging tier (市、县、乡三级) — radii, targets, budget, sizing, costs."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from gzcharge.scenario.common import _positive, _Section, _share
+
+__all__ = ["CandidateCosts", "PublicParams"]
+
+
+class CandidateCosts(_Section):
+    """Build cost per candidate type (CNY per station, site works + grid connection + 2 plugs).
+
+    Existing stations cost 0 (they are already built).
+    """
+
+    settlement: float = 600_000.0
+    fuel_station: float = 400_000.0
+    parking: float = 500_000.0
+    grid: float = 800_000.0
+    urban_grid: float = 700_000.0
+
+    @field_validator("*")
+    @classmethod
+    def _nonneg(cls, v: float, info) -> float:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{info.field_name} cost must be >= 0 CNY, got {v}")
+        return v
+
+
+class PublicParams(_Section):
+    """Public charging tier (市、县、乡三级): targets, budget, demand estimate, sizing, candidates."""
+
+    mode: Literal["min_cost", "max_cover"] = "min_cost"
+    # service radius per tier
+    city_core_radius_km: float = 2.0
+    county_seat_radius_km: float = 3.0
+    township_radius_km: float = 10.0
+    # hard policy targets
+    township_full_coverage: bool = True
+    min_county_coverage: float = 0.95
+    evs_per_station: float = 500.0
+    # budget (max_cover; in min_cost a budget the targets cannot fit raises InfeasibleError)
+    budget_cny: float | None = None
+    max_stations: int | None = None
+    fallback_max_cover: bool = False
+    # demand estimate
+    urban_residents_per_km2: float = 10_000.0
+    county_seat_share_of_urban: float = 0.7
+    lattice_spacing_factor: float = 0.5
+    estimated_township_spacing_km: float = 12.0
+    # station sizing
+    kwh_per_ev_day: float = 6.0
+    public_charging_share: float = 0.4
+    plug_kw: float = 60.0
+    hours_per_day: float = 24.0
+    utilisation_target: float = 0.15
+    min_plugs: int = 2
+    cost_per_extra_plug_cny: float = 60_000.0
+    # candidates
+    grid_spacing_km: float = 5.0
+    urban_grid_spacing_km: float = 1.0
+    large_parking_min_capacity: int = 50
+    candidate_cost_cny: CandidateCosts = Field(default_factory=CandidateCosts)
+
+    _pos = field_validator(
+        "city_core_radius_km",
+        "county_seat_radius_km",
+        "township_radius_km",
+        "evs_per_station",
+        "urban_residents_per_km2",
+        "lattice_spacing_factor",
+        "estimated_township_spacing_km",
+        "kwh_per_ev_day",
+        "plug_kw",
+        "grid_spacing_km",
+        "urban_grid_spacing_km",
+    )(_positive)
+    _sh = field_validator(
+        "min_county_coverage", "county_seat_share_of_urban", "public_charging_share", "utilisation_target"
+    )(_share)
+
+    @field_validator("hours_per_day")
+    @classmethod
+    def _hours(cls, v: float) -> float:
+        if not 0 < v <= 24:
+            raise ValueError(f"hours_per_day must be in (0, 24], got {v}")
+        return v
+
+    @field_validator("utilisation_target")
+    @classmethod
+    def _util(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"utilisation_target must be > 0, got {v}")
+        return v
+
+    @field_validator("min_plugs")
+    @classmethod
+    def _plugs(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"min_plugs must be >= 1, got {v}")
+        return v
+
+    @field_validator("budget_cny", "cost_per_extra_plug_cny", "large_parking_min_capacity")
+    @classmethod
+    def _nonneg(cls, v: float | None, info) -> float | None:
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{info.field_name} must be >= 0, got {v}")
+        return v
+
+    @field_validator("max_stations")
+    @classmethod
+    def _maxst(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(f"max_stations must be >= 1, got {v}")
+        return v
+
+    def radius_m(self, tier: str) -> float:
+        """Service radius in metres of a demand tier (``city``, ``county`` or ``township``)."""
+        km = {
+            "city": self.city_core_radius_km,
+            "county": self.county_seat_radius_km,
+            "township": self.township_radius_km,
+        }[tier]
+        return km * 1000.0
+
+
