@@ -499,42 +499,6 @@ def categorized_point_style(
     ).to_qml()
 
 
-def categorized_fill_style(
-    field: str | Sequence[str],
-    categories: Iterable[CategorySpec],
-    *,
-    label_field: str | None = None,
-    outline_color: str = "#444444",
-    outline_mm: float = 0.26,
-    opacity: float = 0.75,
-    other: tuple[str, str] | None = ("其他", "#e0e0e0"),
-) -> str:
-    """QML for polygons filled by category (``size_mm`` in a spec is the outline width)."""
-    base = Symbol("#000000", outline_mm, outline_color=outline_color, opacity=opacity)
-    return categorized_style(
-        "polygon", field, categories, label_field=label_field, base=base, other=other
-    ).to_qml()
-
-
-def categorized_line_style(
-    field: str | Sequence[str],
-    categories: Iterable[CategorySpec],
-    *,
-    label_field: str | None = None,
-    width_mm: float = 0.6,
-    other: tuple[str, str] | None = ("其他", "#9e9e9e"),
-) -> str:
-    """QML for lines coloured by category (``size_mm`` in a spec is the line width)."""
-    return categorized_style(
-        "line",
-        field,
-        categories,
-        label_field=label_field,
-        base=Symbol("#000000", width_mm),
-        other=other,
-    ).to_qml()
-
-
 def categorized_style(
     geometry: Geometry,
     field: str | Sequence[str],

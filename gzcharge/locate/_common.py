@@ -17,6 +17,7 @@ class Status(str, enum.Enum):
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ERROR = "error"
+    NOT_RUN = "not_run"  # a tier that was skipped (its inputs are missing): nothing was solved
 
     @property
     def has_solution(self) -> bool:
