@@ -160,16 +160,8 @@ def _resolve_region(spec: Mapping[str, Any]):
 
 
 def _gap(plan: Any) -> float:
-    gaps = []
-    for tier in (plan.public, plan.swap if hasattr(plan, "swap") else None):
-        g = getattr(tier, "gap", None)
-        if g is not None:
-            gaps.append(float(g))
-    hw = getattr(plan, "highway", None)
-    loc = getattr(hw, "locate", None) if hw is not None else None
-    if loc is not None and getattr(loc, "gap", None) is not None:
-        gaps.append(float(loc.gap))
-    gaps = [g for g in gaps if math.isfinite(g)]
+    """Largest relative gap over the tiers that ran (NaN when none reports one)."""
+    gaps = [float(r.gap) for r in plan.ran() if r.gap is not None and math.isfinite(float(r.gap))]
     return max(gaps) if gaps else math.nan
 
 
