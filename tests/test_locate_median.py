@@ -106,6 +106,20 @@ def test_capacitated_split_hand() -> None:
     assert sh[("b", "S1")] == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize("iterate", [True, False])
+def test_zero_weight_row_served_by_its_only_site(iterate: bool) -> None:
+    # issue 9, error 3: d0 (weight 1) reaches s0 at 1 and s1 at 5; d1 (weight 0) reaches only s1.
+    # With p = 1, {s0} leaves d1 unserved (infeasible, whatever d1 weighs), so the only plan is {s1}:
+    # cost 1 × 5 + 0 × 5 = 5. The greedy start picks s0 (1 < 5 on the weighted cost); it must not
+    # survive as "best" (it used to, through inf − 1e-9·inf = NaN, and the call raised InfeasibleError).
+    cost = pd.DataFrame({"s0": [1.0, np.inf], "s1": [5.0, 5.0]}, index=["d0", "d1"])
+    res = p_median(cost, pd.Series({"d0": 1.0, "d1": 0.0}), 1, iterate_radius=iterate)
+    assert res.selected == ["s1"]
+    assert res.objective == 5
+    assert res.status is Status.OPTIMAL
+    assert res.assignment.to_dict() == {"d0": "s1", "d1": "s1"}
+
+
 def test_existing_and_unreachable_pairs() -> None:
     cost = pd.DataFrame(
         {"A": [0.0, 4.0, np.inf, 9.0], "B": [4.0, 0.0, 5.0, np.inf], "C": [np.inf, 5.0, 0.0, 3.0]},
