@@ -1,4 +1,11 @@
-"""Shared test fixtures: paths to ../shared data (present in CI, absent on planners' machines)."""
+"""Shared test fixtures.
+
+* Public reference instances (OR-Library p-median, spopt's San Francisco data, the 25-node network)
+  are committed under ``tests/data/reference`` (sources and licences in its README) and read
+  through :func:`reference_path`: they are present in every clone, so a missing file fails.
+* Guizhou test-only data (redistribution unclear) stays in ``../shared/data``, read through
+  :func:`shared_path`, which skips when it is not beside the checkout.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+REFERENCE = ROOT / "tests" / "data" / "reference"
+
+
+def reference_path(*parts: str) -> Path:
+    """Path of a committed reference file under ``tests/data/reference`` (fails when it is missing)."""
+    p = REFERENCE.joinpath(*parts)
+    if not p.exists():
+        raise FileNotFoundError(f"committed test data missing: {p}; restore tests/data/reference from git")
+    return p
 
 
 def shared_path(*parts: str) -> Path:
@@ -28,7 +44,7 @@ def net25_paths():
     """The 25-node network (Simchi-Levi & Berman 1988) as explicit OD paths, flows and edge lengths.
 
     Paths: for every node pair the lexicographically smallest of the shortest node sequences (a
-    deterministic tie rule: 67 of 300 pairs have ties). Skips when ../shared is missing.
+    deterministic tie rule: 67 of 300 pairs have ties). Read from ``tests/data/reference/net25``.
     """
     import itertools
 
@@ -36,8 +52,8 @@ def net25_paths():
     import numpy as np
     import pandas as pd
 
-    edges = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Edges.csv"), skipinitialspace=True)
-    flows = pd.read_csv(shared_path("reference", "net25", "25-Node_Network_Traffic_Flow.csv"), index_col=0)
+    edges = pd.read_csv(reference_path("net25", "25-Node_Network_Edges.csv"), skipinitialspace=True)
+    flows = pd.read_csv(reference_path("net25", "25-Node_Network_Traffic_Flow.csv"), index_col=0)
     flows.columns = flows.columns.astype(int)
     g = nx.Graph()
     lengths = {}

@@ -12,7 +12,7 @@ from gzcharge.distances import CostMatrix
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._common import Status
 from gzcharge.locate.coverage import max_cover, set_cover
-from tests.conftest import shared_path
+from tests.conftest import reference_path
 
 INF = np.inf
 
@@ -195,7 +195,7 @@ def test_costmatrix_input_and_no_reduction_agree():
 
 # ------------------------------------------------------------------ spopt San Francisco
 def _sf():
-    base = shared_path("reference", "spopt_sf")
+    base = reference_path("spopt_sf")
     lt = pd.read_csv(
         base / "SF_network_distance_candidateStore_16_censusTract_205_new.csv",
         dtype={"DestinationName": str},

@@ -12,25 +12,31 @@ from gzcharge.distances import CostMatrix
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._common import Status
 from gzcharge.locate.median import p_median
-from tests.conftest import shared_path
+from tests.conftest import reference_path
 
 
 # --------------------------------------------------------------------------- OR-Library
-def _orlib(k: int) -> tuple[np.ndarray, int]:
-    """Distance matrix and p of pmed{k}; repeated edges: the last line wins (README)."""
-    lines = shared_path("reference", "orlib_pmed", f"pmed{k}.txt").read_text().split("\n")
+def _orlib_edges(k: int) -> tuple[int, int, dict[tuple[int, int], int]]:
+    """n, p and the edges of pmed{k}; an edge listed twice: the last line wins (tests/data/reference/README.md)."""
+    lines = reference_path("orlib_pmed", f"pmed{k}.txt").read_text().split("\n")
     n, m, p = map(int, lines[0].split())
     edges: dict[tuple[int, int], int] = {}
     for ln in lines[1 : 1 + m]:
         i, j, c = map(int, ln.split())
         edges[(min(i, j), max(i, j))] = c
+    return n, p, edges
+
+
+def _orlib(k: int) -> tuple[np.ndarray, int]:
+    """Distance matrix (shortest paths) and p of pmed{k}."""
+    n, p, edges = _orlib_edges(k)
     ij = np.array(list(edges)) - 1
     g = sp.coo_array((np.array(list(edges.values()), float), (ij[:, 0], ij[:, 1])), shape=(n, n)).tocsr()
     return shortest_path(g, directed=False), p
 
 
 def _orlib_opt() -> dict[str, int]:
-    text = shared_path("reference", "orlib_pmed", "pmedopt.txt").read_text().split("\n")[1:]
+    text = reference_path("orlib_pmed", "pmedopt.txt").read_text().split("\n")[1:]
     return {a: int(b) for a, b in (ln.split() for ln in text if ln.strip())}
 
 
@@ -53,6 +59,14 @@ def test_orlib_pmed_optimal(k: int) -> None:
     assert np.allclose(served, d[:, res.selected].min(axis=1))
 
 
+def test_orlib_repeated_edge_last_line_wins() -> None:
+    # pmed1.txt lists edge 19-20 twice (cost 22, later 30) and 30-70 twice (5, later 74); with the
+    # minimum instead of the last line pmed1, 2 and 4 lose their published optima
+    _, _, edges = _orlib_edges(1)
+    assert edges[(19, 20)] == 30
+    assert edges[(30, 70)] == 74
+
+
 def test_full_radius_model_matches_iterated() -> None:
     d, p = _orlib(1)
     cm = CostMatrix.from_dataframe(pd.DataFrame(d))
@@ -62,10 +76,10 @@ def test_full_radius_model_matches_iterated() -> None:
 # --------------------------------------------------------------------------- spopt SF
 def test_spopt_san_francisco_mean_distance() -> None:
     dist = pd.read_csv(
-        shared_path("reference", "spopt_sf", "SF_network_distance_candidateStore_16_censusTract_205_new.csv"),
+        reference_path("spopt_sf", "SF_network_distance_candidateStore_16_censusTract_205_new.csv"),
         dtype={"DestinationName": str, "name": str},
     )
-    demand = pd.read_csv(shared_path("reference", "spopt_sf", "SF_demand_205_centroid_uniform_weight.csv"), dtype={"NAME": str})
+    demand = pd.read_csv(reference_path("spopt_sf", "SF_demand_205_centroid_uniform_weight.csv"), dtype={"NAME": str})
     cm = CostMatrix.from_long(dist, row="DestinationName", col="name", value="distance")
     w = demand.set_index("NAME")["POP2000"].astype(float)
     res = p_median(cm, w, 4)
@@ -104,6 +118,20 @@ def test_capacitated_split_hand() -> None:
     assert res.objective == pytest.approx(17.0)
     sh = res.details["shares"].set_index(["demand", "site"])["share"]
     assert sh[("b", "S1")] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("iterate", [True, False])
+def test_zero_weight_row_served_by_its_only_site(iterate: bool) -> None:
+    # issue 9, error 3: d0 (weight 1) reaches s0 at 1 and s1 at 5; d1 (weight 0) reaches only s1.
+    # With p = 1, {s0} leaves d1 unserved (infeasible, whatever d1 weighs), so the only plan is {s1}:
+    # cost 1 × 5 + 0 × 5 = 5. The greedy start picks s0 (1 < 5 on the weighted cost); it must not
+    # survive as "best" (it used to, through inf − 1e-9·inf = NaN, and the call raised InfeasibleError).
+    cost = pd.DataFrame({"s0": [1.0, np.inf], "s1": [5.0, 5.0]}, index=["d0", "d1"])
+    res = p_median(cost, pd.Series({"d0": 1.0, "d1": 0.0}), 1, iterate_radius=iterate)
+    assert res.selected == ["s1"]
+    assert res.objective == 5
+    assert res.status is Status.OPTIMAL
+    assert res.assignment.to_dict() == {"d0": "s1", "d1": "s1"}
 
 
 def test_existing_and_unreachable_pairs() -> None:

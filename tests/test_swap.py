@@ -7,6 +7,7 @@ out by hand; access cost rate ``a = 2 × deadhead_cny_per_km × horizon_days``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import geopandas as gpd
@@ -18,14 +19,18 @@ from shapely.geometry import Point
 
 from gzcharge.distances import CostMatrix
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.locate.joint import solve_joint
 from gzcharge.region import get_region
 from gzcharge.tiers.swap import (
     StationTypeParams,
     SwapModelData,
     SwapParams,
+    SwapPrepared,
+    assess_swap,
     default_fleets,
     fleet_demand_points,
     plan_swap,
+    prepare_swap,
     read_fleet_file,
     solve_swap,
 )
@@ -41,8 +46,9 @@ def anshun():
 def _params(max_per_site: int = 1, **kw) -> SwapParams:
     base = SwapParams()
     st = dict(base.station_types)
+    # no pack cost here: these cases check capacity, split service and access (packs: test_pack_cost_*)
     st["car"] = StationTypeParams(capacity_swaps_day=600, battery_stock=20, cost_cny=3_000_000,
-                                  max_per_site=max_per_site, battery_turns_per_day=8)
+                                  max_per_site=max_per_site, battery_turns_per_day=8, pack_cost_cny=0)
     # deadhead 0.5 CNY/km over 365 days: a = 2 × 0.5 × 365 = 365 CNY per (swap/day)·km
     return SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, **kw)
 
@@ -148,7 +154,7 @@ def test_unreachable_depot_named(anshun):
 
 
 def test_matches_core_p_median_random():
-    """Second method: with one station per site the model is p_median's split-demand CFLP."""
+    """Second method: with one station per site and no pack cost the model is p_median's split-demand CFLP."""
     median = pytest.importorskip("gzcharge.locate.median")
     rng = np.random.default_rng(7)
     n, m = 25, 8
@@ -166,12 +172,99 @@ def test_matches_core_p_median_random():
         dist_km=sp.csr_array((dist[ok], np.nonzero(ok)), shape=(n, m)),
         access_rate=rate,
     )
-    ours = solve_swap(data, mip_rel_gap=1e-9)
+    prep = SwapPrepared(block=data.block(), sites=pd.DataFrame({"site_id": cols}), notes=[], demand=None,
+                        candidates=None, cost=None, data=data, type_names=["car"])
+    ours = solve_swap(prep, SwapParams(mip_rel_gap=1e-9))
     cm = CostMatrix(pd.Index(rows), pd.Index(cols), sp.csr_array((dist[ok] * rate, np.nonzero(ok)), shape=(n, m)))
     core = median.p_median(cm, pd.Series(swaps, index=rows), None, capacity=pd.Series(cap, index=cols),
                            site_cost=pd.Series(fcost, index=cols), single_source=False, mip_rel_gap=1e-9)
     assert ours.objective == pytest.approx(core.objective, rel=1e-6)
-    assert math.isclose(ours.station_cost_cny, fcost * len(core.selected), rel_tol=1e-9)
+    assert math.isclose(float(ours.costs["cost_cny"].sum()), fcost * len(core.selected), rel_tol=1e-9)
+
+
+# ------------------------------------------------------------------------ battery packs
+def _pack_case(pack_cost: float, **kw):
+    # one taxi depot A: 500 vehicles × 1 swap/day; one candidate S1 at 1 km; car stations: 500 swaps/day,
+    # 3 M CNY with 20 packs, up to 2 per site; packs turn 8 times a day, reserve 20 %.
+    st = dict(SwapParams().station_types)
+    st["car"] = StationTypeParams(capacity_swaps_day=500, battery_stock=20, cost_cny=3_000_000, max_per_site=2,
+                                  battery_turns_per_day=8, pack_cost_cny=pack_cost)
+    params = SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, battery_reserve_share=0.2, **kw)
+    fleets = pd.DataFrame({"fleet_id": ["A"], "fleet_type": ["taxi"], "vehicles": [500.0],
+                           "swaps_per_vehicle_day": [1.0], "lon": [LON], "lat": [LAT]})
+    sites = gpd.GeoDataFrame({"site_id": ["S1"]}, geometry=[Point(LON + 0.005, LAT)], crs="EPSG:4326")
+    costs = CostMatrix.from_dataframe(pd.DataFrame({"S1": [1000.0]}, index=["A"]))
+    return params, fleets, sites, costs
+
+
+def test_pack_cost_one_station_buys_55_packs(anshun):
+    # 500 swaps/day need 500 × 1.2 / 8 = 75 packs; one station includes 20 -> 55 extra at 40,000 CNY
+    # = 2,200,000. One station: 3,000,000 + 2,200,000 = 5,200,000; two stations: 6,000,000 + 35 × 40,000
+    # = 7,400,000 -> one. Access 365 × 500 × 1 km = 182,500. Total 5,382,500 CNY.
+    params, fleets, sites, costs = _pack_case(40_000)
+    res = plan_swap(anshun, params, fleets=fleets, candidates=sites, costs=costs)
+    assert res.objective == pytest.approx(5_382_500, rel=1e-9)
+    assert res.pack_cost_cny == pytest.approx(2_200_000)
+    assert res.station_cost_cny == pytest.approx(3_000_000)
+    st = res.stations.iloc[0]
+    assert (st["n_stations"], st["extra_packs"], st["batteries"]) == (1, 55, 75)
+    assert st["cost_cny"] == pytest.approx(5_200_000)
+    # the core pays the packs too: the block's capital cost in the solution
+    assert float(res.solution.costs["cost_cny"].sum()) == pytest.approx(5_200_000)
+
+
+def test_pack_cost_makes_a_second_station_worth_it(anshun):
+    # at 200,000 CNY a pack: one station 3,000,000 + 55 × 200,000 = 14,000,000; two stations bring 40
+    # packs: 6,000,000 + 35 × 200,000 = 13,000,000 -> two (a choice only a model that prices packs makes)
+    params, fleets, sites, costs = _pack_case(200_000)
+    res = plan_swap(anshun, params, fleets=fleets, candidates=sites, costs=costs)
+    assert res.objective == pytest.approx(13_000_000 + 182_500, rel=1e-9)
+    st = res.stations.iloc[0]
+    assert (st["n_stations"], st["extra_packs"], st["batteries"]) == (2, 35, 75)
+    assert res.pack_cost_cny == pytest.approx(7_000_000)
+
+
+def test_pack_cost_in_the_budget_of_max_served(anshun):
+    # budget 3,400,000: one station (3,000,000) + floor(400,000 / 40,000) = 10 extra packs -> 30 packs
+    # carry 30 × 8 / 1.2 = 200 swaps/day
+    params, fleets, sites, costs = _pack_case(40_000, mode="max_served", budget_cny=3_400_000)
+    res = plan_swap(anshun, params, fleets=fleets, candidates=sites, costs=costs)
+    assert res.objective == pytest.approx(200.0, rel=1e-9)
+    st = res.stations.iloc[0]
+    assert (st["n_stations"], st["extra_packs"], st["batteries"]) == (1, 10, 30)
+    assert res.station_cost_cny + res.pack_cost_cny == pytest.approx(3_400_000)
+
+
+def test_joint_years_buy_packs_when_the_swaps_need_them(anshun):
+    # the same prepared block over two years, 40 % then 100 % of the 500 swaps/day: 2024 serves 200
+    # (one station, 200 × 1.2 / 8 = 30 packs: 10 extra) = 3,000,000 + 400,000; 2025 serves 500 (75 packs:
+    # 45 more) = 1,800,000. Packs are cumulative like stations.
+    params, fleets, sites, costs = _pack_case(40_000)
+    prep = prepare_swap(anshun, params, fleets=fleets, candidates=sites, costs=costs)
+    blk = dataclasses.replace(prep.block, target_share=[0.4, 1.0])
+    sol = solve_joint([blk], years=[2024, 2025], mip_rel_gap=1e-9)
+    assert sol.costs["cost_cny"].tolist() == pytest.approx([3_400_000, 1_800_000])
+    res = assess_swap(dataclasses.replace(prep, block=blk), sol, params)
+    st = res.stations.iloc[0]
+    assert (st["n_stations"], st["extra_packs"], st["phase_year"]) == (1, 55, 2024)
+
+
+def test_pack_data_must_come_together():
+    d = SwapModelData(demand_ids=pd.Index(["a"]), site_ids=pd.Index(["s"]), swaps=np.array([10.0]),
+                      dtype_of=np.array([0]), type_names=["car"], capacity=np.array([500.0]),
+                      unit_cost=np.array([1.0]), max_per_site=np.array([1]), dist_km=sp.csr_array(np.array([[1.0]])),
+                      pack_cost=np.array([1.0]))
+    with pytest.raises(DataError, match="missing"):
+        d.block()
+    with pytest.raises(DataError, match="one finite value >= 0 per station type"):
+        dataclasses.replace(d, packs_per_swap=np.array([0.1, 0.2]), packs_included=np.array([1.0])).block()
+
+
+def test_min_cost_budget_counts_packs(anshun):
+    # the cheapest full plan costs 5,200,000 (stations + packs, see above): a 5,000,000 budget is short
+    params, fleets, sites, costs = _pack_case(40_000, budget_cny=5_000_000)
+    with pytest.raises(InfeasibleError, match="5,200,000 CNY"):
+        plan_swap(anshun, params, fleets=fleets, candidates=sites, costs=costs)
 
 
 # ------------------------------------------------------------------------ fleet files
@@ -268,8 +361,14 @@ def test_default_plan_serves_all(anshun):
     assert res.summary.set_index("fleet_type").loc["total", "served_share"] == pytest.approx(1.0)
     st = res.stations
     assert (st["swaps_served"] <= st["capacity_swaps_day"] + 1e-6).all()
-    # every station type's capacity covers that type's demand
-    assert st["cost_cny"].sum() == pytest.approx(res.station_cost_cny)
+    assert st["cost_cny"].sum() == pytest.approx(res.station_cost_cny + res.pack_cost_cny)
+    # packs on site: the stations' stock plus what the served swaps need beyond it
+    p = SwapParams()
+    stock = st["station_type"].map({k: v.battery_stock for k, v in p.station_types.items()})
+    turns = st["station_type"].map({k: v.battery_turns_per_day for k, v in p.station_types.items()})
+    need = np.ceil(st["swaps_served"] * 1.2 / turns - 1e-9)
+    assert (st["extra_packs"] == np.maximum(need - stock * st["n_stations"], 0)).all()
+    assert (st["batteries"] == stock * st["n_stations"] + st["extra_packs"]).all()
     assert st.crs.to_epsg() == 4326
 
 

@@ -179,7 +179,33 @@ class CoverageBlock:
 
 @dataclass
 class CapacitatedBlock:
-    """A capacitated tier (battery swap): see the module docstring.
+    r"""A capacitated tier (battery swap): integer stations per site and type, split flows, packs.
+
+    Formulation (per year ``t``; the module docstring has years, budgets and objectives).
+    Demand ``i`` has volume ``d_i`` per day and station type ``k(i)``; facility ``f = (j, k)``
+    is type ``k`` at site ``j``; arc ``e = (i, f)`` exists where ``dist`` stores ``(i, j)`` and
+    ``k = k(i)``, with length ``l_e``::
+
+        n_{f,t} ∈ {e_f, …, U_f}          stations (U_f = M_k, or max_stations[j, k] when given)
+        x_{e,t} >= 0                      volume of demand i served at f
+        q_{f,t} ∈ {0, 1, …}               packs bought beyond the included ones (with pack data)
+
+        Σ_{e ∋ i} x_{e,t} <= d_i          (= d_i with full service in hard years)
+        Σ_{e ∋ f} x_{e,t} − Q_k n_{f,t} <= 0
+        x_{e,t} − min(d_i, Q_k U_f) n_{f,t} <= 0              (strong linking)
+        ρ_k Σ_{e ∋ f} x_{e,t} − S_k n_{f,t} − q_{f,t} <= 0     (packs)
+        Σ_{f of type k} Q_k n_{f,t} >= Σ_{i of type k} d_i     (full service, hard years; a valid cut)
+        n and q cumulative (never fall); cost in C_t: Σ_f F_k (n_{f,t} − e_f) + Σ_f c_k q_{f,t};
+        access a Σ_e l_e x_{e,T} in the objective.
+
+    ``ρ_k`` (``packs_per_volume``) is the packs a facility needs per unit of daily volume — for
+    battery swap ``(1 + reserve share) / turns per day`` — and ``S_k`` (``packs_included``) the
+    packs included in each station's ``F_k``; ``q`` integer makes the packs
+    ``max(0, ceil(ρ_k x_f) − S_k n_f)``. Existing stations come with their included packs only.
+
+    Variables are the Pyomo components ``<name>__n``, ``<name>__flow`` and ``<name>__packs``
+    (facility-major, resp. arc-major, with the year innermost; facilities and arcs as in
+    :meth:`arcs`).
 
     Attributes
     ----------
@@ -201,6 +227,13 @@ class CapacitatedBlock:
         Serve every demand row fully from ``hard_from`` on (hard).
     target_share, hard_from, hard, tier_weight
         As in :class:`CoverageBlock`.
+    pack_cost, packs_per_volume, packs_included
+        Per station type: ``c_k`` (cost per pack beyond the included ones), ``ρ_k`` and
+        ``S_k``; all three or none (None: no pack variables).
+    max_stations
+        ``m × K`` most stations of a type at a site (at most ``M_k``), or None (``M_k``
+        everywhere); with ``existing`` equal to it the stations are fixed (e.g. to recompute
+        the best flows of a chosen plan).
     """
 
     name: str
@@ -220,10 +253,46 @@ class CapacitatedBlock:
     hard_from: int | None = None
     hard: bool = True
     tier_weight: float = 1.0
+    pack_cost: np.ndarray | None = None
+    packs_per_volume: np.ndarray | None = None
+    packs_included: np.ndarray | None = None
+    max_stations: np.ndarray | None = None
     kind: str = field(default="capacitated", init=False)
 
+    def __post_init__(self) -> None:
+        K = len(self.type_names)
+        packs = {"pack_cost": self.pack_cost, "packs_per_volume": self.packs_per_volume,
+                 "packs_included": self.packs_included}
+        given = [k for k, v in packs.items() if v is not None]
+        if given and len(given) < 3:
+            missing = sorted(set(packs) - set(given))
+            raise DataError(f"block {self.name!r}: pack data needs pack_cost, packs_per_volume and packs_included "
+                            f"together; missing {missing}")
+        for key, v in packs.items():
+            if v is None:
+                continue
+            a = np.asarray(v, float).ravel()
+            if len(a) != K or not np.all(np.isfinite(a)) or (a < 0).any():
+                raise DataError(f"block {self.name!r}: {key} needs one finite value >= 0 per station type "
+                                f"{self.type_names}, got {a.tolist()}")
+        m = sp.csr_array(self.dist).shape[1]
+        for key in ("existing", "max_stations"):
+            v = getattr(self, key)
+            if v is not None and np.shape(v) != (m, K):
+                raise DataError(f"block {self.name!r}: {key} must be sites × station types ({m} × {K}), got shape "
+                                f"{np.shape(v)}")
+        if self.max_stations is not None and self.existing is not None and \
+                (np.asarray(self.existing) > np.asarray(self.max_stations)).any():
+            raise DataError(f"block {self.name!r}: existing stations exceed max_stations at some sites; raise "
+                            "max_stations there")
+
+    @property
+    def has_packs(self) -> bool:
+        """Whether the block sizes and pays battery packs."""
+        return self.pack_cost is not None
+
     def arcs(self) -> dict[str, np.ndarray]:
-        """Arc and facility arrays (same construction as the swap tier's ``SwapModelData``)."""
+        """Arc and facility arrays: per arc ``row, site, len, fac``; per facility ``fac_site, fac_type``."""
         v = sp.csr_array(self.dist)
         v.sort_indices()
         nk = len(self.type_names)
@@ -571,6 +640,7 @@ def _define_coverage(L: _Layout, b: CoverageBlock, info: dict) -> None:
 
 # --------------------------------------------------------------------------- capacitated
 def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
+    """Stations, flows and packs of a :class:`CapacitatedBlock` (formulation in its docstring)."""
     T = L.T
     a = b.arcs()
     nf, ne, nd = len(a["fac_site"]), len(a["row"]), len(b.volume)
@@ -580,8 +650,23 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     e_f = np.zeros(nf)
     if b.existing is not None:
         e_f = np.asarray(b.existing, float)[a["fac_site"], ft]
+    ub_f = M[ft] if b.max_stations is None else np.minimum(M[ft], np.asarray(b.max_stations, float)[a["fac_site"], ft])
+    if (e_f > ub_f).any():
+        bad = b.site_ids[a["fac_site"][e_f > ub_f]]
+        raise DataError(f"block {b.name!r}: existing stations above max_per_site at sites {preview_ids(bad)}; raise "
+                        "max_per_site of their station type")
     hard = _years_mask(T, b.hard_from, b.hard)
-    no = L.add_var(f"{b.name}__n", nf * T, "integer", np.repeat(e_f, T), np.repeat(M[ft], T))
+    if b.full_service and hard.any():
+        reach = np.zeros(nd)
+        np.add.at(reach, a["row"], (cap[ft] * ub_f)[a["fac"]])
+        short = reach < d * (1 - 1e-9)
+        if short.any():
+            bad = b.demand_ids[short]
+            raise InfeasibleError(
+                f"block {b.name!r}: demand {preview_ids(bad)} exceeds what every station allowed within reach can "
+                "serve (no site within reach, or capacity × max stations too small); add sites near it, allow more "
+                "stations per site, or drop full service", unserved=list(bad))
+    no = L.add_var(f"{b.name}__n", nf * T, "integer", np.repeat(e_f, T), np.repeat(ub_f, T))
     xo = L.add_var(f"{b.name}__flow", ne * T, "real", 0.0, np.inf)
     info["blocks"][b.name] = {"arcs": a, "no": no, "xo": xo, "e_f": e_f}
     ti = np.arange(T)
@@ -597,8 +682,8 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     kf = np.arange(nf * T)
     L.add_rows(f"{b.name}__capacity", np.r_[rf, kf], np.r_[cc, no + kf],
                np.r_[np.ones(len(rf)), -np.repeat(cap[ft], T)], np.full(nf * T, -np.inf), np.zeros(nf * T))
-    # linking: x_{e,t} − min(d_i, Q M) n_{f,t} <= 0
-    big = np.minimum(d[a["row"]], (cap * M)[ft[a["fac"]]])
+    # linking: x_{e,t} − min(d_i, Q U_f) n_{f,t} <= 0
+    big = np.minimum(d[a["row"]], (cap[ft] * ub_f)[a["fac"]])
     ke = np.arange(ne * T)
     L.add_rows(f"{b.name}__link", np.r_[ke, ke], np.r_[cc, (no + a["fac"][:, None] * T + ti).ravel()],
                np.r_[np.ones(ne * T), -np.repeat(big, T)], np.full(ne * T, -np.inf), np.zeros(ne * T))
@@ -621,6 +706,19 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     ff, tt = np.repeat(np.arange(nf), T), np.tile(ti, nf)
     L.add_cum_cost(b.name, tt, no + ff * T + tt, F[ft][ff])
     L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((F[ft] * e_f).sum())
+    if b.has_packs:
+        # packs: ρ Σ_{e∋f} x_{e,t} − S n_{f,t} − q_{f,t} <= 0, q integer, cumulative, c per pack
+        rho = np.asarray(b.packs_per_volume, float)[ft]
+        inc = np.asarray(b.packs_included, float)[ft]
+        c = np.asarray(b.pack_cost, float)[ft]
+        q_ub = np.ceil(np.maximum(rho * cap[ft] - inc, 0.0) * ub_f - 1e-9)
+        qo = L.add_var(f"{b.name}__packs", nf * T, "integer", 0.0, np.repeat(q_ub, T))
+        L.add_rows(f"{b.name}__pack_need", np.r_[rf, kf, kf], np.r_[cc, no + kf, qo + kf],
+                   np.r_[np.repeat(rho[a["fac"]], T), -np.repeat(inc, T), -np.ones(nf * T)],
+                   np.full(nf * T, -np.inf), np.zeros(nf * T))
+        _monotone(L, f"{b.name}__packs_monotone", qo, nf)
+        L.add_cum_cost(b.name, tt, qo + ff * T + tt, c[ff])
+        info["blocks"][b.name]["qo"] = qo
     if b.access_rate > 0:
         L.access_c.append(xo + np.arange(ne) * T + T - 1)
         L.access_v.append(b.access_rate * a["len"])
@@ -1227,13 +1325,17 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
             for t in range(T):
                 serv_rows.append({"block": b.name, "year": years[t], "served": float(served[t]), "total": D,
                                   "share": float(served[t] / D) if D > 0 else 1.0})
+            fac_served = np.bincount(a["fac"], weights=Fl[:, -1], minlength=nf) if ne else np.zeros(nf)
+            Q = x[bi["qo"]: bi["qo"] + nf * T].reshape(nf, T) if "qo" in bi else np.zeros((nf, T))
             for f in np.flatnonzero(N[:, -1] > 0.5):
                 s = int(a["fac_site"][f])
                 k = int(a["fac_type"][f])
+                station = float((N[f, -1] - bi["e_f"][f]) * b.unit_cost[k])
+                packs = float(Q[f, -1] * b.pack_cost[k]) if b.has_packs else 0.0
                 row = {"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(bi["e_f"][f] > 0),
                        "build_year": ylab[first[f]] if first[f] >= 0 else None,
-                       "cost_cny": float((N[f, -1] - bi["e_f"][f]) * b.unit_cost[k]),
-                       "station_type": b.type_names[k], "n_stations": int(N[f, -1])}
+                       "cost_cny": station + packs, "station_type": b.type_names[k], "n_stations": int(N[f, -1]),
+                       "served": float(fac_served[f]), "extra_packs": int(Q[f, -1]), "pack_cost_cny": packs}
                 row.update({f"n_{years[t]}": int(N[f, t]) for t in range(T)})
                 site_rows.append(row)
                 if members is not None and members[s] >= 0:

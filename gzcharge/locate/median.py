@@ -71,7 +71,7 @@ import pandas as pd
 
 from gzcharge._util import preview_ids
 from gzcharge.distances import CostMatrix
-from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.errors import DataError, InfeasibleError, SolverError
 from gzcharge.locate._common import LocateResult, Status
 from gzcharge.locate._prepare import (
     prepare_cost,
@@ -80,11 +80,6 @@ from gzcharge.locate._prepare import (
     prepare_site_values,
     prepare_weights,
 )
-
-logger = logging.getLogger(__name__)
-
-__all__ = ["p_median"]
-
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +284,13 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
         rlim = lvl_last_of_row.copy()
     details: dict[str, Any] = {"formulation": "radius", "iterations": 0, "build_s": 0.0, "solve_s": 0.0,
                                "levels_total": int(d.n_levels)}
-    best_y, best_cost = start, (_true_cost(d, start) if start is not None else np.inf)
+    best_y, best_cost = None, None  # best plan serving every row, and its cost
     if start is not None:
-        details["heuristic_objective"] = best_cost
+        cost_start = _true_cost(d, start)
+        details["heuristic_objective"] = cost_start
+        # the greedy start ignores zero-weight rows: it may leave one unserved (no plan, no warm start)
+        if cost_start is not None:
+            best_y, best_cost = start, cost_start
     bound, status = -np.inf, Status.TIME_LIMIT_FEASIBLE
     while True:
         details["iterations"] += 1
@@ -307,7 +306,7 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
         details["n_constraints"] = model.nconstraints()
         y = res.values(model.y) > 0.5
         cost_y = _true_cost(d, y)
-        if best_y is None or cost_y < best_cost - 1e-9 * max(1.0, abs(best_cost)):
+        if _improves(cost_y, best_cost):
             best_y, best_cost = y, cost_y
         # every iteration's model relaxes the full one: its proven bound stays valid
         bound = max(bound, float(res.bound)) if np.isfinite(res.bound) else bound
@@ -324,9 +323,13 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
         if time_limit_s is not None and time.perf_counter() - t0 >= time_limit_s:
             break
         rlim = np.where(beyond, served, rlim)
+    if best_y is None:
+        raise SolverError(
+            f"p-median: no plan serving every demand point found in {details['iterations']} radius iteration(s) "
+            f"(solver status {status.value}); raise time_limit_s"
+        )
     if status is Status.OPTIMAL and best_cost - bound > opts["mip_rel_gap"] * max(abs(best_cost), 1e-9) + 1e-9:
         status = Status.TIME_LIMIT_FEASIBLE  # stopped early (time) with a relaxation bound only
-    assert best_y is not None
     details["rows"] = n
     return best_y, float(bound), status, details
 
@@ -407,11 +410,26 @@ def _nearest_cost(cm: CostMatrix, open_mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _true_cost(d: _MedianData, y: np.ndarray) -> float:
+def _true_cost(d: _MedianData, y: np.ndarray) -> float | None:
+    """Weighted cost of serving every row from its nearest open site; None when a row has none.
+
+    Feasibility is an explicit None, never an ``inf`` cost: a zero-weight row that no open site
+    reaches makes the plan infeasible whatever its weight, and ``inf`` in a comparison
+    (``inf < inf − tol·inf`` is NaN-false) would silently keep such a plan over a feasible one.
+    """
     c = _nearest_cost(d.cm, y)
     if not np.all(np.isfinite(c)):
-        return np.inf
+        return None
     return float(d.w @ c) + (float(d.fixed[y].sum()) if d.fixed is not None else 0.0)
+
+
+def _improves(cost: float | None, best: float | None) -> bool:
+    """``cost`` is a feasible plan strictly better than ``best`` (None = infeasible / no plan yet)."""
+    if cost is None:
+        return False
+    if best is None:
+        return True
+    return cost < best - 1e-9 * max(1.0, abs(best))
 
 
 def _level_of_cost(d: _MedianData, c: np.ndarray) -> np.ndarray:

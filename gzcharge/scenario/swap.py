@@ -57,7 +57,13 @@ class StationTypeParams(BaseModel):
     max_per_site
         Most stations of this type at one site.
     battery_turns_per_day
-        Times a day one pack is charged and swapped out (sizing only).
+        Times a day one pack is charged and swapped out. With the reserve share of
+        :class:`SwapParams` a site serving ``s`` swaps/day needs
+        ``ceil(s × (1 + battery_reserve_share) / battery_turns_per_day)`` packs.
+    pack_cost_cny
+        Cost of one battery pack beyond the ``battery_stock`` included in ``cost_cny`` (CNY);
+        the model buys the packs a site needs above its stations' stock (no default: a custom
+        station type states it).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -67,6 +73,7 @@ class StationTypeParams(BaseModel):
     cost_cny: float = Field(ge=0)
     max_per_site: int = Field(default=2, ge=1)
     battery_turns_per_day: float = Field(gt=0)
+    pack_cost_cny: float = Field(ge=0)
 
 
 def _default_fleet_types() -> dict[str, FleetTypeParams]:
@@ -102,13 +109,19 @@ def _default_station_types() -> dict[str, StationTypeParams]:
     #   lane); 500/day with a stock of 20 packs and ~3 M CNY is a mid-range planning value.
     # bus: a bus swap lane does ~200/day; heavy_truck: 5-10 min per swap and large packs,
     #   ~150/day, stations ~6 M CNY with ~7 packs. Placeholders: use the operator's quotes.
+    # pack_cost_cny (assumption, with range): pack energy × price. Price: BloombergNEF's Lithium-Ion
+    #   Battery Price Survey (10 Dec 2024) puts China's average pack price at US$94/kWh, ~680 CNY/kWh
+    #   at 7.2 CNY/USD. Energies are assumptions: car 60 kWh (range 40-100 kWh) -> 41 k CNY (27-68 k);
+    #   bus 140 kWh (100-200) -> 95 k CNY (68-136 k); heavy truck 282 kWh, the common heavy-truck swap
+    #   pack (range 171-350) -> 192 k CNY (116-238 k). Swap-standard housings and connectors cost
+    #   extra: the ranges' upper halves are the safer planning values where quotes are missing.
     return {
         "car": StationTypeParams(capacity_swaps_day=500, battery_stock=20, cost_cny=3_000_000,
-                                 max_per_site=2, battery_turns_per_day=8),
+                                 max_per_site=2, battery_turns_per_day=8, pack_cost_cny=41_000),
         "bus": StationTypeParams(capacity_swaps_day=200, battery_stock=12, cost_cny=4_000_000,
-                                 max_per_site=2, battery_turns_per_day=6),
+                                 max_per_site=2, battery_turns_per_day=6, pack_cost_cny=95_000),
         "heavy_truck": StationTypeParams(capacity_swaps_day=150, battery_stock=7, cost_cny=6_000_000,
-                                         max_per_site=2, battery_turns_per_day=6),
+                                         max_per_site=2, battery_turns_per_day=6, pack_cost_cny=192_000),
     }
 
 
@@ -125,12 +138,16 @@ class SwapParams(BaseModel):
         ``"min_cost"``: serve every swap at least cost; ``"max_served"``: most swaps/day
         under ``budget_cny``.
     budget_cny
-        Budget for ``max_served`` (required there; ignored by ``min_cost`` unless
-        ``min_cost`` exceeds it, which raises :class:`InfeasibleError`).
+        Budget for stations and extra battery packs: ``max_served`` serves the most swaps
+        within it (required there); ``min_cost`` raises :class:`InfeasibleError` when
+        serving every swap costs more.
     deadhead_cny_per_km
         Cost of one vehicle-km driven to reach a station (energy, wear, driver time).
     horizon_days
         Days over which access cost is counted against station cost.
+    battery_reserve_share
+        Packs held beyond the turnover need (charging, faults): a site serving ``s`` swaps/day
+        needs ``s × (1 + share) / battery_turns_per_day`` packs.
     urban_density_per_km2
         Urban residents per km² of built-up area, to spread county fleets over a disc.
     urban_points

@@ -2,62 +2,70 @@ r"""Battery-swap tier (换电): fleet demand, capacitated station siting, sizing
 
 The plan promotes battery swapping for fleets (大力推广换电模式): taxis and ride-hailing
 cars, buses, urban logistics vans, sanitation trucks, mine and short-haul heavy trucks.
-:func:`plan_swap` turns a region, :class:`SwapParams` and (optionally) a fleet file into
-swap stations:
+The tier follows the tier contract (prepare → solve → assess):
 
-1. **Fleet demand.** From a fleet file (:func:`read_fleet_file`; one row per fleet: type,
-   vehicles, daily swaps per vehicle, and a depot position or an operating county/city) or,
-   without one, from documented per-type defaults scaled by the 2020 census urban population
-   of each county (:func:`default_fleets`). A fleet with a depot is one demand point at the
-   depot; a fleet given only by county (or city = prefecture) is spread over the urban area
-   (:func:`fleet_demand_points`).
-2. **Candidate sites** (default: the demand points' positions and the county seats) and a
-   demand × site distance matrix (default: straight line × circuity in the region's metric
-   CRS, :func:`gzcharge.distances.screening_costs`, cut at the longest service distance).
-3. **The capacitated model** below, solved with HiGHS (:func:`gzcharge.solve.solve`).
-4. Stations sized (battery packs for the swaps served) and reported by id.
+1. :func:`prepare_swap` — **fleet demand** from a fleet file (:func:`read_fleet_file`; one row
+   per fleet: type, vehicles, daily swaps per vehicle, and a depot position or an operating
+   county/city) or, without one, from documented per-type defaults scaled by the 2020 census
+   urban population of each county (:func:`default_fleets`). A fleet with a depot is one demand
+   point at the depot; a fleet given only by county (or city = prefecture) is spread over the
+   urban area (:func:`fleet_demand_points`). **Candidate sites** (default: the demand points'
+   positions and the county seats), a demand × site distance matrix (default: straight line ×
+   circuity in the region's metric CRS, cut at the longest service distance), and the numeric
+   core's :class:`~gzcharge.locate.joint.CapacitatedBlock` named ``"swap"``.
+2. :func:`solve_swap` — the block alone in the numeric core,
+   ``solve_joint([block], years=[year])`` (:mod:`gzcharge.locate.joint`): there is no
+   separate swap model, so the joint plan with this tier and one year *is* this plan.
+3. :func:`assess_swap` — stations, packs, demand and assignment layers from the solution's
+   open stations; the flows are recomputed for the chosen stations (the same core block with
+   the station counts fixed), not read from the plan's model.
 
-Model
------
+:func:`plan_swap` is the one-call API (``assess(prep, solve(prep))``).
+
+Model (the core's capacitated block)
+------------------------------------
 Every fleet type uses one *station type* ``k`` (car, bus or heavy truck: their batteries
 differ, so their stations do). A *facility* ``f = (j, k)`` is station type ``k`` at site
 ``j``; demand point ``i`` (``d_i`` swaps/day, type ``k(i)``, service distance ``R_i``) may be
 served by facility ``(j, k(i))`` when ``dist(i, j) <= R_i`` (arc ``e = (i, f)`` with length
-``l_e`` km). Station type ``k`` swaps at most ``Q_k`` batteries a day and costs ``F_k``; up
-to ``M_k`` stations of a type may stand at one site.
+``l_e`` km). Station type ``k`` swaps at most ``Q_k`` batteries a day, costs ``F_k`` with
+``S_k`` packs included (``battery_stock``), and up to ``M_k`` stations of a type may stand at
+one site. A pack is charged and swapped out ``τ_k`` times a day (``battery_turns_per_day``)
+and a reserve share ``r`` is held, so a facility serving ``x_f`` swaps/day needs
+``ρ_k x_f`` packs, ``ρ_k = (1 + r) / τ_k``; packs beyond the included ones cost ``c_k``
+(``pack_cost_cny``).
 
-Variables: ``n_f ∈ {0, …, M_k}`` stations of type ``k`` at site ``j``; ``x_e ≥ 0`` swaps/day
-of demand ``i`` served at ``f`` (a depot's vehicles may use several stations).
+Variables: ``n_f ∈ {0, …, M_k}`` stations, ``x_e ≥ 0`` swaps/day of demand ``i`` served at
+``f`` (a depot's vehicles may use several stations), ``q_f ∈ {0, 1, …}`` extra packs.
 
 ``min_cost`` (serve every swap at least cost)::
 
-    min  Σ_f F_k n_f + a Σ_e l_e x_e
+    min  Σ_f F_k n_f + Σ_f c_k q_f + a Σ_e l_e x_e
     s.t. Σ_{e ∋ i} x_e = d_i                  every demand point fully served
          Σ_{e ∋ f} x_e <= Q_k n_f             station capacity
-         x_e <= d_i n_f                        strong linking (tightens the LP bound)
+         ρ_k Σ_{e ∋ f} x_e − S_k n_f <= q_f   packs: q_f = max(0, ceil(ρ_k x_f) − S_k n_f)
+         x_e <= min(d_i, Q_k M_k) n_f         strong linking (tightens the LP bound)
 
-``max_served`` (most swaps under ``budget_cny``)::
+``max_served`` (most swaps under ``budget_cny``, which pays stations and packs)::
 
-    max  Σ_e x_e − ε (Σ_f F_k n_f + a Σ_e l_e x_e)
-    s.t. Σ_{e ∋ i} x_e <= d_i ;  capacity and linking as above ;  Σ_f F_k n_f <= B
+    max  Σ_e x_e / D − ε (Σ_f F_k n_f + Σ_f c_k q_f + a Σ_e l_e x_e)
+    s.t. Σ_{e ∋ i} x_e <= d_i ;  capacity, packs, linking as above ;  Σ_f F_k n_f + Σ_f c_k q_f <= B
+
+(the core's ``max_service``: ``D`` total swaps; ``ε`` makes the whole cost term worth less
+than a tiny share of service, so cost only breaks ties).
 
 ``a = 2 × deadhead_cny_per_km × horizon_days`` turns one swap/day travelling ``l`` km (one
-way; the vehicle comes back) into CNY over the evaluation horizon, so station cost and
-access cost are in the same unit. ``ε`` is chosen so that the whole cost term is worth
-less than one swap/day: the served volume is maximised first, cost breaks ties.
+way; the vehicle comes back) into CNY over the evaluation horizon, so station, pack and
+access cost are in the same unit.
 
-With ``M_k = 1`` the ``min_cost`` model is the split-demand capacitated facility-location
-problem of :func:`gzcharge.locate.median.p_median` (``capacity=``, ``site_cost=``,
-``single_source=False``); the tests check both give the same optimum.
-
-Sizing (stated assumption): a battery pack is charged and swapped out
-``battery_turns_per_day`` times a day, so the packs a site needs are
-``ceil(swaps_served × (1 + battery_reserve_share) / battery_turns_per_day)``, and never fewer
-than the standard stock ``battery_stock`` per station.
+With ``M_k = 1`` and no pack cost the ``min_cost`` model is the split-demand capacitated
+facility-location problem of :func:`gzcharge.locate.median.p_median` (``capacity=``,
+``site_cost=``, ``single_source=False``); the tests check both give the same optimum.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -72,6 +80,7 @@ import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.locate.joint import CapacitatedBlock, JointSolution, build_joint_model, solve_joint
 from gzcharge.scenario.swap import FleetTypeParams, StationTypeParams, SwapParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,12 +94,16 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FleetTypeParams",
     "StationTypeParams",
+    "SwapModelData",
     "SwapParams",
-    "SwapModelInputs",
+    "SwapPrepared",
     "SwapResult",
+    "assess_swap",
     "default_fleets",
+    "default_swap_candidates",
     "fleet_demand_points",
     "plan_swap",
+    "prepare_swap",
     "read_fleet_file",
     "solve_swap",
     "swap_model_data",
@@ -397,10 +410,10 @@ def default_swap_candidates(region: Region, demand: gpd.GeoDataFrame) -> gpd.Geo
     return gdf
 
 
-# =========================================================================== numeric model
+# =========================================================================== model data
 @dataclass
 class SwapModelData:
-    """Arrays of the swap model (positions; ids kept alongside).
+    """Arrays of the swap block (positions; ids kept alongside), as :func:`prepare_swap` makes them.
 
     Attributes
     ----------
@@ -415,6 +428,13 @@ class SwapModelData:
     dist_km
         Sparse demand × site matrix of the allowed arcs (distance within the row's service
         distance; explicit zeros kept).
+    access_rate
+        ``a``: CNY over the horizon per swap/day and km.
+    budget, objective
+        ``budget_cny`` and ``mode`` of the parameters.
+    pack_cost, packs_per_swap, packs_included
+        Per station type: CNY per extra pack, packs needed per swap/day
+        (``(1 + reserve) / turns``), packs included in a station; None: packs not modelled.
     """
 
     demand_ids: pd.Index
@@ -429,310 +449,65 @@ class SwapModelData:
     access_rate: float = 0.0
     budget: float | None = None
     objective: str = "min_cost"
-    # derived
-    arc_row: np.ndarray = field(default=None)  # type: ignore[assignment]
-    arc_site: np.ndarray = field(default=None)  # type: ignore[assignment]
-    arc_len: np.ndarray = field(default=None)  # type: ignore[assignment]
-    arc_fac: np.ndarray = field(default=None)  # type: ignore[assignment]
-    fac_site: np.ndarray = field(default=None)  # type: ignore[assignment]
-    fac_type: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pack_cost: np.ndarray | None = None
+    packs_per_swap: np.ndarray | None = None
+    packs_included: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        v = self.dist_km
-        self.arc_row = np.repeat(np.arange(v.shape[0]), np.diff(v.indptr))
-        self.arc_site = v.indices.astype(np.int64)
-        self.arc_len = v.data.astype(float)
-        k = self.dtype_of[self.arc_row]
-        key = self.arc_site * len(self.type_names) + k
-        uniq, inv = np.unique(key, return_inverse=True)
-        self.fac_site = uniq // len(self.type_names)
-        self.fac_type = uniq % len(self.type_names)
-        self.arc_fac = inv.astype(np.int64)
+    def block(self, name: str = "swap", **kwargs: Any) -> CapacitatedBlock:
+        """The core's :class:`~gzcharge.locate.joint.CapacitatedBlock` of these arrays.
 
-
-def _define_stations(model: Any, d: SwapModelData) -> None:
-    """Integer station count per facility (site × station type), 0 … max_per_site."""
-    import pyomo.environ as pyo
-
-    nf = len(d.fac_site)
-    ub = d.max_per_site[d.fac_type].tolist()
-    model.F = pyo.RangeSet(0, nf - 1)
-    model.n = pyo.Var(model.F, domain=pyo.NonNegativeIntegers, bounds=lambda _m, f: (0, ub[f]))
-
-
-def _define_type_capacity(model: Any, d: SwapModelData) -> None:
-    """Σ_{f of type k} Q_k n_f >= Σ_{i of type k} d_i per station type (min_cost only).
-
-    A valid aggregate cut (all swaps of a type must fit into that type's stations) that
-    tightens the LP bound of capacitated location.
-    """
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    if d.objective != "min_cost":
-        return
-    need = np.bincount(d.dtype_of, weights=d.swaps, minlength=len(d.type_names))
-    ks = [k for k in range(len(d.type_names)) if need[k] > 0]
-    facs = [np.flatnonzero(d.fac_type == k).tolist() for k in range(len(d.type_names))]
-
-    def rule(_m: Any, k: int) -> Any:
-        return (float(need[k]), LinearExpression(constant=0, linear_coefs=[float(d.capacity[k])] * len(facs[k]),
-                                                 linear_vars=[model.n[f] for f in facs[k]]), None)
-
-    model.type_capacity = pyo.Constraint(ks, rule=rule)
-
-
-def _define_flows(model: Any, d: SwapModelData) -> None:
-    """Swaps/day on every allowed arc (demand point → facility)."""
-    import pyomo.environ as pyo
-
-    model.E = pyo.RangeSet(0, len(d.arc_row) - 1)
-    model.x = pyo.Var(model.E, domain=pyo.NonNegativeReals)
-
-
-def _define_demand(model: Any, d: SwapModelData) -> None:
-    """Σ_e x_e = d_i (min_cost) or <= d_i (max_served) per demand row."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    ip = d.dist_km.indptr.tolist()
-    xs = [model.x[e] for e in range(len(d.arc_row))]
-    sw = d.swaps.tolist()
-    lo_eq = d.objective == "min_cost"
-
-    def rule(_m: Any, i: int) -> Any:
-        expr = LinearExpression(constant=0, linear_coefs=[1.0] * (ip[i + 1] - ip[i]), linear_vars=xs[ip[i]:ip[i + 1]])
-        return (sw[i] if lo_eq else None, expr, sw[i])
-
-    model.I = pyo.RangeSet(0, len(d.swaps) - 1)
-    model.demand = pyo.Constraint(model.I, rule=rule)
-
-
-def _define_capacity(model: Any, d: SwapModelData) -> None:
-    """Σ_{e ∋ f} x_e − Q_k n_f <= 0 per facility."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    order = np.argsort(d.arc_fac, kind="stable")
-    ptr = np.r_[0, np.cumsum(np.bincount(d.arc_fac, minlength=len(d.fac_site)))].tolist()
-    ol = order.tolist()
-    cap = d.capacity[d.fac_type].tolist()
-
-    def rule(_m: Any, f: int) -> Any:
-        lv = [model.x[e] for e in ol[ptr[f]:ptr[f + 1]]] + [model.n[f]]
-        co = [1.0] * (ptr[f + 1] - ptr[f]) + [-float(cap[f])]
-        return (None, LinearExpression(constant=0, linear_coefs=co, linear_vars=lv), 0.0)
-
-    model.capacity = pyo.Constraint(model.F, rule=rule)
-
-
-def _define_linking(model: Any, d: SwapModelData) -> None:
-    """x_e − min(d_i, Q_k M_k) n_f <= 0 (valid: flow only where a station stands; tightens the LP)."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    big = np.minimum(d.swaps[d.arc_row], (d.capacity * d.max_per_site)[d.fac_type[d.arc_fac]]).tolist()
-    fac = d.arc_fac.tolist()
-    model.link = pyo.Constraint(
-        model.E,
-        rule=lambda _m, e: (None, LinearExpression(constant=0, linear_coefs=[1.0, -big[e]],
-                                                   linear_vars=[model.x[e], model.n[fac[e]]]), 0.0),
-    )
-
-
-def _cost_terms(model: Any, d: SwapModelData) -> tuple[list, list]:
-    coefs = d.unit_cost[d.fac_type].tolist()
-    vars_ = [model.n[f] for f in range(len(d.fac_site))]
-    if d.access_rate > 0:
-        coefs += (d.access_rate * d.arc_len).tolist()
-        vars_ += [model.x[e] for e in range(len(d.arc_row))]
-    return coefs, vars_
-
-
-def _define_budget(model: Any, d: SwapModelData) -> None:
-    """Σ_f F_k n_f <= budget (max_served only)."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    if d.budget is None or d.objective != "max_served":
-        return  # min_cost: solved without the budget, then compared with it (the message names the cost)
-    coefs = d.unit_cost[d.fac_type].tolist()
-    vars_ = [model.n[f] for f in range(len(d.fac_site))]
-    model.budget = pyo.Constraint(expr=(None, LinearExpression(constant=0, linear_coefs=coefs, linear_vars=vars_),
-                                        float(d.budget)))
-
-
-def _define_objective(model: Any, d: SwapModelData) -> None:
-    """min cost, or max served swaps minus an ε-weighted cost tie-break."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    coefs, vars_ = _cost_terms(model, d)
-    if d.objective == "min_cost":
-        model.obj = pyo.Objective(expr=LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vars_),
-                                  sense=pyo.minimize)
-        return
-    # worst case of the cost term: every facility at max count, every arc at full demand
-    worst = float(np.sum(d.unit_cost[d.fac_type] * d.max_per_site[d.fac_type]))
-    worst += float(np.sum(d.access_rate * d.arc_len * d.swaps[d.arc_row]))
-    eps = 0.5 / max(worst, 1.0)
-    served = [1.0] * len(d.arc_row)
-    svars = [model.x[e] for e in range(len(d.arc_row))]
-    model.obj = pyo.Objective(
-        expr=LinearExpression(constant=0.0, linear_coefs=served + [-eps * c for c in coefs],
-                              linear_vars=svars + vars_),
-        sense=pyo.maximize,
-    )
-    model.eps = eps
-
-
-# station-only rows first (budget, aggregate capacity): HiGHS then numbers the station
-# columns before the flow columns
-_STEPS = [_define_stations, _define_budget, _define_type_capacity, _define_flows, _define_demand, _define_capacity,
-          _define_linking, _define_objective]
-
-
-def build_swap_model(d: SwapModelData) -> Any:
-    """Pyomo model of the swap problem (see the module docstring)."""
-    import pyomo.environ as pyo
-
-    model = pyo.ConcreteModel(name=f"swap_{d.objective}")
-    for step in _STEPS:
-        step(model, d)
-    return model
+        ``min_cost`` data give ``full_service=True`` (every swap served); ``kwargs`` set the
+        block's other options (targets, years, tier weight).
+        """
+        kwargs.setdefault("full_service", self.objective == "min_cost")
+        return CapacitatedBlock(
+            name=name, site_ids=pd.Index(self.site_ids), demand_ids=pd.Index(self.demand_ids),
+            volume=np.asarray(self.swaps, float), demand_type=np.asarray(self.dtype_of, np.int64),
+            type_names=list(self.type_names), capacity=np.asarray(self.capacity, float),
+            unit_cost=np.asarray(self.unit_cost, float), max_per_site=np.asarray(self.max_per_site, np.int64),
+            dist=self.dist_km, access_rate=float(self.access_rate),
+            pack_cost=None if self.pack_cost is None else np.asarray(self.pack_cost, float),
+            packs_per_volume=None if self.packs_per_swap is None else np.asarray(self.packs_per_swap, float),
+            packs_included=None if self.packs_included is None else np.asarray(self.packs_included, float),
+            **kwargs)
 
 
 @dataclass
-class SwapSolution:
-    """Solution of :func:`solve_swap`, by id.
+class SwapPrepared:
+    """The swap tier's prepared data (:func:`prepare_swap`), before any solve.
 
     Attributes
     ----------
-    stations
-        DataFrame: ``site_id, station_type, n_stations, capacity_swaps_day, swaps_served,
-        station_cost_cny``.
-    assignment
-        DataFrame: ``demand_id, site_id, station_type, swaps_day, distance_km``.
-    served
-        Swaps/day served per demand id.
-    station_cost_cny, access_cost_cny, objective, bound, gap, status, seconds
-        Of the solve (costs recomputed from the solution).
+    block
+        The core block (:class:`~gzcharge.locate.joint.CapacitatedBlock`, name ``"swap"``).
+    sites
+        One row per block site, in block order: ``site_id, name, kind`` (``"swap"``),
+        ``county_adcode, lon, lat`` (WGS-84).
+    notes
+        Statements for the report.
+    demand, candidates
+        Fleet demand points and candidate sites (GeoDataFrames, EPSG:4326).
+    cost
+        Demand × site distances (:class:`~gzcharge.distances.CostMatrix`, metres).
+    data
+        The block's arrays (:class:`SwapModelData`).
+    type_names
+        Station types in the model.
+    year
+        Year label of the tier's own (one-year) solve.
     """
 
-    stations: pd.DataFrame
-    assignment: pd.DataFrame
-    served: pd.Series
-    station_cost_cny: float
-    access_cost_cny: float
-    objective: float
-    bound: float
-    gap: float
-    status: str
-    seconds: float
-    details: dict = field(default_factory=dict)
+    block: CapacitatedBlock
+    sites: pd.DataFrame
+    notes: list[str]
+    demand: Any
+    candidates: Any
+    cost: Any
+    data: SwapModelData
+    type_names: list[str]
+    year: int = 2025
 
 
-def solve_swap(d: SwapModelData, *, time_limit_s: float | None = 60.0, mip_rel_gap: float = 1e-4) -> SwapSolution:
-    """Check, build and solve the swap model; report stations and assignment by id.
-
-    Raises
-    ------
-    InfeasibleError
-        ``min_cost``: demand points without any station type-compatible site within their
-        service distance, or a point heavier than all its reachable sites can take; the
-        solver proving infeasibility; the cheapest plan exceeding ``budget``.
-    """
-    from gzcharge.solve import solve
-
-    t0 = time.perf_counter()
-    n = len(d.swaps)
-    reach = np.diff(d.dist_km.indptr)
-    if d.objective == "min_cost":
-        none = (reach == 0) & (d.swaps > 0)
-        if none.any():
-            bad = d.demand_ids[none].tolist()
-            raise InfeasibleError(
-                f"{len(bad)} swap demand point(s) have no candidate site within their service distance: "
-                f"{preview_ids(bad)}; add candidate sites near them, raise the fleet type's service_km, "
-                "or use mode='max_served'",
-                unserved=bad,
-            )
-        reach_cap = np.zeros(n)
-        np.add.at(reach_cap, d.arc_row, (d.capacity * d.max_per_site)[d.fac_type[d.arc_fac]])
-        short = reach_cap < d.swaps * (1 - 1e-9)
-        if short.any():
-            bad = d.demand_ids[short].tolist()
-            raise InfeasibleError(
-                f"swap demand point(s) {preview_ids(bad)} need more swaps/day than all stations allowed within "
-                "their service distance can do; raise max_per_site or capacity_swaps_day, or add sites",
-                unserved=bad,
-            )
-    if len(d.arc_row) == 0:
-        empty_st = pd.DataFrame(columns=["site_id", "station_type", "n_stations", "capacity_swaps_day",
-                                         "swaps_served", "station_cost_cny"])
-        empty_as = pd.DataFrame(columns=["demand_id", "site_id", "station_type", "swaps_day", "distance_km"])
-        return SwapSolution(empty_st, empty_as, pd.Series(0.0, index=d.demand_ids), 0.0, 0.0, 0.0, 0.0, 0.0,
-                            "optimal", time.perf_counter() - t0)
-    model = build_swap_model(d)
-    t_build = time.perf_counter() - t0
-    try:
-        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
-    except InfeasibleError:
-        raise InfeasibleError(
-            "the swap stations allowed within the service distances cannot take every swap (capacity × "
-            "max_per_site too small where demand clusters); raise max_per_site or capacity_swaps_day, add "
-            "candidate sites, or use mode='max_served'"
-        ) from None
-    n_f = np.rint(res.values(model.n)).astype(np.int64)
-    x = np.clip(res.values(model.x), 0.0, None)
-    x[x < 1e-7] = 0.0
-    station_cost = float(np.sum(n_f * d.unit_cost[d.fac_type]))
-    access_cost = float(np.sum(d.access_rate * d.arc_len * x))
-    if d.budget is not None and station_cost > d.budget * (1 + 1e-9):
-        raise InfeasibleError(
-            f"serving every swap costs {station_cost:,.0f} CNY, above the swap budget {d.budget:,.0f} CNY; "
-            "raise budget_cny or use mode='max_served'"
-        )
-    served = np.zeros(n)
-    np.add.at(served, d.arc_row, x)
-    fac_served = np.zeros(len(d.fac_site))
-    np.add.at(fac_served, d.arc_fac, x)
-    open_f = np.flatnonzero(n_f > 0)
-    types = np.array(d.type_names, dtype=object)
-    stations = pd.DataFrame({
-        "site_id": d.site_ids[d.fac_site[open_f]].to_numpy(),
-        "station_type": types[d.fac_type[open_f]],
-        "n_stations": n_f[open_f],
-        "capacity_swaps_day": n_f[open_f] * d.capacity[d.fac_type[open_f]],
-        "swaps_served": fac_served[open_f],
-        "station_cost_cny": n_f[open_f] * d.unit_cost[d.fac_type[open_f]],
-    })
-    used = np.flatnonzero(x > 0)
-    assignment = pd.DataFrame({
-        "demand_id": d.demand_ids[d.arc_row[used]].to_numpy(),
-        "site_id": d.site_ids[d.arc_site[used]].to_numpy(),
-        "station_type": types[d.fac_type[d.arc_fac[used]]],
-        "swaps_day": x[used],
-        "distance_km": d.arc_len[used],
-    })
-    if d.objective == "min_cost":
-        objective = station_cost + access_cost
-        bound = min(res.bound, objective)
-    else:
-        objective = float(served.sum())
-        # bound on served swaps: the solver's bound of (served − ε·cost) + ε·cost of this plan
-        bound = max(res.bound + model.eps * (station_cost + access_cost), objective)
-    gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float("inf")
-    return SwapSolution(
-        stations=stations, assignment=assignment, served=pd.Series(served, index=d.demand_ids, name="served"),
-        station_cost_cny=station_cost, access_cost_cny=access_cost, objective=objective, bound=bound, gap=gap,
-        status=res.status.value, seconds=time.perf_counter() - t0,
-        details={"build_s": t_build, "n_facilities": len(d.fac_site), "n_arcs": len(d.arc_row),
-                 "n_vars": model.nvariables(), "n_constraints": model.nconstraints(), **res.details},
-    )
-
-
-# =========================================================================== the tier
 @dataclass
 class SwapResult:
     """Outcome of the battery-swap tier.
@@ -743,7 +518,9 @@ class SwapResult:
         GeoDataFrame ``swap_stations`` (EPSG:4326), one row per site and station type:
         ``site_id, name, station_type, n_stations, capacity_swaps_day, swaps_served,
         utilisation, fleets`` (fleet types served, comma-separated), ``fleet_ids``,
-        ``batteries``, ``cost_cny, county_adcode, geometry``.
+        ``batteries`` (packs on site: the stations' stock plus the extra packs),
+        ``extra_packs, pack_cost_cny, station_cost_cny, cost_cny`` (stations + packs),
+        ``county_adcode`` (``phase_year`` too when the solution has several years), ``geometry``.
     demand
         GeoDataFrame ``swap_demand``: ``demand_id, fleet_id, fleet_type, name, vehicles,
         swaps_day, swaps_served, served_share, site_id`` (the station taking most of its
@@ -753,14 +530,16 @@ class SwapResult:
     summary
         DataFrame per fleet type and total: vehicles, swaps/day, served, share.
     mode, status, objective, bound, gap, seconds
-        Of the solve; ``objective`` is total cost (CNY, ``min_cost``) or swaps/day served
-        (``max_served``).
-    station_cost_cny, access_cost_cny
-        Station build cost and access cost over the horizon.
+        Of the plan; ``objective`` is total cost (stations + packs + access, CNY, ``min_cost``)
+        or swaps/day served (``max_served``), recomputed from the stations.
+    station_cost_cny, pack_cost_cny, access_cost_cny
+        Station build cost, extra battery packs and access cost over the horizon.
     notes
         Statements for the report.
     candidates, cost
         The candidate sites and the cost matrix used.
+    solution
+        The core's :class:`~gzcharge.locate.joint.JointSolution` the plan was read from.
     """
 
     stations: Any
@@ -774,53 +553,51 @@ class SwapResult:
     gap: float
     seconds: float
     station_cost_cny: float
+    pack_cost_cny: float
     access_cost_cny: float
     notes: list[str] = field(default_factory=list)
     candidates: Any = None
     cost: Any = None
+    solution: JointSolution | None = None
 
     def layers(self) -> dict[str, Any]:
         """GeoPackage layers of this tier."""
         return {"swap_stations": self.stations, "swap_demand": self.demand}
 
 
-@dataclass
-class SwapModelInputs:
-    """The swap tier's prepared data, before any solve (:func:`swap_model_data`).
-
-    Attributes
-    ----------
-    demand, candidates
-        Fleet demand points and candidate sites (GeoDataFrames, EPSG:4326).
-    cost
-        Demand × site distances (:class:`~gzcharge.distances.CostMatrix`, metres).
-    data
-        :class:`SwapModelData` (arcs within each fleet's service distance, station types, budget, mode).
-    type_names
-        Station types in the model.
-    notes
-        Statements for the report.
-    """
-
-    demand: Any
-    candidates: Any
-    cost: Any
-    data: SwapModelData
-    type_names: list[str]
-    notes: list[str] = field(default_factory=list)
-
-
-def swap_model_data(
+# =========================================================================== prepare
+def prepare_swap(
     region: Region,
     params: SwapParams | None = None,
     *,
     fleets: str | Path | pd.DataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     costs: CostMatrix | None = None,
-) -> SwapModelInputs:
-    """Fleet demand, candidates, distances and model data of the swap tier, without solving.
+    year: int = 2025,
+) -> SwapPrepared:
+    """Fleet demand, candidates, distances and the core block of the swap tier, without solving.
 
-    Parameters are those of :func:`plan_swap` (``mode`` and ``budget_cny`` come from ``params``).
+    Parameters
+    ----------
+    region
+        The planning region (:func:`gzcharge.region.get_region`).
+    params
+        Tier parameters (defaults: :class:`SwapParams`); ``mode`` decides full service.
+    fleets
+        A fleet file path (CSV/TOML, :func:`read_fleet_file`), a table in its format, or
+        ``None`` for the per-type defaults scaled from urban population.
+    candidates
+        Candidate sites: GeoDataFrame with ``site_id`` and point geometry (any CRS);
+        default: demand positions + county seats (:func:`default_swap_candidates`).
+    costs
+        Demand × site distances in metres (rows = demand ids ``fleet_id[:county[:k]]``,
+        columns = site ids); default: screening distances in the region's metric CRS.
+    year
+        Year label of the tier's own solve (the plan year).
+
+    Returns
+    -------
+    SwapPrepared
 
     Raises
     ------
@@ -908,10 +685,307 @@ def swap_model_data(
         access_rate=params.access_cny_per_swap_km,
         budget=params.budget_cny,
         objective=params.mode,
+        pack_cost=np.array([s.pack_cost_cny for s in st], dtype=float),
+        packs_per_swap=np.array([(1.0 + params.battery_reserve_share) / s.battery_turns_per_day for s in st]),
+        packs_included=np.array([s.battery_stock for s in st], dtype=float),
     )
-    return SwapModelInputs(demand=demand, candidates=cands, cost=cm, data=data, type_names=type_names, notes=notes)
+    notes.append(
+        f"battery packs per site = stations × battery_stock + extra packs bought at pack_cost_cny, where the swaps "
+        f"need ceil(swaps × {1 + params.battery_reserve_share:g} / battery_turns_per_day) packs"
+    )
+    sites = pd.DataFrame({"site_id": site_ids.to_numpy(), "name": cands["name"].to_numpy(), "kind": "swap",
+                          "county_adcode": cands["county_adcode"].to_numpy(),
+                          "lon": cands.geometry.x.to_numpy(), "lat": cands.geometry.y.to_numpy()})
+    return SwapPrepared(block=data.block("swap"), sites=sites, notes=notes, demand=demand, candidates=cands, cost=cm,
+                        data=data, type_names=type_names, year=year)
 
 
+def swap_model_data(region: Region, params: SwapParams | None = None, **kwargs: Any) -> SwapPrepared:
+    """The swap tier's preparation (:func:`prepare_swap`; kept for callers of the old name)."""
+    return prepare_swap(region, params, **kwargs)
+
+
+# =========================================================================== solve
+def solve_swap(
+    prep: SwapPrepared,
+    params: SwapParams | None = None,
+    *,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float | None = None,
+    threads: int | None = None,
+) -> JointSolution:
+    """The swap tier alone: its block in the numeric core with one year.
+
+    ``min_cost``: ``solve_joint([block], years=[prep.year])`` with full service, then the
+    capital cost (stations + packs) is compared with ``budget_cny``. ``max_served``: the core's
+    ``max_service`` with ``budget_cny`` as total budget.
+
+    Parameters
+    ----------
+    prep
+        From :func:`prepare_swap`.
+    params
+        Tier parameters (``mode``, ``budget_cny``; defaults :class:`SwapParams`).
+    time_limit_s, mip_rel_gap, threads
+        Solver options (None: ``params.time_limit_s`` / ``params.mip_rel_gap``; all threads).
+
+    Returns
+    -------
+    JointSolution
+
+    Raises
+    ------
+    InfeasibleError
+        ``min_cost``: demand points without any station type-compatible site within their
+        service distance, or heavier than all stations allowed within reach can take (named);
+        the solver proving infeasibility; the cheapest plan exceeding ``budget_cny``.
+    """
+    params = params or SwapParams()
+    tl = params.time_limit_s if time_limit_s is None else time_limit_s
+    gap = params.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
+    full = params.mode == "min_cost"
+    b = prep.block if prep.block.full_service == full else dataclasses.replace(prep.block, full_service=full)
+    if full:
+        _check_reach(b)
+    try:
+        if full:
+            sol = solve_joint([b], years=[prep.year], objective="min_cost", time_limit_s=tl, mip_rel_gap=gap,
+                              threads=threads)
+        else:
+            sol = solve_joint([b], years=[prep.year], total_budget=params.budget_cny, objective="max_service",
+                              time_limit_s=tl, mip_rel_gap=gap, threads=threads)
+    except InfeasibleError as exc:
+        if exc.unserved:
+            raise
+        raise InfeasibleError(
+            "the swap stations allowed within the service distances cannot take every swap (capacity × "
+            "max_per_site too small where demand clusters); raise max_per_site or capacity_swaps_day, add "
+            "candidate sites, or use mode='max_served'"
+        ) from None
+    if full and params.budget_cny is not None:
+        capital = float(sol.costs.loc[sol.costs["block"] == b.name, "cost_cny"].sum())
+        if capital > params.budget_cny * (1 + 1e-9):
+            raise InfeasibleError(
+                f"serving every swap costs {capital:,.0f} CNY (stations and extra battery packs), above the swap "
+                f"budget {params.budget_cny:,.0f} CNY; raise budget_cny or use mode='max_served'"
+            )
+    return sol
+
+
+def _check_reach(b: CapacitatedBlock) -> None:
+    """Full service: every demand point reaches a site, and all stations allowed within reach can take it."""
+    d = np.asarray(b.volume, float)
+    reach = np.diff(sp.csr_array(b.dist).indptr)
+    none = (reach == 0) & (d > 0)
+    if none.any():
+        bad = b.demand_ids[none].tolist()
+        raise InfeasibleError(
+            f"{len(bad)} swap demand point(s) have no candidate site within their service distance: "
+            f"{preview_ids(bad)}; add candidate sites near them, raise the fleet type's service_km, "
+            "or use mode='max_served'",
+            unserved=bad,
+        )
+    a = b.arcs()
+    reach_cap = np.zeros(len(d))
+    np.add.at(reach_cap, a["row"], (np.asarray(b.capacity, float) * np.asarray(b.max_per_site, float))[
+        a["fac_type"][a["fac"]]])
+    short = reach_cap < d * (1 - 1e-9)
+    if short.any():
+        bad = b.demand_ids[short].tolist()
+        raise InfeasibleError(
+            f"swap demand point(s) {preview_ids(bad)} need more swaps/day than all stations allowed within "
+            "their service distance can do; raise max_per_site or capacity_swaps_day, or add sites",
+            unserved=bad,
+        )
+
+
+# =========================================================================== assess
+def assess_swap(prep: SwapPrepared, sol: JointSolution, params: SwapParams | None = None) -> SwapResult:
+    """Layers and costs of the swap stations open in ``sol`` (the tier alone or the joint plan).
+
+    The stations are read from ``sol.sites`` (rows of the block, last year). Swaps served,
+    the assignment and the packs are **recomputed** for those stations: the same core block
+    with the station counts fixed (``existing = max_stations =`` the counts) is solved for its
+    best flows — full service at least access + pack cost when the block serves every swap,
+    else the most swaps within what the budget leaves after the stations. Packs per facility
+    are ``max(0, ceil(ρ_k × swaps served) − S_k n_f)``.
+
+    Parameters
+    ----------
+    prep
+        From :func:`prepare_swap` (in a joint plan: with the joint's copy of the block).
+    sol
+        The core's solution.
+    params
+        Tier parameters (defaults :class:`SwapParams`).
+
+    Returns
+    -------
+    SwapResult
+    """
+    t0 = time.perf_counter()
+    params = params or SwapParams()
+    b = prep.block
+    a = b.arcs()
+    K = len(b.type_names)
+    rows = sol.sites[sol.sites["block"] == b.name] if len(sol.sites) else sol.sites
+    N = np.zeros((len(b.site_ids), K), dtype=np.int64)
+    if len(rows):
+        jpos = b.site_ids.get_indexer(rows["site_id"])
+        kpos = pd.Index(b.type_names).get_indexer(rows["station_type"])
+        N[jpos, kpos] = rows["n_stations"].to_numpy(np.int64)
+    years = sol.service.loc[sol.service["block"] == b.name, "year"].tolist() or [prep.year]
+    x = _best_flows(b, N, params, year=years[-1])
+    n_f = N[a["fac_site"], a["fac_type"]]
+    ex = np.zeros(len(n_f)) if b.existing is None else np.asarray(b.existing, float)[a["fac_site"], a["fac_type"]]
+    served = np.bincount(a["row"], weights=x, minlength=len(b.volume))
+    fac_served = np.bincount(a["fac"], weights=x, minlength=len(n_f))
+    ft = a["fac_type"]
+    F = np.asarray(b.unit_cost, float)[ft]
+    station_f = (n_f - ex) * F
+    if b.has_packs:
+        rho, inc = np.asarray(b.packs_per_volume, float)[ft], np.asarray(b.packs_included, float)[ft]
+        extra = np.maximum(np.ceil(rho * fac_served - 1e-9) - inc * n_f, 0.0).astype(np.int64)
+        pack_f = extra * np.asarray(b.pack_cost, float)[ft]
+    else:
+        inc = np.asarray([params.station_types[k].battery_stock for k in b.type_names], float)[ft]
+        extra = np.zeros(len(n_f), np.int64)
+        pack_f = np.zeros(len(n_f))
+    access = float(np.sum(b.access_rate * a["len"] * x))
+    open_f = np.flatnonzero(n_f > 0)
+    types = np.array(b.type_names, dtype=object)
+    cap = np.asarray(b.capacity, float)
+    stations = pd.DataFrame({
+        "site_id": b.site_ids[a["fac_site"][open_f]].to_numpy(),
+        "station_type": types[ft[open_f]],
+        "n_stations": n_f[open_f],
+        "capacity_swaps_day": n_f[open_f] * cap[ft[open_f]],
+        "swaps_served": fac_served[open_f],
+        "batteries": (inc[open_f] * n_f[open_f]).astype(np.int64) + extra[open_f],
+        "extra_packs": extra[open_f],
+        "pack_cost_cny": pack_f[open_f],
+        "station_cost_cny": station_f[open_f],
+    })
+    if len(years) > 1 and len(rows):
+        by = rows.set_index(["site_id", "station_type"])["build_year"]
+        stations["phase_year"] = by.reindex(pd.MultiIndex.from_frame(stations[["site_id", "station_type"]])).to_numpy()
+    used = np.flatnonzero(x > 0)
+    assignment = pd.DataFrame({
+        "demand_id": b.demand_ids[a["row"][used]].to_numpy(),
+        "site_id": b.site_ids[a["site"][used]].to_numpy(),
+        "station_type": types[ft[a["fac"][used]]],
+        "swaps_day": x[used],
+        "distance_km": a["len"][used],
+    })
+    station_cost, pack_cost = float(station_f.sum()), float(pack_f.sum())
+    D = float(np.sum(b.volume))
+    alone = len(years) == 1 and set(sol.service["block"]) <= {b.name}  # the tier's own one-year solve
+    if params.mode == "min_cost":
+        objective = station_cost + pack_cost + access
+        bound = min(sol.bound, objective) if alone and np.isfinite(sol.bound) else float("nan")
+    else:
+        objective = float(served.sum())
+        bound = max(sol.bound * D / max(b.tier_weight, 1e-12), objective) if alone and np.isfinite(sol.bound) \
+            else float("nan")
+    gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float(sol.gap)
+    stations_gdf, demand_gdf, summary = _assemble(prep, stations, assignment, served)
+    logger.info("swap tier: %d sites, %.0f of %.0f swaps/day served, %d extra packs, %s", len(stations_gdf),
+                float(served.sum()), D, int(extra.sum()), sol.status)
+    return SwapResult(
+        stations=stations_gdf, demand=demand_gdf, assignment=assignment, summary=summary, mode=params.mode,
+        status=sol.status, objective=objective, bound=bound, gap=gap, seconds=sol.seconds + time.perf_counter() - t0,
+        station_cost_cny=station_cost, pack_cost_cny=pack_cost, access_cost_cny=access, notes=list(prep.notes),
+        candidates=prep.candidates, cost=prep.cost, solution=sol,
+    )
+
+
+def _best_flows(b: CapacitatedBlock, N: np.ndarray, params: SwapParams, *, year: Any) -> np.ndarray:
+    """Swaps/day per arc for fixed station counts ``N`` (sites × types): the core block re-solved.
+
+    Full service (``b.full_service and b.hard``): least access + pack cost. Otherwise the most
+    swaps served with the packs the budget left after the stations can buy (``max_service``).
+    """
+    from gzcharge.solve import solve
+
+    a = b.arcs()
+    if not len(a["row"]) or not N.any():
+        return np.zeros(len(a["row"]))
+    full = bool(b.full_service and b.hard)
+    fixed = dataclasses.replace(b, existing=N, max_stations=N, target_share=None, hard_from=None, hard=True,
+                                full_service=full)
+    if full:
+        model, _ = build_joint_model([fixed], years=[year], objective="min_cost")
+    else:
+        ft = a["fac_type"]
+        n_f = N[a["fac_site"], ft]
+        ex = np.zeros(len(n_f)) if b.existing is None else np.asarray(b.existing, float)[a["fac_site"], ft]
+        left = np.inf
+        if params.mode == "max_served" and params.budget_cny is not None:
+            left = max(float(params.budget_cny) - float(((n_f - ex) * np.asarray(b.unit_cost, float)[ft]).sum()), 0.0)
+        if b.has_packs:
+            rho, inc = np.asarray(b.packs_per_volume, float)[ft], np.asarray(b.packs_included, float)[ft]
+            worst = float((np.ceil(np.maximum(rho * np.asarray(b.capacity, float)[ft] - inc, 0.0) * n_f)
+                           * np.asarray(b.pack_cost, float)[ft]).sum())
+        else:
+            worst = 0.0
+        model, _ = build_joint_model([fixed], years=[year], objective="max_service",
+                                     total_budget=min(left, worst + 1.0))
+    res = solve(model, time_limit_s=params.time_limit_s, mip_rel_gap=params.mip_rel_gap, load_solution=False,
+                enforce_wall_clock=True)
+    x = np.clip(np.asarray(res.values(model.component(f"{b.name}__flow")), float), 0.0, None)
+    x[x < 1e-7] = 0.0
+    return x
+
+
+def _assemble(prep: SwapPrepared, st: pd.DataFrame, assignment: pd.DataFrame,
+              served: np.ndarray) -> tuple[Any, Any, pd.DataFrame]:
+    """Station and demand layers and the per-fleet-type summary."""
+    import geopandas as gpd
+
+    demand, cands = prep.demand, prep.candidates
+    st = st.copy()
+    a = assignment.merge(demand[["demand_id", "fleet_type", "fleet_id"]], on="demand_id", how="left")
+    fleets = a.groupby(["site_id", "station_type"]).agg(
+        fleets=("fleet_type", lambda s: ",".join(sorted(set(s)))),
+        fleet_ids=("fleet_id", lambda s: ",".join(sorted(set(map(str, s))))),
+    )
+    st = st.join(fleets, on=["site_id", "station_type"])
+    st["utilisation"] = st["swaps_served"] / st["capacity_swaps_day"]
+    st["cost_cny"] = st["station_cost_cny"] + st["pack_cost_cny"]
+    c = cands.set_index("site_id")
+    st["name"] = c["name"].reindex(st["site_id"]).to_numpy()
+    st["county_adcode"] = c["county_adcode"].reindex(st["site_id"]).to_numpy()
+    cols = ["site_id", "name", "station_type", "n_stations", "capacity_swaps_day", "swaps_served", "utilisation",
+            "fleets", "fleet_ids", "batteries", "extra_packs", "pack_cost_cny", "station_cost_cny", "cost_cny",
+            "county_adcode"] + (["phase_year"] if "phase_year" in st else [])
+    stations = gpd.GeoDataFrame(st[cols].reset_index(drop=True), geometry=list(c.geometry.reindex(st["site_id"])),
+                                crs="EPSG:4326")
+    dem = demand.copy()
+    dem["swaps_served"] = pd.Series(served, index=prep.block.demand_ids).reindex(dem["demand_id"]).to_numpy()
+    dday = dem["swaps_day"].to_numpy(dtype=float)
+    dem["served_share"] = np.divide(dem["swaps_served"].to_numpy(dtype=float), dday, out=np.ones_like(dday),
+                                    where=dday > 0)
+    if len(assignment):
+        main = assignment.sort_values(["demand_id", "swaps_day", "site_id"], ascending=[True, False, True])
+        main = main.drop_duplicates("demand_id").set_index("demand_id")
+        dem["site_id"] = main["site_id"].reindex(dem["demand_id"]).to_numpy()
+        dem["distance_km"] = main["distance_km"].reindex(dem["demand_id"]).to_numpy()
+    else:
+        dem["site_id"] = None
+        dem["distance_km"] = np.nan
+    dem = dem[["demand_id", "fleet_id", "fleet_type", "name", "vehicles", "swaps_day", "swaps_served", "served_share",
+               "site_id", "distance_km", "county_adcode", "geometry"]]
+    g = dem.groupby("fleet_type").agg(vehicles=("vehicles", "sum"), swaps_day=("swaps_day", "sum"),
+                                      swaps_served=("swaps_served", "sum"))
+    g.loc["total"] = g.sum()
+    day = g["swaps_day"].to_numpy(dtype=float)
+    srv = g["swaps_served"].to_numpy(dtype=float)
+    # a fleet type with no swaps (e.g. an area without census population) is trivially fully served
+    g["served_share"] = np.divide(srv, day, out=np.ones_like(day), where=day > 0)
+    return stations, dem, g.reset_index()
+
+
+# =========================================================================== one call
 def plan_swap(
     region: Region,
     params: SwapParams | None = None,
@@ -923,26 +997,21 @@ def plan_swap(
     budget_cny: float | None = None,
     time_limit_s: float | None = None,
     mip_rel_gap: float | None = None,
+    threads: int | None = None,
+    year: int = 2025,
 ) -> SwapResult:
-    """Plan battery-swap stations for a region.
+    """Plan battery-swap stations for a region: ``assess_swap(prep, solve_swap(prep))``.
 
     Parameters
     ----------
-    region
-        The planning region (:func:`gzcharge.region.get_region`).
+    region, fleets, candidates, costs, year
+        As in :func:`prepare_swap`.
     params
         Tier parameters (defaults: :class:`SwapParams`).
-    fleets
-        A fleet file path (CSV/TOML, :func:`read_fleet_file`), a table in its format, or
-        ``None`` for the per-type defaults scaled from urban population.
-    candidates
-        Candidate sites: GeoDataFrame with ``site_id`` and point geometry (any CRS);
-        default: demand positions + county seats (:func:`default_swap_candidates`).
-    costs
-        Demand × site distances in metres (rows = demand ids ``fleet_id[:county[:k]]``,
-        columns = site ids); default: screening distances in the region's metric CRS.
     mode, budget_cny, time_limit_s, mip_rel_gap
         Override the same fields of ``params``.
+    threads
+        Solver threads (None: all).
 
     Returns
     -------
@@ -955,8 +1024,6 @@ def plan_swap(
     InfeasibleError
         ``min_cost`` with demand out of reach of every candidate, or over budget.
     """
-
-
     t0 = time.perf_counter()
     params = params or SwapParams()
     upd: dict[str, Any] = {}
@@ -970,71 +1037,8 @@ def plan_swap(
         upd["mip_rel_gap"] = mip_rel_gap
     if upd:
         params = SwapParams.model_validate({**params.model_dump(), **upd})
-    notes: list[str] = []
-
-    prep = swap_model_data(region, params, fleets=fleets, candidates=candidates, costs=costs)
-    notes.extend(prep.notes)
-    demand, cands, cm, data, type_names = prep.demand, prep.candidates, prep.cost, prep.data, prep.type_names
-    sol = solve_swap(data, time_limit_s=params.time_limit_s, mip_rel_gap=params.mip_rel_gap)
-    stations_gdf, demand_gdf, summary = _assemble(params, demand, cands, sol, type_names)
-    notes.append(
-        f"battery packs per site = max(stock × stations, ceil(swaps × {1 + params.battery_reserve_share:g} / "
-        "battery_turns_per_day))"
-    )
-    logger.info("swap tier: %d sites, %.0f of %.0f swaps/day served, %s", len(stations_gdf),
-                float(sol.served.sum()), float(data.swaps.sum()), sol.status)
-    return SwapResult(
-        stations=stations_gdf, demand=demand_gdf, assignment=sol.assignment, summary=summary, mode=params.mode,
-        status=sol.status, objective=sol.objective, bound=sol.bound, gap=sol.gap,
-        seconds=time.perf_counter() - t0, station_cost_cny=sol.station_cost_cny,
-        access_cost_cny=sol.access_cost_cny, notes=notes, candidates=cands, cost=cm,
-    )
-
-
-def _assemble(params: SwapParams, demand: gpd.GeoDataFrame, cands: gpd.GeoDataFrame, sol: SwapSolution,
-              type_names: list[str]) -> tuple[Any, Any, pd.DataFrame]:
-    import geopandas as gpd
-
-    st = sol.stations.copy()
-    a = sol.assignment.merge(demand[["demand_id", "fleet_type", "fleet_id"]], on="demand_id", how="left")
-    fleets = a.groupby(["site_id", "station_type"]).agg(
-        fleets=("fleet_type", lambda s: ",".join(sorted(set(s)))),
-        fleet_ids=("fleet_id", lambda s: ",".join(sorted(set(map(str, s))))),
-    )
-    st = st.join(fleets, on=["site_id", "station_type"])
-    stock = st["station_type"].map({k: s.battery_stock for k, s in params.station_types.items()}).astype(float)
-    turns = st["station_type"].map({k: s.battery_turns_per_day for k, s in params.station_types.items()}).astype(float)
-    need = np.ceil(st["swaps_served"].to_numpy(float) * (1 + params.battery_reserve_share) / turns.to_numpy() - 1e-9)
-    st["batteries"] = np.maximum(need, stock.to_numpy() * st["n_stations"].to_numpy()).astype(int)
-    st["utilisation"] = st["swaps_served"] / st["capacity_swaps_day"]
-    st["cost_cny"] = st["station_cost_cny"]
-    c = cands.set_index("site_id")
-    st["name"] = c["name"].reindex(st["site_id"]).to_numpy()
-    st["county_adcode"] = c["county_adcode"].reindex(st["site_id"]).to_numpy()
-    cols = ["site_id", "name", "station_type", "n_stations", "capacity_swaps_day", "swaps_served", "utilisation",
-            "fleets", "fleet_ids", "batteries", "cost_cny", "county_adcode"]
-    stations = gpd.GeoDataFrame(st[cols].reset_index(drop=True), geometry=list(c.geometry.reindex(st["site_id"])),
-                                crs="EPSG:4326")
-    dem = demand.copy()
-    dem["swaps_served"] = sol.served.reindex(dem["demand_id"]).to_numpy()
-    dday = dem["swaps_day"].to_numpy(dtype=float)
-    dem["served_share"] = np.divide(dem["swaps_served"].to_numpy(dtype=float), dday, out=np.ones_like(dday),
-                                    where=dday > 0)
-    if len(sol.assignment):
-        main = sol.assignment.sort_values(["demand_id", "swaps_day", "site_id"], ascending=[True, False, True])
-        main = main.drop_duplicates("demand_id").set_index("demand_id")
-        dem["site_id"] = main["site_id"].reindex(dem["demand_id"]).to_numpy()
-        dem["distance_km"] = main["distance_km"].reindex(dem["demand_id"]).to_numpy()
-    else:
-        dem["site_id"] = None
-        dem["distance_km"] = np.nan
-    dem = dem[["demand_id", "fleet_id", "fleet_type", "name", "vehicles", "swaps_day", "swaps_served", "served_share",
-               "site_id", "distance_km", "county_adcode", "geometry"]]
-    g = dem.groupby("fleet_type").agg(vehicles=("vehicles", "sum"), swaps_day=("swaps_day", "sum"),
-                                      swaps_served=("swaps_served", "sum"))
-    g.loc["total"] = g.sum()
-    day = g["swaps_day"].to_numpy(dtype=float)
-    served = g["swaps_served"].to_numpy(dtype=float)
-    # a fleet type with no swaps (e.g. an area without census population) is trivially fully served
-    g["served_share"] = np.divide(served, day, out=np.ones_like(day), where=day > 0)
-    return stations, dem, g.reset_index()
+    prep = prepare_swap(region, params, fleets=fleets, candidates=candidates, costs=costs, year=year)
+    sol = solve_swap(prep, params, threads=threads)
+    res = assess_swap(prep, sol, params)
+    res.seconds = time.perf_counter() - t0
+    return res
