@@ -82,6 +82,7 @@ from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate.joint import CapacitatedBlock, JointSolution, build_joint_model, solve_joint
 from gzcharge.scenario.swap import FleetTypeParams, StationTypeParams, SwapParams
+from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -1042,3 +1043,50 @@ def plan_swap(
     res = assess_swap(prep, sol, params)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+# =========================================================================== the Tier
+class SwapTier(Tier):
+    """Battery-swap stations for fleets behind the :class:`~gzcharge.tiers.base.Tier` interface."""
+
+    name = "swap"
+    title = "Battery swap (换电) for fleets"
+    site_sharing = None  # swap cost is per station; swap sites do not share land/grid cost
+
+    def prepare(self, ctx: PlanContext) -> Prepared:
+        from gzcharge.scenario import swap_params
+
+        params = swap_params(ctx.scenario)
+        prep = prepare_swap(ctx.region, params, fleets=ctx.inputs.fleets, year=ctx.year)
+        notes = list(prep.notes)
+        if ctx.inputs.fleets is None:
+            notes.append("no --fleets FILE: fleets are the documented per-capita defaults of [swap]")
+        return Prepared(self.name, block=prep.block, sites=prep.sites, data=(prep, params), notes=notes)
+
+    def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
+        data, params = prep.data
+        s = ctx.scenario.solver
+        return solve_swap(data, params, time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap, threads=s.threads)
+
+    def assess(self, ctx: PlanContext, prep: Prepared, sol: Any) -> TierResult:
+        data, params = prep.data
+        res = assess_swap(data, sol, params)
+        st = res.stations
+        n = int(st["n_stations"].sum()) if len(st) else 0
+        served = float(st["swaps_served"].sum()) if len(st) else 0.0
+        summary = [("swap stations", f"{n} at {len(st)} sites"), ("swaps/day served", f"{served:,.0f}"),
+                   ("swap cost (CNY)", f"{float(st['cost_cny'].sum()) if len(st) else 0.0:,.0f}"),
+                   ("swap solver", f"{res.status}, gap {res.gap:.3%}")]
+        text = (
+            f"- Mode **{res.mode}**; solver status **{res.status}**, relative gap {res.gap:.4%}, {res.seconds:.1f} s.\n"
+            f"- Fleets: {ctx.inputs.fleets or 'documented per-capita defaults of [swap] (vehicles per 10,000 urban residents)'}.\n"
+            f"- {n} swap stations at {len(st)} sites serve {served:,.0f} swaps/day; station cost "
+            f"{res.station_cost_cny:,.0f} CNY + extra battery packs {res.pack_cost_cny:,.0f} CNY.\n"
+        )
+        sections: list[tuple[str, Any]] = [(self.title, text)]
+        if res.summary is not None and len(res.summary):
+            sections.append(("Battery swap by fleet", res.summary))
+        meta = {"mode": res.mode, "station_cost_cny": res.station_cost_cny, "pack_cost_cny": res.pack_cost_cny}
+        return TierResult(tier=self.name, title=self.title, status=status_of(res.status), objective=res.objective,
+                          gap=res.gap, seconds=res.seconds, layers=res.layers(), summary=summary, sections=sections,
+                          metadata=meta, notes=list(getattr(res, "notes", [])), raw=res)
