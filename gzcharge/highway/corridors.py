@@ -1091,9 +1091,11 @@ def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float
     The value of an edge is the larger of (a) the longest stretch between two terminals through it
     along shortest routes (:func:`station_free_stretches`, exact on tree-shaped zones) and (b) the
     longest :func:`gap_walks` walk through it from ``starts`` (corridor ends and candidates, as in
-    the windows) that meets no open site before its end, walked up to ``max_gap_km``. So an edge is
-    reported above ``max_gap_km`` exactly when a gap window of the model over it holds no open
-    site (b), and stretches longer than the gap on trees are reported at their full length (a).
+    the windows, plus the open sites) that meets no open site before its end, walked up to
+    ``2 × max_gap_km`` (beyond that a walk's length is a lower bound). A window of the model
+    (walks of ``max_gap_km`` from the same starts, same rules) holds no open site exactly when such
+    a walk is longer than ``max_gap_km``, so ``value > max_gap_km`` is the model's gap rule
+    violated on that edge: a ring road is measured around the ring, not along its shorter side.
 
     Parameters
     ----------
@@ -1115,7 +1117,7 @@ def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float
     per_edge, _ = station_free_stretches(graph, sites)
     ends = {n for n in graph.nodes if graph.degree(n) == 1}
     st = sorted(set(starts) | ends | sites, key=_sort_key)
-    for _s, nodes, length, _found, _how in gap_walks(graph, st, limit_km=max_gap_km, stops=sites):
+    for _s, nodes, length, _found, _how in gap_walks(graph, st, limit_km=2.0 * max_gap_km, stops=sites):
         for u, v in zip(nodes[:-1], nodes[1:], strict=True):
             k = edge_key(u, v)
             if length > per_edge.get(k, 0.0):
