@@ -183,18 +183,18 @@ def test_ring_road_plan_reports_violation():
 
 # ---------------------------------------------------------------- tier contract
 def test_highway_tier_alone_is_the_core_on_its_block():
-    # min_cost mode is one core solve: solve_joint([prep.block], years=[2025]) with the flow target gives the
-    # same sites and objective as the tier's own solve.
-    from dataclasses import replace
-
+    # min_cost mode is one core solve: the prepared block carries the flow target, so
+    # solve_joint([prep.block], years=[2025]) gives the tier's own sites and objective. By hand: the one
+    # service area (km 75, 2 M CNY) refuels the only pair (see test_access_legs_count_in_the_range).
     from gzcharge.locate.joint import solve_joint
 
     params, inputs = _access_case(75.0)
     params = params.model_copy(update={"mode": "min_cost", "target_flow_share": 1.0})
     prep = prepare_highway(params, **inputs)
     assert prep.block.name == "highway" and list(prep.sites["site_id"]) == list(prep.block.site_ids)
+    assert prep.block.target_share == [1.0]
     own = solve_highway(prep, year=2025)
-    core = solve_joint([replace(prep.block, target_share=[1.0])], years=[2025], objective="min_cost")
+    core = solve_joint([prep.block], years=[2025], objective="min_cost")
     assert own.open_sites("highway") == core.open_sites("highway") == ["SA-0001"]
     assert own.objective == pytest.approx(core.objective) == pytest.approx(params.cost_service_area_cny)
     assert np.isclose(own.service["share"].iloc[0], 1.0)

@@ -263,7 +263,9 @@ class HighwayPrepared:
         The ``highway`` section used.
     block
         The core block ``"highway"`` (:class:`~gzcharge.locate.joint.FlowBlock`; its
-        ``site_ids`` are the candidates' site ids), or None when the tier is skipped.
+        ``site_ids`` are the candidates' site ids), or None when the tier is skipped. It carries
+        the tier's rules: gap windows and ``fixed_open`` as required covers, ``target_share``
+        (``min_cost``), ``max_new_sites`` (``stations``).
     sites
         One row per block site, in block order: ``site_id, name, kind, county_adcode, lon,
         lat`` plus ``node``, ``existing``, ``cost_cny``.
@@ -387,11 +389,7 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
         # nothing to choose: no service area, no interchange near a town and no stretch longer than the gap
         ok = np.array([path_refuelled(p, lengths, set(), R, round_trip=params.round_trip) for p in paths], bool)
         flows = od["ev_flow"].to_numpy(float) if len(od) else np.zeros(0)
-        blk = FlowBlock(name=name, site_ids=pd.Index([], name="site_id"), site_cost=np.zeros(0),
-                        existing=np.zeros(0, bool), path_ids=pd.Index(od_ids, name="od_id"), flows=flows,
-                        set_path=np.zeros(0, np.int64), set_indptr=np.zeros(1, np.int64),
-                        set_sites=np.zeros(0, np.int64), impossible=~ok, free=ok,
-                        check=lambda _open, ok=ok: ok.copy())
+        blk = FlowBlock.without_sites(name, od_ids, flows, ok)
     else:
         if paths:
             core_paths, flows = paths, pd.Series(od["ev_flow"].to_numpy(float), index=pd.Index(od_ids, name="od_id"))
@@ -403,6 +401,15 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
         blk = FlowBlock.from_paths(name, core_paths, flows, lengths, R, candidates=cand_nodes, existing=existing_nodes,
                                    site_cost=node_cost, required_covers=covers or None, round_trip=params.round_trip)
         blk.site_ids = pd.Index([node_site[n] for n in blk.site_ids], name="site_id")
+    # the tier's own rules on the block: the flow target (min_cost) and the station limit (max_flow)
+    n_new = int((~np.asarray(blk.existing, bool)).sum())
+    total = float(np.sum(blk.flows))
+    if params.mode == "min_cost" and total > 0 and params.target_flow_share > 0:
+        blk.target_share = [float(params.target_flow_share)]
+    if params.mode == "max_flow" and params.stations is not None:
+        if params.stations > n_new:
+            raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it")
+        blk.max_new_sites = int(params.stations)
     d = dict(details or {})
     d["forced_nodes"] = list(forced)
     return HighwayPrepared(params=params, block=blk, sites=_site_table(cands, list(blk.site_ids), areas), notes=notes,
@@ -422,6 +429,11 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
                   time_limit_s: float | None = None, mip_rel_gap: float | None = None,
                   threads: int | None = None) -> JointSolution:
     """The highway tier alone: ``solve_joint([prep.block], years=[year])`` in the mode of ``params``.
+
+    The block carries the tier's own rules (``target_share`` in ``min_cost`` mode,
+    ``max_new_sites`` with ``highway.stations``); ``min_cost`` is ``objective="min_cost"``,
+    ``max_flow`` with ``stations``/``budget_cny`` is ``objective="max_service"`` with the budget
+    (or a non-binding one), ``max_flow`` with neither is the two solves of the module docstring.
 
     Parameters
     ----------
@@ -463,7 +475,6 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
     flows = np.asarray(blk.flows, float)
     total = float(flows.sum())
     R = params.effective_range_km
-    n_new = int((~np.asarray(blk.existing, bool)).sum())
     stages: list[dict] = []
 
     def run(b: FlowBlock, objective: str, **kw: Any) -> JointSolution:
@@ -483,9 +494,8 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
                 "add candidate sites on those routes or lower target_flow_share",
                 unserved=list(prep.never),
             )
-        target = [params.target_flow_share] if total > 0 and params.target_flow_share > 0 else None
         try:
-            sol = run(replace(blk, target_share=target), "min_cost")
+            sol = run(blk, "min_cost")
         except InfeasibleError as exc:
             raise _gap_infeasible(params, "together with the flow target") from exc
         how = f"min_cost: cheapest sites meeting the gap rule and {params.target_flow_share:.0%} of the EV flow"
@@ -501,17 +511,12 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
             sol = run(blk, "max_service", total_budget=cheapest * (1 + 1e-9) + 1e-6)
             how = "gap rule first (cheapest sites), then the most refuelled flow at that cost"
     else:
-        b2 = blk
-        if params.stations is not None:
-            if params.stations > n_new:
-                raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it")
-            b2 = replace(blk, max_new_sites=int(params.stations))
-        # only a station count: a budget that never binds (max_service needs one)
+        # only a station count (blk.max_new_sites): a budget that never binds (max_service needs one)
         budget = float(params.budget_cny) if params.budget_cny is not None else float(np.sum(blk.site_cost)) + 1.0
         try:
-            sol = run(b2, "max_service", total_budget=budget)
+            sol = run(blk, "max_service", total_budget=budget)
         except InfeasibleError as exc:
-            need = solve_joint([blk], years=[label], objective="min_cost", **opts)
+            need = solve_joint([replace(blk, max_new_sites=None)], years=[label], objective="min_cost", **opts)
             n_need = int((~need.sites["existing"].astype(bool)).sum())
             raise _gap_infeasible(
                 params, f"with highway.stations={params.stations} / highway.budget_cny={params.budget_cny}: "

@@ -227,7 +227,8 @@ def build_traffic(
 
     nodes, acc = attach_points(cg, points, max_access_km=params.seat_access_max_km)
     pxy = shapely.get_coordinates(points.to_crs(cg.crs).geometry.values)
-    pts = pd.DataFrame({"name": names, "weight": w, "node": nodes, "access_km": acc, "seat": [seat_node(i) for i in ids],
+    pts = pd.DataFrame({"name": names, "weight": w, "node": pd.Series(nodes, dtype=object).to_numpy(), "access_km": acc,
+                        "seat": [seat_node(i) for i in ids],
                         "x": pxy[:, 0], "y": pxy[:, 1]}, index=pd.Index(ids, name="id"))
     unattached = [i for i, n in zip(ids, nodes, strict=True) if n is None]
     if unattached:

@@ -239,7 +239,9 @@ class CapacitatedBlock:
 class FlowBlock:
     """A flow-refuelling tier (highway fast charging, hydrogen): see the module docstring.
 
-    Build it with :meth:`from_paths` (arc-cover sets from :mod:`gzcharge.locate.frlm`).
+    Build it with :meth:`from_paths` (arc-cover sets from :mod:`gzcharge.locate.frlm`);
+    :meth:`subset` restricts it to fewer sites (a build phase), :meth:`without_sites` is the
+    block of a tier with nothing to choose.
 
     Attributes
     ----------
@@ -300,6 +302,19 @@ class FlowBlock:
                    impossible=inst.impossible, free=inst.free, covers=list(inst.covers),
                    check=lambda open_mask: _check_paths(inst, np.asarray(open_mask, bool), R, round_trip),
                    **kwargs)
+
+    @classmethod
+    def without_sites(cls, name: str, path_ids: Any, flows: Any, refuelled: Any, **kwargs: Any) -> FlowBlock:
+        """A block with no site to choose (e.g. no candidate passes a rule): paths are free or impossible.
+
+        ``refuelled`` is the bool per path of the trips refuelled without any station (one way
+        within range); the others can never be refuelled.
+        """
+        ok = np.asarray(refuelled, bool)
+        return cls(name=name, site_ids=pd.Index([], name="site_id"), site_cost=np.zeros(0), existing=np.zeros(0, bool),
+                   path_ids=pd.Index(path_ids, name="od_id"), flows=np.asarray(flows, float),
+                   set_path=np.zeros(0, np.int64), set_indptr=np.zeros(1, np.int64), set_sites=np.zeros(0, np.int64),
+                   impossible=~ok, free=ok, check=lambda _open, ok=ok: ok.copy(), **kwargs)
 
     def subset(self, keep: np.ndarray, *, existing: np.ndarray | None = None) -> FlowBlock:
         """The same block on fewer sites (e.g. a build phase's scope), same arc-cover sets.

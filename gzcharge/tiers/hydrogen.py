@@ -499,17 +499,19 @@ def prepare_hydrogen(
     bxy = node_xy[allowed]
 
     # ---------------------------------------------------------------- block
-    if len(bs) == 0:
-        raise DataError("no hydrogen candidate passes the supply rule; add sources or raise hydrogen.max_supply_km")
     node_site = dict(zip(bs["node"], bs.index, strict=True))
     cost = {n: (0.0 if ex else float(c)) for n, c, ex in zip(bs["node"], bs["model_cost"], bs["existing"], strict=True)}
-    if paths:
+    if len(bs) == 0:  # no candidate passes the supply rule: nothing to choose (stated in the notes)
+        notes.append("no hydrogen candidate passes the supply rule: no station can be opened")
+        blk = FlowBlock.without_sites("hydrogen", tf["od_id"].astype(str).tolist(), f, np.zeros(len(f), bool))
+    elif paths:
         core_paths, core_flows = paths, pd.Series(f, index=pd.Index(tf["od_id"].astype(str), name="od_id"))
     else:  # one zero-flow path at a candidate: no flow, no constraint
         core_paths, core_flows = [[bs["node"].iloc[0]]], pd.Series([0.0], index=pd.Index(["(no flow)"], name="od_id"))
-    blk = FlowBlock.from_paths("hydrogen", core_paths, core_flows, lengths, params.effective_range_km,
-                               candidates=bs["node"].tolist(), existing=bs.loc[bs["existing"], "node"].tolist(),
-                               site_cost=cost, round_trip=True)
+    if len(bs):
+        blk = FlowBlock.from_paths("hydrogen", core_paths, core_flows, lengths, params.effective_range_km,
+                                   candidates=bs["node"].tolist(), existing=bs.loc[bs["existing"], "node"].tolist(),
+                                   site_cost=cost, round_trip=True)
     order = [node_site[n] for n in blk.site_ids]
     blk.site_ids = pd.Index(order, name="site_id")
     bxy = bxy[pd.Index(bs.index).get_indexer(order)]
@@ -551,6 +553,10 @@ def prepare_hydrogen(
                           "x": bxy[:, 0], "y": bxy[:, 1]})
     prep = HydrogenPrepared(params=params, block=blk, sites=table, notes=notes, scopes=scopes, excluded=excluded,
                             graph=G, crs=crs, tf=tf, lengths=lengths, corridor_table=corr_tab, has_sources=has_src)
+    if len(params.phases) == 1 and scopes[0].all():
+        # one phase over every site: the block carries the phase's rules, so the tier alone is
+        # exactly solve_joint([prep.block], years=[year])
+        prep.block = _phase_rules(prep, params.phases[0], blk, np.asarray(blk.existing, bool))[0]
     if len(paths):
         never = ~prep.refuelled(set(table["node"]))
         if never.any():
@@ -568,6 +574,23 @@ def _phase_labels(params: HydrogenParams) -> list:
     return list(range(1, len(ys) + 1))
 
 
+def _phase_rules(prep: HydrogenPrepared, ph: HydrogenPhase, b: Any, open_mask: np.ndarray) -> tuple[Any, dict, str]:
+    """Phase ``ph`` on block ``b``: (block with target/limit, solve_joint keywords, objective)."""
+    from dataclasses import replace
+
+    f = np.asarray(prep.block.flows, float)
+    total = float(f.sum())
+    n_new = int((~np.asarray(b.existing, bool)).sum())
+    if ph.stations is None and ph.budget_cny is None:
+        reach = np.asarray(b.check(np.ones(len(b.site_ids), bool)), bool) if len(b.site_ids) else np.zeros(len(f), bool)
+        share = ph.target_share * float(f[reach].sum()) / total * (1 - 1e-9) if total > 0 else 0.0
+        return replace(b, target_share=[share] if share > 0 else None), {}, "min_cost"
+    if ph.stations is not None:
+        b = replace(b, max_new_sites=min(int(ph.stations), n_new))
+    budget = float(ph.budget_cny) if ph.budget_cny is not None else float(np.sum(b.site_cost)) + 1.0
+    return b, {"total_budget": budget}, "max_service"
+
+
 def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None, *, time_limit_s: float | None = None,
                    mip_rel_gap: float | None = None, threads: int | None = None) -> Any:
     """The hydrogen tier alone: one core solve (``solve_joint([block], years=[phase label])``) per phase.
@@ -581,8 +604,6 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     ``service``/``costs`` per phase recomputed from the open sites; ``size["phases"]`` has one
     row per phase (``status`` ``"skipped"`` when the phase had nothing to add).
     """
-    from dataclasses import replace
-
     from gzcharge.locate.joint import JointSolution, solve_joint
 
     params = params or prep.params
@@ -598,22 +619,13 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     def served(mask: np.ndarray) -> np.ndarray:
         return np.asarray(blk.check(mask), bool) if mask.any() else np.zeros(len(f), bool)
 
-    def phase_block(k: int, open_mask: np.ndarray) -> tuple[Any, int, dict, str]:
-        ph = params.phases[k]
+    def phase_block(k: int, open_mask: np.ndarray) -> tuple[Any, dict, str]:
         b = blk if (prep.scopes[k].all() and (open_mask == ex).all()) else blk.subset(prep.scopes[k], existing=open_mask)
-        n_new = int((~np.asarray(b.existing, bool)).sum())
-        if ph.stations is None and ph.budget_cny is None:
-            reach = served(open_mask | prep.scopes[k])
-            share = ph.target_share * float(f[reach].sum()) / total * (1 - 1e-9) if total > 0 else 0.0
-            return replace(b, target_share=[share] if share > 0 else None), n_new, {}, "min_cost"
-        if ph.stations is not None:
-            b = replace(b, max_new_sites=min(int(ph.stations), n_new))
-        budget = float(ph.budget_cny) if ph.budget_cny is not None else float(np.sum(b.site_cost)) + 1.0
-        return b, n_new, {"total_budget": budget}, "max_service"
+        return _phase_rules(prep, params.phases[k], b, open_mask)
 
     if len(params.phases) == 1 and prep.scopes[0].all():
-        b, _, kw, objective = phase_block(0, ex.copy())
-        sol = solve_joint([b], years=[labels[0]], objective=objective, **kw, **opts)
+        _, kw, objective = phase_block(0, ex.copy())
+        sol = solve_joint([blk], years=[labels[0]], objective=objective, **kw, **opts)
         ok = served(np.isin(np.arange(len(ex)), prep.site_positions(sol)))
         sol.size["phases"] = [{"phase": 1, "name": params.phases[0].name, "year": params.phases[0].year,
                                "new_stations": int((~sol.sites["existing"].astype(bool)).sum()),
@@ -635,7 +647,7 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
                 ph.stations == 0 or (ph.budget_cny is not None and ph.budget_cny <= 0)):
             row["refuelled_flow"] = float(f[before].sum())
         else:
-            b, _, kw, objective = phase_block(k, open_mask)
+            b, kw, objective = phase_block(k, open_mask)
             sol = solve_joint([b], years=[labels[k]], objective=objective, **kw, **opts)
             kept = np.flatnonzero(prep.scopes[k] | open_mask)
             pos = kept[pd.Index(b.site_ids).get_indexer(sol.open_sites(b.name))]
