@@ -88,7 +88,9 @@ def _three_routes():
     # O = 1, D = 2; routes 1-3-2 and 1-4-2 of 10 + 10 = 20 km (tied) and 1-5-2 of 15 + 15 = 30 km
     import pandas as pd
 
-    edges = pd.DataFrame({"u": [1, 3, 1, 4, 1, 5], "v": [3, 2, 4, 2, 5, 2],
+    # (edge order as found to make Yen's first path 1-4-2: the old code then replaced it by the
+    # lexicographic 1-3-2 and kept Yen's second path, 1-3-2 again, at half the flow each)
+    edges = pd.DataFrame({"u": [1, 1, 4, 3, 1, 5], "v": [3, 4, 2, 2, 5, 2],
                           "length_km": [10.0, 10.0, 10.0, 10.0, 15.0, 15.0]})
     xy = {1: (X0, Y0), 2: (X0 + 20_000, Y0), 3: (X0 + 10_000, Y0 + 5_000), 4: (X0 + 10_000, Y0 - 5_000),
           5: (X0 + 10_000, Y0 + 12_000)}
