@@ -21,13 +21,27 @@ from shapely.geometry import LineString, Point  # noqa: E402
 from gzcharge.highway.candidates import build_candidates, read_sites_csv  # noqa: E402
 from gzcharge.highway.corridors import build_corridors, station_free_stretches  # noqa: E402
 from gzcharge.highway.model import (  # noqa: E402
+    assess_highway,
     erlang_c_plugs,
     gap_windows,
     plan_highway,
-    refuel_stops,
-    refuelled_direct,
+    prepare_highway_from,
+    solve_highway,
 )
 from gzcharge.highway.traffic import build_traffic  # noqa: E402
+from gzcharge.locate.frlm import path_refuelled as refuelled_direct  # noqa: E402
+from gzcharge.locate.frlm import path_stops  # noqa: E402
+
+
+def refuel_stops(path, lengths, open_nodes, R, *, round_trip=True):
+    """Stop nodes of one trip (the core's stop rule)."""
+    return [n for n, _km in path_stops(path, lengths, open_nodes, R, round_trip=round_trip)]
+
+
+def solve_from(cands, traffic, params, **kw):
+    """The tier alone from a candidate set and traffic: prepare, solve through the core, assess."""
+    prep = prepare_highway_from(cands, traffic, params, **kw)
+    return assess_highway(prep, solve_highway(prep))
 
 CRS = "EPSG:4545"
 
@@ -351,8 +365,6 @@ pd = pytest.importorskip("pandas")
 
 @pytest.mark.parametrize(("gap", "expected"), [(50, 1), (30, 3), (20, 4), (15, 9), (10, 9)])
 def test_straight_corridor_solved_minimum(gap, expected):
-    from gzcharge.highway.model import solve_highway
-
     # 100 km corridor, service areas every 10 km at 10..90 km, no traffic: the gap rule alone.
     # Stretches end→site, site→site, site→end must be ≤ G. With sites only at multiples of 10
     # the longest usable step is s = 10·floor(G/10) and the fewest sites is ceil(100 / s) − 1:
@@ -362,7 +374,7 @@ def test_straight_corridor_solved_minimum(gap, expected):
     params = HighwayParams(max_gap_km=gap, synthetic_spacing_km=min(10, gap))
     cs = build_candidates(cg, params, service_areas=sa)
     assert int(cs.sites["synthetic"].sum()) == 0
-    res = solve_highway(cs, tr, params)
+    res = solve_from(cs, tr, params)
     assert len(res.highway_stations) == expected
     assert res.details["status"] == "optimal"
     longest = _plan_result_gap_ok(res, CRS, gap)
@@ -386,15 +398,13 @@ def _y_network():
 
 
 def _y_plan(**kw):
-    from gzcharge.highway.model import solve_highway
-
     cg, pts, sa = _y_network()
     base = dict(range_km=160, range_derate=1.0, max_gap_km=150, gravity_beta=2, gravity_daily_trips=11000,
                 ev_share=0.1, peak_hour_factor=0.1, session_min=30, wait_target_min=10, min_plugs=1)
     params = HighwayParams(**{**base, **kw})
     cs = build_candidates(cg, params, service_areas=sa)
     tr = build_traffic(cs.corridors, params, pts)
-    return solve_highway(cs, tr, params), params
+    return solve_from(cs, tr, params), params
 
 
 @pytest.mark.parametrize(("p", "flow", "names"), [(1, 0.0, set()), (2, 600.0, {"B50", "C50"}),
@@ -468,15 +478,13 @@ def test_range_below_unavoidable_gap_names_pairs():
 
 
 def test_unknown_fixed_open_ids():
-    from gzcharge.highway.model import solve_highway
-
     cg, sa, tr = _straight()
     params = HighwayParams()
     cs = build_candidates(cg, params, service_areas=sa)
     with pytest.raises(DataError, match="unknown highway candidate ids: .*XX-1"):
-        solve_highway(cs, tr, params, fixed_open=["SA-0001", "XX-1"])
+        solve_from(cs, tr, params, fixed_open=["SA-0001", "XX-1"])
     # a forced site is kept even though one site at 50 km would do
-    res = solve_highway(cs, tr, params, fixed_open=["SA-0001"])
+    res = solve_from(cs, tr, params, fixed_open=["SA-0001"])
     assert "SA-0001" in set(res.highway_stations["site_id"])
     _plan_result_gap_ok(res, CRS, 50)
 
@@ -551,7 +559,6 @@ def _brute_best(paths, flows, lengths, nodes, p, R):
 def test_net25_through_corridor_code_path(p, R):
     from gzcharge.highway.candidates import candidates_at_nodes
     from gzcharge.highway.corridors import corridors_from_edges
-    from gzcharge.highway.model import solve_highway
     from gzcharge.highway.traffic import traffic_from_paths
     from gzcharge.locate.frlm import frlm
 
@@ -563,7 +570,7 @@ def test_net25_through_corridor_code_path(p, R):
                            stations=p)
     cs = candidates_at_nodes(cg, list(range(1, 26)), params)
     tr = traffic_from_paths(cs.corridors, paths, flows, od_ids=ids)
-    res = solve_highway(cs, tr, params)
+    res = solve_from(cs, tr, params)
     lengths = {(u, v): w for u, v, w in edges[["u", "v", "length_km"]].itertuples(index=False)}
     core = frlm(paths, flows, lengths, R, p=p)
     # same objective as the core on the same explicit paths, and the brute-force optimum
@@ -589,9 +596,10 @@ def test_kouvola_plan_gap_and_range_checked_independently(tmp_path):
         "code": "K1", "name": "Kouvola"}, "geometry": {"type": "Polygon", "coordinates": [[
             [26.93, 60.52], [26.97, 60.52], [26.97, 60.54], [26.93, 60.54], [26.93, 60.52]]]}}]}), encoding="utf-8")
     region = Region.from_file(area, code_field="code", name_field="name")
-    # two OD points near the ends of the motorway (no census seats in a custom area)
+    # two OD points near the ends of the motorway (no census seats in a custom area), ~0.2 km and ~0.1 km
+    # from their interchanges: the access legs count in the range (R/2 = 0.6 km at each end)
     pts = gpd.GeoDataFrame({"settlement_id": ["s", "n"], "name": ["south", "north"], "population": [1e4, 2e4]},
-                           geometry=[Point(26.9466, 60.5206), Point(26.9686, 60.5366)], crs=4326)
+                           geometry=[Point(26.9466, 60.5206), Point(26.9615, 60.5320)], crs=4326)
     G, R = 0.5, 1.2  # km: scaled so that the ~2.2 km corridor needs several sites
     params = HighwayParams(max_gap_km=G, synthetic_spacing_km=0.2, range_km=R, range_derate=1.0,
                            seat_access_max_km=2, interchange_town_km=0)
@@ -601,17 +609,23 @@ def test_kouvola_plan_gap_and_range_checked_independently(tmp_path):
     longest = _plan_result_gap_ok(res, crs, G)
     assert longest > 0.3 * 1000  # the walk really measured stretches
     assert res.by_prefecture["prefecture"].tolist() == ["Kouvola"]
-    # every refuelled OD path: drive it along the corridor geometry with a tank
+    # every refuelled OD trip: drive it with a tank — access leg (straight line from the town to the first
+    # corridor point of the drawn trip), the corridor geometry between the two interchanges, access leg
     line = shapely.line_merge(shapely.union_all(list(res.expressway_segments.to_crs(crs).geometry)))
     st = res.highway_stations.to_crs(crs)
     st_km = sorted(line.project(p) / 1000 for p in st.geometry)
     od = res.od_flows.to_crs(crs)
     assert len(od) == 1 and od["refuelled"].all()
     for geom in od.geometry:
-        a, b = (line.project(shapely.Point(c)) / 1000 for c in (geom.coords[0], geom.coords[-1]))
+        c = list(geom.coords)
+        acc_o = shapely.Point(c[0]).distance(shapely.Point(c[1])) / 1000
+        acc_d = shapely.Point(c[-1]).distance(shapely.Point(c[-2])) / 1000
+        assert 0.1 < acc_o < 0.3 and 0.03 < acc_d < 0.2  # the trip really starts and ends in the towns
+        a, b = (line.project(shapely.Point(p)) / 1000 for p in (c[1], c[-2]))
         lo, hi = min(a, b), max(a, b)
         on = [x - lo for x in st_km if lo - 1e-3 <= x <= hi + 1e-3]
-        assert _fuel_ok(on if a <= b else [hi - lo - x for x in on], hi - lo, R, True)
+        on = on if a <= b else [hi - lo - x for x in on]
+        assert _fuel_ok([acc_o + x for x in on], acc_o + (hi - lo) + acc_d, R, True)
 
 
 # ================================================================ interchange merging

@@ -233,3 +233,33 @@ def test_bad_candidates_and_paths():
         HydrogenParams(range_km=50)
     with pytest.raises(ValueError):
         HydrogenParams(colour=1)
+
+
+# ------------------------------------------------------------------------ tier contract
+def test_one_phase_tier_is_the_core_on_its_block():
+    # One min-cost phase over every site: the prepared block carries the phase's target (the whole
+    # refuellable flow: P1 and P3, 20 of 30 trucks/day — P2 needs a site beyond the 350 km radius), so
+    # solve_joint([prep.block], years=[label]) is the tier's plan: node 1 alone (12 M; node 2 costs 13 M).
+    from gzcharge.locate.joint import solve_joint
+    from gzcharge.tiers.hydrogen import assess_hydrogen, prepare_hydrogen, solve_hydrogen
+
+    prep = prepare_hydrogen(_line(), FLOWS, _cands(range(7), {2: 13e6}), _params(max_supply_km=350.0),
+                            sources=_source_west_of_node0(), crs=CRS)
+    assert prep.block.name == "hydrogen" and list(prep.sites["site_id"]) == list(prep.block.site_ids)
+    assert prep.block.target_share[0] == pytest.approx(20 / 30, rel=1e-6)
+    own = solve_hydrogen(prep)
+    core = solve_joint([prep.block], years=[1], objective="min_cost")
+    assert own.open_sites("hydrogen") == core.open_sites("hydrogen") == ["H1"]
+    assert own.objective == pytest.approx(core.objective) == pytest.approx(12e6)
+    res = assess_hydrogen(prep, own)
+    assert res.stations["site_id"].tolist() == ["H1"] and res.stations["phase"].tolist() == [1]
+
+
+def test_no_site_passes_the_supply_rule():
+    # Every candidate is more than 1 km from the source (node 0 is 5 km away): nothing can be opened,
+    # stated in the notes, no path refuelled.
+    res = plan_hydrogen(_line(), FLOWS, _cands(range(7)), _params(max_supply_km=1.0), sources=_source_west_of_node0(),
+                        crs=CRS)
+    assert len(res.stations) == 0 and len(res.excluded) == 7
+    assert not res.paths["refuelled"].any()
+    assert any("no hydrogen candidate passes the supply rule" in n for n in res.notes)

@@ -3,7 +3,8 @@
 Modules: :mod:`~gzcharge.highway.params` (scenario parameters), :mod:`~gzcharge.highway.corridors`
 (corridor graph), :mod:`~gzcharge.highway.candidates` (sites on the corridors),
 :mod:`~gzcharge.highway.traffic` (OD flows and paths), :mod:`~gzcharge.highway.model`
-(the plan, sizing and result layers; entry point ``plan_highway``).
+(the tier: ``prepare_highway`` → ``solve_highway`` (through the numeric core) →
+``assess_highway``; ``plan_highway`` is the three in one call).
 
 Only the light parameter model is imported here; geometry and solver code load on use.
 """

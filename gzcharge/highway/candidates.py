@@ -11,8 +11,8 @@ Four kinds of candidates, each attached to the corridor graph as a node:
 * ``interchange`` — for each settlement (county seat, town), the nearest interchange within
   ``interchange_town_km``.
 * ``synthetic`` — where the candidates above leave a station-free stretch longer than
-  ``max_gap_km`` (see :func:`~gzcharge.highway.corridors.station_free_stretches` with *all*
-  candidates open), the corridor pieces of that stretch are cut every
+  ``max_gap_km`` (see :func:`~gzcharge.highway.corridors.gap_stretches` with *all*
+  candidates open: the gap windows' definition), the corridor pieces of that stretch are cut every
   ``synthetic_spacing_km`` (pieces of equal length ≤ the spacing) and every cut point and
   every graph node inside the stretch becomes a candidate flagged ``synthetic=True``. With all
   pieces ≤ spacing ≤ max gap, the gap rule is then always satisfiable.
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gzcharge.errors import DataError
-from gzcharge.highway.corridors import CorridorGraph, station_free_stretches
+from gzcharge.highway.corridors import CorridorGraph, gap_stretches, station_free_stretches
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -301,7 +301,10 @@ def candidates_at_nodes(
 
 
 def _synthetic(cg: CorridorGraph, site_nodes: set, params: HighwayParams) -> list[dict]:
-    per_edge, zones = station_free_stretches(cg.graph, site_nodes)
+    _, zones = station_free_stretches(cg.graph, site_nodes)
+    per_edge = gap_stretches(cg.graph, site_nodes, starts=site_nodes, max_gap_km=params.max_gap_km)
+    for z in zones:
+        z["longest_km"] = max([z["longest_km"], *(per_edge.get(k, 0.0) for k in z["edges"])])
     G = cg.graph
     bad_edges = sorted(k for k, s in per_edge.items() if s > params.max_gap_km + 1e-9)
     if not bad_edges:

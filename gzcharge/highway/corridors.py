@@ -72,7 +72,10 @@ __all__ = [
     "merge_interchanges",
     "corridors_from_file",
     "corridor_lines_from_osmnx",
+    "gap_stretches",
+    "gap_walks",
     "metric_crs_for_lines",
+    "station_free_stretches",
 ]
 
 MAIN_CLASSES = ("motorway", "trunk")
@@ -1016,6 +1019,117 @@ def station_free_stretches(graph: nx.Graph, sites: set | list) -> tuple[dict, li
             }
         )
     return per_edge, zones
+
+
+def gap_walks(graph: nx.Graph, starts: Any, *, limit_km: float, marks: Any = (), stops: Any = ()):
+    """Walks of the maximum-gap rule: the one definition shared by the gap windows and the report.
+
+    From every start ``s`` the walks follow every simple path of the corridor graph leading away
+    from ``s`` (branching at junctions; never turning back on the edge just driven). A walk ends
+
+    * at a corridor end (a node of degree 1) — ``"end"``;
+    * at a node of ``stops`` (open sites, for the report) — ``"stop"``;
+    * where it would pass ``limit_km`` — ``"limit"`` (its length is then the distance to the far
+      end of the edge on which the limit falls, > ``limit_km``);
+    * where it meets a node already on it (a ring, a loop): the vehicle closes the loop there and
+      drives back along the walk to ``s`` — ``"loop"``, length = distance to that node + its
+      position on the walk. So a ring road is measured around, not along its shortest side.
+
+    Parameters
+    ----------
+    graph
+        Corridor graph (edge ``length_km``).
+    starts
+        Start nodes.
+    limit_km
+        Walk length at which a walk stops (``G``).
+    marks
+        Nodes recorded in ``found`` when met within ``(0, limit_km]`` (candidates, for windows).
+    stops
+        Nodes at which a walk ends (open sites, for the report).
+
+    Yields
+    ------
+    start, nodes, length_km, found, how
+        The start, the nodes walked (a loop walk ends with the node met again), the walk length,
+        the marked nodes met within ``(0, limit_km]`` (a loop walk's start counts when it is met
+        again within the limit) and how the walk ended.
+    """
+    marks, stops = set(marks), set(stops)
+    eps = _GAP_EPS * max(1.0, limit_km)
+    for s in starts:
+        stack = [(s, 0.0, (), (s,), {s: 0.0})]
+        while stack:
+            node, dist, found, path, at = stack.pop()
+            if node != s and node in stops:
+                yield s, path, dist, found, "stop"
+                continue
+            prev = path[-2] if len(path) > 1 else None
+            nbrs = [w for w in graph.neighbors(node) if w != prev]
+            if node != s and not nbrs:
+                yield s, path, dist, found, "end"
+                continue
+            for w in sorted(nbrs, key=_sort_key, reverse=True):
+                d2 = dist + float(graph.edges[node, w]["length_km"])
+                if w in at:  # loop closed: back along the walk to the start
+                    total = d2 + at[w]
+                    if total > limit_km + eps:
+                        yield s, (*path, w), total, found, "limit"
+                    else:
+                        f2 = found + ((s,) if s in marks else ())
+                        yield s, (*path, w), total, f2, "loop"
+                    continue
+                if d2 > limit_km + eps:
+                    yield s, (*path, w), d2, found, "limit"
+                    continue
+                stack.append((w, d2, found + ((w,) if w in marks else ()), (*path, w), {**at, w: d2}))
+
+
+def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float) -> dict:
+    """Longest station-free stretch (km) through every edge, by the definition of the gap windows.
+
+    The value of an edge is the larger of (a) the longest stretch between two terminals through it
+    along shortest routes (:func:`station_free_stretches`, exact on tree-shaped zones) and (b) the
+    longest :func:`gap_walks` walk through it from ``starts`` (corridor ends and candidates, as in
+    the windows, plus the open sites) that meets no open site before its end, walked up to
+    ``2 × max_gap_km`` (beyond that a walk's length is a lower bound). A window of the model
+    (walks of ``max_gap_km`` from the same starts, same rules) holds no open site exactly when such
+    a walk is longer than ``max_gap_km``, so ``value > max_gap_km`` is the model's gap rule
+    violated on that edge: a ring road is measured around the ring, not along its shorter side.
+
+    Parameters
+    ----------
+    graph
+        Corridor graph with edge ``length_km``.
+    sites
+        Open site nodes.
+    starts
+        Window starts (candidate nodes; corridor ends are added).
+    max_gap_km
+        ``G``.
+
+    Returns
+    -------
+    dict
+        ``edge_key(u, v)`` → km.
+    """
+    sites = set(sites)
+    per_edge, _ = station_free_stretches(graph, sites)
+    ends = {n for n in graph.nodes if graph.degree(n) == 1}
+    st = sorted(set(starts) | ends | sites, key=_sort_key)
+    for _s, nodes, length, _found, _how in gap_walks(graph, st, limit_km=2.0 * max_gap_km, stops=sites):
+        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+            k = edge_key(u, v)
+            if length > per_edge.get(k, 0.0):
+                per_edge[k] = length
+    return per_edge
+
+
+def _sort_key(n: Any) -> tuple:
+    return (0, n, "") if isinstance(n, (int, np.integer)) else (1, 0, str(n))
+
+
+_GAP_EPS = 1e-6
 
 
 def _cmp_ok(u: Any, v: Any) -> bool:

@@ -1,39 +1,50 @@
 """Highway fast-charging plan: flow refuelling with a maximum-gap rule, sizing, result layers.
 
+Tier contract: :func:`prepare_highway` (corridors, candidates, traffic, gap windows and the
+core's :class:`~gzcharge.locate.joint.FlowBlock` named ``"highway"``) → :func:`solve_highway`
+(the tier alone through :func:`gzcharge.locate.joint.solve_joint` on that block and one year)
+→ :func:`assess_highway` (layers, sizing and service recomputed from the open sites);
+:func:`plan_highway` is the three in one call.
+
 Model
 -----
-Sites are chosen by the flow-refuelling core :func:`gzcharge.locate.frlm.frlm` (arc-cover
-path-cover: a round trip along a path is *refuelled* when the open sites on it leave no
-stretch of the cyclic trip O→D→O longer than the effective range) with two additions:
+The block is the flow-refuelling model of the numeric core (arc-cover path-cover: a round trip
+along a path is *refuelled* when the open sites on it leave no stretch of the cyclic trip
+O→D→O longer than the effective range; the rule is :mod:`gzcharge.locate._paths`). Every OD
+path is the whole trip, **access legs included**: seat → interchange → corridor → interchange
+→ seat (:mod:`gzcharge.highway.traffic`); seats are path ends, never candidates. Additions:
 
-* **Maximum-gap rule** as ``required_covers``: every *window* of corridor of length
+* **Maximum-gap rule** as required covers: every *window* of corridor of length
   ``G = max_gap_km`` must hold an open site. Windows start at every corridor end (node of
-  degree 1) and at every candidate, and run ``G`` km along every simple path of the corridor
-  graph leading away from it (branching at junctions); a window that reaches a corridor end
-  before ``G`` km needs nothing (that end is within ``G``). Each window gives one constraint
-  "at least one open candidate among those within ``(start, start + G]``". On a single
-  corridor these windows are exactly equivalent to "no stretch between consecutive sites,
-  or between a corridor end and its first site, is longer than ``G``" (a window after each
-  candidate position is implied by that rule and together they imply it); a site serves
-  both carriageways, so the rule holds in each direction. Windows without any candidate
-  cannot be met: they are left out of the model and **reported** in
-  :attr:`HighwayResult.unmet_windows`, never hidden.
-* **Modes.** ``max_flow``: maximise refuelled EV flow with ``stations`` new sites and/or
-  ``budget_cny`` (existing sites are fixed open and free; ``fixed_open`` sites count as new).
-  With neither, the cheapest sites that meet the gap rule are found first
-  (:func:`~gzcharge.locate.frlm.frlm_min_cost` with target 0) and, when there is traffic, the
-  refuelled flow is then maximised within that cost (:func:`~gzcharge.locate.frlm.frlm` with
-  the budget set to it). ``min_cost``: cheapest sites meeting the gap rule and refuelling
-  ``target_flow_share`` of the flow. OD pairs that no choice of candidates can refuel are
-  listed in :attr:`HighwayResult.never_served` (and make ``min_cost`` fail, named, when the
-  target needs them).
+  degree 1) and at every candidate, and follow the walks of
+  :func:`~gzcharge.highway.corridors.gap_walks` (every simple path leading away, branching at
+  junctions; a loop is closed and driven back, so ring roads are measured around). A walk
+  that reaches a corridor end within ``G`` needs nothing; one that passes ``G`` gives the
+  constraint "at least one open candidate among those within ``(start, start + G]``". On a
+  single corridor these windows are exactly "no stretch between consecutive sites, or
+  between a corridor end and its first site, is longer than ``G``"; a site serves both
+  carriageways, so the rule holds in each direction. Windows without any candidate cannot be
+  met: they are left out of the model and **reported** in :attr:`HighwayResult.unmet_windows`.
+  The stretch report (``longest_stretch_km``, ``gap_ok``) uses the same walks
+  (:func:`~gzcharge.highway.corridors.gap_stretches`), so ``gap_ok`` is false exactly where a
+  window is violated. ``fixed_open`` sites are one-site covers (forced open, counted as new).
+* **Modes** (all through the core, objective recomputed from the open sites).
+  ``max_flow`` with ``stations`` and/or ``budget_cny``: ``max_service`` with
+  ``max_new_sites = stations`` and the budget (a non-binding budget when only ``stations`` is
+  given; the core breaks ties by the lower cost). ``max_flow`` with neither: two core solves —
+  ``min_cost`` without a flow target gives the cheapest cost ``C*`` of the gap rule; with
+  traffic, ``max_service`` with the total budget ``C*`` then picks, among the cheapest plans,
+  the one refuelling the most flow. ``min_cost``: cheapest sites meeting the gap rule and
+  refuelling ``target_flow_share`` of the flow. OD pairs that no choice of candidates can
+  refuel are listed in :attr:`HighwayResult.never_served` (and make ``min_cost`` fail, named,
+  when the target needs them).
 
 Sizing (stated assumptions)
 ---------------------------
-* Charging stops: an EV on a refuelled round trip charges at the first open site it meets
-  from its origin and thereafter, greedily, at the last open site before its range would be
-  exceeded (fewest stops); every stop is one session. Round trips per day are half the pair's
-  daily EV flow (the flow counts both directions).
+* Charging stops: the fewest-stops greedy rule of :func:`gzcharge.locate._paths.refuel_stops`
+  (first open site from the origin, then the last one before the range would be exceeded);
+  every stop is one session. Round trips per day are half the pair's daily EV flow (the flow
+  counts both directions).
 * Peak-hour arrivals ``λ = sessions/day × peak_hour_factor``; service rate per plug
   ``μ = 60 / session_min`` per hour; Poisson arrivals, exponential service (M/M/c).
 * Plugs: the smallest ``c ≥ min_plugs`` with ``c·μ > λ`` and Erlang-C mean wait
@@ -51,27 +62,31 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 
 from gzcharge.errors import DataError, InfeasibleError
-from gzcharge.highway.corridors import CorridorGraph, edge_key, station_free_stretches
+from gzcharge.highway.corridors import CorridorGraph, _sort_key, edge_key, gap_stretches, gap_walks
+from gzcharge.locate._paths import path_refuelled, path_stops
 
 if TYPE_CHECKING:  # pragma: no cover
 
     from gzcharge.highway.candidates import CandidateSet
     from gzcharge.highway.params import HighwayParams
     from gzcharge.highway.traffic import Traffic
+    from gzcharge.locate.joint import FlowBlock, JointSolution
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "HighwayPrepared",
     "HighwayResult",
     "NO_EXPRESSWAY_NOTICE",
+    "assess_highway",
     "erlang_c_plugs",
     "gap_windows",
-    "path_positions",
     "plan_highway",
-    "refuelled_direct",
-    "refuel_stops",
+    "prepare_highway",
+    "prepare_highway_from",
     "solve_highway",
 ]
 
@@ -103,42 +118,30 @@ def gap_windows(graph: nx.Graph, candidates: list, max_gap_km: float) -> tuple[l
         Windows with no candidate: ``start`` node, ``path`` (node list walked), ``reach_km``.
     """
     cand = set(candidates)
-    starts = sorted(cand | {n for n in graph.nodes if graph.degree(n) == 1})
+    starts = sorted(cand | {n for n in graph.nodes if graph.degree(n) == 1}, key=_sort_key)
     seen: set = set()
     windows: list[list] = []
     unmet: list[dict] = []
     unmet_seen: set = set()
-    for s in starts:
-        # DFS over simple paths: (node, dist, found candidates, path)
-        stack = [(s, 0.0, (), (s,))]
-        while stack:
-            node, dist, found, path = stack.pop()
-            nbrs = [w for w in graph.neighbors(node) if w not in path]
-            if node != s and not nbrs:
-                continue  # corridor end reached within G: the stretch to the end is short enough
-            for w in sorted(nbrs, reverse=True):
-                d2 = dist + graph.edges[node, w]["length_km"]
-                if d2 > max_gap_km + _EPS:
-                    # window ends inside edge (node, w)
-                    key = tuple(sorted(found))
-                    if found:
-                        if key not in seen:
-                            seen.add(key)
-                            windows.append(list(key))
-                    else:
-                        ukey = (s, path[1] if len(path) > 1 else w)
-                        if ukey not in unmet_seen:
-                            unmet_seen.add(ukey)
-                            unmet.append({"start": s, "path": [*path, w], "reach_km": max_gap_km})
-                    continue
-                f2 = found + ((w,) if w in cand else ())
-                stack.append((w, d2, f2, (*path, w)))
+    for s, nodes, _length, found, how in gap_walks(graph, starts, limit_km=max_gap_km, marks=cand):
+        if how != "limit":
+            continue  # a corridor end (or the walk's start, round a loop) within G: nothing needed
+        if found:
+            key = tuple(sorted(set(found), key=_sort_key))
+            if key not in seen:
+                seen.add(key)
+                windows.append(list(key))
+        else:
+            ukey = (s, nodes[1])
+            if ukey not in unmet_seen:
+                unmet_seen.add(ukey)
+                unmet.append({"start": s, "path": list(nodes), "reach_km": max_gap_km})
     return _minimal_sets(windows), unmet
 
 
 def _minimal_sets(sets: list[list]) -> list[list]:
     """Drop windows that contain another window (they are implied)."""
-    by_len = sorted(sets, key=lambda x: (len(x), x))
+    by_len = sorted(sets, key=lambda x: (len(x), [_sort_key(n) for n in x]))
     kept: list[frozenset] = []
     out = []
     index: dict = {}
@@ -158,84 +161,8 @@ def _minimal_sets(sets: list[list]) -> list[list]:
         kept.append(fs)
         for n in s:
             index.setdefault(n, []).append(idx)
-        out.append(sorted(s))
+        out.append(sorted(s, key=_sort_key))
     return out
-
-
-# ---------------------------------------------------------------------- direct range checks
-def path_positions(path: list, lengths: dict) -> np.ndarray:
-    """Km post of each node along ``path`` (``lengths[(u, v)]`` or ``lengths[(v, u)]``)."""
-    pos = [0.0]
-    for u, v in zip(path[:-1], path[1:], strict=True):
-        ln = lengths.get((u, v), lengths.get((v, u)))
-        if ln is None:
-            raise DataError(f"path uses edge ({u}, {v}) that has no length")
-        pos.append(pos[-1] + float(ln))
-    return np.array(pos)
-
-
-def refuelled_direct(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> bool:
-    """Whether a trip along ``path`` is refuelled by ``open_nodes`` (checked directly).
-
-    The rule is the one documented in :mod:`gzcharge.locate.frlm`, evaluated here from the km
-    posts of the open sites on the path (no arc-cover sets). With open sites at
-    ``s_1 <= ... <= s_k`` on a path of length ``L`` and range ``R``:
-
-    * round trip (O→D→O repeated; the vehicle leaves the origin with half a tank):
-      ``k >= 1``, ``s_1 <= R/2``, ``s_{i+1} - s_i <= R``, ``L - s_k <= R/2``;
-    * one way (full tank at the origin, may arrive empty): ``s_1 <= R`` (no site needed
-      when ``L <= R``), ``s_{i+1} - s_i <= R``, ``L - s_k <= R``.
-    """
-    pos = path_positions(path, lengths)
-    at = np.sort(np.array([pos[i] for i, n in enumerate(path) if n in open_nodes], dtype=float))
-    L = float(pos[-1])
-    R = float(range_km)
-    eps = _EPS * max(1.0, R, L)
-    end_reach = R / 2 if round_trip else R
-    if len(at) == 0:
-        return (not round_trip) and L <= R + eps
-    gaps = np.diff(at)
-    return bool(at[0] <= end_reach + eps and L - at[-1] <= end_reach + eps and (gaps.max(initial=0.0) <= R + eps))
-
-
-def _greedy(sites_km: np.ndarray, site_ids: list, start_km: float, end_km: float, fuel_km: float, range_km: float) -> list:
-    """Fewest stops from ``start_km`` (with ``fuel_km`` in the tank) to ``end_km``, full charge at each stop."""
-    stops: list = []
-    reach = start_km + fuel_km
-    eps = _EPS * max(1.0, range_km, end_km)
-    while reach < end_km - eps:
-        ok = np.flatnonzero((sites_km <= reach + eps) & (sites_km > reach - range_km + eps))
-        if len(ok) == 0:  # cannot happen on a refuelled trip
-            raise InfeasibleError("internal: greedy refuelling found no reachable site on a refuelled path")
-        j = ok[-1]
-        stops.append(site_ids[j])
-        reach = sites_km[j] + range_km
-    return stops
-
-
-def refuel_stops(path: list, lengths: dict, open_nodes: set, range_km: float, *, round_trip: bool = True) -> list:
-    """Charging stops (node ids, with repeats) of one trip under the fewest-stops greedy rule.
-
-    Round trip: the cyclic trip O→D→O (a site at km ``x`` is met at ``x`` and ``2L − x``)
-    in steady state: the EV charges to full at the first open site from its origin and
-    thereafter at the last open site before its range would be exceeded, until it can reach
-    that first site again. One way: it leaves the origin with a full tank and charges at the
-    last open site before its range would be exceeded until the destination is in reach.
-    Returns ``[]`` when the trip is not refuelled (:func:`refuelled_direct`).
-    """
-    if not refuelled_direct(path, lengths, open_nodes, range_km, round_trip=round_trip):
-        return []
-    pos = path_positions(path, lengths)
-    L = float(pos[-1])
-    seq = sorted({(float(pos[i]), n) for i, n in enumerate(path) if n in open_nodes}, key=lambda t: (t[0], str(t[1])))
-    if not round_trip:
-        return _greedy(np.array([k for k, _ in seq]), [n for _, n in seq], 0.0, L, range_km, range_km)
-    cyc = seq + [(2 * L - k, n) for k, n in reversed(seq) if _EPS < k < L - _EPS]
-    first_km, first = cyc[0]
-    ext = cyc + [(k + 2 * L, n) for k, n in cyc]
-    km = np.array([k for k, _ in ext])
-    ids = [n for _, n in ext]
-    return [first, *_greedy(km, ids, first_km, first_km + 2 * L, range_km, range_km)]
 
 
 # ---------------------------------------------------------------------- sizing
@@ -266,7 +193,8 @@ class HighwayResult:
     Attributes
     ----------
     highway_stations, expressway_segments, od_flows
-        GeoDataFrames in EPSG:4326 for export (empty when the tier is skipped).
+        GeoDataFrames in EPSG:4326 for export (empty when the tier is skipped). With a
+        several-year solution the stations carry ``phase_year`` (build year).
     summary
         DataFrame per corridor component (and ``prefecture`` when known).
     notice
@@ -275,9 +203,8 @@ class HighwayResult:
         Gap windows no candidate can meet (start site/end, corridor path).
     never_served
         OD ids that no set of candidates can refuel with the effective range.
-    locate
-        The core's :class:`~gzcharge.locate._common.LocateResult` (None when skipped or when
-        there were no candidate sites).
+    solution
+        The core's :class:`~gzcharge.locate.joint.JointSolution` (None when skipped).
     by_prefecture
         DataFrame per prefecture of the region (corridors are planned on the whole area and
         reported here by prefecture): ``corridor_km`` (length inside it), ``stations``,
@@ -285,10 +212,11 @@ class HighwayResult:
         ``gap_ok`` (segments assigned by their largest share of length). Custom regions use
         the feature names; parts outside every county are ``"(outside the region)"``.
         Empty without a region.
-    is_skipped
-        True when the tier was skipped (see :attr:`skipped`).
+    skipped
+        True when the tier was skipped (no expressway data).
     details
-        Model size, times, parameters used.
+        Model size, times, parameters used; ``corridors``, ``candidates``, ``traffic`` (the
+        prepared inputs, for the hydrogen tier).
     """
 
     highway_stations: Any
@@ -298,15 +226,10 @@ class HighwayResult:
     notice: str | None = None
     unmet_windows: list = field(default_factory=list)
     never_served: list = field(default_factory=list)
-    locate: Any = None
+    solution: Any = None
     details: dict = field(default_factory=dict)
-    is_skipped: bool = False
+    skipped: bool = False
     by_prefecture: Any = None
-
-    @property
-    def skipped(self) -> bool:
-        """True when the tier was skipped (no expressway data)."""
-        return self.is_skipped
 
     def layers(self) -> dict[str, Any]:
         """``{layer name: GeoDataFrame}`` for the GeoPackage writer."""
@@ -318,189 +241,342 @@ class HighwayResult:
 
 
 def _empty_result(notice: str) -> HighwayResult:
-    import pandas as pd
-
     return HighwayResult(
         _frame([], STATION_COLUMNS, "EPSG:4326"),
         _frame([], SEGMENT_COLUMNS, "EPSG:4326"),
         _frame([], OD_COLUMNS, "EPSG:4326"),
         pd.DataFrame(),
         notice=notice,
-        is_skipped=True,
+        skipped=True,
         by_prefecture=pd.DataFrame(),
     )
 
 
-# ---------------------------------------------------------------------- solve
-def _core_kwargs(paths: list, flows: np.ndarray, od_ids: list, lengths: dict, params: HighwayParams,
-                 cand_nodes: list, existing_nodes: list, node_cost: dict, windows: list) -> dict:
-    """Keyword arguments of :func:`gzcharge.locate.frlm.frlm` / ``frlm_min_cost``.
+# ---------------------------------------------------------------------- prepared data
+@dataclass
+class HighwayPrepared:
+    """Everything :func:`solve_highway` and :func:`assess_highway` need (from :func:`prepare_highway`).
 
-    The core needs at least one path. Without traffic (the gap rule alone decides) one
-    zero-flow, one-node path at a candidate is passed: it adds no flow and, as ``y`` is free
-    and the flow target is 0, no constraint on the stations (see the report to the lead: the
-    core could accept ``paths=[]`` when ``required_covers`` are given).
+    Attributes
+    ----------
+    params
+        The ``highway`` section used.
+    block
+        The core block ``"highway"`` (:class:`~gzcharge.locate.joint.FlowBlock`; its
+        ``site_ids`` are the candidates' site ids), or None when the tier is skipped. It carries
+        the tier's rules: gap windows and ``fixed_open`` as required covers, ``target_share``
+        (``min_cost``), ``max_new_sites`` (``stations``).
+    sites
+        One row per block site, in block order: ``site_id, name, kind, county_adcode, lon,
+        lat`` plus ``node``, ``existing``, ``cost_cny``.
+    notes
+        Statements for the report.
+    candidates, traffic
+        The candidate set (its ``corridors`` hold the inserted nodes) and the OD traffic.
+    lengths
+        Edge lengths of every path (corridor edges and access legs).
+    windows, unmet, never
+        Gap windows in the model, windows no candidate can meet, OD ids never refuellable.
+    areas
+        Polygons for the report by prefecture (a region's counties) or None.
+    notice
+        The skip notice (no expressway data) or None.
+    details
+        ``rejected_sites`` (service areas not attached), ``components``, ``n_short_trips``.
     """
-    import pandas as pd
 
-    nodes = list(dict.fromkeys([*cand_nodes, *existing_nodes]))
-    if not paths:
-        paths, flows, od_ids = [[nodes[0]]], np.zeros(1), ["(no traffic)"]
-    return dict(
-        paths=paths,
-        flows=pd.Series(np.asarray(flows, dtype=float), index=pd.Index(od_ids, name="od_id")),
-        edge_lengths=lengths,
-        vehicle_range=params.effective_range_km,
-        candidates=cand_nodes,
-        existing=existing_nodes,
-        round_trip=params.round_trip,
-        site_cost={n: float(node_cost.get(n, 0.0)) for n in nodes},
-        required_covers=windows or None,
-        time_limit_s=params.time_limit_s,
-        mip_rel_gap=params.mip_gap,
-    )
+    params: HighwayParams
+    block: FlowBlock | None
+    sites: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    candidates: CandidateSet | None = None
+    traffic: Traffic | None = None
+    lengths: dict = field(default_factory=dict)
+    windows: list = field(default_factory=list)
+    unmet: list = field(default_factory=list)
+    never: list = field(default_factory=list)
+    areas: Any = None
+    notice: str | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> bool:
+        """True without expressway data (no block)."""
+        return self.block is None
+
+    @property
+    def corridors(self) -> CorridorGraph | None:
+        """The corridor graph with candidate and access nodes inserted."""
+        return None if self.candidates is None else self.candidates.corridors
 
 
-def _gap_infeasible(exc: InfeasibleError, params: HighwayParams, what: str) -> InfeasibleError:
-    return InfeasibleError(
-        f"the maximum-gap rule (highway.max_gap_km={params.max_gap_km:g}) cannot be met {what}; "
-        "raise highway.stations / highway.budget_cny, raise max_gap_km or set highway.enforce_gap=false"
-    )
+SITE_COLUMNS = ["site_id", "name", "kind", "county_adcode", "lon", "lat", "node", "existing", "cost_cny"]
 
 
-def solve_highway(
-    cands: CandidateSet, traffic: Traffic, params: HighwayParams, *, fixed_open: list | None = None, areas: Any = None
-) -> HighwayResult:
-    """Choose, size and report sites for corridors with candidates and traffic.
+def _site_table(cands: CandidateSet, order: list, areas: Any) -> pd.DataFrame:
+    """Block sites (site ids in ``order``) with names, kinds, lon/lat and county adcode."""
+    import geopandas as gpd
+    import shapely
+
+    G = cands.corridors.graph
+    s = cands.sites.loc[order]
+    xy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in s["node"]], dtype=float).reshape(-1, 2)
+    pts = gpd.GeoSeries(shapely.points(xy), crs=cands.corridors.crs).to_crs(4326)
+    adcode = np.full(len(s), None, dtype=object)
+    if areas is not None and len(areas) and "adcode" in areas.columns and len(s):
+        j = gpd.sjoin(gpd.GeoDataFrame(geometry=pts.to_numpy(), crs=4326), areas[["adcode", "geometry"]].to_crs(4326),
+                      how="left", predicate="intersects")
+        j = j[~j.index.duplicated(keep="first")]
+        adcode = j["adcode"].reindex(range(len(s))).astype(object).where(lambda v: v.notna(), None).to_numpy()
+    return pd.DataFrame({"site_id": list(s.index), "name": s["name"].to_numpy(), "kind": s["kind"].to_numpy(),
+                         "county_adcode": adcode, "lon": pts.x.to_numpy(), "lat": pts.y.to_numpy(),
+                         "node": s["node"].to_numpy(), "existing": s["existing"].to_numpy(bool),
+                         "cost_cny": s["cost_cny"].to_numpy(float)}, columns=SITE_COLUMNS)
+
+
+def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayParams, *,
+                         fixed_open: list | None = None, areas: Any = None, name: str = "highway",
+                         notes: list[str] | None = None, details: dict | None = None) -> HighwayPrepared:
+    """Gap windows and the core block from a candidate set and traffic (the second half of :func:`prepare_highway`).
 
     Parameters
     ----------
     cands
         Candidate set (its ``corridors`` carry the inserted nodes).
     traffic
-        OD paths on ``cands.corridors`` (may be empty: the gap rule alone decides).
+        OD paths (whole trips) on ``cands.corridors`` (may be empty: the gap rule alone decides).
     params
         Highway parameters.
     fixed_open
-        Extra candidate *site ids* forced open (unknown ids raise :class:`DataError`). They
-        count as new sites in ``highway.stations`` and their cost counts in the budget.
+        Candidate *site ids* forced open (unknown ids raise :class:`DataError`). They count as
+        new sites in ``highway.stations`` and their cost counts in the budget.
     areas
-        Polygons for reporting by prefecture (a region's ``counties``: ``prefecture`` or
-        ``name``); see :attr:`HighwayResult.by_prefecture`.
+        Polygons for reporting by prefecture (a region's ``counties``).
+    name
+        Block name.
+    notes, details
+        Carried into the prepared data.
+    """
+    from gzcharge.locate.joint import FlowBlock
+
+    G = cands.corridors.graph
+    sites = cands.sites
+    cand_nodes = sites["node"].tolist()
+    existing_nodes = sites.loc[sites["existing"], "node"].tolist()
+    forced = cands.node_of(list(fixed_open)) if fixed_open else []
+    lengths = traffic.edge_lengths(G)
+    R = params.effective_range_km
+    windows, unmet = gap_windows(G, cand_nodes, params.max_gap_km) if params.enforce_gap else ([], [])
+    od = traffic.od
+    paths = list(od["path"]) if len(od) else []
+    od_ids = od["od_id"].astype(str).tolist() if len(od) else []
+    all_open = set(cand_nodes)
+    never = [i for i, p in zip(od_ids, paths, strict=True)
+             if not path_refuelled(p, lengths, all_open, R, round_trip=params.round_trip)]
+    notes = list(notes or [])
+    if unmet:
+        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site "
+                     "(see unmet_windows)")
+    if never:
+        from gzcharge._util import preview_ids
+
+        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: "
+                     f"{preview_ids(never, 5)}")
+    ex_set = set(existing_nodes)
+    covers = [*windows, *([n] for n in dict.fromkeys(forced) if n not in ex_set)]
+    node_site = dict(zip(sites["node"], sites.index, strict=True))
+    if not cand_nodes:
+        # nothing to choose: no service area, no interchange near a town and no stretch longer than the gap
+        ok = np.array([path_refuelled(p, lengths, set(), R, round_trip=params.round_trip) for p in paths], bool)
+        flows = od["ev_flow"].to_numpy(float) if len(od) else np.zeros(0)
+        blk = FlowBlock.without_sites(name, od_ids, flows, ok)
+    else:
+        if paths:
+            core_paths, flows = paths, pd.Series(od["ev_flow"].to_numpy(float), index=pd.Index(od_ids, name="od_id"))
+        else:
+            # the core needs a path: one zero-flow, one-node path at a candidate adds no flow and, its y
+            # being free with no flow target, no constraint on the stations
+            core_paths, flows = [[cand_nodes[0]]], pd.Series([0.0], index=pd.Index(["(no traffic)"], name="od_id"))
+        node_cost = dict(zip(sites["node"], sites["cost_cny"].astype(float), strict=True))
+        blk = FlowBlock.from_paths(name, core_paths, flows, lengths, R, candidates=cand_nodes, existing=existing_nodes,
+                                   site_cost=node_cost, required_covers=covers or None, round_trip=params.round_trip)
+        blk.site_ids = pd.Index([node_site[n] for n in blk.site_ids], name="site_id")
+    # the tier's own rules on the block: the flow target (min_cost) and the station limit (max_flow)
+    n_new = int((~np.asarray(blk.existing, bool)).sum())
+    total = float(np.sum(blk.flows))
+    if params.mode == "min_cost" and total > 0 and params.target_flow_share > 0:
+        blk.target_share = [float(params.target_flow_share)]
+    if params.mode == "max_flow" and params.stations is not None:
+        if params.stations > n_new:
+            raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it")
+        blk.max_new_sites = int(params.stations)
+    d = dict(details or {})
+    d["forced_nodes"] = list(forced)
+    return HighwayPrepared(params=params, block=blk, sites=_site_table(cands, list(blk.site_ids), areas), notes=notes,
+                           candidates=cands, traffic=traffic, lengths=lengths, windows=windows, unmet=unmet,
+                           never=never, areas=areas, details=d)
+
+
+# ---------------------------------------------------------------------- solve
+def _gap_infeasible(params: HighwayParams, what: str) -> InfeasibleError:
+    return InfeasibleError(
+        f"the maximum-gap rule (highway.max_gap_km={params.max_gap_km:g}) cannot be met {what}; "
+        "raise highway.stations / highway.budget_cny, raise max_gap_km or set highway.enforce_gap=false"
+    )
+
+
+def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *, year: Any = None,
+                  time_limit_s: float | None = None, mip_rel_gap: float | None = None,
+                  threads: int | None = None) -> JointSolution:
+    """The highway tier alone: ``solve_joint([prep.block], years=[year])`` in the mode of ``params``.
+
+    The block carries the tier's own rules (``target_share`` in ``min_cost`` mode,
+    ``max_new_sites`` with ``highway.stations``); ``min_cost`` is ``objective="min_cost"``,
+    ``max_flow`` with ``stations``/``budget_cny`` is ``objective="max_service"`` with the budget
+    (or a non-binding one), ``max_flow`` with neither is the two solves of the module docstring.
+
+    Parameters
+    ----------
+    prep
+        From :func:`prepare_highway`.
+    params
+        Mode, ``stations``, ``budget_cny``, ``target_flow_share`` (default ``prep.params``).
+    year
+        Year label of the one-year solve (default ``"plan"``).
+    time_limit_s, mip_rel_gap, threads
+        Solver options per core solve (default ``params.time_limit_s``, ``params.mip_gap``).
+
+    Returns
+    -------
+    JointSolution
+        Of the last core solve; ``size["stages"]`` lists every solve, ``size["how"]`` says what
+        was solved.
 
     Raises
     ------
     DataError
-        Unknown ``fixed_open`` ids; ``highway.stations`` above the number of new candidates.
+        ``highway.stations`` above the number of new candidates; a skipped tier.
     InfeasibleError
         ``min_cost`` target share unreachable (the OD pairs that can never be served are
         named), or the station limit/budget too small for the gap rule.
     """
+    from dataclasses import replace
+
     from gzcharge._util import preview_ids
-    from gzcharge.locate.frlm import frlm, frlm_min_cost
+    from gzcharge.locate.joint import solve_joint
 
-    t0 = time.perf_counter()
-    cg = cands.corridors
-    G = cg.graph
-    sites = cands.sites
-    cand_nodes = sites["node"].tolist()
-    truly_existing = sites.loc[sites["existing"], "node"].tolist()
-    forced = cands.node_of(list(fixed_open)) if fixed_open else []
-    existing_nodes = list(dict.fromkeys([*truly_existing, *forced]))
-    lengths = {(u, v): d["length_km"] for u, v, d in G.edges(data=True)}
-    R = params.effective_range_km
-
-    # gap rule
-    windows, unmet = gap_windows(G, cand_nodes, params.max_gap_km) if params.enforce_gap else ([], [])
-    # OD paths and pairs that can never be served (every candidate open, direct check)
-    od = traffic.od
-    paths = list(od["path"]) if len(od) else []
-    flows = od["ev_flow"].to_numpy(float) if len(od) else np.zeros(0)
-    od_ids = od["od_id"].tolist() if len(od) else []
-    all_open = set(cand_nodes)
-    servable = np.array([refuelled_direct(p, lengths, all_open, R, round_trip=params.round_trip) for p in paths],
-                        dtype=bool)
-    never = [i for i, ok in zip(od_ids, servable, strict=True) if not ok]
-    node_cost = dict(zip(sites["node"], sites["cost_cny"], strict=True))
-    n_new = len(set(cand_nodes) - set(truly_existing))
-    if not cand_nodes:
-        # nothing to choose: no service area, no interchange near a town and no stretch longer
-        # than the gap (else synthetic candidates would exist)
-        out = _assemble(cg, cands, traffic, params, set(), lengths, windows, unmet, never, areas)
-        out.details.update({"how": "no candidate sites: nothing to open", "n_candidates": 0, "n_paths": len(paths),
-                            "n_windows": 0, "status": "no_candidates", "gap": 0.0, "stages": []})
-        return out
-    kw = _core_kwargs(paths, flows, od_ids, lengths, params, cand_nodes, existing_nodes, node_cost, windows)
+    if prep.block is None:
+        raise DataError(prep.notice or NO_EXPRESSWAY_NOTICE)
+    params = params or prep.params
+    blk = prep.block
+    label = "plan" if year is None else year
+    opts = dict(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
+                mip_rel_gap=params.mip_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
+    flows = np.asarray(blk.flows, float)
     total = float(flows.sum())
+    R = params.effective_range_km
     stages: list[dict] = []
 
-    def run(fn, **extra):
-        res = fn(**kw, **extra)
-        stages.append({"model": fn.__name__, **{k: v for k, v in extra.items()}, "status": res.status.value,
-                       "gap": res.gap, "seconds": res.seconds, "n_arc_sets": res.details.get("n_arc_sets")})
-        return res
+    def run(b: FlowBlock, objective: str, **kw: Any) -> JointSolution:
+        sol = solve_joint([b], years=[label], objective=objective, **kw, **opts)
+        stages.append({"objective": objective, **{k: v for k, v in kw.items()}, "target_share": b.target_share,
+                       "max_new_sites": b.max_new_sites, "status": sol.status, "gap": sol.gap,
+                       "objective_value": sol.objective, "seconds": sol.seconds})
+        return sol
 
     if params.mode == "min_cost":
-        best = float(flows[servable].sum())
+        best = float(flows[~np.asarray(blk.impossible, bool)].sum())
         if total > 0 and best < params.target_flow_share * total * (1 - 1e-12):
             raise InfeasibleError(
                 f"highway.target_flow_share={params.target_flow_share:g} cannot be met: even with every candidate "
                 f"open only {best / total:.1%} of the EV flow can be refuelled with an effective range of {R:g} km; "
-                f"OD pairs that can never be served: {preview_ids(never)} — raise highway.range_km/range_derate, add "
-                "candidate sites on those routes or lower target_flow_share",
-                unserved=never,
+                f"OD pairs that can never be served: {preview_ids(prep.never)} — raise highway.range_km/range_derate, "
+                "add candidate sites on those routes or lower target_flow_share",
+                unserved=list(prep.never),
             )
         try:
-            res = run(frlm_min_cost, target_share=params.target_flow_share if total > 0 else 0.0)
+            sol = run(blk, "min_cost")
         except InfeasibleError as exc:
-            raise _gap_infeasible(exc, params, "together with the flow target") from exc
+            raise _gap_infeasible(params, "together with the flow target") from exc
         how = f"min_cost: cheapest sites meeting the gap rule and {params.target_flow_share:.0%} of the EV flow"
     elif params.stations is None and params.budget_cny is None:
         # the gap rule decides the cost; with traffic, the flow picks among the cheapest plans
-        res = run(frlm_min_cost, target_share=0.0)
+        try:
+            sol = run(blk, "min_cost")
+        except InfeasibleError as exc:
+            raise _gap_infeasible(params, "with the candidates given") from exc
         how = "gap rule alone: cheapest sites meeting it"
         if total > 0:
-            cheapest = float(res.objective)
-            res = run(frlm, budget=cheapest * (1 + 1e-9) + 1e-9)
+            cheapest = float(sol.objective)
+            sol = run(blk, "max_service", total_budget=cheapest * (1 + 1e-9) + 1e-6)
             how = "gap rule first (cheapest sites), then the most refuelled flow at that cost"
     else:
-        extra: dict[str, Any] = {}
-        if params.stations is not None:
-            if params.stations > n_new:
-                raise DataError(
-                    f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it"
-                )
-            extra["p"] = params.stations + len(truly_existing)
-        if params.budget_cny is not None:
-            extra["budget"] = float(params.budget_cny)
+        # only a station count (blk.max_new_sites): a budget that never binds (max_service needs one)
+        budget = float(params.budget_cny) if params.budget_cny is not None else float(np.sum(blk.site_cost)) + 1.0
         try:
-            res = run(frlm, **extra)
+            sol = run(blk, "max_service", total_budget=budget)
         except InfeasibleError as exc:
-            need = frlm_min_cost(**kw, target_share=0.0)
-            n_need = len(set(need.selected) - set(truly_existing))
+            need = solve_joint([replace(blk, max_new_sites=None)], years=[label], objective="min_cost", **opts)
+            n_need = int((~need.sites["existing"].astype(bool)).sum())
             raise _gap_infeasible(
-                exc, params, f"with highway.stations={params.stations} / highway.budget_cny={params.budget_cny}: "
+                params, f"with highway.stations={params.stations} / highway.budget_cny={params.budget_cny}: "
                 f"it needs at least {n_need} new sites costing {need.objective:,.0f} CNY"
             ) from exc
-        how = f"max_flow with {extra}"
-    open_nodes = set(res.selected)
-    t1 = time.perf_counter()
-    out = _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, never, areas)
-    out.locate = res
+        how = f"max_flow with stations={params.stations}, budget_cny={params.budget_cny}"
+    sol.size["stages"] = stages
+    sol.size["how"] = how
+    return sol
+
+
+def assess_highway(prep: HighwayPrepared, sol: JointSolution | None, params: HighwayParams | None = None) -> HighwayResult:
+    """Layers, sizing and service of the open sites of ``sol`` (block ``prep.block.name``).
+
+    Service (refuelled flags, sessions) is recomputed from the chosen sites by the direct rule
+    of :mod:`gzcharge.locate._paths`, never read from model variables. With several years in
+    ``sol``, stations carry ``phase_year`` (their build year).
+    """
+    if prep.block is None:
+        return _empty_result(prep.notice or NO_EXPRESSWAY_NOTICE)
+    params = params or prep.params
+    t0 = time.perf_counter()
+    cands = prep.candidates
+    mine = sol.sites[sol.sites["block"] == prep.block.name] if sol is not None and len(sol.sites) else pd.DataFrame(
+        columns=["site_id", "build_year"])
+    node_of = dict(zip(prep.sites["site_id"], prep.sites["node"], strict=True))
+    open_nodes = {node_of[s] for s in mine["site_id"]}
+    years = [] if sol is None else list(dict.fromkeys(sol.service["year"]))
+    out = _assemble(cands.corridors, cands, prep.traffic, params, open_nodes, prep.lengths, prep.windows, prep.unmet,
+                    prep.never, prep.areas)
+    if len(years) > 1:
+        by = dict(zip(mine["site_id"], mine["build_year"], strict=True))
+        out.highway_stations["phase_year"] = pd.array(
+            [None if by.get(s) is None or pd.isna(by.get(s)) else int(by[s]) for s in out.highway_stations["site_id"]],
+            dtype="Int64")
+    notes = [n for n in prep.notes if n]
+    out.notice = "; ".join(notes) or None
+    out.solution = sol
+    station_cost = float(prep.sites.loc[prep.sites["site_id"].isin(mine["site_id"]) & ~prep.sites["existing"],
+                                        "cost_cny"].sum())
     out.details.update(
         {
-            "how": how,
-            "n_candidates": len(cand_nodes),
-            "n_existing": len(truly_existing),
-            "n_fixed_open": len(forced),
-            "n_paths": len(paths),
-            "n_windows": len(windows),
-            "n_arc_sets": res.details.get("n_arc_sets"),
-            "solve_s": t1 - t0,
-            "status": str(getattr(res.status, "value", res.status)),
-            "gap": res.gap,
-            "stages": stages,
-            "station_cost_cny": float(res.details.get("station_cost", float("nan"))),
+            "how": None if sol is None else sol.size.get("how"),
+            "n_candidates": len(prep.sites),
+            "n_existing": int(prep.sites["existing"].sum()),
+            "n_fixed_open": len(prep.details.get("forced_nodes", [])),
+            "n_paths": len(prep.traffic.od),
+            "n_windows": len(prep.windows),
+            "n_arc_sets": len(prep.block.set_path),
+            "solve_s": None if sol is None else sol.seconds,
+            "assess_s": time.perf_counter() - t0,
+            "status": "no_candidates" if len(prep.sites) == 0 else (None if sol is None else sol.status),
+            "gap": None if sol is None else sol.gap,
+            "stages": [] if sol is None else sol.size.get("stages", []),
+            "station_cost_cny": station_cost,
+            "rejected_sites": prep.details.get("rejected_sites"),
+            "components": prep.details.get("components"),
+            "corridors": cands.corridors,
+            "candidates": cands,
+            "traffic": prep.traffic,
         }
     )
     return out
@@ -544,19 +620,19 @@ def _sessions(od, lengths: dict, open_nodes: set, params: HighwayParams) -> tupl
     """Refuelled flag per OD row and charging sessions per day per open node.
 
     The OD flow counts both directions. Round trip: ``flow / 2`` round trips a day, each with
-    the stops of :func:`refuel_stops`. One way: ``flow / 2`` trips in each direction, stops
-    of each direction's path.
+    the stops of :func:`gzcharge.locate._paths.path_stops`. One way: ``flow / 2`` trips in each
+    direction, stops of each direction's path.
     """
     R = params.effective_range_km
     sessions: dict = {}
     ok = np.zeros(len(od), dtype=bool)
     for i, (pth, f) in enumerate(zip(od["path"], od["ev_flow"], strict=True)):
-        ok[i] = refuelled_direct(pth, lengths, open_nodes, R, round_trip=params.round_trip)
+        ok[i] = path_refuelled(pth, lengths, open_nodes, R, round_trip=params.round_trip)
         if not ok[i]:
             continue
         trips = [pth] if params.round_trip else [pth, pth[::-1]]
         for t in trips:
-            for n in refuel_stops(t, lengths, open_nodes, R, round_trip=params.round_trip):
+            for n, _km in path_stops(t, lengths, open_nodes, R, round_trip=params.round_trip):
                 sessions[n] = sessions.get(n, 0.0) + float(f) / 2.0
     return ok, sessions
 
@@ -641,6 +717,8 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     for pth, f, ok in zip(od["path"], od["ev_flow"], refuelled, strict=True):
         if ok:
             for u, v in zip(pth[:-1], pth[1:], strict=True):
+                if not G.has_edge(u, v):
+                    continue  # an access leg
                 k = edge_key(u, v)
                 edge_flow[k] = edge_flow.get(k, 0.0) + float(f)
     posts = _km_posts(cg)
@@ -678,7 +756,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         )
     stations = _frame(st_rows, STATION_COLUMNS, cg.crs)
     # segments with stretch analysis
-    per_edge, zones = station_free_stretches(G, open_nodes)
+    per_edge = gap_stretches(G, open_nodes, starts=cands.sites["node"].tolist(), max_gap_km=params.max_gap_km)
     seg_gdf = cg.segments_frame()
     seg_longest: dict = {}
     seg_flow: dict = {}
@@ -699,7 +777,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     od_rows = []
     never_set = set(never)
     for i, r in enumerate(od.itertuples()):
-        line = shapely.LineString([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in r.path]) if len(r.path) > 1 else None
+        line = shapely.LineString([traffic.node_xy(G, n) for n in r.path]) if len(r.path) > 1 else None
         od_rows.append({"od_id": r.od_id, "origin": r.origin, "destination": r.destination, "volume": r.flow,
                         "ev_volume": r.ev_flow, "refuelled": bool(refuelled[i]), "never_servable": r.od_id in never_set,
                         "length_km": r.length_km, "geometry": line})
@@ -719,21 +797,13 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
                      "gap_ok": bool(segs["gap_ok"].all()) if len(segs) else True})
     total = float(od["ev_flow"].sum()) if len(od) else 0.0
     ref_flow = float(od.loc[refuelled, "ev_flow"].sum()) if len(od) else 0.0
-    notes = []
-    if unmet:
-        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site "
-                     "(see unmet_windows)")
-    if never:
-        from gzcharge._util import preview_ids
-        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: "
-                     f"{preview_ids(never, 5)}")
     result = HighwayResult(
         stations.to_crs(4326), seg_gdf.to_crs(4326), odg.to_crs(4326), pd.DataFrame(summ),
-        notice="; ".join(notes) or None, unmet_windows=unmet, never_served=never, by_prefecture=by_pref,
+        unmet_windows=unmet, never_served=never, by_prefecture=by_pref,
     )
     result.details.update({"total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
-                           "effective_range_km": R, "zones": len(zones)})
+                           "effective_range_km": R})
     return result
 
 
@@ -758,7 +828,7 @@ def county_seat_points(region: Any) -> Any:
     return seats
 
 
-def plan_highway(
+def prepare_highway(
     params: HighwayParams,
     *,
     region: Any = None,
@@ -770,14 +840,14 @@ def plan_highway(
     od_file: str | Path | None = None,
     settlements: Any = None,
     fixed_open: list | None = None,
-) -> HighwayResult:
-    """Plan the highway fast-charging tier (the function ``gzcharge plan``/``highway`` call).
+) -> HighwayPrepared:
+    """Corridors, candidates, traffic, gap windows and the core block of the highway tier.
 
     Expressway sources, in order: ``expressways`` (user line layer path or GeoDataFrame),
     ``network`` (a :class:`~gzcharge.network.RoadNetwork`; its expressway edges), ``osm_file``
     (read with :func:`gzcharge.sources.osm.graph_from_file` inside the region polygon). With none
-    of them, the tier is skipped with :data:`NO_EXPRESSWAY_NOTICE` — corridors are never
-    invented.
+    of them, the tier is skipped (``block`` None, ``notice`` :data:`NO_EXPRESSWAY_NOTICE`) —
+    corridors are never invented.
 
     Parameters
     ----------
@@ -785,7 +855,7 @@ def plan_highway(
         The scenario's ``highway`` section.
     region
         :class:`~gzcharge.region.Region` (its county seats and census populations give the
-        gravity OD; its boundary clips OSM).
+        gravity OD; its boundary clips OSM; its counties the report by prefecture).
     network, osm_file, expressways
         Expressway sources (see above).
     service_areas
@@ -800,6 +870,12 @@ def plan_highway(
         ``population``).
     fixed_open
         Candidate site ids forced open.
+
+    Notes
+    -----
+    OD pairs whose whole trip (corridor and both access legs) is at most
+    ``min_charging_trip_km`` (default half the effective range: the round trip fits one home
+    charge) are left out of the traffic.
     """
     from gzcharge.highway.candidates import build_candidates, read_sites_csv, service_areas_from_osm
     from gzcharge.highway.corridors import (
@@ -809,12 +885,16 @@ def plan_highway(
     )
     from gzcharge.highway.traffic import build_traffic, read_od_csv
 
+    def skipped() -> HighwayPrepared:
+        return HighwayPrepared(params=params, block=None, sites=pd.DataFrame(columns=SITE_COLUMNS),
+                               notes=[NO_EXPRESSWAY_NOTICE], notice=NO_EXPRESSWAY_NOTICE)
+
     poly = getattr(region, "boundary", None)
     cg = None
     if expressways is not None:
         if isinstance(expressways, (str, Path)):
             cg = corridors_from_file(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0,
-                                 interchange_merge_m=params.interchange_merge_m)
+                                     interchange_merge_m=params.interchange_merge_m)
         else:
             cg = build_corridors(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0,
                                  interchange_merge_m=params.interchange_merge_m, source="expressways")
@@ -831,11 +911,11 @@ def plan_highway(
             network = build_network(poly, crs=getattr(region, "metric_crs", None), osm_file=str(osm_file))
             lines = corridor_lines_from_osmnx(network.graph).set_crs(network.crs, allow_override=True)
         if lines is None or len(lines) == 0:
-            return _empty_result(NO_EXPRESSWAY_NOTICE)
+            return skipped()
         cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m, interchange_merge_m=params.interchange_merge_m,
                              carriageway_merge_m=params.carriageway_merge_m, source=str(osm_file or "road network"))
     if cg.graph.number_of_edges() == 0:
-        return _empty_result(NO_EXPRESSWAY_NOTICE)
+        return skipped()
 
     # service areas: user file/points, else the OSM file the corridors came from
     src_file = osm_file
@@ -856,18 +936,28 @@ def plan_highway(
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od)
     short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
+    n_short = 0
     if len(traffic.od):
         trip_km = traffic.od["length_km"] + traffic.od["access_km"].fillna(0.0)
         short = trip_km <= short_km
+        n_short = int(short.sum())
         if short.any():
-            logger.info("%d OD pair(s) up to %g km need no highway charging (round trip on one home charge)",
-                        int(short.sum()), short_km)
+            logger.info("%d OD path(s) up to %g km need no highway charging (round trip on one home charge)",
+                        n_short, short_km)
             traffic.od = traffic.od.loc[~short].reset_index(drop=True)
-    out = solve_highway(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None))
-    out.details["rejected_sites"] = cands.rejected
-    # the corridor graph, candidates and traffic feed the hydrogen tier and the joint model
-    out.details["corridors"] = cg
-    out.details["candidates"] = cands
-    out.details["traffic"] = traffic
-    out.details["components"] = [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]
-    return out
+    details = {"rejected_sites": cands.rejected, "n_short_trips": n_short,
+               "components": [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]}
+    return prepare_highway_from(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None),
+                                details=details)
+
+
+def plan_highway(params: HighwayParams, **inputs: Any) -> HighwayResult:
+    """Plan the highway fast-charging tier in one call: ``assess(prepare(...), solve(...))``.
+
+    Keyword arguments are those of :func:`prepare_highway`; solver options come from
+    ``params`` (``time_limit_s``, ``mip_gap``).
+    """
+    prep = prepare_highway(params, **inputs)
+    if prep.skipped:
+        return assess_highway(prep, None)
+    return assess_highway(prep, solve_highway(prep))

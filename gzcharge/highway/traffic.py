@@ -18,15 +18,29 @@ Flows
   together; origin/destination match the points' ``settlement_id`` or ``name``), multiplied by
   ``daily_trips_scale``. Unknown origins/destinations raise :class:`DataError` naming them.
 
-Paths and the tie rule
-----------------------
-The path of a pair is a shortest corridor path between its nodes (edge ``length_km``).
+Paths, access legs and the tie rule
+-----------------------------------
+The path of a pair is its whole trip: ``[seat_o, o_node, …, d_node, seat_d]``. The first and
+last legs are the **access legs** from each OD point (county seat) to the corridor node it is
+attached to, with the access distance as their length; the seat nodes are named
+``"seat:<point id>"`` (:func:`seat_node`), are not corridor nodes and are never candidates. So
+the range model, the refuelled flags and the sizing all count the drive to and from the
+expressway, as the short-trip filter does. :meth:`Traffic.edge_lengths` gives the corridor
+edges plus the access legs. Paths built by :func:`traffic_from_paths` have no access legs.
+
+The corridor part is a shortest corridor path between the pair's nodes (edge ``length_km``).
 Among equally short paths (lengths equal within 1e-9 km) the **lexicographically smallest
 sequence of node ids** from the origin node is taken: walking from the origin, the next node
 is always the smallest-id neighbour that lies on some shortest path to the destination. The
 origin is the pair member with the smaller node id, so the path does not depend on input
-order. With ``k_paths > 1`` the ``k`` shortest simple paths (Yen's algorithm,
-``networkx.shortest_simple_paths``) are used and the pair's flow is split equally among them.
+order.
+
+Alternative routes (``k_paths > 1``): the distinct simple corridor paths in order of length
+(Yen's algorithm, ``networkx.shortest_simple_paths``) whose trip length ``L_r`` (corridor +
+access) is at most ``route_deviation_max × L_min`` (a deviation tolerance, Kim & Kuby 2012);
+at most ``k_paths`` of them, shortest first, ties by the node-id sequence. The pair's flow is
+split by a logit on the relative detour, ``share_r ∝ exp(−θ (L_r / L_min − 1))`` with
+``θ = route_logit_theta``: tied routes get equal shares.
 """
 
 from __future__ import annotations
@@ -50,7 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Traffic", "attach_points", "build_traffic", "read_od_csv", "shortest_path_lex", "traffic_from_paths"]
+__all__ = ["Traffic", "attach_points", "build_traffic", "corridor_routes", "read_od_csv", "seat_node",
+           "shortest_path_lex", "traffic_from_paths"]
 
 _TIE_KM = 1e-9
 
@@ -64,22 +79,49 @@ class Traffic:
     od
         DataFrame, one row per path: ``od_id``, ``origin``, ``destination`` (point ids),
         ``o_node``, ``d_node``, ``flow`` (vehicles/day), ``ev_flow`` (EVs/day), ``length_km``
-        (corridor path length), ``access_km`` (sum of both access distances), ``path`` (list of
-        node ids), ``alt`` (0 for the shortest path).
+        (corridor path length), ``access_km`` (sum of both access legs), ``path`` (the whole
+        trip: seat node, corridor nodes, seat node — see the module docstring), ``alt`` (0 for
+        the shortest route), ``share`` (the route's share of the pair's flow).
     points
-        DataFrame of OD points indexed by id: ``name``, ``weight``, ``node``, ``access_km``.
+        DataFrame of OD points indexed by id: ``name``, ``weight``, ``node``, ``access_km``,
+        ``seat`` (seat node id), ``x``, ``y`` (position in the corridor CRS).
     unattached
         Ids of points too far from any corridor.
+    access_edges
+        ``(seat node, corridor node) -> km`` of every access leg used by a path.
     """
 
     od: pd.DataFrame
     points: pd.DataFrame
     unattached: list = field(default_factory=list)
+    access_edges: dict = field(default_factory=dict)
 
     @property
     def paths(self) -> list[list]:
-        """Node paths, one per row of :attr:`od`."""
+        """Node paths (whole trips), one per row of :attr:`od`."""
         return list(self.od["path"])
+
+    def edge_lengths(self, graph: nx.Graph) -> dict[tuple[Any, Any], float]:
+        """Length (km) of every corridor edge of ``graph`` and every access leg, both directions."""
+        out = {(u, v): float(d) for u, v, d in graph.edges(data="length_km")}
+        out.update({(v, u): ln for (u, v), ln in list(out.items())})
+        for (a, b), ln in self.access_edges.items():
+            out[(a, b)] = out[(b, a)] = float(ln)
+        return out
+
+    def node_xy(self, graph: nx.Graph, node: Any) -> tuple[float, float]:
+        """Position of a corridor node or a seat node (corridor CRS)."""
+        if node in graph:
+            return float(graph.nodes[node]["x"]), float(graph.nodes[node]["y"])
+        row = self.points.loc[self.points["seat"] == node]
+        if row.empty:
+            raise DataError(f"node {node!r} is neither a corridor node nor an OD point's seat node")
+        return float(row["x"].iloc[0]), float(row["y"].iloc[0])
+
+
+def seat_node(point_id: Any) -> str:
+    """Node id of an OD point's seat at the end of its access leg (never a corridor node)."""
+    return f"seat:{point_id}"
 
 
 def attach_points(
@@ -169,9 +211,8 @@ def build_traffic(
     """
     import pandas as pd
 
-    cols = ["od_id", "origin", "destination", "o_node", "d_node", "flow", "ev_flow", "length_km",
-            "access_km", "path", "alt"]
-    empty = Traffic(pd.DataFrame(columns=cols), pd.DataFrame(columns=["name", "weight", "node", "access_km"]), [])
+    cols = OD_COLUMNS
+    empty = Traffic(pd.DataFrame(columns=cols), pd.DataFrame(columns=POINT_COLUMNS), [])
     if points is None or len(points) == 0:
         if od is not None and len(od):
             raise DataError("an OD table was given but there are no OD points (settlements) to match it to")
@@ -182,8 +223,13 @@ def build_traffic(
         w = pd.to_numeric(points[weight_col], errors="coerce").fillna(0.0).to_numpy(float)
     else:
         w = np.ones(len(points))
+    import shapely
+
     nodes, acc = attach_points(cg, points, max_access_km=params.seat_access_max_km)
-    pts = pd.DataFrame({"name": names, "weight": w, "node": nodes, "access_km": acc}, index=pd.Index(ids, name="id"))
+    pxy = shapely.get_coordinates(points.to_crs(cg.crs).geometry.values)
+    pts = pd.DataFrame({"name": names, "weight": w, "node": pd.Series(nodes, dtype=object).to_numpy(), "access_km": acc,
+                        "seat": [seat_node(i) for i in ids],
+                        "x": pxy[:, 0], "y": pxy[:, 1]}, index=pd.Index(ids, name="id"))
     unattached = [i for i, n in zip(ids, nodes, strict=True) if n is None]
     if unattached:
         logger.info("%d OD point(s) farther than %g km from an expressway get no flow: %s", len(unattached),
@@ -231,31 +277,92 @@ def build_traffic(
         pairs = [(a, b, g / tot * total_trips) for a, b, g in raw] if tot > 0 else []
 
     rows = []
-    k = params.k_paths
+    access: dict = {}
     for a, b, f in pairs:
         na, nb = pts.at[a, "node"], pts.at[b, "node"]
         if na is None or nb is None or na == nb or nb not in dist[na]:
             continue
         o, d = (a, b) if na <= nb else (b, a)
         no, nd = pts.at[o, "node"], pts.at[d, "node"]
-        if k == 1:
-            paths = [shortest_path_lex(G, no, nd, dist[no], dist[nd])]
-        else:
-            paths = []
-            for pth in nx.shortest_simple_paths(G, no, nd, weight="length_km"):
-                paths.append(pth)
-                if len(paths) >= k:
-                    break
-            paths[0] = shortest_path_lex(G, no, nd, dist[no], dist[nd])
-        for alt, pth in enumerate(paths):
-            length = float(sum(G.edges[u, v]["length_km"] for u, v in zip(pth[:-1], pth[1:], strict=True)))
-            fl = f / len(paths)
+        acc_o, acc_d = float(pts.at[o, "access_km"]), float(pts.at[d, "access_km"])
+        so, sd = pts.at[o, "seat"], pts.at[d, "seat"]
+        access[(so, no)] = acc_o
+        access[(sd, nd)] = acc_d
+        routes = corridor_routes(G, no, nd, dist[no], dist[nd], k=params.k_paths, extra_km=acc_o + acc_d,
+                                 deviation_max=params.route_deviation_max, theta=params.route_logit_theta)
+        for alt, (pth, length, share) in enumerate(routes):
+            fl = f * share
             rows.append({"od_id": f"{o}|{d}" + (f"#{alt}" if alt else ""), "origin": o, "destination": d,
                          "o_node": no, "d_node": nd, "flow": fl, "ev_flow": fl * params.ev_share,
-                         "length_km": length, "access_km": float(pts.at[o, "access_km"] + pts.at[d, "access_km"]),
-                         "path": pth, "alt": alt})
+                         "length_km": length, "access_km": acc_o + acc_d, "path": [so, *pth, sd], "alt": alt,
+                         "share": share})
     df = pd.DataFrame(rows, columns=cols)
-    return Traffic(df, pts, unattached)
+    return Traffic(df, pts, unattached, access)
+
+
+def _path_km(G: nx.Graph, path: list) -> float:
+    return float(sum(G.edges[u, v]["length_km"] for u, v in zip(path[:-1], path[1:], strict=True)))
+
+
+def corridor_routes(G: nx.Graph, source: Any, target: Any, dist_s: dict, dist_t: dict, *, k: int = 1,
+                    extra_km: float = 0.0, deviation_max: float = 1.2,
+                    theta: float = 10.0) -> list[tuple[list, float, float]]:
+    """Distinct routes of one pair with their corridor lengths and flow shares (module docstring).
+
+    Parameters
+    ----------
+    G
+        Corridor graph.
+    source, target
+        Corridor nodes (``source`` the origin of the tie rule).
+    dist_s, dist_t
+        Shortest distances from ``source`` and ``target`` (for the lexicographic tie rule).
+    k
+        Most routes.
+    extra_km
+        Length added to every route to make the trip length (both access legs).
+    deviation_max, theta
+        Deviation tolerance (ratio of trip lengths) and logit parameter.
+
+    Returns
+    -------
+    list of (path, corridor km, share)
+        Shortest first; shares sum to 1.
+    """
+    first = shortest_path_lex(G, source, target, dist_s, dist_t)
+    L0 = float(dist_s[target])
+    if k <= 1:
+        return [(first, _path_km(G, first), 1.0)]
+    tol = _TIE_KM * max(1.0, L0)
+    limit = deviation_max * (L0 + extra_km) - extra_km + tol
+    found: list[tuple[float, list]] = []
+    kth = None
+    for pth in nx.shortest_simple_paths(G, source, target, weight="length_km"):
+        ln = _path_km(G, pth)
+        if ln > limit or (kth is not None and ln > kth + tol):
+            break
+        found.append((ln, pth))
+        if len(found) == k:
+            kth = ln  # keep the routes tied with the k-th, then choose among them by the tie rule
+    # group equal lengths (within the tie tolerance), then order by length group and node-id sequence
+    found.sort(key=lambda t: t[0])
+    group, g0 = [], None
+    for ln, _ in found:
+        if g0 is None or ln - g0 > tol:
+            g0 = ln
+        group.append(g0)
+    order = sorted(range(len(found)), key=lambda i: (group[i], tuple(found[i][1])))[:k]
+    chosen = [found[i] for i in order]
+    trip = np.array([ln + extra_km for ln, _ in chosen])
+    base = max(trip.min(), 1e-12)
+    w = np.exp(-theta * (trip / base - 1.0))
+    share = w / w.sum()
+    return [(pth, ln, float(sh)) for (ln, pth), sh in zip(chosen, share, strict=True)]
+
+
+OD_COLUMNS = ["od_id", "origin", "destination", "o_node", "d_node", "flow", "ev_flow", "length_km", "access_km",
+              "path", "alt", "share"]
+POINT_COLUMNS = ["name", "weight", "node", "access_km", "seat", "x", "y"]
 
 
 def traffic_from_paths(cg: CorridorGraph, paths: list[list], ev_flows: Any, *, od_ids: list | None = None) -> Traffic:
@@ -277,10 +384,7 @@ def traffic_from_paths(cg: CorridorGraph, paths: list[list], ev_flows: Any, *, o
         for u, v in zip(pth[:-1], pth[1:], strict=True):
             if not G.has_edge(u, v):
                 raise DataError(f"path {ids[i]} uses ({u}, {v}), which is not a corridor edge")
-        length = float(sum(G.edges[u, v]["length_km"] for u, v in zip(pth[:-1], pth[1:], strict=True)))
         rows.append({"od_id": ids[i], "origin": str(pth[0]), "destination": str(pth[-1]), "o_node": pth[0],
-                     "d_node": pth[-1], "flow": f[i], "ev_flow": f[i], "length_km": length, "access_km": 0.0,
-                     "path": pth, "alt": 0})
-    cols = ["od_id", "origin", "destination", "o_node", "d_node", "flow", "ev_flow", "length_km", "access_km",
-            "path", "alt"]
-    return Traffic(pd.DataFrame(rows, columns=cols), pd.DataFrame(columns=["name", "weight", "node", "access_km"]), [])
+                     "d_node": pth[-1], "flow": f[i], "ev_flow": f[i], "length_km": _path_km(G, pth), "access_km": 0.0,
+                     "path": pth, "alt": 0, "share": 1.0})
+    return Traffic(pd.DataFrame(rows, columns=OD_COLUMNS), pd.DataFrame(columns=POINT_COLUMNS), [])

@@ -10,6 +10,19 @@ positions ``s_1 <= ... <= s_k`` on a path of length ``L`` and range ``R``
   ``L - s_k <= R/2``;
 * one way (leaves the origin with a full tank, may arrive empty): ``s_1 <= R`` (or ``L <= R``
   without stations), ``s_{i+1} - s_i <= R``, ``L - s_k <= R``.
+
+This module is the **only** implementation of that rule in gzcharge: the FRLM core, the
+highway tier (refuelled flags, charging sessions) and the hydrogen tier (refills) call
+:func:`refuelled` / :func:`refuel_stops` or their node-id fronts :func:`path_refuelled` /
+:func:`path_stops`.
+
+Stops (sizing rule). On a refuelled trip the vehicle charges to full at the first open
+station from its origin and thereafter, greedily, at the last open station before its range
+would be exceeded (fewest stops). Round trip: the cyclic trip O→D→O in steady state (a
+station at ``x`` is met at ``x`` and at ``2L − x``), from the first station until it can reach
+that station again. One way: from the origin with a full tank until the destination is in
+reach. Each stop takes the energy for the kilometres to the next stop (round trip: cyclically,
+so one round trip's stops add up to ``2L``; one way: the last stop to the destination).
 """
 
 from __future__ import annotations
@@ -165,3 +178,96 @@ def refuelled(pos: np.ndarray, station: np.ndarray, vehicle_range: float, *, rou
         return bool(s[0] <= R / 2 + eps and L - s[-1] <= R / 2 + eps and np.all(np.diff(s) <= R + eps))
     pts = np.r_[0.0, s, L]
     return bool(np.all(np.diff(pts) <= R + eps))
+
+
+def refuel_stops(pos: np.ndarray, station: np.ndarray, vehicle_range: float, *,
+                 round_trip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Stops of one trip under the fewest-stops greedy rule (see the module docstring).
+
+    Parameters
+    ----------
+    pos
+        Node positions along the path (non-decreasing).
+    station
+        Bool per node occurrence: an open station.
+    vehicle_range
+        Range ``R``.
+    round_trip
+        Round trip (cyclic O→D→O) or one way.
+
+    Returns
+    -------
+    occurrence, km
+        Occurrence index (into ``pos``) of every stop, in driving order, and the kilometres
+        each stop fuels (to the next stop). Both empty when the trip is not refuelled.
+    """
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
+    if not refuelled(pos, station, vehicle_range, round_trip=round_trip):
+        return empty
+    R = float(vehicle_range)
+    L = float(pos[-1])
+    eps = 1e-9 * max(R, L, 1.0)
+    occ = np.flatnonzero(station)
+    x = pos[occ]
+    if round_trip:
+        back = (x > eps) & (x < L - eps)
+        km = np.r_[x, 2 * L - x[back]]
+        who = np.r_[occ, occ[back]]
+        order = np.lexsort((who, km))
+        km, who = km[order], who[order]
+        start, end = float(km[0]), float(km[0]) + 2 * L
+        km_ext, who_ext = np.r_[km, km + 2 * L], np.r_[who, who]
+        at, stops = [start], [int(who[0])]
+    else:
+        if L <= R + eps:
+            return empty
+        order = np.lexsort((occ, x))
+        km_ext, who_ext = x[order], occ[order]
+        start, end = 0.0, L
+        at, stops = [], []
+    cur = start
+    while cur + R < end - eps:
+        ok = np.flatnonzero((km_ext > cur + eps) & (km_ext <= cur + R + eps))
+        if len(ok) == 0:  # cannot happen on a refuelled trip
+            raise DataError("internal: the greedy stop rule found no reachable station on a refuelled path")
+        j = ok[-1]
+        cur = float(km_ext[j])
+        at.append(cur)
+        stops.append(int(who_ext[j]))
+    nxt = np.r_[at[1:], end] if at else np.zeros(0)
+    return np.asarray(stops, dtype=np.int64), nxt - np.asarray(at, dtype=float)
+
+
+def _one_path_positions(path: Sequence[Any], lengths: Mapping[tuple[Any, Any], float]) -> np.ndarray:
+    """Positions of one path's nodes; ``lengths`` is looked up as ``(u, v)`` then ``(v, u)``."""
+    steps = np.empty(max(len(path) - 1, 0))
+    for t in range(len(path) - 1):
+        u, v = path[t], path[t + 1]
+        ln = lengths.get((u, v))
+        if ln is None:
+            ln = lengths.get((v, u))
+        if ln is None:
+            raise DataError(f"path {list(path)[:3]}… uses edge ({u!r}, {v!r}), which has no length; add it or fix the path")
+        steps[t] = float(ln)
+    return np.r_[0.0, np.cumsum(steps)]
+
+
+def path_refuelled(path: Sequence[Any], lengths: Mapping[tuple[Any, Any], float], open_nodes: Any,
+                   vehicle_range: float, *, round_trip: bool = True) -> bool:
+    """Whether a trip along ``path`` (node ids) is refuelled by the stations ``open_nodes``.
+
+    ``lengths`` maps ``(u, v)`` (either direction) to an edge length; :func:`refuelled` applies
+    the rule.
+    """
+    pos = _one_path_positions(path, lengths)
+    station = np.fromiter((n in open_nodes for n in path), dtype=bool, count=len(path))
+    return refuelled(pos, station, vehicle_range, round_trip=round_trip)
+
+
+def path_stops(path: Sequence[Any], lengths: Mapping[tuple[Any, Any], float], open_nodes: Any,
+               vehicle_range: float, *, round_trip: bool = True) -> list[tuple[Any, float]]:
+    """``(station node, km fuelled)`` per stop of one trip (:func:`refuel_stops`); ``[]`` if not refuelled."""
+    pos = _one_path_positions(path, lengths)
+    station = np.fromiter((n in open_nodes for n in path), dtype=bool, count=len(path))
+    occ, km = refuel_stops(pos, station, vehicle_range, round_trip=round_trip)
+    return [(path[i], float(k)) for i, k in zip(occ.tolist(), km.tolist(), strict=True)]

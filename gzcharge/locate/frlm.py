@@ -44,7 +44,9 @@ integer when :math:`x` is):
 refuelled, :math:`y_q = 1`). ``p`` and ``budget`` count existing stations (and their costs).
 
 The objective reported is recomputed from the chosen stations by the direct rule above,
-path by path (``refuelled``), never taken from the solver.
+path by path (``refuelled``), never taken from the solver. The rule (and the charging-stop
+rule used for sizing) has one implementation, :mod:`gzcharge.locate._paths`; its node-id
+fronts :func:`path_refuelled` and :func:`path_stops` are re-exported here.
 """
 
 from __future__ import annotations
@@ -61,11 +63,18 @@ import pandas as pd
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._common import LocateResult, Status
-from gzcharge.locate._paths import arc_cover_sets, edge_lookup, path_positions, refuelled
+from gzcharge.locate._paths import (
+    arc_cover_sets,
+    edge_lookup,
+    path_positions,
+    path_refuelled,
+    path_stops,
+    refuelled,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["frlm", "frlm_min_cost"]
+__all__ = ["frlm", "frlm_min_cost", "path_refuelled", "path_stops"]
 
 
 # --------------------------------------------------------------------------- instance

@@ -308,7 +308,9 @@ class CapacitatedBlock:
 class FlowBlock:
     """A flow-refuelling tier (highway fast charging, hydrogen): see the module docstring.
 
-    Build it with :meth:`from_paths` (arc-cover sets from :mod:`gzcharge.locate.frlm`).
+    Build it with :meth:`from_paths` (arc-cover sets from :mod:`gzcharge.locate.frlm`);
+    :meth:`subset` restricts it to fewer sites (a build phase), :meth:`without_sites` is the
+    block of a tier with nothing to choose.
 
     Attributes
     ----------
@@ -369,6 +371,66 @@ class FlowBlock:
                    impossible=inst.impossible, free=inst.free, covers=list(inst.covers),
                    check=lambda open_mask: _check_paths(inst, np.asarray(open_mask, bool), R, round_trip),
                    **kwargs)
+
+    @classmethod
+    def without_sites(cls, name: str, path_ids: Any, flows: Any, refuelled: Any, **kwargs: Any) -> FlowBlock:
+        """A block with no site to choose (e.g. no candidate passes a rule): paths are free or impossible.
+
+        ``refuelled`` is the bool per path of the trips refuelled without any station (one way
+        within range); the others can never be refuelled.
+        """
+        ok = np.asarray(refuelled, bool)
+        return cls(name=name, site_ids=pd.Index([], name="site_id"), site_cost=np.zeros(0), existing=np.zeros(0, bool),
+                   path_ids=pd.Index(path_ids, name="od_id"), flows=np.asarray(flows, float),
+                   set_path=np.zeros(0, np.int64), set_indptr=np.zeros(1, np.int64), set_sites=np.zeros(0, np.int64),
+                   impossible=~ok, free=ok, check=lambda _open, ok=ok: ok.copy(), **kwargs)
+
+    def subset(self, keep: np.ndarray, *, existing: np.ndarray | None = None) -> FlowBlock:
+        """The same block on fewer sites (e.g. a build phase's scope), same arc-cover sets.
+
+        Parameters
+        ----------
+        keep
+            Bool per site: the site stays a candidate.
+        existing
+            Bool per site: open already (kept, fixed open, no cost); default :attr:`existing`.
+
+        Returns
+        -------
+        FlowBlock
+            Sites ``keep | existing`` in their order; every arc-cover set loses the dropped sites,
+            a path with a set left empty becomes impossible; required covers are mapped (a cover
+            left without a site raises :class:`InfeasibleError`); ``check`` works on the subset.
+        """
+        from dataclasses import replace
+
+        ex = np.asarray(self.existing if existing is None else existing, bool)
+        kept = np.asarray(keep, bool) | ex
+        idx = np.flatnonzero(kept)
+        new_pos = np.full(len(kept), -1)
+        new_pos[idx] = np.arange(len(idx))
+        sizes = np.diff(self.set_indptr)
+        set_of = np.repeat(np.arange(len(sizes)), sizes)
+        m = new_pos[self.set_sites] >= 0 if len(self.set_sites) else np.zeros(0, bool)
+        new_sizes = np.bincount(set_of[m], minlength=len(sizes))
+        impossible = np.asarray(self.impossible, bool).copy()
+        impossible[self.set_path[new_sizes == 0]] = True
+        covers = []
+        for c in self.covers:
+            cp = new_pos[np.asarray(c)]
+            cp = cp[cp >= 0]
+            if len(cp) == 0:
+                raise InfeasibleError(f"block {self.name!r}: a required cover has no site left in the subset")
+            covers.append(cp)
+        def check(open_sub: np.ndarray) -> np.ndarray:
+            full = np.zeros(len(kept), bool)
+            full[idx] = np.asarray(open_sub, bool)
+            return _refuelled(self, full)
+
+        return replace(self, site_ids=self.site_ids[idx], site_cost=np.asarray(self.site_cost, float)[idx],
+                       existing=ex[idx], set_indptr=np.r_[0, np.cumsum(new_sizes)], set_sites=new_pos[self.set_sites[m]],
+                       impossible=impossible, free=np.asarray(self.free, bool) & ~impossible, covers=covers,
+                       check=check)
 
 
 Block = CoverageBlock | CapacitatedBlock | FlowBlock

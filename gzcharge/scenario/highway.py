@@ -88,7 +88,17 @@ class HighwayParams(BaseModel):
     cost_service_area_cny, cost_interchange_cny, cost_synthetic_cny
         Cost of opening a site by candidate type (existing sites cost 0).
     k_paths
-        Number of alternative shortest paths per OD pair (1 = shortest only).
+        Most alternative routes per OD pair (1 = the shortest only). Routes are distinct simple
+        corridor paths, shortest first.
+    route_deviation_max
+        Routes longer than this multiple of the pair's shortest trip (access legs included) are
+        not used (a deviation tolerance as in Kim & Kuby 2012). Default 1.2: an *assumption*;
+        plausible range 1.1–1.3 (drivers rarely accept more than 10–30 % of detour).
+    route_logit_theta
+        Logit split of a pair's flow over its routes: route ``r`` gets the share
+        ``exp(−θ (L_r / L_min − 1)) / Σ_s exp(−θ (L_s / L_min − 1))`` (``L`` trip lengths).
+        Default 10 (dimensionless): an *assumption* — a route 10 % longer draws ``e^{-1} ≈ 0.37``
+        times the flow of the shortest; plausible range 5–20. Tied routes split equally.
     round_trip
         Vehicles must be able to make the return trip as well.
     candidate_snap_m
@@ -139,6 +149,10 @@ class HighwayParams(BaseModel):
     cost_interchange_cny: float = Field(3_000_000.0, ge=0)
     cost_synthetic_cny: float = Field(4_000_000.0, ge=0)
     k_paths: int = Field(1, ge=1, le=10)
+    route_deviation_max: float = Field(1.2, ge=1.0, le=2.0, description="longest route used, as a multiple of "
+                                       "the shortest trip (ratio; assumption, 1.1–1.3)")
+    route_logit_theta: float = Field(10.0, ge=0, description="logit route-split parameter per unit of relative "
+                                     "detour (dimensionless; assumption, 5–20)")
     round_trip: bool = True
     candidate_snap_m: float = Field(500.0, gt=0)
     endpoint_snap_m: float = Field(100.0, ge=0, le=1000)

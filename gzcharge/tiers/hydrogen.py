@@ -1,12 +1,18 @@
 r"""Hydrogen refuelling tier (氢燃料供给体系): truck corridors, supply rule, staged build-out.
 
 The plan asks for an *orderly* hydrogen refuelling layout for medium and heavy trucks on
-longer corridors. :func:`plan_hydrogen` sites stations with the flow-refuelling core
-(:func:`gzcharge.locate.frlm.frlm`, arc-cover path-cover) at the truck range, in phases:
+longer corridors. Tier contract: :func:`prepare_hydrogen` (truck flows, candidates, supply
+rule, phase scopes and the core's :class:`~gzcharge.locate.joint.FlowBlock` ``"hydrogen"``)
+→ :func:`solve_hydrogen` (through :func:`gzcharge.locate.joint.solve_joint`, one one-year solve
+per phase) → :func:`assess_hydrogen`; :func:`plan_hydrogen` is the three in one call. The
+stations are sited with the flow-refuelling model of the core (arc-cover path-cover) at the
+truck range, in phases:
 
 1. **Truck flows.** One row per OD path (node list on the corridor graph): ``truck_flow``
    (fuel-cell trucks/day, both directions) given directly (a user freight OD), or derived
-   from the highway tier's vehicle flow as ``flow × truck_share × hydrogen_share``.
+   from the highway tier's vehicle flow as ``flow × truck_share × hydrogen_share``. Paths of a
+   highway ``Traffic`` are whole trips with their access legs (seat → interchange … seat);
+   :meth:`~gzcharge.highway.traffic.Traffic.edge_lengths` gives their lengths.
 2. **Candidates** are corridor nodes (service areas, interchanges, logistics hubs attached
    with :func:`hub_candidates`).
 3. **Supply rule.** Hydrogen comes by tube trailer from sources (by-product hydrogen of
@@ -21,9 +27,12 @@ longer corridors. :func:`plan_hydrogen` sites stations with the flow-refuelling 
    may open new stations only among candidates that pass the supply rule and the phase's
    scope: ``top_corridors`` (sites on the ``k`` corridors with the highest truck flow) and/or
    ``source_radius_km`` (sites that close to a source). Stations of earlier phases are fixed
-   open. A phase with ``stations`` and/or ``budget_cny`` maximises refuelled truck flow; a
-   phase with neither opens the cheapest stations refuelling ``target_share`` of the truck
-   flow that its scope can refuel at all.
+   open (existing in the phase's core block: sunk, no cost). A phase with ``stations`` and/or
+   ``budget_cny`` maximises refuelled truck flow (core ``max_service`` with ``max_new_sites``
+   and the budget; a non-binding budget when only ``stations`` is given); a phase with
+   neither opens the cheapest stations (core ``min_cost``) refuelling ``target_share`` of the
+   truck flow that its scope can refuel at all. With one phase and no scope restriction the
+   tier is exactly ``solve_joint([prep.block], years=[year])``.
 
 Refuelling rule (the core's): a round trip O→D→O is refuelled when open stations lie on
 the path with the first within ``R/2`` of the origin, the last within ``R/2`` of the
@@ -35,8 +44,8 @@ their ``segment``; a corridor's truck flow is its length-weighted mean edge flow
 
 Sizing (stated assumptions): trucks on a refuelled round trip refuel at the first open
 station from their origin and thereafter at the last station before the range would be
-exceeded (:func:`gzcharge.highway.model.refuel_stops`, fewest stops); each stop takes the
-hydrogen for the kilometres driven since the previous stop at ``kg_per_100km``. Round trips
+exceeded (:func:`gzcharge.locate._paths.refuel_stops`, fewest stops); each stop takes the
+hydrogen for the kilometres to the next stop at ``kg_per_100km``. Round trips
 per day are half the path's ``truck_flow``. A station's capacity is the smallest of
 ``station_sizes_kg_day`` at least ``demand / utilisation_target`` (several of the largest
 when demand exceeds it); its reported cost is the matching ``station_costs_cny`` (× count)
@@ -58,6 +67,7 @@ import pandas as pd
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.locate._paths import path_refuelled, path_stops
 from gzcharge.scenario.hydrogen import HydrogenParams, HydrogenPhase
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,11 +81,15 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "HydrogenParams",
     "HydrogenPhase",
+    "HydrogenPrepared",
     "HydrogenResult",
+    "assess_hydrogen",
     "corridor_flows",
     "hub_candidates",
     "plan_hydrogen",
+    "prepare_hydrogen",
     "read_hydrogen_sources",
+    "solve_hydrogen",
     "supply_distances",
 ]
 
@@ -233,6 +247,8 @@ def corridor_flows(G: nx.Graph, paths: list, flows: np.ndarray) -> tuple[dict, p
     e_flow: dict = {}
     for path, f in zip(paths, flows, strict=True):
         for u, v in zip(path[:-1], path[1:], strict=True):
+            if not G.has_edge(u, v):
+                continue  # an access leg
             k = edge_key(u, v)
             e_flow[k] = e_flow.get(k, 0.0) + float(f)
     edge_corr: dict = {}
@@ -264,34 +280,6 @@ def supply_distances(node_xy: np.ndarray, sources: gpd.GeoDataFrame | None, crs:
     return sources["name"].to_numpy(dtype=object)[k], np.asarray(d) / 1000.0 * circuity
 
 
-def _refills(path: list, lengths: dict, open_nodes: set, range_km: float) -> list[tuple[Any, float]]:
-    """(station, km refilled) per stop of one round trip O→D→O; [] if not refuelled.
-
-    Each stop refills the kilometres driven since the previous stop (cyclically), so the
-    refills of one round trip add up to its length ``2L``.
-    """
-    from gzcharge.highway.model import path_positions, refuel_stops
-
-    stops = refuel_stops(path, lengths, open_nodes, range_km, round_trip=True)
-    if not stops:
-        return []
-    pos = path_positions(path, lengths)
-    total = 2 * pos[-1]
-    seq = sorted({(float(pos[i]), n) for i, n in enumerate(path) if n in open_nodes} |
-                 {(float(total - pos[i]), n) for i, n in enumerate(path) if n in open_nodes}, key=lambda t: t[0])
-    # replay the greedy walk of refuel_stops to get each stop's position on the cycle
-    ext = seq + [(k + total, n) for k, n in seq]
-    cur = seq[0][0]
-    at = [cur]
-    end = cur + total
-    while cur + range_km < end - _EPS:
-        cur = [k for k, _n in ext if cur + _EPS < k <= cur + range_km + _EPS][-1]
-        at.append(cur)
-    nxt = at[1:] + [at[0] + total]
-    km = [b - a for a, b in zip(at, nxt, strict=True)]
-    return list(zip(stops, km, strict=True))
-
-
 # =========================================================================== result
 @dataclass
 class HydrogenResult:
@@ -316,6 +304,8 @@ class HydrogenResult:
         status, gap``.
     notes
         Statements for the report.
+    solution
+        The core's :class:`~gzcharge.locate.joint.JointSolution` the stations come from.
     """
 
     stations: Any
@@ -325,16 +315,11 @@ class HydrogenResult:
     phases: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    solution: Any = None
 
     def layers(self) -> dict[str, Any]:
         """GeoPackage layers of this tier."""
         return {"hydrogen_stations": self.stations}
-
-
-def _frlm(min_cost: bool, **kwargs: Any) -> Any:
-    from gzcharge.locate.frlm import frlm, frlm_min_cost
-
-    return (frlm_min_cost if min_cost else frlm)(**kwargs)
 
 
 def _size(demand_kg: float, params: HydrogenParams) -> tuple[float, int, float]:
@@ -348,8 +333,64 @@ def _size(demand_kg: float, params: HydrogenParams) -> tuple[float, int, float]:
     return float(sizes[-1] * units), units, float(costs[-1] * units)
 
 
-# =========================================================================== the tier
-def plan_hydrogen(
+# =========================================================================== prepared data
+@dataclass
+class HydrogenPrepared:
+    """Everything :func:`solve_hydrogen` and :func:`assess_hydrogen` need (from :func:`prepare_hydrogen`).
+
+    Attributes
+    ----------
+    params
+        The ``hydrogen`` section used.
+    block
+        Core block ``"hydrogen"``: every candidate the supply rule allows (and existing hydrogen
+        stations), costs with delivery, the truck paths; ``site_ids`` are the candidates' ids.
+    sites
+        One row per block site in block order: ``site_id, name, kind, county_adcode, lon, lat``
+        plus ``node, existing, model_cost, cost_cny`` (own cost, NaN = by size),
+        ``supply_source, supply_km``.
+    notes
+        Statements for the report.
+    scopes
+        Per phase: bool per block site, the sites the phase may open.
+    excluded
+        Candidates excluded by the supply rule.
+    graph, crs
+        Corridor graph and its CRS.
+    tf, lengths
+        Truck flows (``od_id, path, truck_flow``) and the lengths of their edges (access legs
+        included).
+    corridor_table
+        Truck flow per corridor.
+    has_sources
+        Whether the supply rule was applied.
+    """
+
+    params: HydrogenParams
+    block: Any
+    sites: pd.DataFrame
+    notes: list[str]
+    scopes: list[np.ndarray]
+    excluded: pd.DataFrame
+    graph: nx.Graph
+    crs: Any
+    tf: pd.DataFrame
+    lengths: dict
+    corridor_table: pd.DataFrame
+    has_sources: bool = False
+
+    def site_positions(self, sol: Any) -> np.ndarray:
+        """Block positions of the sites of ``sol`` open in its last year."""
+        return pd.Index(self.block.site_ids).get_indexer(sol.open_sites(self.block.name))
+
+    def refuelled(self, open_nodes: set) -> np.ndarray:
+        """Refuelled flag per truck path for open station nodes (the core's direct rule)."""
+        R = self.params.effective_range_km
+        return np.array([path_refuelled(p, self.lengths, open_nodes, R, round_trip=True) for p in self.tf["path"]],
+                        dtype=bool)
+
+
+def prepare_hydrogen(
     corridors: CorridorGraph | nx.Graph,
     flows: Any,
     candidates: Any,
@@ -358,8 +399,9 @@ def plan_hydrogen(
     sources: str | Path | pd.DataFrame | gpd.GeoDataFrame | None = None,
     region: Region | None = None,
     crs: Any = None,
-) -> HydrogenResult:
-    """Plan hydrogen refuelling stations on truck corridors in phases.
+    access_edges: dict | None = None,
+) -> HydrogenPrepared:
+    """Truck flows, candidates, supply rule, phase scopes and the core block of the hydrogen tier.
 
     Parameters
     ----------
@@ -368,8 +410,9 @@ def plan_hydrogen(
         ``networkx.Graph`` with edge ``length_km`` and node ``x, y`` in ``crs``). When
         ``candidates`` is a highway ``CandidateSet`` its own corridor copy is used.
     flows
-        Highway ``Traffic`` (``flow`` × ``truck_share`` × ``hydrogen_share``) or a DataFrame
-        with ``path`` and ``truck_flow`` (or ``flow``), optionally ``od_id``.
+        Highway ``Traffic`` (its whole-trip paths with access legs; ``truck_flow`` when the
+        table has it, else ``flow`` × ``truck_share`` × ``hydrogen_share``) or a DataFrame with
+        ``path`` and ``truck_flow`` (or ``flow``), optionally ``od_id`` (freight flows).
     candidates
         Highway ``CandidateSet`` (its nodes, kinds and names; fast-charging costs and
         existing flags are not used) or a DataFrame indexed by ``site_id`` with ``node`` and
@@ -380,18 +423,18 @@ def plan_hydrogen(
     sources
         Hydrogen sources (CSV path, DataFrame ``name, lon, lat, kind`` or GeoDataFrame).
     region
-        Sources outside it raise :class:`DataError`.
+        Sources outside it raise :class:`DataError`; its counties give ``county_adcode``.
     crs
         CRS of node positions for a plain ``networkx.Graph``.
-
-    Returns
-    -------
-    HydrogenResult
+    access_edges
+        ``(seat node, corridor node) -> km`` for DataFrame paths that start/end at seats (a
+        ``Traffic`` brings its own).
     """
     import geopandas as gpd
     import shapely
 
-    t0 = time.perf_counter()
+    from gzcharge.locate.joint import FlowBlock
+
     params = params or HydrogenParams()
     sites, cand_graph = _candidates(candidates)
     G, crs = _graph_and_crs(cand_graph if cand_graph is not None else corridors, crs)
@@ -403,16 +446,21 @@ def plan_hydrogen(
         dup = sites.index[sites["node"].duplicated(keep=False)].tolist()
         raise DataError(f"several hydrogen candidates share a corridor node: {preview_ids(dup)}; keep one per node")
     tf = _truck_flows(flows, params)
-    lengths = {(u, v): float(d["length_km"]) for u, v, d in G.edges(data=True)}
-    lengths.update({(v, u): ln for (u, v), ln in list(lengths.items())})
+    if hasattr(flows, "edge_lengths"):
+        lengths = flows.edge_lengths(G)
+    else:
+        lengths = {(u, v): float(d["length_km"]) for u, v, d in G.edges(data=True)}
+        lengths.update({(v, u): ln for (u, v), ln in list(lengths.items())})
+        for (a, b), ln in (access_edges or {}).items():
+            lengths[(a, b)] = lengths[(b, a)] = float(ln)
     for oid, path in zip(tf["od_id"], tf["path"], strict=True):
         bad = [(u, v) for u, v in zip(path[:-1], path[1:], strict=True) if (u, v) not in lengths]
         if bad:
-            raise DataError(f"path {oid} uses edge {bad[0]} that is not in the corridor graph")
+            hint = ("; it starts or ends at a seat: pass the highway Traffic (it carries the access legs) or "
+                    "access_edges=") if any(str(x).startswith("seat:") for x in bad[0]) else ""
+            raise DataError(f"path {oid} uses edge {bad[0]} that is not in the corridor graph{hint}")
     paths = [list(p) for p in tf["path"]]
     f = tf["truck_flow"].to_numpy(float)
-    total_flow = float(f.sum())
-    R = params.effective_range_km
 
     # ---------------------------------------------------------------- supply rule
     if sources is not None and not isinstance(sources, gpd.GeoDataFrame):
@@ -424,14 +472,14 @@ def plan_hydrogen(
     has_src = sources is not None and len(sources) > 0
     if has_src and crs is None:
         raise DataError("node positions have no CRS; pass crs= (the metric CRS of the corridor graph)")
-    node_xy = np.array([[G.nodes[n].get("x", np.nan), G.nodes[n].get("y", np.nan)] for n in sites["node"]], dtype=float)
+    node_xy = np.array([[G.nodes[n].get("x", np.nan), G.nodes[n].get("y", np.nan)] for n in sites["node"]],
+                       dtype=float).reshape(-1, 2)
     if has_src and not np.all(np.isfinite(node_xy)):
         raise DataError("corridor nodes of some candidates have no x/y position; the supply rule needs positions")
     src_name, supply_km = supply_distances(node_xy, sources if has_src else None, crs, params.circuity)
     sites["supply_source"] = src_name
     sites["supply_km"] = supply_km
-    base_cost = params.station_costs_cny[0]
-    sites["model_cost"] = sites["cost_cny"].astype(float).fillna(base_cost)
+    sites["model_cost"] = sites["cost_cny"].astype(float).fillna(params.station_costs_cny[0])
     allowed = np.ones(len(sites), dtype=bool)
     if not has_src:
         notes.append("no hydrogen sources given: the supply rule was not applied")
@@ -447,115 +495,292 @@ def plan_hydrogen(
     excluded = pd.DataFrame({"site_id": sites.index[~allowed], "name": sites["name"][~allowed].to_numpy(),
                              "supply_source": src_name[~allowed], "supply_km": supply_km[~allowed],
                              "reason": f"farther than {params.max_supply_km:g} km from every hydrogen source"})
+    bs = sites.loc[allowed].copy()
+    bxy = node_xy[allowed]
 
-    # ---------------------------------------------------------------- phases
+    # ---------------------------------------------------------------- block
+    node_site = dict(zip(bs["node"], bs.index, strict=True))
+    cost = {n: (0.0 if ex else float(c)) for n, c, ex in zip(bs["node"], bs["model_cost"], bs["existing"], strict=True)}
+    if len(bs) == 0:  # no candidate passes the supply rule: nothing to choose (stated in the notes)
+        notes.append("no hydrogen candidate passes the supply rule: no station can be opened")
+        blk = FlowBlock.without_sites("hydrogen", tf["od_id"].astype(str).tolist(), f, np.zeros(len(f), bool))
+    elif paths:
+        core_paths, core_flows = paths, pd.Series(f, index=pd.Index(tf["od_id"].astype(str), name="od_id"))
+    else:  # one zero-flow path at a candidate: no flow, no constraint
+        core_paths, core_flows = [[bs["node"].iloc[0]]], pd.Series([0.0], index=pd.Index(["(no flow)"], name="od_id"))
+    if len(bs):
+        blk = FlowBlock.from_paths("hydrogen", core_paths, core_flows, lengths, params.effective_range_km,
+                                   candidates=bs["node"].tolist(), existing=bs.loc[bs["existing"], "node"].tolist(),
+                                   site_cost=cost, round_trip=True)
+    order = [node_site[n] for n in blk.site_ids]
+    blk.site_ids = pd.Index(order, name="site_id")
+    bxy = bxy[pd.Index(bs.index).get_indexer(order)]
+    bs = bs.loc[order]
+
+    # ---------------------------------------------------------------- phase scopes
     edge_corr, corr_tab = corridor_flows(G, paths, f)
-    from gzcharge.highway.model import refuelled_direct
-
     node_corrs: dict = {}
     for (a, b), key in edge_corr.items():
         node_corrs.setdefault(a, set()).add(key)
         node_corrs.setdefault(b, set()).add(key)
-    node_of = dict(zip(sites.index, sites["node"], strict=True))
-    site_of_node = {n: s for s, n in node_of.items()}
-    cost_of_node = dict(zip(sites["node"], sites["model_cost"], strict=True))
-    open_nodes: set = set(sites.loc[sites["existing"], "node"])
-    phase_of: dict = {n: 0 for n in open_nodes}
-    path_phase = np.full(len(paths), -1)
-
-    def served(nodes: set) -> np.ndarray:
-        return np.array([refuelled_direct(p, lengths, nodes, R, round_trip=True) for p in paths], bool)
-
-    if open_nodes:
-        path_phase[served(open_nodes)] = 0
-    phase_rows = []
-    for k, ph in enumerate(params.phases, start=1):
-        scope = allowed.copy()
+    bkm = bs["supply_km"].to_numpy(float)
+    scopes = []
+    for ph in params.phases:
+        scope = np.ones(len(bs), dtype=bool)
         if ph.top_corridors is not None:
             top = set(corr_tab["corridor"].head(ph.top_corridors))
-            scope &= np.array([bool(node_corrs.get(n, set()) & top) for n in sites["node"]], dtype=bool)
+            scope &= np.array([bool(node_corrs.get(n, set()) & top) for n in bs["node"]], dtype=bool)
         if ph.source_radius_km is not None and has_src:
-            scope &= supply_km <= ph.source_radius_km + _EPS
-        new_nodes = [n for n, ok in zip(sites["node"], scope, strict=True) if ok and n not in open_nodes]
-        cand_nodes = sorted(open_nodes, key=str) + new_nodes
-        before = served(open_nodes) if open_nodes else np.zeros(len(paths), bool)
-        reach = served(set(cand_nodes)) if cand_nodes else np.zeros(len(paths), bool)
-        row = {"phase": k, "name": ph.name, "year": ph.year, "new_stations": 0, "status": "skipped", "gap": 0.0,
-               "cost_cny": 0.0}
-        if not new_nodes or total_flow <= 0 or not (reach & ~before).any() or (
-                ph.stations == 0 or (ph.budget_cny is not None and ph.budget_cny <= 0)):
-            row.update(refuelled_flow=float(f[before].sum()))
-            phase_rows.append(row)
-            continue
-        kwargs: dict[str, Any] = dict(paths=paths, flows=list(f), edge_lengths=lengths, vehicle_range=R,
-                                      candidates=cand_nodes, existing=sorted(open_nodes, key=str), round_trip=True,
-                                      time_limit_s=params.time_limit_s, mip_rel_gap=params.mip_gap)
-        site_cost = {n: (0.0 if n in open_nodes else float(cost_of_node[n])) for n in cand_nodes}
-        min_cost = ph.stations is None and ph.budget_cny is None
-        if min_cost:
-            share = ph.target_share * float(f[reach].sum()) / total_flow * (1 - 1e-9)
-            kwargs.update(site_cost=site_cost, target_share=share)
-        else:
-            if ph.stations is not None:
-                kwargs["p"] = len(open_nodes) + min(ph.stations, len(new_nodes))
-            if ph.budget_cny is not None:
-                kwargs.update(budget=ph.budget_cny, site_cost=site_cost)
-        res = _frlm(min_cost, **kwargs)
-        chosen = set(res.selected) - open_nodes
-        bad = chosen - set(new_nodes)
-        if bad:
-            raise InfeasibleError(f"internal: flow-refuelling model opened sites outside phase {k}'s scope: {bad}")
-        for n in chosen:
-            phase_of[n] = k
-        open_nodes |= chosen
-        now = served(open_nodes)
-        path_phase[now & (path_phase < 0)] = k
-        row.update(new_stations=len(chosen), refuelled_flow=float(f[now].sum()),
-                   cost_cny=float(sum(cost_of_node[n] for n in chosen)),
-                   status=str(getattr(res.status, "value", res.status)), gap=float(res.gap))
-        phase_rows.append(row)
-    phases = pd.DataFrame(phase_rows, columns=["phase", "name", "year", "new_stations", "refuelled_flow", "cost_cny",
-                                               "status", "gap"])
-    phases["refuelled_share"] = phases["refuelled_flow"] / total_flow if total_flow > 0 else 0.0
+            scope &= bkm <= ph.source_radius_km + _EPS
+        scopes.append(scope)
 
-    # ---------------------------------------------------------------- sizing
+    # ---------------------------------------------------------------- site table
+    ll = gpd.GeoSeries(shapely.points(bxy), crs=crs).to_crs(4326) if crs is not None else None
+    adcode = np.full(len(bs), None, dtype=object)
+    counties = getattr(region, "counties", None)
+    if ll is not None and counties is not None and "adcode" in counties.columns and len(bs):
+        j = gpd.sjoin(gpd.GeoDataFrame(geometry=ll.to_numpy(), crs=4326), counties[["adcode", "geometry"]].to_crs(4326),
+                      how="left", predicate="intersects")
+        j = j[~j.index.duplicated(keep="first")]
+        adcode = j["adcode"].reindex(range(len(bs))).astype(object).where(lambda v: v.notna(), None).to_numpy()
+    table = pd.DataFrame({"site_id": order, "name": bs["name"].to_numpy(), "kind": bs["kind"].to_numpy(),
+                          "county_adcode": adcode,
+                          "lon": ll.x.to_numpy() if ll is not None else np.full(len(bs), np.nan),
+                          "lat": ll.y.to_numpy() if ll is not None else np.full(len(bs), np.nan),
+                          "node": bs["node"].to_numpy(), "existing": bs["existing"].to_numpy(bool),
+                          "model_cost": bs["model_cost"].to_numpy(float), "cost_cny": bs["cost_cny"].to_numpy(float),
+                          "supply_source": bs["supply_source"].to_numpy(), "supply_km": bkm,
+                          "x": bxy[:, 0], "y": bxy[:, 1]})
+    prep = HydrogenPrepared(params=params, block=blk, sites=table, notes=notes, scopes=scopes, excluded=excluded,
+                            graph=G, crs=crs, tf=tf, lengths=lengths, corridor_table=corr_tab, has_sources=has_src)
+    if len(params.phases) == 1 and scopes[0].all():
+        # one phase over every site: the block carries the phase's rules, so the tier alone is
+        # exactly solve_joint([prep.block], years=[year])
+        prep.block = _phase_rules(prep, params.phases[0], blk, np.asarray(blk.existing, bool))[0]
+    if len(paths):
+        never = ~prep.refuelled(set(table["node"]))
+        if never.any():
+            notes.append(f"{int(never.sum())} truck path(s) cannot be refuelled by any allowed site at "
+                         f"{params.effective_range_km:g} km effective range: {preview_ids(tf['od_id'][never])}")
+    return prep
+
+
+# =========================================================================== solve
+def _phase_labels(params: HydrogenParams) -> list:
+    """Year label per phase: the phase years when all are given and increasing, else 1..K."""
+    ys = [ph.year for ph in params.phases]
+    if all(y is not None for y in ys) and all(b > a for a, b in zip(ys[:-1], ys[1:], strict=True)):
+        return ys
+    return list(range(1, len(ys) + 1))
+
+
+def _phase_rules(prep: HydrogenPrepared, ph: HydrogenPhase, b: Any, open_mask: np.ndarray) -> tuple[Any, dict, str]:
+    """Phase ``ph`` on block ``b``: (block with target/limit, solve_joint keywords, objective)."""
+    from dataclasses import replace
+
+    f = np.asarray(prep.block.flows, float)
+    total = float(f.sum())
+    n_new = int((~np.asarray(b.existing, bool)).sum())
+    if ph.stations is None and ph.budget_cny is None:
+        reach = np.asarray(b.check(np.ones(len(b.site_ids), bool)), bool) if len(b.site_ids) else np.zeros(len(f), bool)
+        share = ph.target_share * float(f[reach].sum()) / total * (1 - 1e-9) if total > 0 else 0.0
+        return replace(b, target_share=[share] if share > 0 else None), {}, "min_cost"
+    if ph.stations is not None:
+        b = replace(b, max_new_sites=min(int(ph.stations), n_new))
+    budget = float(ph.budget_cny) if ph.budget_cny is not None else float(np.sum(b.site_cost)) + 1.0
+    return b, {"total_budget": budget}, "max_service"
+
+
+def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None, *, time_limit_s: float | None = None,
+                   mip_rel_gap: float | None = None, threads: int | None = None) -> Any:
+    """The hydrogen tier alone: one core solve (``solve_joint([block], years=[phase label])``) per phase.
+
+    Each phase's block is ``prep.block`` restricted to the phase's scope, with the stations of
+    earlier phases existing (:meth:`~gzcharge.locate.joint.FlowBlock.subset`). With one phase
+    whose scope is every site, this is exactly ``solve_joint([prep.block], years=[label])`` and
+    its solution is returned as is. Otherwise the phases' solutions are combined into one
+    :class:`~gzcharge.locate.joint.JointSolution` whose years are the phase labels
+    (:func:`_phase_labels`): ``sites`` with ``build_year`` = the phase that opened them,
+    ``service``/``costs`` per phase recomputed from the open sites; ``size["phases"]`` has one
+    row per phase (``status`` ``"skipped"`` when the phase had nothing to add).
+    """
+    from gzcharge.locate.joint import JointSolution, solve_joint
+
+    params = params or prep.params
+    blk = prep.block
+    labels = _phase_labels(params)
+    opts = dict(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
+                mip_rel_gap=params.mip_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
+    f = np.asarray(blk.flows, float)
+    total = float(f.sum())
+    ex = np.asarray(blk.existing, bool)
+    cost = np.asarray(blk.site_cost, float)
+
+    def served(mask: np.ndarray) -> np.ndarray:
+        return np.asarray(blk.check(mask), bool) if mask.any() else np.zeros(len(f), bool)
+
+    def phase_block(k: int, open_mask: np.ndarray) -> tuple[Any, dict, str]:
+        b = blk if (prep.scopes[k].all() and (open_mask == ex).all()) else blk.subset(prep.scopes[k], existing=open_mask)
+        return _phase_rules(prep, params.phases[k], b, open_mask)
+
+    if len(params.phases) == 1 and prep.scopes[0].all():
+        _, kw, objective = phase_block(0, ex.copy())
+        sol = solve_joint([blk], years=[labels[0]], objective=objective, **kw, **opts)
+        ok = served(np.isin(np.arange(len(ex)), prep.site_positions(sol)))
+        sol.size["phases"] = [{"phase": 1, "name": params.phases[0].name, "year": params.phases[0].year,
+                               "new_stations": int((~sol.sites["existing"].astype(bool)).sum()),
+                               "refuelled_flow": float(f[ok].sum()),
+                               "cost_cny": float(sol.costs["cost_cny"].sum()), "status": sol.status, "gap": sol.gap}]
+        sol.size["phase_labels"] = labels
+        return sol
+    t0 = time.perf_counter()
+    open_mask = ex.copy()
+    first = np.full(len(ex), -1)
+    rows, svc, costs, statuses, gaps = [], [], [], [], []
+    for k, ph in enumerate(params.phases):
+        new = prep.scopes[k] & ~open_mask
+        before = served(open_mask)
+        reach = served(open_mask | prep.scopes[k])
+        row = {"phase": k + 1, "name": ph.name, "year": ph.year, "new_stations": 0, "status": "skipped", "gap": 0.0,
+               "cost_cny": 0.0}
+        if not new.any() or total <= 0 or not (reach & ~before).any() or (
+                ph.stations == 0 or (ph.budget_cny is not None and ph.budget_cny <= 0)):
+            row["refuelled_flow"] = float(f[before].sum())
+        else:
+            b, kw, objective = phase_block(k, open_mask)
+            sol = solve_joint([b], years=[labels[k]], objective=objective, **kw, **opts)
+            kept = np.flatnonzero(prep.scopes[k] | open_mask)
+            pos = kept[pd.Index(b.site_ids).get_indexer(sol.open_sites(b.name))]
+            chosen = np.zeros(len(ex), bool)
+            chosen[pos] = True
+            chosen &= ~open_mask
+            if (chosen & ~new).any():
+                raise InfeasibleError(f"internal: the core opened hydrogen sites outside phase {k + 1}'s scope")
+            first[chosen] = k
+            open_mask |= chosen
+            statuses.append(sol.status)
+            gaps.append(sol.gap)
+            row.update(new_stations=int(chosen.sum()), refuelled_flow=float(f[served(open_mask)].sum()),
+                       cost_cny=float(cost[chosen].sum()), status=sol.status, gap=float(sol.gap))
+        rows.append(row)
+        ok = served(open_mask)
+        svc.append({"block": blk.name, "year": labels[k], "served": float(f[ok].sum()), "total": total,
+                    "share": float(f[ok].sum() / total) if total > 0 else 1.0})
+        costs.append({"block": blk.name, "year": labels[k], "cost_cny": row["cost_cny"]})
+    sel = np.flatnonzero(open_mask)
+    sites = pd.DataFrame({"block": blk.name, "site_id": list(blk.site_ids[sel]), "group_id": None,
+                          "existing": ex[sel], "build_year": [None if first[j] < 0 else labels[first[j]] for j in sel],
+                          "cost_cny": np.where(ex[sel], 0.0, cost[sel]), "station_type": None, "n_stations": None})
+    st = "optimal" if all(x == "optimal" for x in statuses) else ",".join(dict.fromkeys(statuses)) or "optimal"
+    obj = float(cost[open_mask & ~ex].sum())
+    return JointSolution(sites=sites, groups=pd.DataFrame(columns=["group_id", "blocks", "existing", "build_year",
+                                                                   "shared_cost_cny"]),
+                         costs=pd.DataFrame(costs), service=pd.DataFrame(svc), status=st, objective=obj,
+                         bound=float("nan"), gap=float(max(gaps, default=0.0)), seconds=time.perf_counter() - t0,
+                         size={"phases": rows, "phase_labels": labels})
+
+
+# =========================================================================== assess
+def assess_hydrogen(prep: HydrogenPrepared, sol: Any, params: HydrogenParams | None = None) -> HydrogenResult:
+    """Stations, sizing, paths and phases of the open sites of ``sol`` (block ``prep.block.name``).
+
+    Refuelled flags and demand are recomputed from the chosen sites (direct rule and stop rule of
+    :mod:`gzcharge.locate._paths`). A site's phase is the position of its ``build_year`` among
+    the phase labels (0: existing); ``phase_year`` is the phase's year (or the build year of a
+    several-year joint solution).
+    """
+    import geopandas as gpd
+    import shapely
+
+    t0 = time.perf_counter()
+    params = params or prep.params
+    R = params.effective_range_km
+    tab = prep.sites.set_index("site_id")
+    mine = sol.sites[sol.sites["block"] == prep.block.name]
+    labels = list(sol.size.get("phase_labels") or sorted(dict.fromkeys(v for v in mine["build_year"] if v is not None
+                                                                       and not pd.isna(v))))
+    phase_of: dict = {}
+    for sid, by, ex in zip(mine["site_id"], mine["build_year"], mine["existing"], strict=True):
+        phase_of[tab.at[sid, "node"]] = 0 if ex or by is None or pd.isna(by) else labels.index(by) + 1
+    site_of_node = dict(zip(tab["node"], tab.index, strict=True))
+    open_nodes = set(phase_of)
+    paths = list(prep.tf["path"])
+    f = prep.tf["truck_flow"].to_numpy(float)
+    total = float(f.sum())
+    path_phase = np.full(len(paths), -1)
+    for k in range(len(labels) + 1):
+        ok = prep.refuelled({n for n, ph in phase_of.items() if ph <= k}) if len(paths) else np.zeros(0, bool)
+        path_phase[ok & (path_phase < 0)] = k
+    # sizing
     kg_day: dict = {n: 0.0 for n in open_nodes}
     per_km = params.kg_per_100km / 100.0
     for p, fl in zip(paths, f, strict=True):
         if fl <= 0:
             continue
-        trips = fl / 2.0
-        for n, km in _refills(p, lengths, open_nodes, R):
-            kg_day[n] += trips * km * per_km
+        for n, km in path_stops(p, prep.lengths, open_nodes, R, round_trip=True):
+            kg_day[n] += fl / 2.0 * km * per_km
+    phase_name = {k + 1: ph.name for k, ph in enumerate(params.phases)} if "phase_labels" in sol.size else {}
+    phase_year = ({k + 1: ph.year for k, ph in enumerate(params.phases)} if "phase_labels" in sol.size
+                  else {k + 1: y for k, y in enumerate(labels)})
     rows = []
     for n in sorted(open_nodes, key=lambda x: (phase_of[x], str(site_of_node[x]))):
         sid = site_of_node[n]
         cap, units, cost = _size(kg_day[n], params)
-        is_existing = bool(sites.at[sid, "existing"])
-        deliver = (params.delivery_cny_per_km * float(np.nan_to_num(sites.at[sid, "supply_km"]))
-                   if has_src and params.supply_rule == "delivery_cost" else 0.0)
+        deliver = (params.delivery_cny_per_km * float(np.nan_to_num(tab.at[sid, "supply_km"]))
+                   if prep.has_sources and params.supply_rule == "delivery_cost" else 0.0)
         ph = phase_of[n]
+        own = tab.at[sid, "cost_cny"]
         rows.append({
-            "site_id": sid, "name": sites.at[sid, "name"], "kind": sites.at[sid, "kind"], "phase": ph,
-            "phase_name": "existing" if ph == 0 else params.phases[ph - 1].name,
-            "phase_year": None if ph == 0 else params.phases[ph - 1].year,
+            "site_id": sid, "name": tab.at[sid, "name"], "kind": tab.at[sid, "kind"], "phase": ph,
+            "phase_name": "existing" if ph == 0 else phase_name.get(ph, str(labels[ph - 1])),
+            "phase_year": None if ph == 0 else phase_year.get(ph),
             "demand_kg_day": kg_day[n], "capacity_kg_day": cap, "units": units,
-            "supply_source": sites.at[sid, "supply_source"], "supply_km": sites.at[sid, "supply_km"],
-            "cost_cny": 0.0 if is_existing else (cost if pd.isna(sites.at[sid, "cost_cny"]) else
-                                                  float(sites.at[sid, "cost_cny"])) + deliver,
-            "geometry": shapely.Point(G.nodes[n].get("x", np.nan), G.nodes[n].get("y", np.nan)),
+            "supply_source": tab.at[sid, "supply_source"], "supply_km": tab.at[sid, "supply_km"],
+            "cost_cny": 0.0 if bool(tab.at[sid, "existing"]) else (cost if pd.isna(own) else float(own)) + deliver,
+            "geometry": shapely.Point(tab.at[sid, "x"], tab.at[sid, "y"]),
         })
     cols = ["site_id", "name", "kind", "phase", "phase_name", "phase_year", "demand_kg_day", "capacity_kg_day", "units",
             "supply_source", "supply_km", "cost_cny", "geometry"]
-    st = gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry="geometry", crs=crs)
-    if crs is not None:
+    st = gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry="geometry", crs=prep.crs)
+    if prep.crs is not None:
         st = st.to_crs("EPSG:4326")
-    plen = [float(sum(lengths[(u, v)] for u, v in zip(p[:-1], p[1:], strict=True))) for p in paths]
-    path_tab = pd.DataFrame({"od_id": tf["od_id"], "truck_flow": f, "length_km": plen, "refuelled": path_phase >= 0,
+    plen = [float(sum(prep.lengths[(u, v)] for u, v in zip(p[:-1], p[1:], strict=True))) for p in paths]
+    path_tab = pd.DataFrame({"od_id": prep.tf["od_id"], "truck_flow": f, "length_km": plen,
+                             "refuelled": path_phase >= 0,
                              "phase": pd.array([int(x) if x >= 0 else pd.NA for x in path_phase], dtype="Int64")})
-    never = ~served(set(sites.loc[allowed, "node"])) if len(paths) else np.zeros(0, bool)
-    if never.any():
-        notes.append(f"{int(never.sum())} truck path(s) cannot be refuelled by any allowed site at {R:g} km effective "
-                     f"range: {preview_ids(tf['od_id'][never])}")
-    return HydrogenResult(stations=st, excluded=excluded, paths=path_tab, corridors=corr_tab, phases=phases,
-                          notes=notes, seconds=time.perf_counter() - t0)
+    if "phases" in sol.size:
+        phases = pd.DataFrame(sol.size["phases"], columns=["phase", "name", "year", "new_stations", "refuelled_flow",
+                                                           "cost_cny", "status", "gap"])
+    else:  # a several-year (joint) solution: one row per year
+        sv = sol.service[sol.service["block"] == prep.block.name]
+        cs = sol.costs[sol.costs["block"] == prep.block.name].set_index("year")["cost_cny"]
+        phases = pd.DataFrame({"phase": range(1, len(sv) + 1), "name": sv["year"].astype(str).to_numpy(),
+                               "year": sv["year"].to_numpy(),
+                               "new_stations": [sum(1 for ph in phase_of.values() if ph == k + 1) for k in range(len(sv))],
+                               "refuelled_flow": sv["served"].to_numpy(float),
+                               "cost_cny": cs.reindex(sv["year"]).fillna(0.0).to_numpy(float),
+                               "status": sol.status, "gap": sol.gap})
+    phases["refuelled_share"] = phases["refuelled_flow"] / total if total > 0 else 0.0
+    return HydrogenResult(stations=st, excluded=prep.excluded, paths=path_tab, corridors=prep.corridor_table,
+                          phases=phases, notes=list(prep.notes), seconds=time.perf_counter() - t0, solution=sol)
+
+
+def plan_hydrogen(
+    corridors: CorridorGraph | nx.Graph,
+    flows: Any,
+    candidates: Any,
+    params: HydrogenParams | None = None,
+    *,
+    sources: str | Path | pd.DataFrame | gpd.GeoDataFrame | None = None,
+    region: Region | None = None,
+    crs: Any = None,
+) -> HydrogenResult:
+    """Plan hydrogen refuelling stations on truck corridors in phases (prepare, solve, assess).
+
+    Parameters are those of :func:`prepare_hydrogen`; solver options come from ``params``.
+    """
+    t0 = time.perf_counter()
+    prep = prepare_hydrogen(corridors, flows, candidates, params, sources=sources, region=region, crs=crs)
+    res = assess_hydrogen(prep, solve_hydrogen(prep))
+    res.seconds = time.perf_counter() - t0
+    return res
