@@ -132,13 +132,19 @@ def joint_blocks(preps: list[Prepared], jp: JointParams, year_scale: dict[str, n
     """The tiers' blocks with the joint plan's per-tier options (targets, hard year, weight, growth).
 
     The prepared blocks are copied (:func:`dataclasses.replace`), never changed: a tier's own
-    plan and the joint plan start from the same data.
+    plan and the joint plan start from the same data. A tier's own share target (e.g. the
+    highway ``target_flow_share``) holds in every year unless ``[joint.targets]`` names the tier.
     """
     out = []
     for prep in preps:
         blk = prep.block
-        kw: dict[str, Any] = {"target_share": jp.target_array(prep.tier), "hard_from": jp.hard_index(),
-                              "hard": jp.hard_targets, "tier_weight": jp.tier_weights.get(prep.tier, 1.0)}
+        kw: dict[str, Any] = {"hard_from": jp.hard_index(), "hard": jp.hard_targets,
+                              "tier_weight": jp.tier_weights.get(prep.tier, 1.0)}
+        target = jp.target_array(prep.tier)
+        if target is not None:  # yearly targets of [joint.targets]; else the tier's own rule stays
+            kw["target_share"] = target
+        elif getattr(blk, "target_share", None) is not None and len(blk.target_share) != len(jp.years):
+            kw["target_share"] = [blk.target_share[-1]] * len(jp.years)
         names = {f.name for f in dataclasses.fields(blk)}
         if year_scale is not None and prep.tier in year_scale and "year_scale" in names:
             kw["year_scale"] = year_scale[prep.tier]

@@ -69,6 +69,7 @@ from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._paths import path_refuelled, path_stops
 from gzcharge.scenario.hydrogen import HydrogenParams, HydrogenPhase
+from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -784,3 +785,72 @@ def plan_hydrogen(
     res = assess_hydrogen(prep, solve_hydrogen(prep))
     res.seconds = time.perf_counter() - t0
     return res
+
+
+# =========================================================================== the Tier
+def freight_flows(path: str, hw: Any, scenario: Any, region: Region) -> Any:
+    """Hydrogen truck flows from a user freight OD CSV (``origin, destination, flow`` = heavy trucks/day).
+
+    Origins and destinations are county seats (adcode or name); routes are those of the highway
+    tier's corridors (whole trips, access legs included); ``truck_flow = flow ×
+    hydrogen.hydrogen_share`` (the fuel-cell share).
+    """
+    from gzcharge.highway.model import county_seat_points
+    from gzcharge.highway.traffic import build_traffic, read_od_csv
+
+    od = read_od_csv(path)
+    params = scenario.highway.model_copy(update={"daily_trips_scale": 1.0})
+    traffic = build_traffic(hw.candidates.corridors, params, county_seat_points(region), od=od)
+    traffic.od["truck_flow"] = traffic.od["flow"].to_numpy(float) * scenario.hydrogen.hydrogen_share
+    return traffic
+
+
+class HydrogenTier(Tier):
+    """Hydrogen refuelling for heavy trucks on the expressway corridors, in phases."""
+
+    name = "hydrogen"
+    title = "Hydrogen refuelling (加氢) for heavy trucks"
+    site_sharing = 1
+
+    def prepare(self, ctx: PlanContext) -> Prepared:
+        from pathlib import Path
+
+        from gzcharge.highway.tier import prepared_corridors
+
+        hw = prepared_corridors(ctx)
+        if hw.skipped:
+            return Prepared(self.name, skipped="hydrogen tier skipped: it plans on the expressway corridors, and "
+                                               "there are none (give --osm-file, --expressways or --online)")
+        notes: list[str] = []
+        flows: Any = hw.traffic
+        if ctx.inputs.freight_od:
+            flows = freight_flows(ctx.inputs.freight_od, hw, ctx.scenario, ctx.region)
+            notes.append(f"truck flows from {Path(ctx.inputs.freight_od).name} (heavy trucks/day × hydrogen_share "
+                         f"{ctx.scenario.hydrogen.hydrogen_share:g})")
+        prep = prepare_hydrogen(hw.corridors, flows, hw.candidates, ctx.scenario.hydrogen,
+                                sources=ctx.inputs.h2_sources, region=ctx.region)
+        return Prepared(self.name, block=prep.block, sites=prep.sites, data=prep, notes=notes + list(prep.notes))
+
+    def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
+        s = ctx.scenario.solver
+        return solve_hydrogen(prep.data, ctx.scenario.hydrogen, time_limit_s=s.time_limit_s,
+                              mip_rel_gap=s.mip_rel_gap, threads=s.threads)
+
+    def assess(self, ctx: PlanContext, prep: Prepared, sol: Any) -> TierResult:
+        res = assess_hydrogen(prep.data, sol, ctx.scenario.hydrogen)
+        st = res.stations
+        hp = ctx.scenario.hydrogen
+        cost = float(st["cost_cny"].sum()) if len(st) and "cost_cny" in st else 0.0
+        text = (f"- Fuel-cell heavy trucks: truck share {hp.truck_share:g} of expressway vehicles × hydrogen share "
+                f"{hp.hydrogen_share:g}; range {hp.range_km:g} km; whole trips (access legs included).\n"
+                f"- {len(st)} stations, cost {cost:,.0f} CNY; solver status **{sol.status}**, gap {sol.gap:.4%}.\n")
+        sections: list[tuple[str, Any]] = [(self.title, text)]
+        if res.phases is not None and len(res.phases):
+            sections.append(("Hydrogen phases", res.phases))
+        if res.excluded is not None and len(res.excluded):
+            sections.append(("Hydrogen candidates excluded by the supply rule", res.excluded))
+        summary = [("hydrogen stations", len(st)), ("hydrogen cost (CNY)", f"{cost:,.0f}")]
+        return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,
+                          gap=sol.gap, seconds=res.seconds or sol.seconds, layers=res.layers(), summary=summary,
+                          sections=sections, metadata={"stations": len(st), "cost_cny": cost},
+                          notes=list(res.notes), raw=res)

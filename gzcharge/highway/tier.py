@@ -1,0 +1,98 @@
+"""The highway fast-charging tier behind the :class:`~gzcharge.tiers.base.Tier` interface.
+
+Preparation (corridors, candidates, traffic with access legs, gap windows, the flow block) is
+:func:`gzcharge.highway.model.prepare_highway`; it runs once per plan and is shared with the
+hydrogen tier, which plans on the same corridors (:func:`prepared_corridors`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gzcharge.highway.model import HighwayPrepared
+
+__all__ = ["HighwayTier", "prepared_corridors"]
+
+
+def prepared_corridors(ctx: PlanContext) -> HighwayPrepared:
+    """The plan's highway preparation (corridors, candidates, traffic), made once per plan."""
+    return ctx.memo("highway.prepared", lambda: _prepare(ctx))
+
+
+def _prepare(ctx: PlanContext) -> HighwayPrepared:
+    from gzcharge.highway.model import county_seat_points, prepare_highway
+
+    inputs = ctx.inputs
+    service_areas: Any = inputs.service_areas
+    if service_areas is None and inputs.online:
+        # online runs: service and rest areas from Overpass (a local OSM file is read by prepare_highway)
+        from gzcharge.highway.candidates import SERVICE_AREA_TAGS, service_areas_from_pois
+
+        service_areas = service_areas_from_pois(inputs.osm_pois(ctx.region.boundary, SERVICE_AREA_TAGS))
+    return prepare_highway(ctx.scenario.highway, region=ctx.region, network=ctx.network,
+                           expressways=inputs.expressways, service_areas=service_areas,
+                           existing_sites=inputs.existing_fast, od_file=inputs.od_file,
+                           settlements=county_seat_points(ctx.region))
+
+
+class HighwayTier(Tier):
+    """Fast chargers along the expressways: flow refuelling with access legs plus the maximum-gap rule."""
+
+    name = "highway"
+    title = "Highway fast charging"
+    site_sharing = 0
+
+    def prepare(self, ctx: PlanContext) -> Prepared:
+        hp = prepared_corridors(ctx)
+        notes = list(hp.notes)
+        rejected = (hp.details or {}).get("rejected_sites")
+        if rejected is None and getattr(hp, "candidates", None) is not None:
+            rejected = getattr(hp.candidates, "rejected", None)
+        if rejected is not None and len(rejected):
+            snap = ctx.scenario.highway.candidate_snap_m
+            notes.append(f"{len(rejected)} service area(s)/site(s) not attached to any corridor: "
+                         + "; ".join(f"{r['name']} ({r['distance_m']:.0f} m, {r['reason']})"
+                                     for _, r in rejected.head(5).iterrows())
+                         + (" …" if len(rejected) > 5 else "")
+                         + f" (tolerance highway.candidate_snap_m = {snap:g} m)")
+        if hp.skipped:
+            return Prepared(self.name, data=hp, notes=notes, skipped=hp.notice)
+        return Prepared(self.name, block=hp.block, sites=hp.sites, data=hp, notes=notes)
+
+    def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
+        from gzcharge.highway.model import solve_highway
+
+        s = ctx.scenario.solver
+        return solve_highway(prep.data, ctx.scenario.highway, year=ctx.year, time_limit_s=s.time_limit_s,
+                             mip_rel_gap=s.mip_rel_gap, threads=s.threads)
+
+    def assess(self, ctx: PlanContext, prep: Prepared, sol: Any) -> TierResult:
+        from gzcharge.highway.model import assess_highway
+
+        res = assess_highway(prep.data, sol, ctx.scenario.highway)
+        hs = res.highway_stations
+        hp = ctx.scenario.highway
+        text = (
+            f"- EV range {hp.range_km:g} km nominal, derated ×{hp.range_derate:g}; every trip counts its access "
+            f"legs (county seat ↔ expressway); maximum gap between fast-charging sites {hp.max_gap_km:g} km "
+            "(JTG service-area spacing).\n"
+            f"- {len(hs)} stations, {int(hs['plugs'].sum()) if len(hs) else 0} plugs.\n"
+        )
+        if res.notice:
+            text += f"- Note: {res.notice}\n"
+        sections: list[tuple[str, Any]] = [(self.title, text)]
+        if res.summary is not None and len(res.summary):
+            sections.append(("Highway corridors", res.summary))
+        if res.by_prefecture is not None and len(res.by_prefecture):
+            sections.append(("Highway by prefecture", res.by_prefecture))
+        summary = [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()) if len(hs) else 0)]
+        if len(hs) == 0:
+            summary.append(("highway", res.notice or "no station needed"))
+        meta = {"notice": res.notice or "", "stations": len(hs)}
+        notes = [res.notice] if res.notice else []
+        return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,
+                          gap=sol.gap, seconds=sol.seconds, layers=res.layers(), summary=summary,
+                          sections=sections, metadata=meta, notes=notes, raw=res)
