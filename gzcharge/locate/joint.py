@@ -729,6 +729,14 @@ def _define_capacity(L: _Layout, b: CoverageBlock, info: dict, d: dict, CG: sp.c
     kp = np.arange(len(psites) * T)
     L.add_rows(f"{b.name}__capacity", np.r_[rc, kp], np.r_[fcol, po + kp], np.r_[np.ones(len(rc)), -np.full(len(kp), kap)],
                np.full(len(kp), -np.inf), np.zeros(len(kp)))
+    # rounding (valid, strengthening): the plugs in reach of a served group hold its energy in whole plugs,
+    # Σ_{j∈N_G} p_{j,t} >= ceil(σ_t E_G / κ) y_{G,t}
+    need = np.ceil(Eg[gE][:, None] * sig / kap - 1e-9)  # groups × T
+    cp = (po + ppos[ja][:, None] * T + ti).ravel()
+    c3 = (yo + ypos[gE[hasy]][:, None] * T + ti).ravel()
+    lo3 = np.where(hasy[:, None], 0.0, need).ravel()
+    L.add_rows(f"{b.name}__round", np.r_[r1, r2], np.r_[cp, c3], np.r_[np.ones(len(r1)), -need[hasy].ravel()], lo3,
+               np.full(len(gE) * T, np.inf))
     # link (strengthening): f_{G,j,t} − σ_t E_G x_{j,t} <= 0 for new sites
     an = np.flatnonzero(~ex[ja])
     kl = np.arange(len(an) * T)
