@@ -708,7 +708,8 @@ def _define_capacity(L: _Layout, b: CoverageBlock, info: dict, d: dict, CG: sp.c
     reach_e = np.bincount(ja, weights=Eg[ga], minlength=m)
     pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))[psites]
     plb = np.where(ex[psites], standing[psites], 0.0)
-    po = L.add_var(f"{b.name}__plugs", len(psites) * T, "integer", np.repeat(plb, T), np.repeat(pmax, T))
+    po = L.add_var(f"{b.name}__plugs", len(psites) * T, "real" if info.get("relax_plugs") else "integer",
+                   np.repeat(plb, T), np.repeat(pmax, T))
     fo = L.add_var(f"{b.name}__assign", na * T, "real", 0.0, np.inf)
     d.update(Eg=Eg, sig=sig, ga=ga, ja=ja, psites=psites, ppos=ppos, po=po, fo=fo, standing=standing, pmax=pmax)
     fcol = (fo + np.arange(na)[:, None] * T + ti).ravel()
@@ -1264,10 +1265,13 @@ def build_joint_model(
     discount_rate: float = 0.0,
     year_weight: Sequence[float] | None = None,
     monotone_targets: bool = True,
+    relax_plugs: bool = False,
 ) -> tuple[Any, dict]:
     """Build the Pyomo model (see the module docstring); returns ``(model, info)``.
 
     ``info`` holds the column layout needed to read a solution (used by :func:`solve_joint`).
+    ``relax_plugs`` makes the plug columns of capacitated coverage blocks continuous (a
+    relaxation: its bound is a bound of the model).
     """
     t0 = time.perf_counter()
     B, tb = _check(blocks, years, budgets, total_budget, registry, objective, monotone_targets, discount_rate)
@@ -1275,7 +1279,8 @@ def build_joint_model(
     L = _Layout(T)
     fold, g_exist, g_needs = _fold_single_members(blocks, registry)
     info: dict[str, Any] = {"blocks": {}, "fold": fold, "groups_binary": [], "groups_fac": [], "group_existing": g_exist,
-                            "group_needs_var": g_needs, "layout": L, "years": list(years), "objective": objective}
+                            "group_needs_var": g_needs, "layout": L, "years": list(years), "objective": objective,
+                            "relax_plugs": relax_plugs}
     access_worst = 0.0
     for b in blocks:
         if isinstance(b, CoverageBlock):
@@ -1374,9 +1379,17 @@ def solve_joint(
         start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
                                         total_budget=total_budget, carry_over=carry_over, objective=objective,
                                         time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+    capacitated = any(isinstance(b, CoverageBlock) and b.capacitated for b in blocks)
+    build_kw = dict(years=years, budgets=budgets, total_budget=total_budget, carry_over=carry_over, registry=registry,
+                    objective=objective, discount_rate=discount_rate, year_weight=year_weight,
+                    monotone_targets=monotone_targets)
     try:
-        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
-                    enforce_wall_clock=time_limit_s is not None, load_solution=False)
+        if capacitated and warm_start and len(years) == 1:
+            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=time_limit_s,
+                                            mip_rel_gap=mip_rel_gap, threads=threads)
+        else:
+            res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
+                        enforce_wall_clock=time_limit_s is not None, load_solution=False)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
@@ -1416,6 +1429,72 @@ def solve_joint(
                          seconds=time.perf_counter() - t0, size=size, values={"x": x}, assignment=sol["assignment"],
                          objective_kind=objective)
 
+
+def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
+                  mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
+    """One year with capacitated coverage: plugs relaxed, then plugs for those sites, then the full model.
+
+    1. The model with continuous plugs (a relaxation; its bound bounds the model).
+    2. The full model with the coverage sites fixed to stage 1's: integer plugs and assignment for
+       those sites (quick: it falls apart by site clusters) — a feasible plan.
+    3. When stage 2 is not within ``mip_rel_gap`` of stage 1's bound: the full model from stage 2's
+       plan as MIP start, in the time left.
+
+    Returns the result whose solution is the best found, with ``bound`` the tighter of the
+    stages' bounds, and the start kind (``"plugs_relaxed"``).
+    """
+    from dataclasses import replace as dc_replace
+
+    from gzcharge.locate._common import Status
+    from gzcharge.solve import PersistentSolver, solve
+
+    t0 = time.perf_counter()
+    maximise = info["objective"] != "min_cost"
+
+    def left(share: float) -> float | None:
+        if time_limit_s is None:
+            return None
+        return max(1.0, share * (time_limit_s - (time.perf_counter() - t0)))
+
+    m1, info1 = build_joint_model(blocks, relax_plugs=True, **build_kw)
+    r1 = solve(m1, time_limit_s=left(0.4), mip_rel_gap=mip_rel_gap, threads=threads,
+               enforce_wall_clock=time_limit_s is not None, load_solution=False)
+    fix = {}
+    for b in blocks:
+        if isinstance(b, CoverageBlock | FlowBlock):
+            fix[model.component(f"{b.name}__x")] = np.round(np.asarray(r1.values(m1.component(f"{b.name}__x")), float))
+    ps = PersistentSolver(model, threads=threads)
+    try:
+        r2 = ps.solve(time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
+                      enforce_wall_clock=time_limit_s is not None)
+    except InfeasibleError:  # rounding the plugs up breaks a budget: the full model from scratch
+        r2 = None
+    bound1 = float(r1.bound)
+
+    def tighter(b: float) -> float:
+        return min(b, bound1) if maximise else max(b, bound1)
+
+    if r2 is not None:
+        gap2 = abs(r2.objective - bound1) / max(abs(r2.objective), 1e-9)
+        if gap2 <= mip_rel_gap:
+            logger.info("joint: plugs for the relaxation's sites are within the gap (%.3g)", gap2)
+            return dc_replace(r2, status=Status.OPTIMAL, bound=tighter(bound1), gap=gap2,
+                              seconds=time.perf_counter() - t0), "plugs_relaxed"
+    start = None
+    if r2 is not None:
+        start = {model.component(name): np.asarray(r2.values(model.component(name)), float)
+                 for name, *_ in info["layout"].vars}
+    r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
+                  enforce_wall_clock=time_limit_s is not None)
+    best = r3
+    if r2 is not None and ((r2.objective > r3.objective) if maximise else (r2.objective < r3.objective)):
+        best = r2
+    bound = tighter(float(r3.bound))
+    gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9)
+    status = Status.OPTIMAL if gap <= mip_rel_gap else best.status
+    if status is not Status.OPTIMAL and r3.status is Status.OPTIMAL:
+        status = Status.OPTIMAL
+    return dc_replace(best, status=status, bound=bound, gap=gap, seconds=time.perf_counter() - t0), "plugs_relaxed"
 
 def _first_year(X: np.ndarray) -> np.ndarray:
     """Index of the first year a cumulative 0/1 row is on (-1: never)."""

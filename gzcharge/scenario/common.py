@@ -54,7 +54,7 @@ class EVParams(_Section):
     # 165,000 at the end of 2022 (public provincial statistics, see shared FIELD-NOTES) and the official
     # target of 700,000 by 2026 (贵州省: 到2026年全省新能源汽车保有量达到70万辆, reported by 中新社,
     # 2024-04-22). Between given years the stock grows at a constant rate (log-linear).
-    stock_by_year: dict[int, float] = Field(default_factory=lambda: {2022: 165_000.0, 2026: 700_000.0})
+    stock_by_year: dict[str, float] = Field(default_factory=lambda: {"2022": 165_000.0, "2026": 700_000.0})
     # Yearly growth of the NEV stock after the last year of stock_by_year (and before the first, backwards,
     # when only one year is given). Assumption: 0.15 — well below the 43 %/year of the 2022-2026 path
     # as the stock matures; replace with a forecast when one is published.
@@ -65,15 +65,15 @@ class EVParams(_Section):
 
     @field_validator("stock_by_year")
     @classmethod
-    def _stock(cls, v: dict[int, float]) -> dict[int, float]:
+    def _stock(cls, v: dict[str, float]) -> dict[str, float]:
         if not v:
             raise ValueError("stock_by_year needs at least one year, e.g. {2022 = 165000}")
         for y, n in v.items():
-            if not 2000 <= int(y) <= 2100:
-                raise ValueError(f"stock_by_year year {y} is not between 2000 and 2100")
+            if not (str(y).isdigit() and 2000 <= int(y) <= 2100):
+                raise ValueError(f"stock_by_year year {y!r} is not a year between 2000 and 2100")
             if not (math.isfinite(n) and n > 0):
                 raise ValueError(f"stock_by_year[{y}] must be > 0 vehicles, got {n}")
-        return dict(sorted(v.items()))
+        return {str(y): v[y] for y in sorted(v, key=int)}
 
     @field_validator("stock_growth_after")
     @classmethod
@@ -89,8 +89,8 @@ class EVParams(_Section):
         from the last given year; backwards from the first with the first segment's rate, or
         with :attr:`stock_growth_after` when only one year is given).
         """
-        ys = sorted(self.stock_by_year)
-        ns = [math.log(self.stock_by_year[y]) for y in ys]
+        ys = sorted(int(y) for y in self.stock_by_year)
+        ns = [math.log(self.stock_by_year[str(y)]) for y in ys]
         y = float(year)
         if y >= ys[-1]:
             return math.exp(ns[-1] + (y - ys[-1]) * math.log1p(self.stock_growth_after))
