@@ -211,3 +211,31 @@ def test_ev_stock_path_and_year_scale() -> None:
     assert s == pytest.approx([1 / 1.15, 1.0])
     with pytest.raises(ConfigError, match="stock_by_year"):
         load_scenario(overrides=["ev.stock_by_year={2022 = -5}"])
+
+
+def test_phased_warm_start_with_plugs_is_feasible_and_changes_nothing() -> None:
+    # a random 3-year instance with growing demand and yearly budgets: the phased start (plugs and assignment
+    # for the last year's plan by year) passes every row of the model, and the optimum equals the one found
+    # without any start
+    rng = np.random.default_rng(1)
+    n, m = 30, 12
+    cover = (rng.random((n, m)) < 0.25).astype(float)
+    cover[np.arange(n), rng.integers(0, m, n)] = 1.0
+    w = rng.integers(50, 400, n).astype(float)
+    blk = CoverageBlock(name="public", site_ids=pd.Index(range(m)), site_cost=rng.integers(4, 8, m) * 1e5,
+                        cover=sp.csr_array(cover), weight=w, energy=w * KWH_PER_EV, plug_capacity=KAPPA, plug_cost=PLUG,
+                        min_plugs=2, year_scale=[0.4, 0.7, 1.0], target_share=[0.5, 0.7, 0.9])
+    kw = dict(years=[1, 2, 3], budgets=[4e6, 3e6, 4e6], mip_rel_gap=GAP)
+    a = solve_joint([blk], **kw)
+    b = solve_joint([blk], warm_start=False, **kw)
+    assert a.size["warm_start"] == "phased"
+    assert a.status == b.status == "optimal" and a.objective == pytest.approx(b.objective, rel=1e-12)
+    spend = a.costs.groupby("year")["cost_cny"].sum().to_numpy()
+    assert (spend <= np.array([4e6, 3e6, 4e6]) + 1e-6).all()
+    # plugs never fall and hold each year's assigned energy
+    s = a.sites.set_index("site_id")
+    P = s[["plugs_1", "plugs_2", "plugs_3"]].to_numpy()
+    assert (np.diff(P, axis=1) >= 0).all()
+    load = a.assignment.pivot_table(index="site_id", columns="year", values="energy", aggfunc="sum").reindex(
+        s.index).fillna(0.0).to_numpy()
+    assert (load <= KAPPA * P + 1e-6).all()

@@ -9,8 +9,25 @@ Blocks
 * :class:`CoverageBlock` (public charging tiers): demand ``i`` (weight ``w_i``), candidate
   sites ``j`` (cost ``c_j``, existing ``E``), cover sets ``N_i``; hard rules *must-cover
   rows*, *area share* (``Σ_{i∈g} w_i y_i >= s_g W_g`` per county ``g``) and *area counts*
-  (``Σ_{j∈g} x_j >= n_g``); optional linearised plug cost ``k_i`` per covered demand —
-  the model of :mod:`gzcharge.tiers.public`.
+  (``Σ_{j∈g} x_j >= n_g``) — the model of :mod:`gzcharge.tiers.public`. Rows with identical
+  cover sets share one ``y`` (exact: raising ``y`` never hurts, and with capacity every row of a
+  group is served exactly when one of the group's sites is open).
+
+  *Capacitated* (``energy`` given): daily energy ``e_i`` (scaled by ``σ_t``, ``year_scale``),
+  integer plugs ``p_{j,t}`` (cumulative) of capacity ``κ`` each, energy assigned on the
+  nonzeros of the (merged) cover matrix ``f_{G,j,t} >= 0``::
+
+      y_{G,t} >= x_{j,t}                      j ∈ N_G, E_G > 0 (an open site serves the demand in reach)
+      Σ_{j∈N_G} f_{G,j,t} >= σ_t E_G y_{G,t}  (>= σ_t E_G when an existing site covers G)
+      Σ_G f_{G,j,t} <= κ p_{j,t} ;  f_{G,j,t} <= σ_t E_G x_{j,t}  (j ∉ E)
+      m₀ x_{j,t} <= p_{j,t} <= P_j x_{j,t}  (j ∉ E) ;  p_{j,t} >= h_j  (j ∈ E, standing plugs)
+      Σ_{j∈N_G} p_{j,t} >= ceil(σ_t E_G / κ) y_{G,t}   (valid rounding rows)
+      p_{j,t} >= p_{j,t−1}
+
+  with cumulative cost ``c_j x_{j,t} + π (p_{j,t} − m₀ x_{j,t})`` (new) and ``π (p_{j,t} − h_j)``
+  (existing): plugs beyond the ``m₀`` in the site cost are paid in the year they are added.
+  ``y`` is 0/1 whenever ``x`` is. One year with capacity is solved in stages (plugs relaxed;
+  integer plugs for those sites; the full model from that start, see :func:`_staged_solve`).
 * :class:`CapacitatedBlock` (battery swap): demand ``i`` (``d_i`` per day, station type
   ``k(i)``), facilities ``f = (j, k)`` with integer station counts ``n_f ∈ {0..M_k}``,
   capacity ``Q_k`` and unit cost ``F_k`` per station, flows ``x_e`` on allowed arcs
@@ -41,9 +58,9 @@ Costs and budgets
 -----------------
 Cumulative spend by year ``t``::
 
-    C_t = Σ_b Σ_j c_j x_{j,t} + Σ_f F_k (n_{f,t} − e_f) + Σ_i k_i y_{i,t} + Σ_g G_g w_{g,t}
+    C_t = Σ_b Σ_j c_j x_{j,t} + Σ_j π (p_{j,t} − m₀ x_{j,t} or − h_j) + Σ_f F_k (n_{f,t} − e_f) + Σ_g G_g w_{g,t}
 
-(``e_f`` existing stations; ``y`` monotone when plug costs are given). Year spend is
+(``e_f`` existing stations, ``h_j`` standing plugs of existing coverage sites). Year spend is
 ``C_t − C_{t−1}`` (``C_0 = 0``). Budgets ``B_t``: ``C_t − C_{t−1} <= B_t`` or, with
 ``carry_over`` (unspent money moves to the next year), ``C_t <= Σ_{s<=t} B_s``; a total
 budget ``C_T <= B``.
