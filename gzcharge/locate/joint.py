@@ -104,6 +104,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_block
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
-from gzcharge.errors import ConfigError, DataError, InfeasibleError
+from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -1449,16 +1450,19 @@ def solve_joint(
 
 def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
                   mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
-    """One year with capacitated coverage: plugs relaxed, then plugs for those sites, then the full model.
+    """One year with capacitated coverage: two quick plans and a bound, then the full model from the best plan.
 
-    1. The model with continuous plugs (a relaxation; its bound bounds the model).
-    2. The full model with the coverage sites fixed to stage 1's: integer plugs and assignment for
-       those sites (quick: it falls apart by site clusters) — a feasible plan.
-    3. When stage 2 is not within ``mip_rel_gap`` of stage 1's bound: the full model from stage 2's
-       plan as MIP start, in the time left.
+    0. The model without capacity (plugs and assignment dropped; a set-cover-like model that
+       solves fast); its sites with integer plugs and assignment for them (the full model with
+       those sites fixed: quick, it falls apart by site clusters) — a feasible plan when it fits
+       the budgets.
+    1. The model with continuous plugs (a relaxation: its bound bounds the model) and, again,
+       integer plugs for its sites.
+    2. Unless the better of those plans is within ``mip_rel_gap`` of stage 1's bound: the full
+       model from that plan as MIP start, in the time left.
 
-    Returns the result whose solution is the best found, with ``bound`` the tighter of the
-    stages' bounds, and the start kind (``"plugs_relaxed"``).
+    Returns the result of the best plan found, with ``bound`` the tighter of the bounds, and the
+    start kind ``"staged"``.
     """
     from dataclasses import replace as dc_replace
 
@@ -1467,51 +1471,69 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
 
     t0 = time.perf_counter()
     maximise = info["objective"] != "min_cost"
+    wall = time_limit_s is not None
 
     def left(share: float) -> float | None:
         if time_limit_s is None:
             return None
         return max(1.0, share * (time_limit_s - (time.perf_counter() - t0)))
 
-    m1, info1 = build_joint_model(blocks, relax_plugs=True, **build_kw)
-    r1 = solve(m1, time_limit_s=left(0.4), mip_rel_gap=mip_rel_gap, threads=threads,
-               enforce_wall_clock=time_limit_s is not None, load_solution=False)
-    fix = {}
-    for b in blocks:
-        if isinstance(b, CoverageBlock | FlowBlock):
-            fix[model.component(f"{b.name}__x")] = np.round(np.asarray(r1.values(m1.component(f"{b.name}__x")), float))
+    def better(a: Any, b: Any) -> bool:
+        return b is None or ((a.objective > b.objective) if maximise else (a.objective < b.objective))
+
     ps = PersistentSolver(model, threads=threads)
+
+    def with_sites(m_: Any, r_: Any, share: float) -> Any:
+        fix = {model.component(f"{b.name}__x"): np.round(np.asarray(r_.values(m_.component(f"{b.name}__x")), float))
+               for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
+        try:
+            return ps.solve(time_limit_s=left(share), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
+                            enforce_wall_clock=wall)
+        except (InfeasibleError, SolverError):  # those sites with integer plugs break a budget
+            return None
+
+    best = None
+    plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
     try:
-        r2 = ps.solve(time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
-                      enforce_wall_clock=time_limit_s is not None)
-    except InfeasibleError:  # rounding the plugs up breaks a budget: the full model from scratch
-        r2 = None
+        m0, _ = build_joint_model(plain, **build_kw)
+        r0 = solve(m0, time_limit_s=left(0.15), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+                   load_solution=False)
+        best = with_sites(m0, r0, 0.15)
+    except (InfeasibleError, SolverError) as exc:
+        logger.info("joint: no plan from the model without capacity (%s)", exc)
+    m1, _ = build_joint_model(blocks, relax_plugs=True, **build_kw)
+    r1 = solve(m1, time_limit_s=left(0.4), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+               load_solution=False)
+    r2 = with_sites(m1, r1, 0.3)
+    if r2 is not None and better(r2, best):
+        best = r2
     bound1 = float(r1.bound)
 
     def tighter(b: float) -> float:
         return min(b, bound1) if maximise else max(b, bound1)
 
-    if r2 is not None:
-        gap2 = abs(r2.objective - bound1) / max(abs(r2.objective), 1e-9)
-        if gap2 <= mip_rel_gap:
-            logger.info("joint: plugs for the relaxation's sites are within the gap (%.3g)", gap2)
-            return dc_replace(r2, status=Status.OPTIMAL, bound=tighter(bound1), gap=gap2,
-                              seconds=time.perf_counter() - t0), "plugs_relaxed"
+    if best is not None:
+        gap = abs(best.objective - bound1) / max(abs(best.objective), 1e-9)
+        if gap <= mip_rel_gap:
+            logger.info("joint: a staged plan is within the gap (%.3g)", gap)
+            return dc_replace(best, status=Status.OPTIMAL, bound=tighter(bound1), gap=gap,
+                              seconds=time.perf_counter() - t0), "staged"
     start = None
-    if r2 is not None:
-        start = {model.component(name): np.asarray(r2.values(model.component(name)), float)
+    if best is not None:
+        start = {model.component(name): np.asarray(best.values(model.component(name)), float)
                  for name, *_ in info["layout"].vars}
     r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
-                  enforce_wall_clock=time_limit_s is not None)
-    best = r3
-    if r2 is not None and ((r2.objective > r3.objective) if maximise else (r2.objective < r3.objective)):
-        best = r2
-    bound = tighter(float(r3.bound))
+                  enforce_wall_clock=wall)
+    if better(r3, best):
+        best = r3
+    # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
+    b3 = float(r3.bound)
+    b3_ok = np.isfinite(b3) and ((b3 >= best.objective - 1e-9 * abs(best.objective)) if maximise
+                                 else (b3 <= best.objective + 1e-9 * abs(best.objective)))
+    bound = tighter(b3) if b3_ok else bound1
     gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9)
-    status = Status.OPTIMAL if gap <= mip_rel_gap else best.status
-    if status is not Status.OPTIMAL and r3.status is Status.OPTIMAL:
-        status = Status.OPTIMAL
-    return dc_replace(best, status=status, bound=bound, gap=gap, seconds=time.perf_counter() - t0), "plugs_relaxed"
+    status = Status.OPTIMAL if gap <= mip_rel_gap else Status.TIME_LIMIT_FEASIBLE
+    return dc_replace(best, status=status, bound=bound, gap=gap, seconds=time.perf_counter() - t0), "staged"
 
 def _first_year(X: np.ndarray) -> np.ndarray:
     """Index of the first year a cumulative 0/1 row is on (-1: never)."""
