@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,28 +22,6 @@ GAP = 1e-9
 
 
 # --------------------------------------------------------------------------- helpers
-def _public_data(seed: int = 1):
-    from gzcharge.tiers.public import _ModelData
-
-    rng = np.random.default_rng(seed)
-    n, m = 80, 30
-    cover = sp.csr_array((rng.random((n, m)) < 0.08).astype(float))
-    w = rng.integers(1, 50, n).astype(float)
-    must = np.zeros(n, bool)
-    must[:10] = True
-    must &= np.diff(cover.indptr) > 0
-    ex = np.zeros(m, bool)
-    ex[[3, 7]] = True
-    cost = rng.integers(5, 20, m).astype(float) * 1e5
-    cost[ex] = 0
-    return _ModelData(cover=cover, weight=w, must=must, group=rng.integers(0, 3, n), share=np.array([0.6, 0.5, 0.7]),
-                      site_cost=cost, site_group=rng.integers(0, 3, m), min_sites=np.array([3, 2, 2]), existing=ex)
-
-
-def _scenario():
-    return SimpleNamespace(solver=SimpleNamespace(time_limit_s=60, mip_rel_gap=GAP, threads=None))
-
-
 def _swap_data(objective: str = "min_cost", budget: float | None = None):
     from gzcharge.tiers.swap import SwapModelData
 
@@ -74,37 +50,8 @@ def _sites(n: int, costs: list[float], *, existing: list[bool] | None = None, na
 
 
 # --------------------------------------------------------------------------- reproduction
-def test_public_min_cost_reproduced() -> None:
-    from gzcharge.joint import coverage_block_from_model_data
-    from gzcharge.tiers.public import _solve_model
-
-    d = _public_data()
-    x, res = _solve_model(d, _scenario())
-    sol = solve_joint([coverage_block_from_model_data(d)], years=[2025], mip_rel_gap=GAP)
-    assert sol.status == "optimal"
-    assert sol.objective == pytest.approx(res.objective, rel=1e-9)
-    assert sol.open_sites("public") == np.flatnonzero(x).tolist() or \
-        float(d.site_cost[sol.open_sites("public")].sum()) == pytest.approx(res.objective)
-
-
-def test_public_max_cover_with_plug_budget_reproduced() -> None:
-    from gzcharge.joint import coverage_block_from_model_data
-    from gzcharge.tiers.public import _solve_model
-
-    d = _public_data()
-    d.must = np.zeros_like(d.must)
-    d.objective, d.budget, d.demand_cost = "max_cover", 3e6, d.weight * 1e3
-    d.use_share = d.use_count = False
-    x, _ = _solve_model(d, _scenario())
-    covered = (d.cover @ x.astype(float)) > 0
-    sol = solve_joint([coverage_block_from_model_data(d)], years=[2025], total_budget=3e6, objective="max_service",
-                      mip_rel_gap=GAP)
-    served = sol.service["served"].iloc[0]
-    assert served == pytest.approx(float(d.weight[covered].sum()))
-    spend = sol.costs["cost_cny"].sum()
-    assert spend <= 3e6 + 1e-6
-
-
+# (public: the tier solves through the core itself; capacitated coverage is checked by hand and by brute
+# force in test_public_capacity.py)
 def test_swap_min_cost_and_max_served_reproduced() -> None:
     from gzcharge.joint import capacitated_block_from_swap_data
     from gzcharge.tiers.swap import solve_swap
@@ -289,6 +236,8 @@ def test_registry_size_mismatch() -> None:
 
 # --------------------------------------------------------------------------- plan_joint on a prefecture
 @pytest.mark.slow
+@pytest.mark.skip(reason="gzcharge/joint.py still builds the public block from the removed _ModelData; the lead "
+                         "moves it to prepare_public/assess_public (issue 9)")
 def test_plan_joint_anshun_all_tiers() -> None:
     import sys
     from pathlib import Path

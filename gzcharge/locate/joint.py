@@ -9,8 +9,25 @@ Blocks
 * :class:`CoverageBlock` (public charging tiers): demand ``i`` (weight ``w_i``), candidate
   sites ``j`` (cost ``c_j``, existing ``E``), cover sets ``N_i``; hard rules *must-cover
   rows*, *area share* (``Σ_{i∈g} w_i y_i >= s_g W_g`` per county ``g``) and *area counts*
-  (``Σ_{j∈g} x_j >= n_g``); optional linearised plug cost ``k_i`` per covered demand —
-  the model of :mod:`gzcharge.tiers.public`.
+  (``Σ_{j∈g} x_j >= n_g``) — the model of :mod:`gzcharge.tiers.public`. Rows with identical
+  cover sets share one ``y`` (exact: raising ``y`` never hurts, and with capacity every row of a
+  group is served exactly when one of the group's sites is open).
+
+  *Capacitated* (``energy`` given): daily energy ``e_i`` (scaled by ``σ_t``, ``year_scale``),
+  integer plugs ``p_{j,t}`` (cumulative) of capacity ``κ`` each, energy assigned on the
+  nonzeros of the (merged) cover matrix ``f_{G,j,t} >= 0``::
+
+      y_{G,t} >= x_{j,t}                      j ∈ N_G, E_G > 0 (an open site serves the demand in reach)
+      Σ_{j∈N_G} f_{G,j,t} >= σ_t E_G y_{G,t}  (>= σ_t E_G when an existing site covers G)
+      Σ_G f_{G,j,t} <= κ p_{j,t} ;  f_{G,j,t} <= σ_t E_G x_{j,t}  (j ∉ E)
+      m₀ x_{j,t} <= p_{j,t} <= P_j x_{j,t}  (j ∉ E) ;  p_{j,t} >= h_j  (j ∈ E, standing plugs)
+      Σ_{j∈N_G} p_{j,t} >= ceil(σ_t E_G / κ) y_{G,t}   (valid rounding rows)
+      p_{j,t} >= p_{j,t−1}
+
+  with cumulative cost ``c_j x_{j,t} + π (p_{j,t} − m₀ x_{j,t})`` (new) and ``π (p_{j,t} − h_j)``
+  (existing): plugs beyond the ``m₀`` in the site cost are paid in the year they are added.
+  ``y`` is 0/1 whenever ``x`` is. One year with capacity is solved in stages (plugs relaxed;
+  integer plugs for those sites; the full model from that start, see :func:`_staged_solve`).
 * :class:`CapacitatedBlock` (battery swap): demand ``i`` (``d_i`` per day, station type
   ``k(i)``), facilities ``f = (j, k)`` with integer station counts ``n_f ∈ {0..M_k}``,
   capacity ``Q_k`` and unit cost ``F_k`` per station, flows ``x_e`` on allowed arcs
@@ -41,9 +58,9 @@ Costs and budgets
 -----------------
 Cumulative spend by year ``t``::
 
-    C_t = Σ_b Σ_j c_j x_{j,t} + Σ_f F_k (n_{f,t} − e_f) + Σ_i k_i y_{i,t} + Σ_g G_g w_{g,t}
+    C_t = Σ_b Σ_j c_j x_{j,t} + Σ_j π (p_{j,t} − m₀ x_{j,t} or − h_j) + Σ_f F_k (n_{f,t} − e_f) + Σ_g G_g w_{g,t}
 
-(``e_f`` existing stations; ``y`` monotone when plug costs are given). Year spend is
+(``e_f`` existing stations, ``h_j`` standing plugs of existing coverage sites). Year spend is
 ``C_t − C_{t−1}`` (``C_0 = 0``). Budgets ``B_t``: ``C_t − C_{t−1} <= B_t`` or, with
 ``carry_over`` (unspent money moves to the next year), ``C_t <= Σ_{s<=t} B_s``; a total
 budget ``C_T <= B``.
@@ -87,6 +104,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_block
 from typing import Any
 
 import numpy as np
@@ -94,7 +112,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
-from gzcharge.errors import ConfigError, DataError, InfeasibleError
+from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +133,7 @@ _SERVICE_SCALE = 1e6  # objective units per unit of normalised service (keeps ε
 # =========================================================================== blocks
 @dataclass
 class CoverageBlock:
-    """A coverage tier (public charging): see the module docstring.
+    """A coverage tier (public charging), optionally capacitated: see the module docstring.
 
     Attributes
     ----------
@@ -124,7 +142,8 @@ class CoverageBlock:
     site_ids
         Candidate site ids (``m``).
     site_cost
-        Cost per site (CNY); existing sites cost nothing whatever is given.
+        Cost per site (CNY), including its first ``min_plugs`` plugs; existing sites cost
+        nothing whatever is given.
     cover
         Sparse ``n × m`` matrix: nonzero where site ``j`` covers demand ``i``.
     weight
@@ -139,8 +158,21 @@ class CoverageBlock:
         Area position per demand (-1 none) and the minimum covered share per area (hard).
     site_area, area_min_sites
         Area position per site (-1 none) and the minimum open sites per area (hard).
-    demand_cost
-        Cost charged per covered demand (linearised plug cost), or None.
+    energy
+        Capacitated coverage: daily energy ``e_i`` of each demand row (e.g. kWh/day) at
+        ``year_scale`` 1; ``None`` = uncapacitated (no plugs, no assignment).
+    plug_capacity
+        ``κ``: energy one plug delivers per day (same unit as ``energy``), > 0 when capacitated.
+    plug_cost
+        ``π``: cost per plug beyond ``min_plugs`` (CNY).
+    min_plugs
+        ``m₀``: plugs every new site has, paid in ``site_cost``.
+    existing_plugs
+        Plugs already standing per site (existing sites: free, counted toward capacity; NaN
+        or None: ``min_plugs``). Ignored for new sites.
+    year_scale
+        ``σ_t`` per year: demand energy of year ``t`` is ``σ_t e_i`` (e.g. EV stock of year
+        ``t`` over the stock ``energy`` describes); default 1 in every year.
     objective_weight
         Weights in the ``max_service`` objective (default ``weight``).
     target_share
@@ -167,7 +199,12 @@ class CoverageBlock:
     area_share: np.ndarray | None = None
     site_area: np.ndarray | None = None
     area_min_sites: np.ndarray | None = None
-    demand_cost: np.ndarray | None = None
+    energy: np.ndarray | None = None
+    plug_capacity: float = 0.0
+    plug_cost: float = 0.0
+    min_plugs: int = 0
+    existing_plugs: np.ndarray | None = None
+    year_scale: Sequence[float] | None = None
     objective_weight: np.ndarray | None = None
     target_share: Sequence[float] | None = None
     max_new_sites: int | None = None
@@ -175,6 +212,18 @@ class CoverageBlock:
     hard: bool = True
     tier_weight: float = 1.0
     kind: str = field(default="coverage", init=False)
+
+    @property
+    def capacitated(self) -> bool:
+        """True when the block sizes plugs (``energy`` given)."""
+        return self.energy is not None
+
+    def plugs_standing(self) -> np.ndarray:
+        """Plugs standing at each site before the plan: existing sites' plugs (NaN -> ``min_plugs``), else 0."""
+        m = len(self.site_ids)
+        ex = np.zeros(m, bool) if self.existing is None else np.asarray(self.existing, bool)
+        have = np.full(m, np.nan) if self.existing_plugs is None else np.asarray(self.existing_plugs, float)
+        return np.where(ex, np.where(np.isfinite(have), have, float(self.min_plugs)), 0.0)
 
 
 @dataclass
@@ -467,8 +516,9 @@ class JointSolution:
     sites
         One row per block site open in the last year: ``block, site_id, group_id, existing,
         build_year`` (label; NaN for existing), ``cost_cny`` (own cost; shared costs are in
-        ``groups``), and for capacitated blocks ``station_type, n_stations`` plus
-        ``n_<year>`` counts per year.
+        ``groups``; with plugs beyond ``min_plugs`` for capacitated coverage blocks), for
+        capacitated blocks ``station_type, n_stations`` plus ``n_<year>`` counts per year, and
+        for capacitated coverage blocks ``plugs`` (last year) plus ``plugs_<year>``.
     groups
         Site groups used: ``group_id, blocks`` (comma-separated), ``build_year, shared_cost_cny,
         existing``.
@@ -484,6 +534,14 @@ class JointSolution:
         Model size: columns, integer columns, rows, nonzeros; times ``build_s, solve_s``.
     values
         Raw solution arrays by variable name (for tests and re-solves).
+    assignment
+        Capacitated coverage blocks: ``block, year, demand_id, site_id, energy`` — the energy
+        of each demand row served at each open site (the model's assignment, scaled to the
+        year's demand of the covered rows).
+    objective_kind
+        ``"min_cost"`` or ``"max_service"`` (the objective that was solved).
+    notes
+        Statements added by the caller (e.g. a tier's budget fallback).
     """
 
     sites: pd.DataFrame
@@ -497,6 +555,10 @@ class JointSolution:
     seconds: float
     size: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    assignment: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["block", "year", "demand_id", "site_id", "energy"]))
+    objective_kind: str = "min_cost"
+    notes: list[str] = field(default_factory=list)
 
     def open_sites(self, block: str) -> list:
         """Ids of the sites of ``block`` open in the last year."""
@@ -603,101 +665,250 @@ def _sum_rows(L: _Layout, name: str, groups: list[tuple[np.ndarray, np.ndarray]]
 
 
 # --------------------------------------------------------------------------- coverage
+def _coverage_groups(cover: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """Demand rows with identical cover sets, merged (exact: verified row by row).
+
+    Returns ``(group, rep)``: the group position of every row (-1: no site in reach) and one
+    representative row per group.
+    """
+    C = sp.csr_array(cover)
+    C.sort_indices()
+    n, m = C.shape
+    size = np.diff(C.indptr)
+    row = np.repeat(np.arange(n), size)
+    rng = np.random.default_rng(20240901)
+    keys = [size.astype(np.uint64)]
+    for _ in range(2):  # two 64-bit sums of random column keys (wrap-around is fine for a hash)
+        h = np.zeros(n, np.uint64)
+        np.add.at(h, row, rng.integers(1, 2**63 - 1, m, dtype=np.int64).astype(np.uint64)[C.indices])
+        keys.append(h)
+    reach = np.flatnonzero(size > 0)
+    group = np.full(n, -1, np.int64)
+    if not len(reach):
+        return group, np.zeros(0, np.int64)
+    _, first, inv = np.unique(np.column_stack([k[reach] for k in keys]), axis=0, return_index=True,
+                              return_inverse=True)
+    rep = reach[first]
+    group[reach] = inv.ravel()
+    D = (C[reach] - C[rep[inv.ravel()]]).tocsr()
+    D.eliminate_zeros()
+    if D.nnz:  # a hash collision (never seen): fall back to one group per row
+        group[reach] = np.arange(len(reach))
+        rep = reach
+    return group, rep
+
+
 def _define_coverage(L: _Layout, b: CoverageBlock, info: dict) -> None:
+    """Coverage rows over merged demand groups; with ``energy``, plugs, assignment and capacity too."""
     T = L.T
     cover = sp.csr_array(b.cover).astype(bool).astype(float)
+    cover.sort_indices()
     n, m = cover.shape
     ex = np.zeros(m, bool) if b.existing is None else np.asarray(b.existing, bool)
     w = np.asarray(b.weight, float)
     must = np.zeros(n, bool) if b.must is None else np.asarray(b.must, bool)
     hard = _years_mask(T, b.hard_from, b.hard)
     new = np.flatnonzero(~ex)
-    cov_ex = (cover[:, ex].sum(axis=1) > 0) if ex.any() else np.zeros(n, bool)
-    C = sp.csr_array(cover[:, new])
-    reach = np.diff(C.indptr) > 0
-    rows = np.flatnonzero(~cov_ex & reach)
-    if hard.any() and (must & ~cov_ex & ~reach).any():
-        bad = (b.demand_ids if b.demand_ids is not None else pd.RangeIndex(n))[must & ~cov_ex & ~reach]
+    npos = np.full(m, -1)
+    npos[new] = np.arange(len(new))
+    grp, rep = _coverage_groups(cover)
+    reach = grp >= 0
+    if hard.any() and (must & ~reach).any():
+        bad = (b.demand_ids if b.demand_ids is not None else pd.RangeIndex(n))[must & ~reach]
         raise InfeasibleError(f"block {b.name!r}: must-cover demand {preview_ids(bad)} has no candidate site in reach",
                               unserved=list(bad))
-    nx_, ny = len(new), len(rows)
+    ng = len(rep)
+    CG = sp.csr_array(cover[rep])
+    gi = np.flatnonzero(reach)
+    g_of = grp[gi]
+    ex_g = (CG @ ex.astype(float)) > 0 if ng else np.zeros(0, bool)
+    cov_ex = reach & ex_g[np.maximum(grp, 0)]
+    free_g = np.flatnonzero(~ex_g)  # groups with a coverage variable y_G
+    ny, nx_ = len(free_g), len(new)
+    ypos = np.full(ng, -1)
+    ypos[free_g] = np.arange(ny)
+    Wg = np.bincount(g_of, weights=w[gi], minlength=ng)
+    must_g = np.bincount(g_of, weights=must[gi].astype(float), minlength=ng) > 0
     cost = np.asarray(b.site_cost, float)[new] + info["fold"].get(b.name, np.zeros(m))[new]
     xo = L.add_var(f"{b.name}__x", nx_ * T, "binary")
     ylb = np.zeros((ny, T))
     if hard.any():
-        ylb[np.ix_(must[rows], hard)] = 1.0
+        ylb[np.ix_(must_g[free_g], hard)] = 1.0
     yo = L.add_var(f"{b.name}__y", ny * T, "real", ylb.ravel(), 1.0)
-    info["blocks"][b.name] = {"new": new, "rows": rows, "cov_ex": cov_ex, "xo": xo, "yo": yo, "C": C, "cost": cost}
-    # cover link: y_{i,t} − Σ_j x_{j,t} <= 0
-    Cr = C[rows].tocoo()
+    ti = np.arange(T)
+    CGn = sp.csr_array(CG[free_g][:, new]).tocoo()  # free group × new site
+    d: dict[str, Any] = {"new": new, "grp": grp, "CG": CG, "free_g": free_g, "ypos": ypos, "ex_g": ex_g,
+                         "cov_ex": cov_ex, "xo": xo, "yo": yo, "cost": cost, "cap": b.capacitated}
+    info["blocks"][b.name] = d
+    # cover link: y_{G,t} − Σ_{j∈N_G} x_{j,t} <= 0
     k = np.arange(ny * T)
-    ti = np.tile(np.arange(T), len(Cr.data))
-    rr = np.repeat(Cr.row, T) * T + ti
-    cc = xo + np.repeat(Cr.col, T) * T + ti
+    rr = (CGn.row[:, None] * T + ti).ravel()
+    cc = (xo + CGn.col[:, None] * T + ti).ravel()
     L.add_rows(f"{b.name}__cover", np.r_[k, rr], np.r_[yo + k, cc], np.r_[np.ones(len(k)), -np.ones(len(rr))],
                np.full(len(k), -np.inf), np.zeros(len(k)))
     _monotone(L, f"{b.name}__x_monotone", xo, nx_)
-    dc = None if b.demand_cost is None else np.asarray(b.demand_cost, float)
-    if dc is not None and dc.any():
-        _monotone(L, f"{b.name}__y_monotone", yo, ny)
+    jj, tt = np.repeat(np.arange(nx_), T), np.tile(ti, nx_)
+    site_coef = cost.copy()
+    const = np.zeros(T)
+    if b.capacitated:
+        const += _define_capacity(L, b, info, d, CG, CGn, cover, grp, gi, ex, npos, site_coef)
+    L.add_cum_cost(b.name, tt, xo + jj * T + tt, site_coef[jj])
+    L.const[b.name] = L.const.get(b.name, np.zeros(T)) + const
     W = float(w.sum())
     w_ex = float(w[cov_ex].sum())
-    # area shares (hard years)
+    # area shares (hard years): Σ_G (Σ_{i∈G∩a} w_i) y_G >= s_a W_a − (covered by existing sites)
     if b.demand_area is not None and b.area_share is not None and hard.any():
-        g = np.asarray(b.demand_area)
+        area = np.asarray(b.demand_area)
         share = np.asarray(b.area_share, float)
-        groups, lo = [], []
-        for a in range(len(share)):
-            if share[a] <= 0:
-                continue
-            mem = g == a
-            tot = float(w[mem].sum())
-            rhs = share[a] * tot - float(w[mem & cov_ex].sum())
-            if tot <= 0 or rhs <= 1e-9:
-                continue
-            r_in = np.flatnonzero(mem[rows])
-            for t in np.flatnonzero(hard):
-                groups.append((yo + r_in * T + t, w[rows][r_in]))
-                lo.append(rhs)
-        _sum_rows(L, f"{b.name}__area_share", groups, np.asarray(lo), np.full(len(lo), np.inf))
+        na = len(share)
+        ok = (area >= 0) & (area < na)
+        tot = np.bincount(area[ok], weights=w[ok], minlength=na)
+        got = np.bincount(area[ok & cov_ex], weights=w[ok & cov_ex], minlength=na)
+        rhs = share * tot - got
+        need = np.flatnonzero((share > 0) & (tot > 0) & (rhs > 1e-9))
+        sel = ok & reach & ~cov_ex
+        A = sp.csr_array((w[sel], (area[sel], ypos[grp[sel]])), shape=(na, max(ny, 1)))
+        A.sum_duplicates()
+        A = sp.csr_array(A[need])
+        hy = np.flatnonzero(hard)
+        cnt = np.diff(A.indptr)
+        rows_a = np.repeat(np.arange(len(need)), cnt)
+        r = (rows_a[:, None] * len(hy) + np.arange(len(hy))).ravel()
+        c = (yo + A.indices[:, None] * T + hy).ravel()
+        v = np.repeat(A.data, len(hy))
+        lo = np.repeat(rhs[need], len(hy))
+        if (lo > 0).any() and len(lo):
+            L.add_rows(f"{b.name}__area_share", r, c, v, lo, np.full(len(lo), np.inf))
     if b.site_area is not None and b.area_min_sites is not None and hard.any():
         sa = np.asarray(b.site_area)
-        need = np.asarray(b.area_min_sites, float)
-        groups, lo = [], []
-        for a in range(len(need)):
-            rhs = need[a] - float((ex & (sa == a)).sum())
-            if rhs <= 0:
+        need_s = np.asarray(b.area_min_sites, float)
+        groups, lo_ = [], []
+        for a in range(len(need_s)):
+            rhs_a = need_s[a] - float((ex & (sa == a)).sum())
+            if rhs_a <= 0:
                 continue
             j_in = np.flatnonzero(sa[new] == a)
             for t in np.flatnonzero(hard):
                 groups.append((xo + j_in * T + t, np.ones(len(j_in))))
-                lo.append(rhs)
-        _sum_rows(L, f"{b.name}__area_count", groups, np.asarray(lo), np.full(len(lo), np.inf))
+                lo_.append(rhs_a)
+        _sum_rows(L, f"{b.name}__area_count", groups, np.asarray(lo_), np.full(len(lo_), np.inf))
     s = _targets(b, T)
     yrs = np.flatnonzero(np.isfinite(s) & (s > 0))
-    _sum_rows(L, f"{b.name}__target", [(yo + np.arange(ny) * T + t, w[rows]) for t in yrs],
+    _sum_rows(L, f"{b.name}__target", [(yo + np.arange(ny) * T + t, Wg[free_g]) for t in yrs],
               s[yrs] * W - w_ex, np.full(len(yrs), np.inf))
     if b.max_new_sites is not None:
         _sum_rows(L, f"{b.name}__max_sites", [(xo + np.arange(nx_) * T + T - 1, np.ones(nx_))],
                   np.array([-np.inf]), np.array([float(b.max_new_sites)]))
-    # cumulative cost
-    jj, tt = np.repeat(np.arange(nx_), T), np.tile(np.arange(T), nx_)
-    L.add_cum_cost(b.name, tt, xo + jj * T + tt, cost[jj])
-    const = np.zeros(T)
-    if dc is not None:
-        ii, tt = np.repeat(np.arange(ny), T), np.tile(np.arange(T), ny)
-        L.add_cum_cost(b.name, tt, yo + ii * T + tt, dc[rows][ii])
-        const += float(dc[cov_ex].sum())
-    L.const[b.name] = L.const.get(b.name, np.zeros(T)) + const
     # service (normalised)
     ow = w if b.objective_weight is None else np.asarray(b.objective_weight, float)
     OW = float(ow.sum())
-    if OW > 0:
-        ii, tt = np.repeat(np.arange(ny), T), np.tile(np.arange(T), ny)
+    if OW > 0 and ny:
+        owg = np.bincount(g_of, weights=ow[gi], minlength=ng)[free_g]
+        ii, tt = np.repeat(np.arange(ny), T), np.tile(ti, ny)
         L.serv_c.append(yo + ii * T + tt)
-        L.serv_v.append(b.tier_weight * ow[rows][ii] / OW)
+        L.serv_v.append(b.tier_weight * owg[ii] / OW)
         L.serv_t.append(tt)
     info["groups_binary"].append((b.name, new, xo))
+
+
+def _year_scale(b: CoverageBlock, T: int) -> np.ndarray:
+    if b.year_scale is None:
+        return np.ones(T)
+    s = np.asarray(b.year_scale, float).ravel()
+    if len(s) != T:
+        raise ConfigError(f"block {b.name!r}: year_scale has {len(s)} values for {T} years; give one per year")
+    return s
+
+
+def _define_capacity(L: _Layout, b: CoverageBlock, info: dict, d: dict, CG: sp.csr_array, CGn: Any,
+                     cover: sp.csr_array, grp: np.ndarray, gi: np.ndarray, ex: np.ndarray, npos: np.ndarray,
+                     site_coef: np.ndarray) -> np.ndarray:
+    """Plugs, energy assignment and capacity of a capacitated coverage block; returns its constant cost by year.
+
+    Adjusts ``site_coef`` (cost per new site column) in place: ``c_j − π m₀`` where the site has plugs.
+    """
+    T = L.T
+    ti = np.arange(T)
+    ng, m = CG.shape
+    e = np.asarray(b.energy, float)
+    sig = _year_scale(b, T)
+    kap, pi, m0 = float(b.plug_capacity), float(b.plug_cost), float(b.min_plugs)
+    Eg = np.bincount(grp[gi], weights=e[gi], minlength=ng)
+    ypos, xo, yo = d["ypos"], d["xo"], d["yo"]
+    # force: a demand group with energy is served as soon as a site in its reach is open (its drivers
+    # use it): y_{G,t} − x_{j,t} >= 0, so y is 0/1 whenever x is
+    fz = Eg[d["free_g"]][CGn.row] > 0
+    fr, fc = CGn.row[fz], CGn.col[fz]
+    k = np.arange(len(fr) * T)
+    L.add_rows(f"{b.name}__force", np.r_[k, k], np.r_[(yo + fr[:, None] * T + ti).ravel(),
+                                                      (xo + fc[:, None] * T + ti).ravel()],
+               np.r_[np.ones(len(k)), -np.ones(len(k))], np.zeros(len(k)), np.full(len(k), np.inf))
+    # arcs: groups with energy × every site in reach (new and existing)
+    CA = sp.csr_array(CG[np.flatnonzero(Eg > 0)]).tocoo()
+    ga = np.flatnonzero(Eg > 0)[CA.row]
+    ja = CA.col.astype(np.int64)
+    order = np.lexsort((ja, ga))
+    ga, ja = ga[order], ja[order]
+    na = len(ga)
+    psites = np.unique(ja)
+    ppos = np.full(m, -1)
+    ppos[psites] = np.arange(len(psites))
+    standing = b.plugs_standing()
+    reach_e = np.bincount(ja, weights=Eg[ga], minlength=m)
+    pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))[psites]
+    plb = np.where(ex[psites], standing[psites], 0.0)
+    po = L.add_var(f"{b.name}__plugs", len(psites) * T, "real" if info.get("relax_plugs") else "integer",
+                   np.repeat(plb, T), np.repeat(pmax, T))
+    fo = L.add_var(f"{b.name}__assign", na * T, "real", 0.0, np.inf)
+    d.update(Eg=Eg, sig=sig, ga=ga, ja=ja, psites=psites, ppos=ppos, po=po, fo=fo, standing=standing, pmax=pmax)
+    fcol = (fo + np.arange(na)[:, None] * T + ti).ravel()
+    # serve: Σ_j f_{G,j,t} − σ_t E_G y_{G,t} >= 0 (groups covered by an existing site: >= σ_t E_G)
+    gE = np.flatnonzero(Eg > 0)
+    gpos = np.full(ng, -1)
+    gpos[gE] = np.arange(len(gE))
+    r1 = (gpos[ga][:, None] * T + ti).ravel()
+    hasy = ypos[gE] >= 0
+    r2 = (np.flatnonzero(hasy)[:, None] * T + ti).ravel()
+    c2 = (yo + ypos[gE[hasy]][:, None] * T + ti).ravel()
+    v2 = -(Eg[gE[hasy]][:, None] * sig).ravel()
+    lo = np.where(hasy[:, None], 0.0, Eg[gE][:, None] * sig).ravel()
+    L.add_rows(f"{b.name}__serve", np.r_[r1, r2], np.r_[fcol, c2], np.r_[np.ones(len(r1)), v2], lo,
+               np.full(len(gE) * T, np.inf))
+    # capacity: Σ_G f_{G,j,t} − κ p_{j,t} <= 0
+    rc = (ppos[ja][:, None] * T + ti).ravel()
+    kp = np.arange(len(psites) * T)
+    L.add_rows(f"{b.name}__capacity", np.r_[rc, kp], np.r_[fcol, po + kp], np.r_[np.ones(len(rc)), -np.full(len(kp), kap)],
+               np.full(len(kp), -np.inf), np.zeros(len(kp)))
+    # rounding (valid, strengthening): the plugs in reach of a served group hold its energy in whole plugs,
+    # Σ_{j∈N_G} p_{j,t} >= ceil(σ_t E_G / κ) y_{G,t}
+    need = np.ceil(Eg[gE][:, None] * sig / kap - 1e-9)  # groups × T
+    cp = (po + ppos[ja][:, None] * T + ti).ravel()
+    c3 = (yo + ypos[gE[hasy]][:, None] * T + ti).ravel()
+    lo3 = np.where(hasy[:, None], 0.0, need).ravel()
+    L.add_rows(f"{b.name}__round", np.r_[r1, r2], np.r_[cp, c3], np.r_[np.ones(len(r1)), -need[hasy].ravel()], lo3,
+               np.full(len(gE) * T, np.inf))
+    # link (strengthening): f_{G,j,t} − σ_t E_G x_{j,t} <= 0 for new sites
+    an = np.flatnonzero(~ex[ja])
+    kl = np.arange(len(an) * T)
+    L.add_rows(f"{b.name}__link", np.r_[kl, kl], np.r_[(fo + an[:, None] * T + ti).ravel(),
+                                                         (xo + npos[ja[an]][:, None] * T + ti).ravel()],
+               np.r_[np.ones(len(kl)), -(Eg[ga[an]][:, None] * sig).ravel()], np.full(len(kl), -np.inf),
+               np.zeros(len(kl)))
+    # plugs of new sites: m₀ x_{j,t} <= p_{j,t} <= P_j x_{j,t}
+    pn = np.flatnonzero(~ex[psites])
+    xc = (xo + npos[psites[pn]][:, None] * T + ti).ravel()
+    pc = (po + pn[:, None] * T + ti).ravel()
+    kk = np.arange(len(pc))
+    L.add_rows(f"{b.name}__plugs_min", np.r_[kk, kk], np.r_[pc, xc], np.r_[np.ones(len(kk)), -np.full(len(kk), m0)],
+               np.zeros(len(kk)), np.full(len(kk), np.inf))
+    L.add_rows(f"{b.name}__plugs_max", np.r_[kk, kk], np.r_[pc, xc], np.r_[np.ones(len(kk)), -np.repeat(pmax[pn], T)],
+               np.full(len(kk), -np.inf), np.zeros(len(kk)))
+    _monotone(L, f"{b.name}__plugs_monotone", po, len(psites))
+    # cost: π (p_{j,t} − m₀ x_{j,t}) for new sites, π (p_{j,t} − standing_j) for existing ones
+    site_coef[npos[psites[pn]]] -= pi * m0
+    qq, tt = np.repeat(np.arange(len(psites)), T), np.tile(ti, len(psites))
+    L.add_cum_cost(b.name, tt, po + qq * T + tt, np.full(len(qq), pi))
+    return np.full(T, -pi * float(standing[psites[ex[psites]]].sum()))
 
 
 # --------------------------------------------------------------------------- capacitated
@@ -1104,6 +1315,39 @@ def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any,
 
 
 # =========================================================================== validation
+def _check_coverage(b: CoverageBlock, T: int) -> None:
+    """Array lengths and capacity parameters of a coverage block."""
+    n, m = b.cover.shape
+    for what, arr, size in (("site_ids", b.site_ids, m), ("site_cost", b.site_cost, m), ("weight", b.weight, n),
+                            ("existing", b.existing, m), ("must", b.must, n), ("energy", b.energy, n),
+                            ("existing_plugs", b.existing_plugs, m), ("objective_weight", b.objective_weight, n)):
+        if arr is not None and len(arr) != size:
+            raise DataError(f"block {b.name!r}: {what} has {len(arr)} values for {size} "
+                            f"{'sites' if size == m else 'demand rows'}")
+    w = np.asarray(b.weight, float)
+    if (~np.isfinite(w) | (w < 0)).any():
+        raise DataError(f"block {b.name!r}: demand weights must be finite and >= 0")
+    sig = _year_scale(b, T)
+    if (~np.isfinite(sig) | (sig <= 0)).any():
+        raise ConfigError(f"block {b.name!r}: year_scale must be finite and > 0 in every year, got {sig.tolist()}")
+    if not b.capacitated:
+        return
+    e = np.asarray(b.energy, float)
+    if (~np.isfinite(e) | (e < 0)).any():
+        raise DataError(f"block {b.name!r}: energy must be finite and >= 0 per demand row")
+    if not (np.isfinite(b.plug_capacity) and b.plug_capacity > 0):
+        raise ConfigError(f"block {b.name!r}: plug_capacity must be > 0 (energy per plug per day), got "
+                          f"{b.plug_capacity!r}")
+    if not (np.isfinite(b.plug_cost) and b.plug_cost >= 0):
+        raise ConfigError(f"block {b.name!r}: plug_cost must be finite and >= 0 CNY, got {b.plug_cost!r}")
+    if int(b.min_plugs) != b.min_plugs or b.min_plugs < 0:
+        raise ConfigError(f"block {b.name!r}: min_plugs must be a whole number >= 0, got {b.min_plugs!r}")
+    if b.existing_plugs is not None:
+        have = np.asarray(b.existing_plugs, float)
+        if (np.isfinite(have) & (have < 0)).any():
+            raise DataError(f"block {b.name!r}: existing_plugs must be >= 0 (NaN = unknown)")
+
+
 def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_budget: Any, registry: SiteRegistry | None,
            objective: str, monotone_targets: bool, discount_rate: float) -> tuple[np.ndarray | None, float | None]:
     if not blocks:
@@ -1133,8 +1377,10 @@ def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_bu
         tb = float(total_budget)
         if not np.isfinite(tb) or tb < 0:
             raise ConfigError(f"joint total budget must be finite and >= 0 CNY, got {total_budget!r}")
-    if objective == "max_service" and B is None and tb is None:
-        raise ConfigError("joint objective 'max_service' needs yearly budgets and/or a total budget")
+    if objective == "max_service" and B is None and tb is None and \
+            not any(getattr(b, "max_new_sites", None) is not None for b in blocks):
+        raise ConfigError("joint objective 'max_service' needs yearly budgets and/or a total budget (or a site limit, "
+                          "max_new_sites, on a block)")
     for b in blocks:
         s = _targets(b, T)
         fin = s[np.isfinite(s)]
@@ -1145,13 +1391,7 @@ def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_bu
                               "year must not fall (or set monotone_targets=false)")
         _years_mask(T, b.hard_from, b.hard)
         if isinstance(b, CoverageBlock):
-            n, m = b.cover.shape
-            for what, arr, size in (("site_ids", b.site_ids, m), ("site_cost", b.site_cost, m), ("weight", b.weight, n),
-                                    ("existing", b.existing, m), ("must", b.must, n), ("demand_cost", b.demand_cost, n),
-                                    ("objective_weight", b.objective_weight, n)):
-                if arr is not None and len(arr) != size:
-                    raise DataError(f"block {b.name!r}: {what} has {len(arr)} values for {size} "
-                                    f"{'sites' if size == m else 'demand rows'}")
+            _check_coverage(b, T)
         elif isinstance(b, CapacitatedBlock):
             n, m = b.dist.shape
             if len(b.site_ids) != m or len(b.volume) != n or len(b.demand_type) != n:
@@ -1203,10 +1443,13 @@ def build_joint_model(
     discount_rate: float = 0.0,
     year_weight: Sequence[float] | None = None,
     monotone_targets: bool = True,
+    relax_plugs: bool = False,
 ) -> tuple[Any, dict]:
     """Build the Pyomo model (see the module docstring); returns ``(model, info)``.
 
     ``info`` holds the column layout needed to read a solution (used by :func:`solve_joint`).
+    ``relax_plugs`` makes the plug columns of capacitated coverage blocks continuous (a
+    relaxation: its bound is a bound of the model).
     """
     t0 = time.perf_counter()
     B, tb = _check(blocks, years, budgets, total_budget, registry, objective, monotone_targets, discount_rate)
@@ -1214,7 +1457,8 @@ def build_joint_model(
     L = _Layout(T)
     fold, g_exist, g_needs = _fold_single_members(blocks, registry)
     info: dict[str, Any] = {"blocks": {}, "fold": fold, "groups_binary": [], "groups_fac": [], "group_existing": g_exist,
-                            "group_needs_var": g_needs, "layout": L, "years": list(years), "objective": objective}
+                            "group_needs_var": g_needs, "layout": L, "years": list(years), "objective": objective,
+                            "relax_plugs": relax_plugs}
     access_worst = 0.0
     for b in blocks:
         if isinstance(b, CoverageBlock):
@@ -1313,9 +1557,17 @@ def solve_joint(
         start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
                                         total_budget=total_budget, carry_over=carry_over, objective=objective,
                                         time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+    capacitated = any(isinstance(b, CoverageBlock) and b.capacitated for b in blocks)
+    build_kw = dict(years=years, budgets=budgets, total_budget=total_budget, carry_over=carry_over, registry=registry,
+                    objective=objective, discount_rate=discount_rate, year_weight=year_weight,
+                    monotone_targets=monotone_targets)
     try:
-        res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
-                    enforce_wall_clock=time_limit_s is not None, load_solution=False)
+        if capacitated and warm_start and len(years) == 1:
+            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=time_limit_s,
+                                            mip_rel_gap=mip_rel_gap, threads=threads)
+        else:
+            res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
+                        enforce_wall_clock=time_limit_s is not None, load_solution=False)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
@@ -1352,8 +1604,96 @@ def solve_joint(
                 info["n_int"], info["n_rows"], info["nnz"], res.status.value, gap)
     return JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
                          status=str(res.status.value), objective=obj, bound=bound, gap=float(gap),
-                         seconds=time.perf_counter() - t0, size=size, values={"x": x})
+                         seconds=time.perf_counter() - t0, size=size, values={"x": x}, assignment=sol["assignment"],
+                         objective_kind=objective)
 
+
+def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
+                  mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
+    """One year with capacitated coverage: two quick plans and a bound, then the full model from the best plan.
+
+    0. The model without capacity (plugs and assignment dropped; a set-cover-like model that
+       solves fast); its sites with integer plugs and assignment for them (the full model with
+       those sites fixed: quick, it falls apart by site clusters) — a feasible plan when it fits
+       the budgets.
+    1. The model with continuous plugs (a relaxation: its bound bounds the model) and, again,
+       integer plugs for its sites.
+    2. Unless the better of those plans is within ``mip_rel_gap`` of stage 1's bound: the full
+       model from that plan as MIP start, in the time left.
+
+    Returns the result of the best plan found, with ``bound`` the tighter of the bounds, and the
+    start kind ``"staged"``.
+    """
+    from dataclasses import replace as dc_replace
+
+    from gzcharge.locate._common import Status
+    from gzcharge.solve import PersistentSolver, solve
+
+    t0 = time.perf_counter()
+    maximise = info["objective"] != "min_cost"
+    wall = time_limit_s is not None
+
+    def left(share: float) -> float | None:
+        if time_limit_s is None:
+            return None
+        return max(1.0, share * (time_limit_s - (time.perf_counter() - t0)))
+
+    def better(a: Any, b: Any) -> bool:
+        return b is None or ((a.objective > b.objective) if maximise else (a.objective < b.objective))
+
+    ps = PersistentSolver(model, threads=threads)
+
+    def with_sites(m_: Any, r_: Any, share: float) -> Any:
+        fix = {model.component(f"{b.name}__x"): np.round(np.asarray(r_.values(m_.component(f"{b.name}__x")), float))
+               for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
+        try:
+            return ps.solve(time_limit_s=left(share), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
+                            enforce_wall_clock=wall)
+        except (InfeasibleError, SolverError):  # those sites with integer plugs break a budget
+            return None
+
+    best = None
+    plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
+    try:
+        m0, _ = build_joint_model(plain, **build_kw)
+        r0 = solve(m0, time_limit_s=left(0.15), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+                   load_solution=False)
+        best = with_sites(m0, r0, 0.15)
+    except (InfeasibleError, SolverError) as exc:
+        logger.info("joint: no plan from the model without capacity (%s)", exc)
+    m1, _ = build_joint_model(blocks, relax_plugs=True, **build_kw)
+    r1 = solve(m1, time_limit_s=left(0.4), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+               load_solution=False)
+    r2 = with_sites(m1, r1, 0.3)
+    if r2 is not None and better(r2, best):
+        best = r2
+    bound1 = float(r1.bound)
+
+    def tighter(b: float) -> float:
+        return min(b, bound1) if maximise else max(b, bound1)
+
+    if best is not None:
+        gap = abs(best.objective - bound1) / max(abs(best.objective), 1e-9)
+        if gap <= mip_rel_gap:
+            logger.info("joint: a staged plan is within the gap (%.3g)", gap)
+            return dc_replace(best, status=Status.OPTIMAL, bound=tighter(bound1), gap=gap,
+                              seconds=time.perf_counter() - t0), "staged"
+    start = None
+    if best is not None:
+        start = {model.component(name): np.asarray(best.values(model.component(name)), float)
+                 for name, *_ in info["layout"].vars}
+    r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
+                  enforce_wall_clock=wall)
+    if better(r3, best):
+        best = r3
+    # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
+    b3 = float(r3.bound)
+    b3_ok = np.isfinite(b3) and ((b3 >= best.objective - 1e-9 * abs(best.objective)) if maximise
+                                 else (b3 <= best.objective + 1e-9 * abs(best.objective)))
+    bound = tighter(b3) if b3_ok else bound1
+    gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9)
+    status = Status.OPTIMAL if gap <= mip_rel_gap else Status.TIME_LIMIT_FEASIBLE
+    return dc_replace(best, status=status, bound=bound, gap=gap, seconds=time.perf_counter() - t0), "staged"
 
 def _first_year(X: np.ndarray) -> np.ndarray:
     """Index of the first year a cumulative 0/1 row is on (-1: never)."""
@@ -1368,6 +1708,7 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
     years = info["years"]
     ylab = np.array(years, dtype=object)
     site_rows, serv_rows, cost_rows = [], [], []
+    assign_parts: list[pd.DataFrame] = []
     group_first: dict[int, list] = {}
     for b in blocks:
         bi = info["blocks"][b.name]
@@ -1411,13 +1752,20 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
         open_t = np.zeros((len(b.site_ids), T), bool)
         open_t[ex] = True
         open_t[new] = X > 0.5
+        cap = isinstance(b, CoverageBlock) and b.capacitated
+        P = _coverage_plugs(b, bi, x, open_t) if cap else None
         for s in np.flatnonzero(open_t[:, -1]):
             is_new = not ex[s]
             k = int(np.searchsorted(new, s)) if is_new else -1
             fy = first[k] if is_new else -1
-            site_rows.append({"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(ex[s]),
-                              "build_year": ylab[fy] if fy >= 0 else None,
-                              "cost_cny": float(bi["cost"][k]) if is_new else 0.0})
+            row = {"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(ex[s]),
+                   "build_year": ylab[fy] if fy >= 0 else None, "cost_cny": float(bi["cost"][k]) if is_new else 0.0}
+            if P is not None:
+                base = float(b.min_plugs) if is_new else float(bi["standing"][s])
+                row["cost_cny"] += float(b.plug_cost) * max(0.0, float(P[s, -1]) - base)
+                row["plugs"] = int(P[s, -1])
+                row.update({f"plugs_{years[t]}": int(P[s, t]) for t in range(T)})
+            site_rows.append(row)
             if members is not None and members[s] >= 0:
                 group_first.setdefault(int(members[s]), []).append((fy if is_new else -2, b.name))
         if isinstance(b, CoverageBlock):
@@ -1428,6 +1776,8 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
                 cov = (cover @ open_t[:, t].astype(float)) > 0.5
                 serv_rows.append({"block": b.name, "year": years[t], "served": float(w[cov].sum()), "total": W,
                                   "share": float(w[cov].sum() / W) if W > 0 else 1.0})
+            if cap:
+                assign_parts.append(_coverage_assignment(b, bi, x, open_t, years))
         else:
             f = np.asarray(b.flows, float)
             Ftot = float(f.sum())
@@ -1466,8 +1816,65 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
         if c not in sites.columns:
             sites[c] = pd.Series(dtype=object)
     extra = [c for c in sites.columns if c not in cols]
+    acols = ["block", "year", "demand_id", "site_id", "energy"]
+    assignment = pd.concat(assign_parts, ignore_index=True) if assign_parts else pd.DataFrame(columns=acols)
     return {"sites": sites[cols + extra], "groups": groups, "costs": costs,
-            "service": pd.DataFrame(serv_rows, columns=["block", "year", "served", "total", "share"])}
+            "service": pd.DataFrame(serv_rows, columns=["block", "year", "served", "total", "share"]),
+            "assignment": assignment}
+
+
+def _coverage_plugs(b: CoverageBlock, bi: dict, x: np.ndarray, open_t: np.ndarray) -> np.ndarray:
+    """Plugs per site and year (``m × T``): the model's plugs where it has them, else ``min_plugs`` / standing."""
+    T = open_t.shape[1]
+    m = len(b.site_ids)
+    base = np.where(np.asarray(b.existing if b.existing is not None else np.zeros(m), bool), bi["standing"],
+                    float(b.min_plugs))
+    P = np.where(open_t, base[:, None], 0.0)
+    ps = bi["psites"]
+    if len(ps):
+        P[ps] = np.round(x[bi["po"]: bi["po"] + len(ps) * T].reshape(len(ps), T))
+        P[ps] = np.where(open_t[ps], P[ps], 0.0)
+    return P
+
+
+def _coverage_assignment(b: CoverageBlock, bi: dict, x: np.ndarray, open_t: np.ndarray, years: list) -> pd.DataFrame:
+    """Energy of each demand row served at each site and year, from the model's group assignment.
+
+    A covered group's flows are scaled to exactly its demand ``σ_t E_G`` (the model may assign
+    more where capacity is slack) and split among the group's rows by their energy (they share
+    one cover set, so any split is feasible).
+    """
+    T = open_t.shape[1]
+    ga, ja, Eg, sig = bi["ga"], bi["ja"], bi["Eg"], bi["sig"]
+    na = len(ga)
+    cols = ["block", "year", "demand_id", "site_id", "energy"]
+    if not na:
+        return pd.DataFrame(columns=cols)
+    F = np.maximum(x[bi["fo"]: bi["fo"] + na * T].reshape(na, T), 0.0)
+    F = np.where(open_t[ja], F, 0.0)
+    ng = len(Eg)
+    covered = (bi["CG"] @ open_t.astype(float)) > 0.5  # ng × T
+    tot = np.zeros((ng, T))
+    np.add.at(tot, ga, F)
+    want = Eg[:, None] * sig[None, :] * covered
+    ratio = np.divide(want, tot, out=np.zeros_like(want), where=tot > 0)
+    F = F * ratio[ga]
+    e = np.asarray(b.energy, float)
+    grp = bi["grp"]
+    ids = b.demand_ids if b.demand_ids is not None else pd.RangeIndex(len(e))
+    # rows of each group: expand (row, arc) pairs
+    rows = np.flatnonzero((grp >= 0) & (e > 0))
+    starts = np.searchsorted(ga, np.arange(ng))
+    cnt = np.bincount(ga, minlength=ng)
+    r_rep = np.repeat(rows, cnt[grp[rows]])
+    off = np.arange(len(r_rep)) - np.repeat(np.cumsum(cnt[grp[rows]]) - cnt[grp[rows]], cnt[grp[rows]])
+    arc = starts[grp[r_rep]] + off
+    part = e[r_rep] / Eg[grp[r_rep]]
+    En = F[arc] * part[:, None]  # pairs × T
+    pi, ti = np.nonzero(En > 1e-9)
+    ylab = np.array(years, dtype=object)
+    return pd.DataFrame({"block": b.name, "year": ylab[ti], "demand_id": np.asarray(ids)[r_rep[pi]],
+                         "site_id": np.asarray(b.site_ids)[ja[arc[pi]]], "energy": En[pi, ti]}, columns=cols)
 
 
 def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
@@ -1563,8 +1970,9 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
     for b in blocks:
         s = _targets(b, T)
         last_hard = bool(_years_mask(T, b.hard_from, b.hard)[-1])
+        extra = {"year_scale": [float(_year_scale(b, T)[-1])]} if isinstance(b, CoverageBlock) else {}
         one.append(replace(b, target_share=None if b.target_share is None else [s[-1]],
-                           hard_from=None if last_hard else 0, hard=last_hard))
+                           hard_from=None if last_hard else 0, hard=last_hard, **extra))
     tb = total_budget
     if budgets is not None:
         tot = float(np.sum(budgets))
@@ -1631,13 +2039,17 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
             sites = new[units]
             p["units"] = units
             if isinstance(b, CoverageBlock):
-                rows = d["rows"]
                 w = np.asarray(b.weight, float)
-                dc = None if b.demand_cost is None else np.asarray(b.demand_cost, float)
-                cap = np.clip(final[f"{b.name}__y"], 0.0, 1.0) if dc is not None and dc.any() else np.ones(len(rows))
-                p.update(Cu=sp.csr_array(d["C"][rows][:, units]), cap=cap, wr=w[rows] * cap,
-                         dcr=np.zeros(len(rows)) if dc is None else dc[rows] * cap,
+                fg = d["free_g"]
+                Wg = np.bincount(d["grp"][d["grp"] >= 0], weights=w[d["grp"] >= 0], minlength=len(d["ex_g"]))
+                # plug cost of serving a group, linearised (only to rank units in the greedy)
+                dcr = (d["Eg"][fg] * d["sig"][-1] * float(b.plug_cost) / float(b.plug_capacity)) if d["cap"] \
+                    else np.zeros(len(fg))
+                p.update(Cu=sp.csr_array(sp.csr_array(d["CG"][fg])[:, new][:, units]), wr=Wg[fg], dcr=dcr,
                          need=s * float(w.sum()) - float(w[d["cov_ex"]].sum()))
+                if d["cap"]:
+                    fa = final.get(f"{b.name}__assign")
+                    p["pref"] = np.zeros(len(d["ga"])) if fa is None else np.asarray(fa, float)
             else:
                 f = np.asarray(b.flows, float)
                 upos = np.full(len(new), -1)
@@ -1681,7 +2093,14 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
             X[p["units"]] = o
             x[d["xo"]: d["xo"] + X.size] = X.ravel()
             if isinstance(b, CoverageBlock):
-                Y = np.minimum(p["cap"][:, None], (p["Cu"] @ o.astype(float) > 0.5).astype(float))
+                Y = (p["Cu"] @ o.astype(float) > 0.5).astype(float)
+                if d["cap"]:
+                    open_t = np.zeros((len(b.site_ids), T), bool)
+                    open_t[~np.isin(np.arange(len(b.site_ids)), d["new"])] = True
+                    open_t[d["new"]] = X > 0.5
+                    Pv, Fv = _coverage_start(b, d, open_t, p["pref"])
+                    x[d["po"]: d["po"] + Pv.size] = Pv.ravel()
+                    x[d["fo"]: d["fo"] + Fv.size] = Fv.ravel()
             else:
                 Y = np.ones((len(p["fy"]), T))
                 hit = np.zeros((len(p["set_y"]), T), bool)
@@ -1789,6 +2208,34 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
             op = _fill_early(op, ucost, spend, B, carry_over)
     return assemble(op)
 
+
+def _coverage_start(b: CoverageBlock, d: dict, open_t: np.ndarray, pref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plugs and assignment of a capacitated coverage block for given open sites by year (a feasible start).
+
+    Each covered group sends its whole energy to one open site in reach (the one the reference
+    plan gave the most, ``pref``); plugs = enough for the energy (at least ``min_plugs`` /
+    the standing plugs), never fewer than the year before.
+    """
+    T = open_t.shape[1]
+    ga, ja, Eg, sig, ps = d["ga"], d["ja"], d["Eg"], d["sig"], d["psites"]
+    na, m = len(ga), open_t.shape[0]
+    F = np.zeros((na, T))
+    P = np.zeros((len(ps), T))
+    ex = np.zeros(m, bool)
+    ex[np.setdiff1d(np.arange(m), d["new"])] = True
+    base = np.where(ex, d["standing"], float(b.min_plugs))
+    prev = np.zeros(len(ps))
+    for t in range(T):
+        ok = open_t[ja, t]
+        a = np.flatnonzero(ok)
+        order = a[np.lexsort((-pref[a], ga[a]))]
+        first = order[np.r_[True, ga[order][1:] != ga[order][:-1]]] if len(order) else order
+        F[first, t] = Eg[ga[first]] * sig[t]
+        load = np.bincount(ja, weights=F[:, t], minlength=m)[ps]
+        need = np.where(open_t[ps, t], np.maximum(base[ps], np.ceil(load / float(b.plug_capacity) - 1e-9)), 0.0)
+        prev = np.minimum(np.maximum(prev, need), d["pmax"])
+        P[:, t] = prev
+    return P, F
 
 def _fill_early(op: np.ndarray, ucost: np.ndarray, spend: Callable[[np.ndarray], np.ndarray], B: np.ndarray,
                 carry_over: bool) -> np.ndarray:

@@ -39,6 +39,10 @@ class EVParams(_Section):
     (2020 census, per county) and the other factors are the scenario's assumptions for
     ``year``. ``evs_by_county`` replaces the estimate for the counties it names (adcode ->
     EVs), e.g. with registered vehicle counts from the traffic police.
+
+    ``stock_by_year`` is the province's NEV stock path; :meth:`year_scale` turns it into the
+    demand of plan years relative to ``year`` (demand grows with the stock, the spatial pattern
+    of the county estimate is kept).
     """
 
     year: int = 2025
@@ -46,9 +50,66 @@ class EVParams(_Section):
     car_growth: float = 1.3
     ev_share_of_cars: float = 0.08
     evs_by_county: dict[str, float] = Field(default_factory=dict)
+    # NEV stock path of the province (vehicles by year), for demand growth over plan years. Defaults:
+    # 165,000 at the end of 2022 (public provincial statistics, see shared FIELD-NOTES) and the official
+    # target of 700,000 by 2026 (贵州省: 到2026年全省新能源汽车保有量达到70万辆, reported by 中新社,
+    # 2024-04-22). Between given years the stock grows at a constant rate (log-linear).
+    stock_by_year: dict[str, float] = Field(default_factory=lambda: {"2022": 165_000.0, "2026": 700_000.0})
+    # Yearly growth of the NEV stock after the last year of stock_by_year (and before the first, backwards,
+    # when only one year is given). Assumption: 0.15 — well below the 43 %/year of the 2022-2026 path
+    # as the stock matures; replace with a forecast when one is published.
+    stock_growth_after: float = 0.15
 
     _pos = field_validator("cars_per_car_household", "car_growth")(_positive)
     _sh = field_validator("ev_share_of_cars")(_share)
+
+    @field_validator("stock_by_year")
+    @classmethod
+    def _stock(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("stock_by_year needs at least one year, e.g. {2022 = 165000}")
+        for y, n in v.items():
+            if not (str(y).isdigit() and 2000 <= int(y) <= 2100):
+                raise ValueError(f"stock_by_year year {y!r} is not a year between 2000 and 2100")
+            if not (math.isfinite(n) and n > 0):
+                raise ValueError(f"stock_by_year[{y}] must be > 0 vehicles, got {n}")
+        return {str(y): v[y] for y in sorted(v, key=int)}
+
+    @field_validator("stock_growth_after")
+    @classmethod
+    def _growth(cls, v: float) -> float:
+        if not (math.isfinite(v) and v > -1):
+            raise ValueError(f"stock_growth_after must be a yearly rate > -1, got {v}")
+        return v
+
+    def stock(self, year: int | float) -> float:
+        """NEV stock of ``year`` from :attr:`stock_by_year` (log-linear between given years).
+
+        Outside the given years the stock grows by :attr:`stock_growth_after` a year (forwards
+        from the last given year; backwards from the first with the first segment's rate, or
+        with :attr:`stock_growth_after` when only one year is given).
+        """
+        ys = sorted(int(y) for y in self.stock_by_year)
+        ns = [math.log(self.stock_by_year[str(y)]) for y in ys]
+        y = float(year)
+        if y >= ys[-1]:
+            return math.exp(ns[-1] + (y - ys[-1]) * math.log1p(self.stock_growth_after))
+        if y <= ys[0]:
+            rate = (ns[1] - ns[0]) / (ys[1] - ys[0]) if len(ys) > 1 else math.log1p(self.stock_growth_after)
+            return math.exp(ns[0] - (ys[0] - y) * rate)
+        k = next(i for i in range(1, len(ys)) if y <= ys[i])
+        f = (y - ys[k - 1]) / (ys[k] - ys[k - 1])
+        return math.exp(ns[k - 1] + f * (ns[k] - ns[k - 1]))
+
+    def year_scale(self, years: list[int], reference_year: int | None = None) -> list[float]:
+        """Demand of each plan year relative to the stock the demand weights describe.
+
+        ``stock(t) / stock(reference_year)`` (default :attr:`year`, the year of the county EV
+        estimate): pass it as ``year_scale`` of a coverage block whose energies are computed
+        for ``reference_year``.
+        """
+        ref = self.stock(self.year if reference_year is None else reference_year)
+        return [self.stock(t) / ref for t in years]
 
     @field_validator("year")
     @classmethod

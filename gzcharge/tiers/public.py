@@ -1,59 +1,80 @@
 """Public charging tier (市、县、乡三级): demand, candidates, the siting model, sizing, compliance.
 
-:func:`plan_public` runs the whole tier for a region and a scenario:
+The tier follows the contract of every tier (prepare → solve through the numeric core →
+assess):
 
-1. demand points (:func:`gzcharge.demand.public_demand`) and candidate sites
-   (:func:`gzcharge.candidates.public_candidates`);
-2. a demand × site cost matrix: road distances (:func:`gzcharge.distances.network_costs`)
-   when a :class:`~gzcharge.network.RoadNetwork` is given, else straight line × circuity
-   (:func:`gzcharge.distances.screening_costs`), cut off at twice the largest radius;
-3. the siting model (below) solved with HiGHS (:mod:`gzcharge.solve`);
-4. coverage recomputed from the chosen sites (never read from the model), every demand
-   point assigned to its nearest open station, stations sized, compliance per county.
+* :func:`prepare_public` — demand points (:func:`gzcharge.demand.public_demand`), candidate
+  sites (:func:`gzcharge.candidates.public_candidates`), a demand × site cost matrix (road
+  distances by :func:`gzcharge.distances.network_costs` when a
+  :class:`~gzcharge.network.RoadNetwork` is given, else straight line × circuity by
+  :func:`gzcharge.distances.screening_costs`, cut off at twice the largest radius) and the
+  model block: a *capacitated* :class:`~gzcharge.locate.joint.CoverageBlock` named ``public``;
+* :func:`solve_public` — the block alone, one year, through
+  :func:`gzcharge.locate.joint.solve_joint` (plus the tier's budget fallback, below);
+* :func:`assess_public` — coverage recomputed from the chosen sites and the distances (never
+  read from the model), stations sized from the model's plugs and energy assignment (checked
+  against the chosen sites), compliance per county;
+* :func:`plan_public` — the three in one call.
 
 Model
 -----
-Sets: demand ``i`` (weight ``w_i`` EVs, radius ``r_i``, county ``g(i)``), sites ``j`` (cost
-``c_j``, county ``g(j)``, existing ``E``), ``N_i = {j : d_ij <= r_i}``.
-Variables: ``x_j ∈ {0,1}`` open; ``y_i ∈ [0,1]`` covered (not for must-cover rows).
+Sets: demand ``i`` (weight ``w_i`` EVs, radius ``r_i``, county ``g(i)``, daily energy
+``e_i = w_i × kwh_per_ev_day × public_charging_share``), sites ``j`` (cost ``c_j``, which
+includes the first ``m₀ = min_plugs`` plugs; county ``g(j)``; existing ``E`` with ``h_j``
+plugs standing), ``N_i = {j : d_ij <= r_i}``. ``κ = plug_kw × hours_per_day ×
+utilisation_target`` is the energy one plug delivers per day, ``π = cost_per_extra_plug_cny``.
+Variables: ``x_j ∈ {0,1}`` open; ``p_j ∈ ℤ₊`` plugs; ``f_ij >= 0`` energy of ``i`` served at
+``j`` (only on the nonzeros of ``N``); ``y_i`` covered.
+
+Cost of a plan (sites and plugs)::
+
+    K(x, p) = Σ_{j∉E} [c_j x_j + π (p_j − m₀ x_j)] + Σ_{j∈E} π (p_j − h_j)
+
+Capacitated coverage rows (every mode)::
+
+    y_i <= Σ_{j∈N_i} x_j ;  y_i >= x_j  (j ∈ N_i, e_i > 0: an open station serves the demand in reach)
+    Σ_{j∈N_i} f_ij >= e_i y_i ;  Σ_i f_ij <= κ p_j ;  f_ij <= e_i x_j
+    m₀ x_j <= p_j <= P_j x_j  (j ∉ E) ;  p_j >= h_j, x_j = 1  (j ∈ E)
+
+(``P_j`` = plugs for all demand in reach of ``j``). ``y`` is 0/1 whenever ``x`` is, so
+coverage is never fractional, also where it carries cost in the budget row.
 
 ``min_cost`` (set cover with policy targets)::
 
-    min  Σ_j c_j x_j
-    s.t. Σ_{j∈N_i} x_j >= 1                           i must-cover (townships, 乡镇全覆盖)
-         y_i <= Σ_{j∈N_i} x_j                          other i
-         Σ_{i∈g} w_i y_i + Σ_{i∈g, must} w_i >= s · W_g  each county g (min_county_coverage s)
+    min  K(x, p)
+    s.t. Σ_{j∈N_i} x_j >= 1                           i township (乡镇全覆盖)
+         Σ_{i∈g} w_i y_i >= s · W_g                    each county g (min_county_coverage s)
          Σ_{j∈g} x_j >= ceil(EVs_g / N)                each county g (one station per N EVs)
-         x_j = 1                                       j ∈ E (existing stations are kept)
+         Σ_j x_j <= max_stations                       (when given)
 
 A ``budget_cny`` the optimum exceeds makes the targets unreachable: the tier then solves the
-best-coverage variant (max cover under the budget, every township worth more than all EVs
-together, so the number of covered townships is maximised first) and raises
+best-coverage variant (``max_cover`` under the budget with no hard rule, every township worth
+more than all EVs together, so the number of covered townships is maximised first) and raises
 :class:`~gzcharge.errors.InfeasibleError` naming the townships and counties left short — or,
 with ``fallback_max_cover = true``, returns that plan with the unmet targets listed.
 
 ``max_cover`` (best coverage under ``budget_cny`` and/or ``max_stations``)::
 
-    max  Σ_i (w_i + δ) y_i − ε Σ_j c_j x_j
-    s.t. y_i <= Σ_{j∈N_i} x_j ;  Σ_j c_j x_j + Σ_i k_i y_i <= B ;  Σ_j x_j <= p ;  x_j = 1 (j ∈ E)
-         Σ_{j∈N_i} x_j >= 1  for townships, when the cheapest township cover fits B and p
+    max  Σ_i (w_i + δ) y_i − ε K(x, p)
+    s.t. K(x, p) <= B ;  Σ_j x_j <= max_stations ;  Σ_{j∈N_i} x_j >= 1 for townships
 
-(``k_i = w_i × kWh/EV/day × public share / (plug kW × hours × utilisation) × cost per extra plug``
-is the plug cost of serving demand ``i``, so the budget pays for sites *and* plugs; when the
-rounding of plugs still overshoots, the budget is tightened by the overshoot and re-solved.
-``δ = 10⁻³`` EVs makes zero-weight townships worth covering; ``ε`` breaks ties toward cheap
-plans and is far below the 0.1 % gap.)
+and, when the townships cannot all be covered within ``B``/``max_stations``, the same without
+the township rows and with every township worth ``W + 1`` EVs. ``δ = 10⁻³`` EVs makes
+zero-weight townships worth covering; ``ε`` makes all costs together worth less than one unit of
+``10⁻⁶`` of the normalised service (:mod:`gzcharge.locate.joint`): cost only breaks ties.
+
+Demand rows with identical cover sets share one ``y`` and one assignment in the core (exact).
 
 Station sizing
 --------------
-The EVs of a covered demand point are shared equally by the open stations within its radius
-(drivers use the stations around them; uncovered demand is not served, so it sizes nothing);
-its ``station_id`` is the nearest of them. A station's daily energy is
-``E = Σ EVs served × kwh_per_ev_day × public_charging_share`` (kWh/day) and it gets
-``plugs = max(min_plugs, ceil(E / (plug_kw × hours_per_day × utilisation_target)))`` plugs
-(an existing station keeps at least its known plugs); ``kw = plugs × plug_kw``. Station cost
-= the candidate's site cost + ``cost_per_extra_plug_cny`` per plug beyond ``min_plugs`` (for an
-existing station: per plug beyond those it has).
+Plugs are the model's ``p_j``; a station's daily energy is the energy assigned to it,
+``E_j = Σ_i f_ij`` (kWh/day), its EVs served ``E_j / (kwh_per_ev_day × public_charging_share)``
+and ``kw = plugs × plug_kw``. After the solve the sizing is checked against the chosen sites
+and the distances: every demand point within radius of an open station has all its energy
+assigned to open stations within its radius (and uncovered demand none), ``E_j <= κ p_j`` and
+``p_j >= m₀``; a failed check is a :class:`~gzcharge.errors.SolverError`. Station cost = the
+candidate's site cost + ``π`` per plug beyond ``m₀`` (an existing station: per plug beyond the
+``h_j`` it has; unknown plug counts of existing stations are taken as ``m₀``).
 """
 
 from __future__ import annotations
@@ -61,7 +82,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,16 +90,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
-from gzcharge.errors import ConfigError, DataError, InfeasibleError
+from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
 
     from gzcharge.distances import CostMatrix
+    from gzcharge.locate.joint import CoverageBlock, JointSolution
     from gzcharge.region import Region
     from gzcharge.scenario import Scenario
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["PublicPrepared", "PublicResult", "assess_public", "plan_public", "prepare_public", "public_model_data",
+           "solve_public"]
 
 ProgressCallback = Callable[[str, float], None]
 _DELTA_EVS = 1e-3
@@ -92,9 +117,12 @@ class PublicResult:
     ----------
     stations
         GeoDataFrame (EPSG:4326): ``site_id, tier, status`` (new/existing), ``ctype, name,
-        plugs, kw, evs_served, energy_kwh_day, cost_cny, county_adcode, geometry``.
+        plugs, plugs_added, kw, evs_served, energy_kwh_day, cost_cny, county_adcode, geometry``
+        (+ ``phase_year`` and ``plugs_<year>`` when the solution has several years).
     demand
-        GeoDataFrame: demand columns plus ``covered, distance_m, station_id``.
+        GeoDataFrame: demand columns plus ``covered, distance_m, station_id`` (nearest open
+        station), ``energy_kwh_day`` (energy served, last year) and, with several years,
+        ``covered_year``.
     counties
         GeoDataFrame compliance table per county (polygon geometry).
     townships
@@ -114,6 +142,8 @@ class PublicResult:
         Statements for the report (estimates, skipped inputs, sizing rule).
     candidates, cost
         The candidate sites and the cost matrix used.
+    size
+        Model size and times of the final solve (:attr:`JointSolution.size`).
     """
 
     stations: Any
@@ -131,138 +161,62 @@ class PublicResult:
     notes: list[str] = field(default_factory=list)
     candidates: Any = None
     cost: Any = None
+    size: dict = field(default_factory=dict)
 
 
-# =========================================================================== the model
+
+# =========================================================================== preparation
 @dataclass
-class _ModelData:
-    cover: sp.csr_array  # demand × site, bool
-    weight: np.ndarray
-    must: np.ndarray  # bool per demand
-    group: np.ndarray  # county position per demand
-    share: np.ndarray  # min covered share per county
-    site_cost: np.ndarray
-    site_group: np.ndarray  # county position per site (-1 none)
-    min_sites: np.ndarray  # per county
-    existing: np.ndarray  # bool per site
-    budget: float | None = None
-    max_sites: int | None = None
-    objective: str = "min_cost"  # or "max_cover"
-    bonus: np.ndarray | None = None  # extra objective weight per demand (max_cover)
-    use_share: bool = True
-    use_count: bool = True
-    demand_cost: np.ndarray | None = None  # plug cost of serving demand i, charged to the budget
-
-
-def _build_model(d: _ModelData) -> Any:
-    import pyomo.environ as pyo
-
-    model = pyo.ConcreteModel(name=f"public_{d.objective}")
-    n, m = d.cover.shape
-    model.x = pyo.Var(range(m), within=pyo.Binary)
-    free = np.flatnonzero(~d.must)
-    model.y = pyo.Var(free.tolist(), bounds=(0.0, 1.0))
-    for j in np.flatnonzero(d.existing):
-        model.x[int(j)].fix(1)
-    ind, ptr = d.cover.indices, d.cover.indptr
-    x = model.x
-
-    def row(i: int):
-        return pyo.quicksum(x[int(j)] for j in ind[ptr[i]:ptr[i + 1]])
-
-    must = np.flatnonzero(d.must)
-    model.must_cover = pyo.Constraint(must.tolist(), rule=lambda mdl, i: row(i) >= 1)
-    model.cover_link = pyo.Constraint(free.tolist(), rule=lambda mdl, i: mdl.y[i] <= row(i))
-    cost_expr = pyo.quicksum(float(d.site_cost[j]) * x[j] for j in range(m) if d.site_cost[j] != 0)
-    if d.use_share:
-        rows = []
-        for g in range(len(d.share)):
-            if d.share[g] <= 0:
-                continue
-            members = np.flatnonzero(d.group == g)
-            total = d.weight[members].sum()
-            fixed = d.weight[members][d.must[members]].sum()
-            rhs = d.share[g] * total - fixed
-            if total > 0 and rhs > 1e-9:
-                rows.append((g, members[~d.must[members]], rhs))
-        model.county_share = pyo.Constraint(
-            range(len(rows)),
-            rule=lambda mdl, k: pyo.quicksum(float(d.weight[i]) * mdl.y[int(i)] for i in rows[k][1]) >= rows[k][2],
-        )
-    if d.use_count:
-        groups = [g for g in range(len(d.min_sites)) if d.min_sites[g] > 0]
-        model.county_count = pyo.Constraint(
-            groups, rule=lambda mdl, g: pyo.quicksum(x[int(j)] for j in np.flatnonzero(d.site_group == g))
-            >= int(d.min_sites[g])
-        )
-    if d.budget is not None:
-        rhs = float(d.budget)
-        spend = cost_expr
-        if d.demand_cost is not None:
-            rhs -= float(d.demand_cost[d.must].sum())
-            spend = cost_expr + pyo.quicksum(float(d.demand_cost[i]) * model.y[int(i)] for i in free
-                                             if d.demand_cost[i] > 0)
-        model.budget = pyo.Constraint(expr=spend <= rhs)
-    if d.max_sites is not None:
-        model.max_sites = pyo.Constraint(expr=pyo.quicksum(x[j] for j in range(m)) <= int(d.max_sites))
-    if d.objective == "min_cost":
-        model.obj = pyo.Objective(expr=cost_expr, sense=pyo.minimize)
-    else:
-        w = d.weight + (d.bonus if d.bonus is not None else 0.0) + _DELTA_EVS
-        scale = max(float(d.site_cost.max(initial=0.0)), 1.0) * m
-        eps = 1e-4 / scale  # all site costs together are worth < 1e-4 EVs
-        model.obj = pyo.Objective(
-            expr=pyo.quicksum(float(w[i]) * model.y[int(i)] for i in free) - eps * cost_expr, sense=pyo.maximize
-        )
-    return model
-
-
-def _solve_model(d: _ModelData, scenario: Scenario) -> tuple[np.ndarray, Any]:
-    from gzcharge.solve import solve
-
-    model = _build_model(d)
-    s = scenario.solver
-    res = solve(model, time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap, threads=s.threads,
-                enforce_wall_clock=True)
-    x = np.asarray(res.values(model.x)) > 0.5
-    return x, res
-
-
-@dataclass
-class PublicModelInputs:
-    """The public tier's prepared data, before any solve (:func:`public_model_data`).
+class PublicPrepared:
+    """The public tier's prepared data, before any solve (:func:`prepare_public`).
 
     Attributes
     ----------
+    region
+        The region planned (counties for the compliance table).
     demand, candidates
         Demand points and candidate sites (GeoDataFrames).
     cost
         Demand × site :class:`~gzcharge.distances.CostMatrix` (metres).
     radius
         Coverage radius per demand point (m).
-    data
-        The min-cost model data (``_ModelData``: cover sets, weights, must-cover rows, county share
-        and count targets, site costs, existing sites).
-    demand_cost
-        Linearised plug cost of serving each demand point (CNY), charged to budgets.
+    block
+        The capacitated :class:`~gzcharge.locate.joint.CoverageBlock` ``public`` of the
+        scenario's mode (``min_cost``: townships, county shares and counts as hard rules;
+        ``max_cover``: townships as must-cover rows, objective weights ``w + δ``).
+    sites
+        One row per block site, in block order: ``site_id, name, kind, county_adcode, lon, lat``.
+    is_town
+        Bool per demand point: a township seat.
     counties_idx, county_evs, min_sites_req
-        County adcodes (positions of ``data.group``), EVs per county, stations required per county.
+        County adcodes (positions of the block's areas), EVs per county, stations required per county.
     unmet, notes, timings
         Targets that cannot be met whatever is chosen; notes; seconds per stage.
     """
 
+    region: Any
     demand: Any
     candidates: Any
     cost: Any
     radius: np.ndarray
-    data: _ModelData
-    demand_cost: np.ndarray
+    block: CoverageBlock
+    sites: pd.DataFrame
+    is_town: np.ndarray
     counties_idx: pd.Index
     county_evs: np.ndarray
     min_sites_req: np.ndarray
     unmet: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def plug_capacity_kwh_day(self) -> float:
+        """``κ``: energy one plug delivers per day (kWh)."""
+        return float(self.block.plug_capacity)
+
+
+#: The former name of :class:`PublicPrepared`.
+PublicModelInputs = PublicPrepared
 
 
 def _stage_timer(timings: dict[str, float], progress: ProgressCallback | None) -> Callable[[str, float], float]:
@@ -278,27 +232,31 @@ def _stage_timer(timings: dict[str, float], progress: ProgressCallback | None) -
     return stage
 
 
-def public_model_data(
+
+def prepare_public(
     region: Region,
     scenario: Scenario,
     *,
     network: Any = None,
     pois: gpd.GeoDataFrame | None = None,
     existing_stations: Any = None,
-    progress: ProgressCallback | None = None,
     builtup: gpd.GeoDataFrame | None = None,
-) -> PublicModelInputs:
-    """Demand, candidates, cost matrix and model data of the public tier, without solving.
+    progress: ProgressCallback | None = None,
+) -> PublicPrepared:
+    """Demand, candidates, cost matrix and the model block of the public tier, without solving.
 
     Parameters are those of :func:`plan_public`. Raises the same pre-check errors
     (:class:`InfeasibleError` when a township has no candidate in reach or a county share
-    cannot be reached; :class:`DataError` for demand in unknown counties).
+    cannot be reached; :class:`DataError` for demand in unknown counties;
+    :class:`ConfigError` for ``max_cover`` without a budget or station limit).
     """
     from gzcharge.candidates import public_candidates
     from gzcharge.demand import public_demand
     from gzcharge.locate._prepare import coverage_matrix
+    from gzcharge.locate.joint import CoverageBlock
 
     p = scenario.public
+    _check_mode(p)
     timings: dict[str, float] = {}
     notes: list[str] = []
 
@@ -355,7 +313,7 @@ def public_model_data(
     reach_w = np.bincount(group, weights=weight * reach, minlength=len(counties_idx))
     tot_w = np.bincount(group, weights=weight, minlength=len(counties_idx))
     short = (tot_w > 0) & (reach_w < share * tot_w - 1e-6)
-    if short.any():
+    if p.mode == "min_cost" and short.any():
         bad = [f"{c} ({reach_w[k] / tot_w[k]:.1%})" for k, c in enumerate(counties_idx) if short[k]]
         raise InfeasibleError(f"min_county_coverage {p.min_county_coverage:.0%} cannot be reached in counties "
                               f"{', '.join(bad)}: no candidate within reach of enough demand; lower "
@@ -365,16 +323,48 @@ def public_model_data(
         unmet.append(f"{counties_idx[k]}: {min_sites_req[k]} stations needed for {county_evs[k]:.0f} EVs but "
                      f"only {sites_avail[k]} candidates reach its demand (add candidates, e.g. "
                      "--set public.urban_grid_spacing_km=0.5, or raise public.evs_per_station)")
+    max_new = None
+    if p.max_stations is not None:
+        max_new = int(p.max_stations) - int(existing.sum())
+        if max_new < 0:
+            raise ConfigError(f"public.max_stations={p.max_stations} is below the {int(existing.sum())} existing "
+                              "stations (they are kept); raise public.max_stations")
+    plugs_have = cands["plugs"].to_numpy(float) if "plugs" in cands else np.full(len(cands), np.nan)
+    if (existing & ~np.isfinite(plugs_have)).any():
+        notes.append(f"{int((existing & ~np.isfinite(plugs_have)).sum())} existing station(s) without a plug count "
+                     f"are taken to have min_plugs = {p.min_plugs} plugs")
+    hard_rules = p.mode == "min_cost"
+    block = CoverageBlock(
+        name="public", site_ids=pd.Index(cands["site_id"]), site_cost=site_cost, cover=cover, weight=weight,
+        demand_ids=pd.Index(demand["demand_id"]), existing=existing, must=must,
+        demand_area=group if hard_rules else None, area_share=share if hard_rules else None,
+        site_area=site_group if hard_rules else None, area_min_sites=min_sites if hard_rules else None,
+        energy=weight * p.kwh_per_ev_day * p.public_charging_share,
+        plug_capacity=p.plug_kw * p.hours_per_day * p.utilisation_target, plug_cost=p.cost_per_extra_plug_cny,
+        min_plugs=int(p.min_plugs), existing_plugs=np.where(existing, plugs_have, np.nan),
+        objective_weight=None if hard_rules else weight + _DELTA_EVS, max_new_sites=max_new)
+    lonlat = cands.geometry.to_crs("EPSG:4326")
+    sites = pd.DataFrame({"site_id": cands["site_id"].to_numpy(), "name": cands["name"].to_numpy(),
+                          "kind": cands["ctype"].to_numpy() if "ctype" in cands else None,
+                          "county_adcode": cands["county_adcode"].astype(str).to_numpy(),
+                          "lon": lonlat.x.to_numpy(), "lat": lonlat.y.to_numpy()})
+    return PublicPrepared(region=region, demand=demand, candidates=cands, cost=cm, radius=radius, block=block,
+                          sites=sites, is_town=is_town, counties_idx=counties_idx, county_evs=county_evs,
+                          min_sites_req=min_sites_req, unmet=unmet, notes=notes, timings=timings)
 
-    base = dict(cover=cover, weight=weight, must=must, group=group, share=share, site_cost=site_cost,
-                site_group=site_group, min_sites=min_sites, existing=existing)
-    # plugs beyond min_plugs grow linearly with the EVs a station serves (up to rounding): charge that
-    # cost to the demand served so that the budget covers sites and plugs
-    plug_share = p.kwh_per_ev_day * p.public_charging_share / (p.plug_kw * p.hours_per_day * p.utilisation_target)
-    demand_cost = weight * plug_share * p.cost_per_extra_plug_cny
-    return PublicModelInputs(demand=demand, candidates=cands, cost=cm, radius=radius, data=_ModelData(**base),
-                             demand_cost=demand_cost, counties_idx=counties_idx, county_evs=county_evs,
-                             min_sites_req=min_sites_req, unmet=unmet, notes=notes, timings=timings)
+
+def public_model_data(region: Region, scenario: Scenario, *, network: Any = None, pois: gpd.GeoDataFrame | None = None,
+                      existing_stations: Any = None, progress: ProgressCallback | None = None,
+                      builtup: gpd.GeoDataFrame | None = None) -> PublicPrepared:
+    """The former name of :func:`prepare_public` (same parameters and result)."""
+    return prepare_public(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
+                          builtup=builtup, progress=progress)
+
+
+def _check_mode(p: Any) -> None:
+    if p.mode == "max_cover" and p.budget_cny is None and p.max_stations is None:
+        raise ConfigError("public.mode = \"max_cover\" needs public.budget_cny or public.max_stations; "
+                          "set one (e.g. --set public.budget_cny=3e7) or use mode min_cost")
 
 
 # =========================================================================== geometry glue
@@ -422,89 +412,217 @@ def _nearest_open(values: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarr
     return pos, dist
 
 
-# =========================================================================== the tier
-@dataclass
-class _Sized:
-    """Nearest-open assignment and station sizing for a set of open sites."""
-
-    pos: np.ndarray  # position of the serving (nearest open) site per demand, -1 none
-    dist: np.ndarray  # its distance (m), NaN none
-    served: np.ndarray  # EVs served per site (covered demand only)
-    energy: np.ndarray  # kWh/day per site
-    plugs: np.ndarray  # plugs per site
-    cost: np.ndarray  # site + extra plug cost per site (CNY)
-    spend: float  # total cost of the open sites
 
 
-def size_stations(prep: PublicModelInputs, p: Any, x: np.ndarray) -> _Sized:
-    """Assign demand to the nearest open site and size every site (see "Station sizing" above).
+# =========================================================================== solve
+def solve_public(prep: PublicPrepared, scenario: Scenario, *, time_limit_s: float | None = None,
+                 mip_rel_gap: float | None = None, threads: int | None = None) -> JointSolution:
+    """The public tier alone: its block through :func:`gzcharge.locate.joint.solve_joint`, one year.
 
-    A station serves (and is sized for) the demand it covers; uncovered demand is not served.
+    Parameters
+    ----------
+    prep
+        From :func:`prepare_public`.
+    scenario
+        The scenario (``public`` mode, budget, station limit, ``ev.year``; solver defaults).
+    time_limit_s, mip_rel_gap, threads
+        Solver options (default: ``scenario.solver``).
+
+    Returns
+    -------
+    JointSolution
+        One year (``scenario.ev.year``). In ``min_cost`` with a budget below the cheapest
+        compliant plan and ``fallback_max_cover = true``: the best-coverage plan under the
+        budget (``objective_kind == "max_service"``), its first note saying why.
+
+    Raises
+    ------
+    InfeasibleError
+        Hard targets the candidates cannot meet; or the budget fallback without
+        ``fallback_max_cover`` (naming the townships left uncovered and the counties short).
+    ConfigError
+        ``max_cover`` without a budget or station limit.
     """
-    cands = prep.candidates
-    d = prep.data
-    pos, dist = _nearest_open(prep.cost.values, x)
-    # covered EVs are shared equally by the open stations within their radius (drivers use the stations
-    # around them); uncovered EVs are not served
-    cc = d.cover.tocoo()
-    o = x[cc.col]
-    rows, cols = cc.row[o], cc.col[o]
-    n_open = np.bincount(rows, minlength=len(d.weight))
-    served = np.bincount(cols, weights=d.weight[rows] / n_open[rows], minlength=len(cands))
-    energy = served * p.kwh_per_ev_day * p.public_charging_share
-    plugs = np.maximum(p.min_plugs, np.ceil(energy / (p.plug_kw * p.hours_per_day * p.utilisation_target) - 1e-9))
-    have = cands["plugs"].to_numpy(float)
-    plugs = np.where(d.existing & np.isfinite(have), np.maximum(plugs, have), plugs).astype(int)
-    extra = np.where(d.existing, plugs - np.nan_to_num(have, nan=plugs), plugs - p.min_plugs).clip(min=0)
-    cost = d.site_cost + extra * p.cost_per_extra_plug_cny
-    return _Sized(pos, dist, served, energy, plugs, cost, float(cost[x].sum()))
+    from gzcharge.locate.joint import solve_joint
+
+    p = scenario.public
+    _check_mode(p)
+    s = scenario.solver
+    kw = dict(years=[scenario.ev.year], time_limit_s=s.time_limit_s if time_limit_s is None else time_limit_s,
+              mip_rel_gap=s.mip_rel_gap if mip_rel_gap is None else mip_rel_gap,
+              threads=s.threads if threads is None else threads)
+    blk = prep.block
+    w = np.asarray(blk.weight, float)
+    town_bonus = np.where(prep.is_town, w.sum() + 1.0, 0.0) if p.township_full_coverage else 0.0
+    best_cover = replace(blk, hard=False, objective_weight=w + town_bonus + _DELTA_EVS)
+    B = p.budget_cny
+    if p.mode == "max_cover":
+        try:
+            return solve_joint([blk], total_budget=B, objective="max_service", **kw)
+        except InfeasibleError:
+            if blk.must is None or not np.any(blk.must):
+                raise
+        sol = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
+        sol.notes.append("the budget / station limit cannot cover every township; townships were maximised with "
+                         "the other demand, not forced")
+        return sol
+    sol = solve_joint([blk], objective="min_cost", **kw)
+    if B is None or sol.objective <= B * (1 + 1e-9):
+        return sol
+    try:  # the optimum is above the budget: a plan within the gap may still fit
+        return solve_joint([blk], total_budget=B, objective="min_cost", **kw)
+    except InfeasibleError:
+        pass
+    head = (f"budget {B:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan costs "
+            f"{sol.objective:,.0f} CNY (sites and plugs)")
+    fb = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
+    fb.notes.append(head)
+    if not p.fallback_max_cover:
+        res = assess_public(prep, fb, scenario)
+        towns, counties = res.townships, res.counties
+        unc = towns[~towns["covered"]]
+        short_c = counties[counties["unmet_targets"] != ""]
+        towns_txt = (f"{len(unc)} townships stay uncovered: {preview_ids(unc['name'] + '(' + unc['county_adcode'] + ')')}"
+                     if len(unc) else "every township stays covered")
+        counties_txt = (f"counties short of targets: {preview_ids(short_c['adcode'] + ' ' + short_c['name'])}"
+                        if len(short_c) else "no county is short of its targets")
+        raise InfeasibleError(f"{head}. With the budget, {towns_txt}; {counties_txt}. Raise public.budget_cny or set "
+                              "public.fallback_max_cover=true to get this best-coverage plan",
+                              unserved=list(unc["demand_id"]))
+    return fb
 
 
-def assess_public(region: Region, prep: PublicModelInputs, scenario: Scenario, x: np.ndarray,
-                  sized: _Sized | None = None) -> tuple[Any, Any, Any, Any, pd.DataFrame, list[str]]:
-    """Layers of a set of open sites: coverage recomputed from distances, stations sized, compliance.
+# =========================================================================== assess
+@dataclass
+class _Sizing:
+    """Stations of a solution: open mask, plugs, energy per site and per demand point (last year)."""
 
-    Returns ``(stations, demand, counties, townships, summary, county_unmet)`` (see
-    :class:`PublicResult`). Used by :func:`plan_public` and the joint plan (final-year sites).
+    open: np.ndarray
+    plugs: np.ndarray
+    site_energy: np.ndarray
+    demand_energy: np.ndarray
+    build_year: np.ndarray  # per site (object; None for existing / closed)
+    plugs_by_year: pd.DataFrame  # plugs_<year> per site (open sites), or empty
+    years: list
+
+
+def _sizing(prep: PublicPrepared, sol: JointSolution) -> _Sizing:
+    """Read the block's open sites, plugs and last-year assignment from ``sol`` (by id)."""
+    b = prep.block
+    m, n = len(b.site_ids), len(b.weight)
+    rows = sol.sites[sol.sites["block"] == b.name]
+    pos = b.site_ids.get_indexer(rows["site_id"])
+    if (pos < 0).any():
+        raise SolverError(f"public: the solution names unknown sites {preview_ids(rows['site_id'][pos < 0])}")
+    x = np.zeros(m, bool)
+    x[pos] = True
+    plugs = np.zeros(m)
+    plugs[pos] = rows["plugs"].to_numpy(float)
+    build = np.full(m, None, dtype=object)
+    build[pos] = rows["build_year"].to_numpy(dtype=object)
+    years = sorted(sol.service.loc[sol.service["block"] == b.name, "year"].unique().tolist())
+    pcols = [c for c in rows.columns if c.startswith("plugs_")] if len(years) > 1 else []
+    pby = pd.DataFrame(np.zeros((m, len(pcols))), columns=pcols)
+    if pcols:
+        pby.iloc[pos] = rows[pcols].to_numpy(float)
+    a = sol.assignment
+    a = a[(a["block"] == b.name) & (a["year"] == years[-1])]
+    di = b.demand_ids.get_indexer(a["demand_id"])
+    sj = b.site_ids.get_indexer(a["site_id"])
+    if (di < 0).any() or (sj < 0).any():
+        raise SolverError("public: the solution's assignment names unknown demand points or sites")
+    en = a["energy"].to_numpy(float)
+    # the assignment goes only to open sites that cover the demand point
+    cov = sp.csr_array(b.cover).astype(bool)
+    pair_ok = np.asarray(cov[di, sj]).ravel().astype(bool) if len(di) else np.zeros(0, bool)
+    if not (pair_ok & x[sj]).all():
+        raise SolverError("public: internal check failed: energy assigned to a closed station or one out of reach")
+    return _Sizing(open=x, plugs=plugs, site_energy=np.bincount(sj, weights=en, minlength=m),
+                   demand_energy=np.bincount(di, weights=en, minlength=n), build_year=build, plugs_by_year=pby,
+                   years=years)
+
+
+def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) -> PublicResult:
+    """Layers of a solution: coverage recomputed from distances, stations sized from the model, compliance.
+
+    Parameters
+    ----------
+    prep
+        From :func:`prepare_public`.
+    sol
+        A solution with the block ``public`` (:func:`solve_public`, or a joint plan over
+        several years: the layers then describe the last year and carry ``phase_year``).
+    scenario
+        The scenario (``public`` section).
+
+    Returns
+    -------
+    PublicResult
     """
     p = scenario.public
-    sized = sized or size_stations(prep, p, x)
+    t0 = time.perf_counter()
+    b = prep.block
     cands, demand, radius = prep.candidates, prep.demand, prep.radius
-    existing = prep.data.existing
-    pos, dist = sized.pos, sized.dist
+    existing = np.asarray(b.existing, bool)
+    sz = _sizing(prep, sol)
+    x = sz.open
+    pos, dist = _nearest_open(prep.cost.values, x)
     station_ids = cands["site_id"].to_numpy()
     covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
+    _check_sizing(prep, sz, covered, p)
     dem = demand.copy()
     dem["covered"] = covered
     dem["distance_m"] = dist
     dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
+    dem["energy_kwh_day"] = sz.demand_energy
+    multi = len(sz.years) > 1
+    if multi:  # first plan year with an open station within reach
+        by = pd.to_numeric(pd.Series(sz.build_year), errors="coerce").to_numpy(float)
+        by = np.where(x & existing, float(sz.years[0]), np.where(x, by, np.inf))
+        v = prep.cost.values.tocoo()
+        ok = np.isfinite(by[v.col]) & (v.data <= radius[v.row])
+        first = np.full(len(demand), np.inf)
+        np.minimum.at(first, v.row[ok], by[v.col[ok]])
+        dem["covered_year"] = pd.array([int(f) if np.isfinite(f) else None for f in first], dtype="Int64")
 
     # tier of a station: the most demanding tier among the demand it serves (city > county > township)
     # (over all demand within its reach, not only the demand it is nearest to)
     rank = dem["tier"].map({"city": 0, "county": 1, "township": 2}).to_numpy()
     best = np.full(len(cands), 3)
-    cc = prep.data.cover.tocoo()
-    o = x[cc.col] & (prep.data.weight[cc.row] > 0)
+    cc = sp.csr_array(b.cover).tocoo()
+    o = x[cc.col] & (np.asarray(b.weight, float)[cc.row] > 0)
     np.minimum.at(best, cc.col[o], rank[cc.row[o]])
     np.minimum.at(best, pos[pos >= 0], rank[pos >= 0])
     tier_of_site = np.array(["city", "county", "township", "township"])[best]
+    standing = b.plugs_standing()
+    plugs = sz.plugs
+    extra = np.where(existing, plugs - standing, plugs - p.min_plugs).clip(min=0)
     st = cands[x].copy()
     st["tier"] = tier_of_site[x]
     st["status"] = np.where(existing[x], "existing", "new")
-    st["plugs"] = sized.plugs[x]
-    have = cands["plugs"].to_numpy(float)[x]
-    # plugs added to an existing station (its own plugs are kept and counted); new stations: all of them
-    st["plugs_added"] = np.where(existing[x], sized.plugs[x] - np.nan_to_num(have, nan=0.0), sized.plugs[x]).clip(min=0).astype(int)
-    st["kw"] = sized.plugs[x] * p.plug_kw
-    st["evs_served"] = sized.served[x]
-    st["energy_kwh_day"] = sized.energy[x]
-    st["cost_cny"] = sized.cost[x]
-    st = st[["site_id", "tier", "status", "ctype", "name", "plugs", "plugs_added", "kw", "evs_served", "energy_kwh_day",
-             "cost_cny", "county_adcode", "geometry"]].reset_index(drop=True)
+    st["plugs"] = plugs[x].astype(int)
+    st["plugs_added"] = np.where(existing, plugs - standing, plugs)[x].clip(min=0).astype(int)
+    st["kw"] = plugs[x] * p.plug_kw
+    st["energy_kwh_day"] = sz.site_energy[x]
+    st["evs_served"] = sz.site_energy[x] / (p.kwh_per_ev_day * p.public_charging_share)
+    st["cost_cny"] = (np.where(existing, 0.0, np.asarray(b.site_cost, float)) + extra * p.cost_per_extra_plug_cny)[x]
+    cols = ["site_id", "tier", "status", "ctype", "name", "plugs", "plugs_added", "kw", "evs_served", "energy_kwh_day",
+            "cost_cny", "county_adcode", "geometry"]
+    if multi:
+        st["phase_year"] = pd.array([None if v is None or v != v else int(v) for v in sz.build_year[x]],
+                                    dtype="Int64")
+        for c in sz.plugs_by_year.columns:
+            st[c] = sz.plugs_by_year[c].to_numpy()[x].astype(int)
+        cols = cols[:-1] + ["phase_year", *sz.plugs_by_year.columns] + ["geometry"]
+    st = st[cols].reset_index(drop=True)
 
-    counties, county_unmet = _compliance(region, dem, st, prep.counties_idx, prep.county_evs, prep.min_sites_req, p)
-    towns = dem[dem["tier"] == "township"][["demand_id", "settlement_id", "name", "county_adcode", "weight_evs",
-                                            "covered", "station_id", "distance_m", "source", "geometry"]].copy()
+    counties, county_unmet = _compliance(prep.region, dem, st, prep.counties_idx, prep.county_evs,
+                                         prep.min_sites_req, p)
+    tcols = ["demand_id", "settlement_id", "name", "county_adcode", "weight_evs", "covered", "station_id", "distance_m",
+             "source", "geometry"]
+    if multi:
+        tcols.insert(-1, "covered_year")
+    towns = dem[dem["tier"] == "township"][tcols].copy()
     cutoff = 2.0 * float(demand["radius_m"].max())
     towns["unmet_reason"] = np.where(
         towns["covered"], "",
@@ -513,9 +631,59 @@ def assess_public(region: Region, prep: PublicModelInputs, scenario: Scenario, x
                  + f"{p.township_radius_km * 1000:.0f} m",
                  f"no station within {cutoff:.0f} m"))
     towns = towns.reset_index(drop=True)
-    return st, dem, counties, towns, _summary(dem, st), county_unmet
+
+    mode = p.mode
+    fallback = p.mode == "min_cost" and sol.objective_kind == "max_service"
+    if fallback:
+        mode = "max_cover_fallback"
+    unmet = (list(sol.notes) if fallback else []) + list(prep.unmet) + county_unmet
+    notes = list(prep.notes) + ([] if fallback else list(sol.notes))
+    kap = prep.plug_capacity_kwh_day
+    notes.append(
+        "station sizing (the model's plugs and energy assignment, checked against the chosen sites): every EV within "
+        "reach of an open station charges at one; plugs >= energy / (plug kW × hours × utilisation) = energy / "
+        f"({p.plug_kw:g} × {p.hours_per_day:g} × {p.utilisation_target:g} = {kap:g} kWh/day), at least "
+        f"{p.min_plugs}; energy = EVs × {p.kwh_per_ev_day:g} kWh × {p.public_charging_share:g}")
+    cm = prep.cost
+    notes.append(f"distances: {cm.mode} ({'circuity ' + str(cm.meta.get('circuity')) if cm.mode == 'screening' else 'road graph'})")
+    if mode == "min_cost" and p.township_full_coverage and not towns["covered"].all():
+        raise SolverError("public: internal check failed: a township is uncovered in a min_cost plan",
+                          ) from None
+    notes.extend(unmet)
+    timings = dict(prep.timings)
+    timings["model"] = round(float(sol.seconds), 3)
+    timings["sizing_tables"] = round(time.perf_counter() - t0, 3)
+    gap = float(sol.gap) if np.isfinite(sol.gap) else float("nan")
+    return PublicResult(
+        stations=st, demand=dem, counties=counties, townships=towns, summary=_summary(dem, st), status=str(sol.status),
+        objective=float(sol.objective), gap=gap, solver_seconds=float(sol.size.get("solve_s", sol.seconds)), mode=mode,
+        unmet=unmet, timings=timings, notes=notes, candidates=cands, cost=cm, size=dict(sol.size))
 
 
+def _check_sizing(prep: PublicPrepared, sz: _Sizing, covered: np.ndarray, p: Any) -> None:
+    """The model's sizing against the chosen sites: covered demand fully assigned, capacity, plug minimum."""
+    b = prep.block
+    e = np.asarray(b.energy, float)
+    got = sz.demand_energy
+    if (got[~covered] > 1e-6).any():
+        raise SolverError("public: internal check failed: energy assigned to demand out of reach of every station")
+    need = covered & (e > 0)
+    if need.any():
+        scale = float(got[need].sum() / e[need].sum())  # σ of the last year (the same for every row)
+        bad = np.abs(got[need] - scale * e[need]) > 1e-6 * np.maximum(1.0, scale * e[need])
+        if scale <= 0 or bad.any():
+            ids = np.asarray(b.demand_ids)[need][bad] if scale > 0 else np.asarray(b.demand_ids)[need]
+            raise SolverError(f"public: internal check failed: covered demand {preview_ids(ids)} is not fully assigned "
+                              "to open stations in reach")
+    kap = float(b.plug_capacity)
+    over = sz.site_energy > kap * sz.plugs * (1 + 1e-6) + 1e-6
+    new_short = sz.open & ~np.asarray(b.existing, bool) & (sz.plugs < b.min_plugs)
+    if over.any() or new_short.any():
+        raise SolverError(f"public: internal check failed: stations {preview_ids(np.asarray(b.site_ids)[over | new_short])} "
+                          "have fewer plugs than their energy or min_plugs needs")
+
+
+# =========================================================================== one call
 def plan_public(
     region: Region,
     scenario: Scenario,
@@ -526,7 +694,7 @@ def plan_public(
     progress: ProgressCallback | None = None,
     builtup: gpd.GeoDataFrame | None = None,
 ) -> PublicResult:
-    """Plan the public charging tier of a region (see the module docstring for the model).
+    """Plan the public charging tier of a region: :func:`prepare_public`, :func:`solve_public`, :func:`assess_public`.
 
     Parameters
     ----------
@@ -556,127 +724,16 @@ def plan_public(
     ConfigError
         ``max_cover`` without a budget or station limit; network mode without a network.
     """
-    p = scenario.public
-    timings: dict[str, float] = {}
-    notes: list[str] = []
-
-    stage = _stage_timer(timings, progress)
-
-    if p.mode == "max_cover" and p.budget_cny is None and p.max_stations is None:
-        raise ConfigError("public.mode = \"max_cover\" needs public.budget_cny or public.max_stations; "
-                          "set one (e.g. --set public.budget_cny=3e7) or use mode min_cost")
-    t = time.perf_counter()
-    prep = public_model_data(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
-                             progress=progress, builtup=builtup)
-    timings.update(prep.timings)
-    notes.extend(prep.notes)
-    demand, cands, cm = prep.demand, prep.candidates, prep.cost
-    d0 = prep.data
-    weight, must, existing, cover = d0.weight, d0.must, d0.existing, d0.cover
-    is_town = (demand["tier"] == "township").to_numpy()
-    unmet: list[str] = list(prep.unmet)
-    demand_cost = prep.demand_cost
-    base = dict(cover=d0.cover, weight=weight, must=must, group=d0.group, share=d0.share, site_cost=d0.site_cost,
-                site_group=d0.site_group, min_sites=d0.min_sites, existing=existing)
-
-    def size(x: np.ndarray) -> _Sized:
-        return size_stations(prep, p, x)
-
-    def within_budget(model: dict) -> tuple[np.ndarray, Any, tuple]:
-        """Solve a budgeted model whose budget covers sites and (linearised) plugs; the rounding of plugs
-        can still overshoot, so then the budget is tightened by the overshoot and the model re-solved."""
-        b = p.budget_cny
-        for _ in range(12):
-            x, res = _solve_model(_ModelData(**{**model, "budget": b, "demand_cost": demand_cost}), scenario)
-            sized = size(x)
-            if p.budget_cny is None or sized.spend <= p.budget_cny * (1 + 1e-9):
-                if b is not None and b < p.budget_cny:
-                    notes.append(f"plug costs depend on the demand each station serves: the model budget was "
-                                 f"tightened to {b:,.0f} CNY so that sites + plugs stay within "
-                                 f"{p.budget_cny:,.0f} CNY (the plan is optimal for that site budget)")
-                return x, res, sized
-            b = b - (sized.spend - p.budget_cny) - 1.0
-            if b <= 0:
-                break
-        raise InfeasibleError(f"budget {p.budget_cny:,.0f} CNY cannot pay for the plugs the selected stations need; "
-                              "raise public.budget_cny")
-
-    mode = p.mode
-    if mode == "min_cost":
-        x, res = _solve_model(_ModelData(**base, max_sites=p.max_stations), scenario)
-        sized = size(x)
-        spend = sized.spend
-        if p.budget_cny is not None and spend > p.budget_cny * (1 + 1e-9):
-            msg_head = (f"budget {p.budget_cny:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
-                        f"costs {spend:,.0f} CNY (sites and plugs)")
-            bonus = np.where(is_town, weight.sum() + 1.0, 0.0)
-            x, res, sized = within_budget(dict(**{**base, "must": np.zeros_like(must)}, objective="max_cover",
-                                               bonus=bonus, max_sites=p.max_stations, use_share=False,
-                                               use_count=False))
-            mode = "max_cover_fallback"
-            unmet.insert(0, msg_head)
-    else:
-        # townships as must-cover when the cheapest township cover fits the budget / count
-        must_ok = False
-        if must.any():
-            tc = _ModelData(**{**base, "cover": cover}, use_share=False, use_count=False)
-            tc.weight = np.where(must, weight, 0.0)
-            try:
-                xt, _ = _solve_model(tc, scenario)
-                fits = (p.budget_cny is None or size(xt)[-1] <= p.budget_cny) and \
-                    (p.max_stations is None or int(xt.sum()) <= p.max_stations)
-                must_ok = bool(fits)
-            except InfeasibleError:
-                must_ok = False
-            if not must_ok:
-                notes.append("the budget / station limit cannot cover every township; townships were maximised "
-                             "with the other demand, not forced")
-        bonus = np.where(is_town & ~must_ok, weight.sum() + 1.0, 0.0) if p.township_full_coverage else None
-        try:
-            x, res, sized = within_budget(dict(**{**base, "must": must & must_ok}, objective="max_cover", bonus=bonus,
-                                               max_sites=p.max_stations, use_share=False, use_count=False))
-        except InfeasibleError:
-            if not must_ok or not must.any():
-                raise
-            # forcing every township left no money for plugs: maximise instead
-            bonus = np.where(is_town, weight.sum() + 1.0, 0.0) if p.township_full_coverage else None
-            x, res, sized = within_budget(dict(**{**base, "must": np.zeros_like(must)}, objective="max_cover",
-                                               bonus=bonus, max_sites=p.max_stations, use_share=False,
-                                               use_count=False))
-    t = stage("model", t)
-
-    # ------------------------------------------------------------ recompute coverage, assign, size
-    st, dem, counties, towns, summary, county_unmet = assess_public(region, prep, scenario, x, sized)
-    unmet.extend(county_unmet)
-    t = stage("sizing_tables", t)
-
-    notes.append(
-        "station sizing (a covered demand point's EVs are shared equally by the open stations in its radius): "
-        "plugs = max(min_plugs, ceil(EVs served × kWh/EV/day × public share / "
-        f"(plug kW × hours × utilisation))) = max({p.min_plugs}, ceil(EVs × {p.kwh_per_ev_day:g} × "
-        f"{p.public_charging_share:g} / ({p.plug_kw:g} × {p.hours_per_day:g} × {p.utilisation_target:g})))")
-    notes.append(f"distances: {cm.mode} ({'circuity ' + str(cm.meta.get('circuity')) if cm.mode == 'screening' else 'road graph'})")
-    if mode == "min_cost" and p.township_full_coverage and not towns["covered"].all():
-        raise InfeasibleError("internal check failed: a township is uncovered in a min_cost plan",
-                              unserved=list(towns["demand_id"][~towns["covered"]]))
-    if mode == "max_cover_fallback" and not p.fallback_max_cover:
-        unc = towns[~towns["covered"]]
-        short_c = counties[counties["unmet_targets"] != ""]
-        towns_txt = (f"{len(unc)} townships stay uncovered: {preview_ids(unc['name'] + '(' + unc['county_adcode'] + ')')}"
-                     if len(unc) else "every township stays covered")
-        counties_txt = (f"counties short of targets: {preview_ids(short_c['adcode'] + ' ' + short_c['name'])}"
-                        if len(short_c) else "no county is short of its targets")
-        msg = (f"{unmet[0]}. With the budget, {towns_txt}; {counties_txt}. Raise public.budget_cny or set "
-               "public.fallback_max_cover=true to get this best-coverage plan")
-        raise InfeasibleError(msg, unserved=list(unc["demand_id"]))
-    if unmet:
-        notes.extend(unmet)
-    gap = float(res.gap) if np.isfinite(res.gap) else float("nan")
-    return PublicResult(
-        stations=st, demand=dem, counties=counties, townships=towns, summary=summary, status=str(res.status.value),
-        objective=float(res.objective), gap=gap, solver_seconds=float(res.seconds), mode=mode, unmet=unmet,
-        timings=timings, notes=notes, candidates=cands, cost=cm,
-    )
+    _check_mode(scenario.public)
+    prep = prepare_public(region, scenario, network=network, pois=pois, existing_stations=existing_stations,
+                          builtup=builtup, progress=progress)
+    sol = solve_public(prep, scenario)
+    if progress:
+        progress("model", 1.0)
+    res = assess_public(prep, sol, scenario)
+    if progress:
+        progress("sizing_tables", 1.0)
+    return res
 
 
 def _compliance(region: Region, dem, st, counties_idx: pd.Index, county_evs: np.ndarray,
