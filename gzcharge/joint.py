@@ -253,9 +253,9 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
     for name in jp.targets:
         if name not in {t.name for t, _ in active}:
             notes.append(f"joint.targets.{name} ignored: the {name} tier is not in the joint plan")
-    scale = {t.name: np.asarray(ctx.scenario.ev.stock_scale(jp.years), float) for t, _ in active} \
-        if hasattr(ctx.scenario.ev, "stock_scale") else None
-    blocks = joint_blocks([p for _, p in active], jp, scale)
+    # demand grows with the EV stock by year (blocks whose demand is sized for the scenario's EV year)
+    growth = np.asarray(ctx.scenario.ev.year_scale(list(jp.years)), float)
+    blocks = joint_blocks([p for _, p in active], jp, {t.name: growth for t, _ in active})
     ctx.say("joint: co-locating candidates", 0.55)
     sharing = sorted((t.site_sharing, k) for k, (t, _) in enumerate(active) if t.site_sharing is not None)
     members = [(active[k][0].name, blocks[k], _metric_xy(active[k][1].sites, ctx.region.metric_crs))

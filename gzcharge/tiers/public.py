@@ -91,6 +91,7 @@ import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
+from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -803,3 +804,94 @@ def _summary(dem, st) -> pd.DataFrame:
         })
     return pd.DataFrame(rows)
 
+
+# =========================================================================== the Tier
+_COUNTY_COLUMNS = {
+    "adcode": "县代码 adcode",
+    "name": "县 county",
+    "evs": "EVs",
+    "stations": "stations",
+    "stations_new": "new",
+    "plugs": "plugs",
+    "city_coverage_pct": "city core %",
+    "county_coverage_pct": "county seat %",
+    "township_coverage_pct": "township %",
+    "townships_covered": "townships covered",
+    "townships_total": "townships",
+    "plugs_per_1000_evs": "plugs / 1,000 EVs",
+    "cost_cny": "cost (CNY)",
+    "unmet_targets": "unmet targets",
+}
+
+
+class PublicTier(Tier):
+    """The public charging tier (市、县、乡三级) behind the :class:`~gzcharge.tiers.base.Tier` interface."""
+
+    name = "public"
+    title = "Public charging (市、县、乡三级)"
+    site_sharing = 2
+    uses_settlements = True
+
+    def prepare(self, ctx: PlanContext) -> Prepared:
+        prep = prepare_public(ctx.region, ctx.scenario, network=ctx.distance_network, pois=ctx.pois,
+                              existing_stations=ctx.inputs.existing_stations, builtup=ctx.builtup)
+        return Prepared(self.name, block=prep.block, sites=prep.sites, data=prep, notes=list(prep.notes))
+
+    def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
+        s = ctx.scenario.solver
+        return solve_public(prep.data, ctx.scenario, time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap,
+                            threads=s.threads)
+
+    def assess(self, ctx: PlanContext, prep: Prepared, sol: Any) -> TierResult:
+        res = assess_public(prep.data, sol, ctx.scenario)
+        st = res.stations
+        summary = [("public stations", f"{len(st)} ({int((st['status'] == 'new').sum())} new)"),
+                   ("public plugs", int(st["plugs"].sum())),
+                   ("public cost (CNY)", f"{float(st['cost_cny'].sum()):,.0f}"),
+                   ("public solver", f"{res.mode}: {res.status}, gap {res.gap:.3%}")]
+        meta = {"mode": res.mode, "unmet": " | ".join(res.unmet)}
+        return TierResult(tier=self.name, title=self.title, status=status_of(res.status), objective=res.objective,
+                          gap=res.gap, seconds=res.solver_seconds,
+                          layers={"counties": res.counties, "townships": res.townships, "demand_points": res.demand,
+                                  "public_stations": st},
+                          summary=summary, sections=_sections(ctx, res), metadata=meta, notes=list(res.notes), raw=res)
+
+
+def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
+    sc = ctx.scenario
+    p = sc.public
+    mode = "network" if ctx.distance_network is not None else "screening"
+    sections: list[tuple[str, Any]] = []
+    rules = (
+        f"- Mode: **{pub.mode}**; solver status **{pub.status}**, relative gap {pub.gap:.4%}, "
+        f"{pub.solver_seconds:.1f} s.\n"
+        f"- Service radius: city core {p.city_core_radius_km:g} km, county seat {p.county_seat_radius_km:g} km, "
+        f"township {p.township_radius_km:g} km ({mode} distances"
+        + (f", circuity {sc.distance.circuity:g}" if mode == "screening" else "")
+        + ").\n"
+        f"- Hard targets: every township covered (乡镇全覆盖) = {p.township_full_coverage}; "
+        f"each county ≥ {p.min_county_coverage:.0%} of its EVs covered; at least one station per "
+        f"{p.evs_per_station:g} EVs per county.\n"
+        f"- EV stock {sc.ev.year}: 2020 census households × car-owning share (long-form sample) × "
+        f"cars per car household {sc.ev.cars_per_car_household:g} × growth {sc.ev.car_growth:g} × EV share "
+        f"{sc.ev.ev_share_of_cars:.0%}.\n"
+    )
+    if p.budget_cny is not None or p.max_stations is not None:
+        rules += f"- Budget {p.budget_cny or '–'} CNY, station limit {p.max_stations or '–'}.\n"
+    sections.append(("Public charging (市、县、乡三级): rules", rules))
+    sections.append(("Public charging: result by tier", pub.summary))
+    cols = [c for c in _COUNTY_COLUMNS if c in pub.counties.columns]
+    sections.append(("Public charging: county compliance", pub.counties[cols].rename(columns=_COUNTY_COLUMNS)))
+    sections.append(("Unmet targets", "\n".join(f"- {u}" for u in pub.unmet) if pub.unmet
+                     else "All hard targets are met."))
+    tw = pub.townships
+    if len(tw):
+        unc = tw.loc[~tw["covered"].astype(bool)]
+        text = (f"{int(tw['covered'].astype(bool).sum())} of {len(tw)} township points covered within "
+                f"{p.township_radius_km:g} km (source: "
+                f"{ctx.region.township_source or 'estimated lattice — not real seats'}).")
+        sections.append(("Townships", text))
+        if len(unc):
+            cols = [c for c in ("name", "county_adcode", "station_id", "distance_m", "unmet_reason") if c in unc.columns]
+            sections.append(("Townships not covered", unc[cols]))
+    return sections
