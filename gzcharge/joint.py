@@ -296,7 +296,9 @@ def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) ->
 
     ``delta_per_million_cny`` is the objective change per extra million CNY: extra normalised
     service (``max_service``) or cost saved (``min_cost``, positive = cheaper). Estimates by
-    re-solving the MIP (``method = "re-solve"``), so they include the integrality of sites.
+    re-solving the MIP (``method = "re-solve"``), so they include the integrality of sites. The
+    re-solves share one time limit of the base solve (each gets ``time_limit_s / cases``), so a
+    re-solve stopped by it reports its gap in ``gap``.
     """
     rows = []
     last_year = kw["years"][-1]
@@ -313,7 +315,11 @@ def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) ->
     if kw["total_budget"] is not None and kw["total_budget"] > 0:
         extra = step * float(kw["total_budget"])
         cases.append((f"total budget +{step:.0%}", extra, {**kw, "total_budget": float(kw["total_budget"]) + extra}))
+    # all re-solves together get one more time limit of the base solve (each its share), not one each
+    limit = kw.get("time_limit_s")
     for label, extra, kwk in cases:
+        if limit is not None:
+            kwk = {**kwk, "time_limit_s": max(5.0, float(limit) / len(cases))}
         try:
             s = solve_joint(blocks, **kwk)
         except Exception as exc:  # a re-solve that fails is reported, not fatal

@@ -27,6 +27,7 @@ def test_joint_plan_phases_within_budgets(tmp_path):
     budget = 4e7
     res = run_cli("plan", "--prefecture", "安顺市", "--townships", str(towns), "--joint", "--no-report",
                   "--set", f"joint.budgets_cny=[{budget},{budget},{budget},{budget}]", "--set", "joint.carry_over=true",
+                  "--set", "joint.time_limit_s=60", "--set", "joint.mip_rel_gap=0.01",
                   "--out", str(out))
     assert res.returncode == 0, res.stderr
     pub = pyogrio.read_dataframe(out, layer="public_stations")
@@ -67,7 +68,7 @@ def test_joint_budget_mismatch_is_one_line(tmp_path):
 def test_joint_budget_too_small_says_so(tmp_path):
     out = tmp_path / "j.gpkg"
     res = run_cli("plan", "--prefecture", "安顺市", "--joint", "--no-report",
-                  "--set", "joint.budgets_cny=[1e6,1e6,1e6,1e6]", "--out", str(out))
+                  "--set", "joint.budgets_cny=[1e6,1e6,1e6,1e6]", "--set", "joint.time_limit_s=60", "--out", str(out))
     assert res.returncode == 5, res.stderr
     assert "budget" in res.stderr and "Traceback" not in res.stderr
     assert not out.exists()

@@ -3,8 +3,9 @@
 For every registered tier, 安顺市 is planned twice from the same inputs — the tier alone, and the
 joint model restricted to that tier and to the scenario's one year, without budgets or yearly
 targets — and the two must agree on the objective and on the open sites. Expressways for the
-corridor tiers are the real OSM trunk-road skeleton clipped to the prefecture, with the Amap
-expressway service areas (WGS-84 columns) as candidate sites (both test-only data in ../shared).
+corridor tiers are straight corridors between the county seats with service areas at their
+thirds (``benchmarks/bench_joint.synthetic_corridors``); the hydrogen tier runs with one phase
+over every site (its default two phases are two solves, which a one-year joint plan is not).
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def anshun_inputs(tmp_path_factory):
-    import geopandas as gpd
+    import sys
+    from pathlib import Path
 
     from gzcharge.region import get_region
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_joint import synthetic_corridors
+
     region = get_region("安顺市").with_townships(shared_path("guizhou", "township_seats_2016.csv"))
     tmp = tmp_path_factory.mktemp("anshun")
-    roads = gpd.read_file(shared_path("guizhou", "trunk_roads_osm_scgraph.geojson"))
-    near = region.boundary.buffer(0.05) if hasattr(region.boundary, "buffer") else region.boundary
-    roads = roads[roads.intersects(near)][["geometry"]]
-    roads.to_file(tmp / "expressways.geojson", driver="GeoJSON")
-    sa = pd.read_csv(shared_path("guizhou", "expressway_service_areas_amap.csv"))
-    sa = sa.rename(columns={"lon_wgs84": "lon", "lat_wgs84": "lat"})[["name", "lon", "lat"]]
-    sa.to_csv(tmp / "service_areas.csv", index=False)
+    corr, sa = synthetic_corridors(region, 120.0)
+    corr.to_file(tmp / "expressways.geojson", driver="GeoJSON")
+    ll = sa.to_crs("EPSG:4326")
+    pd.DataFrame({"name": ll["name"], "lon": ll.geometry.x, "lat": ll.geometry.y}).to_csv(tmp / "service_areas.csv",
+                                                                                        index=False)
     return region, str(tmp / "expressways.geojson"), str(tmp / "service_areas.csv")
 
 
@@ -41,6 +44,8 @@ def _plans(region, name, expressways, service_areas):
     from gzcharge.tiers import tier_names
 
     off = [f"tiers.{t}={'true' if t == name else 'false'}" for t in tier_names()]
+    off += ["hydrogen.phases=[{name = \"one phase\"}]", "hydrogen.hydrogen_share=0.05", "hydrogen.range_km=100",
+            "highway.range_km=100"]  # short ranges: 安顺 trips need charging on the way
     inputs = PlanInputs(expressways=expressways, service_areas=service_areas)
     alone_scen = load_scenario(default_scenario_path("安顺市"), overrides=off)
     alone = run_plan(region, alone_scen, inputs)

@@ -99,7 +99,7 @@ def test_a_registered_tier_runs_through_plan_and_export(tmp_path, monkeypatch, j
     monkeypatch.setattr(tiers, "REGISTRY", {"bus_depot": "gz_test_bus_depot:BusDepotTier"})  # the one line
 
     region = get_region("安顺市")
-    overrides = ["joint.enabled=true", f"joint.years=[2025]", "joint.tiers=[]", "joint.marginal=false",
+    overrides = ["joint.enabled=true", "joint.years=[2025]", "joint.tiers=[]", "joint.marginal=false",
                  "joint.targets={}"] if joint else []
     scen = load_scenario(default_scenario_path("安顺市"), overrides=overrides)
     if joint:

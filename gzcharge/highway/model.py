@@ -406,6 +406,8 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
     total = float(np.sum(blk.flows))
     if params.mode == "min_cost" and total > 0 and params.target_flow_share > 0:
         blk.target_share = [float(params.target_flow_share)]
+    if params.mode == "max_flow" and params.stations is None and params.budget_cny is None:
+        blk.then_max_service = True
     if params.mode == "max_flow" and params.stations is not None:
         if params.stations > n_new:
             raise DataError(f"highway.stations={params.stations} exceeds the {n_new} new candidate sites; lower it")
@@ -500,15 +502,14 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
             raise _gap_infeasible(params, "together with the flow target") from exc
         how = f"min_cost: cheapest sites meeting the gap rule and {params.target_flow_share:.0%} of the EV flow"
     elif params.stations is None and params.budget_cny is None:
-        # the gap rule decides the cost; with traffic, the flow picks among the cheapest plans
+        # the gap rule decides the cost; with traffic, the flow picks among the cheapest plans (the block's
+        # then_max_service: the core's lexicographic min_cost, the same in a one-year joint plan)
         try:
             sol = run(blk, "min_cost")
         except InfeasibleError as exc:
             raise _gap_infeasible(params, "with the candidates given") from exc
         how = "gap rule alone: cheapest sites meeting it"
         if total > 0:
-            cheapest = float(sol.objective)
-            sol = run(blk, "max_service", total_budget=cheapest * (1 + 1e-9) + 1e-6)
             how = "gap rule first (cheapest sites), then the most refuelled flow at that cost"
     else:
         # only a station count (blk.max_new_sites): a budget that never binds (max_service needs one)

@@ -379,6 +379,10 @@ class FlowBlock:
         ``check(open_mask) -> refuelled bool per path`` (direct rule), optional.
     target_share, max_new_sites, hard_from, hard, tier_weight
         As in :class:`CoverageBlock`.
+    then_max_service
+        Lexicographic ``min_cost`` (one year): among the cheapest plans, the one refuelling the
+        most flow — :func:`solve_joint` re-solves ``max_service`` with the cheapest cost as the
+        budget (the highway tier's "gap rule first, then the most flow at that cost").
     """
 
     name: str
@@ -399,6 +403,7 @@ class FlowBlock:
     hard_from: int | None = None
     hard: bool = True
     tier_weight: float = 1.0
+    then_max_service: bool = False
     kind: str = field(default="flow", init=False)
 
     @classmethod
@@ -1602,24 +1607,43 @@ def solve_joint(
             "access_cny": access, "warm_start": start_kind, **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
     logger.info("joint model: %d columns (%d integer), %d rows, %d nonzeros; %s, gap %.3g", info["n_cols"],
                 info["n_int"], info["n_rows"], info["nnz"], res.status.value, gap)
-    return JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
-                         status=str(res.status.value), objective=obj, bound=bound, gap=float(gap),
-                         seconds=time.perf_counter() - t0, size=size, values={"x": x}, assignment=sol["assignment"],
-                         objective_kind=objective)
+    out = JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
+                        status=str(res.status.value), objective=obj, bound=bound, gap=float(gap),
+                        seconds=time.perf_counter() - t0, size=size, values={"x": x}, assignment=sol["assignment"],
+                        objective_kind=objective)
+    from gzcharge.locate._common import Status
+
+    lex = [b for b in blocks if getattr(b, "then_max_service", False) and float(np.sum(b.flows)) > 0]
+    if objective == "min_cost" and T == 1 and lex and Status(out.status).has_solution:
+        # lexicographic: the most service among the cheapest plans (cost of the first solve as the budget)
+        cheapest = float(cum[-1])
+        cap = cheapest * (1 + 1e-9) + 1e-6
+        stage2 = solve_joint(blocks, years=years, budgets=budgets,
+                             total_budget=cap if total_budget is None else min(float(total_budget), cap),
+                             carry_over=carry_over, registry=registry, objective="max_service",
+                             discount_rate=discount_rate, year_weight=year_weight, monotone_targets=monotone_targets,
+                             time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+                             warm_start=warm_start)
+        stage2.size["stages"] = [{"objective": "min_cost", "objective_value": obj, "gap": out.gap,
+                                  "status": out.status},
+                                 {"objective": "max_service", "objective_value": stage2.objective,
+                                  "gap": stage2.gap, "status": stage2.status}]
+        stage2.seconds = time.perf_counter() - t0
+        return stage2
+    return out
 
 
 def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
                   mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
     """One year with capacitated coverage: two quick plans and a bound, then the full model from the best plan.
 
-    0. The model without capacity (plugs and assignment dropped; a set-cover-like model that
-       solves fast); its sites with integer plugs and assignment for them (the full model with
-       those sites fixed: quick, it falls apart by site clusters) — a feasible plan when it fits
-       the budgets.
-    1. The model with continuous plugs (a relaxation: its bound bounds the model) and, again,
-       integer plugs for its sites.
-    2. Unless the better of those plans is within ``mip_rel_gap`` of stage 1's bound: the full
-       model from that plan as MIP start, in the time left.
+    1. The model with continuous plugs (a relaxation: its bound bounds the model), then integer
+       plugs and assignment for its sites (the full model with those sites fixed: quick, it falls
+       apart by site clusters, and within a cluster the whole-plug rounding is collective).
+    0. Only when those sites with whole plugs break a budget: the model without capacity (plugs
+       and assignment dropped) and integer plugs for its sites.
+    2. Unless the plan is within ``mip_rel_gap`` of stage 1's bound: the full model from that
+       plan as MIP start, in the time left.
 
     Returns the result of the best plan found, with ``bound`` the tighter of the bounds, and the
     start kind ``"staged"``.
@@ -1653,21 +1677,22 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
             return None
 
     best = None
-    plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
-    try:
-        m0, _ = build_joint_model(plain, **build_kw)
-        r0 = solve(m0, time_limit_s=left(0.15), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
-                   load_solution=False)
-        best = with_sites(m0, r0, 0.15)
-    except (InfeasibleError, SolverError) as exc:
-        logger.info("joint: no plan from the model without capacity (%s)", exc)
     m1, _ = build_joint_model(blocks, relax_plugs=True, **build_kw)
-    r1 = solve(m1, time_limit_s=left(0.4), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+    r1 = solve(m1, time_limit_s=left(0.45), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
                load_solution=False)
     r2 = with_sites(m1, r1, 0.3)
-    if r2 is not None and better(r2, best):
+    if r2 is not None:
         best = r2
     bound1 = float(r1.bound)
+    if best is None:  # those sites with whole plugs break a budget: a plan from the model without capacity
+        plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
+        try:
+            m0, _ = build_joint_model(plain, **build_kw)
+            r0 = solve(m0, time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, threads=threads,
+                       enforce_wall_clock=wall, load_solution=False)
+            best = with_sites(m0, r0, 0.3)
+        except (InfeasibleError, SolverError) as exc:
+            logger.info("joint: no plan from the model without capacity (%s)", exc)
 
     def tighter(b: float) -> float:
         return min(b, bound1) if maximise else max(b, bound1)
