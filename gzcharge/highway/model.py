@@ -446,7 +446,7 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
     year
         Year label of the one-year solve (default ``"plan"``).
     time_limit_s, mip_rel_gap, threads
-        Solver options per core solve (default ``params.time_limit_s``, ``params.mip_gap``).
+        Solver options per core solve (default: those of :class:`~gzcharge.scenario.common.SolverParams`).
 
     Returns
     -------
@@ -472,8 +472,11 @@ def solve_highway(prep: HighwayPrepared, params: HighwayParams | None = None, *,
     params = params or prep.params
     blk = prep.block
     label = "plan" if year is None else year
-    opts = dict(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
-                mip_rel_gap=params.mip_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
+    from gzcharge.scenario.common import SolverParams
+
+    solver = SolverParams()  # the one [solver] section's defaults when no options are given
+    opts = dict(time_limit_s=solver.time_limit_s if time_limit_s is None else time_limit_s,
+                mip_rel_gap=solver.mip_rel_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
     flows = np.asarray(blk.flows, float)
     total = float(flows.sum())
     R = params.effective_range_km
@@ -955,8 +958,8 @@ def prepare_highway(
 def plan_highway(params: HighwayParams, **inputs: Any) -> HighwayResult:
     """Plan the highway fast-charging tier in one call: ``assess(prepare(...), solve(...))``.
 
-    Keyword arguments are those of :func:`prepare_highway`; solver options come from
-    ``params`` (``time_limit_s``, ``mip_gap``).
+    Keyword arguments are those of :func:`prepare_highway`; solver options are the defaults of
+    the scenario's one ``[solver]`` section (:class:`~gzcharge.scenario.common.SolverParams`).
     """
     prep = prepare_highway(params, **inputs)
     if prep.skipped:

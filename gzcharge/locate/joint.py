@@ -1283,17 +1283,7 @@ def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any,
         var = pyo.Var(range(n), domain=domain, bounds=lambda _m, i, lbl=lbl, ubl=ubl: (lbl[i], ubl[i]))
         m.add_component(name, var)
         cols.extend(var.values())
-    # A redundant first row over every integer column makes HiGHS number the integer columns first.
-    # Work-around: gzcharge.solve checks integrality with ``is_int & ~relaxed`` (bool & int -> positions
-    # 0/1), i.e. it tests columns 0 and 1; they must be the integer ones.
-    int_cols = np.flatnonzero(np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars])) \
-        if L.vars else np.zeros(0, np.int64)
-    ub_all = np.concatenate([v[4] for v in L.vars]) if L.vars else np.zeros(0)
-    rows = list(L.rows)
-    if len(int_cols):
-        rows.insert(0, ("integer_order", np.zeros(len(int_cols), np.int64), int_cols, np.ones(len(int_cols)),
-                        np.array([-np.inf]), np.array([float(ub_all[int_cols].sum())]), 1))
-    for name, r, cc, v, lo, hi, nrow in rows:
+    for name, r, cc, v, lo, hi, nrow in L.rows:
         A = sp.csr_array((v, (r, cc)), shape=(nrow, L.n))
         A.sum_duplicates()
         ip, ix, dv = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()

@@ -114,8 +114,6 @@ class HighwayParams(BaseModel):
     interchange_merge_m
         Interchange nodes (ramp systems) closer than this along the corridor are merged into
         one interchange (OSM often maps one interchange as several ramp systems).
-    time_limit_s, mip_gap
-        Solver limits.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -160,8 +158,6 @@ class HighwayParams(BaseModel):
     seat_access_max_km: float = Field(30.0, gt=0)
     interchange_town_km: float = Field(5.0, ge=0)
     interchange_merge_m: float = Field(1000.0, ge=0, le=5000)
-    time_limit_s: float = Field(60.0, gt=0)
-    mip_gap: float = Field(0.001, ge=0, lt=1)
 
     @property
     def effective_range_km(self) -> float:

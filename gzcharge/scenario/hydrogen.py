@@ -74,8 +74,6 @@ class HydrogenParams(BaseModel):
         The supply rule (see the module docstring).
     phases
         The staged build-out (default: busiest corridor, then the network).
-    time_limit_s, mip_gap
-        Solver options per phase.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -93,8 +91,6 @@ class HydrogenParams(BaseModel):
     delivery_cny_per_km: float = Field(default=20_000.0, ge=0)
     circuity: float = Field(default=1.4, ge=1)
     phases: list[HydrogenPhase] = Field(default_factory=_default_phases)
-    time_limit_s: float = Field(default=60.0, gt=0)
-    mip_gap: float = Field(default=1e-4, ge=0)
 
     @field_validator("range_km")
     @classmethod

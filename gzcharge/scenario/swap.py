@@ -155,8 +155,6 @@ class SwapParams(BaseModel):
         service distance (1 centre + ring points).
     circuity
         Road distance / straight line for screening distances.
-    time_limit_s, mip_rel_gap
-        Solver options.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -171,8 +169,6 @@ class SwapParams(BaseModel):
     urban_density_per_km2: float = Field(default=10_000.0, gt=0)
     urban_points: int = Field(default=7, ge=1)
     circuity: float = Field(default=1.4, ge=1)
-    time_limit_s: float = Field(default=60.0, gt=0)
-    mip_rel_gap: float = Field(default=1e-4, ge=0)
 
     @field_validator("urban_points")
     @classmethod

@@ -68,6 +68,7 @@ import pandas as pd
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._paths import path_refuelled, path_stops
+from gzcharge.scenario.common import SolverParams
 from gzcharge.scenario.hydrogen import HydrogenParams, HydrogenPhase
 from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
@@ -610,8 +611,9 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     params = params or prep.params
     blk = prep.block
     labels = _phase_labels(params)
-    opts = dict(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
-                mip_rel_gap=params.mip_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
+    solver = SolverParams()  # the one [solver] section's defaults when no options are given
+    opts = dict(time_limit_s=solver.time_limit_s if time_limit_s is None else time_limit_s,
+                mip_rel_gap=solver.mip_rel_gap if mip_rel_gap is None else mip_rel_gap, threads=threads)
     f = np.asarray(blk.flows, float)
     total = float(f.sum())
     ex = np.asarray(blk.existing, bool)

@@ -81,6 +81,7 @@ import scipy.sparse as sp
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate.joint import CapacitatedBlock, JointSolution, build_joint_model, solve_joint
+from gzcharge.scenario.common import SolverParams
 from gzcharge.scenario.swap import FleetTypeParams, StationTypeParams, SwapParams
 from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
@@ -728,7 +729,7 @@ def solve_swap(
     params
         Tier parameters (``mode``, ``budget_cny``; defaults :class:`SwapParams`).
     time_limit_s, mip_rel_gap, threads
-        Solver options (None: ``params.time_limit_s`` / ``params.mip_rel_gap``; all threads).
+        Solver options (None: the defaults of the one ``[solver]`` section; all threads).
 
     Returns
     -------
@@ -742,8 +743,9 @@ def solve_swap(
         the solver proving infeasibility; the cheapest plan exceeding ``budget_cny``.
     """
     params = params or SwapParams()
-    tl = params.time_limit_s if time_limit_s is None else time_limit_s
-    gap = params.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
+    solver = SolverParams()  # the one [solver] section's defaults when no options are given
+    tl = solver.time_limit_s if time_limit_s is None else time_limit_s
+    gap = solver.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
     full = params.mode == "min_cost"
     b = prep.block if prep.block.full_service == full else dataclasses.replace(prep.block, full_service=full)
     if full:
@@ -931,7 +933,8 @@ def _best_flows(b: CapacitatedBlock, N: np.ndarray, params: SwapParams, *, year:
             worst = 0.0
         model, _ = build_joint_model([fixed], years=[year], objective="max_service",
                                      total_budget=min(left, worst + 1.0))
-    res = solve(model, time_limit_s=params.time_limit_s, mip_rel_gap=params.mip_rel_gap, load_solution=False,
+    solver = SolverParams()
+    res = solve(model, time_limit_s=solver.time_limit_s, mip_rel_gap=solver.mip_rel_gap, load_solution=False,
                 enforce_wall_clock=True)
     x = np.clip(np.asarray(res.values(model.component(f"{b.name}__flow")), float), 0.0, None)
     x[x < 1e-7] = 0.0
