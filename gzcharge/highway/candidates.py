@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gzcharge.errors import DataError
-from gzcharge.highway.corridors import CorridorGraph, gap_stretches, station_free_stretches
+from gzcharge.highway.corridors import CorridorGraph, gap_stretches, station_free_zones
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -301,18 +301,15 @@ def candidates_at_nodes(
 
 
 def _synthetic(cg: CorridorGraph, site_nodes: set, params: HighwayParams) -> list[dict]:
-    _, zones = station_free_stretches(cg.graph, site_nodes)
     per_edge = gap_stretches(cg.graph, site_nodes, starts=site_nodes, max_gap_km=params.max_gap_km)
-    for z in zones:
-        z["longest_km"] = max([z["longest_km"], *(per_edge.get(k, 0.0) for k in z["edges"])])
     G = cg.graph
-    bad_edges = sorted(k for k, s in per_edge.items() if s > params.max_gap_km + 1e-9)
+    bad_edges = {k for k, s in per_edge.items() if s > params.max_gap_km + 1e-9}
     if not bad_edges:
         return []
     bad_zone_edges: set = set()
-    for z in zones:
-        if z["longest_km"] > params.max_gap_km + 1e-9:
-            bad_zone_edges.update(z["edges"])
+    for z in station_free_zones(G, site_nodes):
+        if bad_edges.intersection(z):
+            bad_zone_edges.update(z)
     spacing = params.synthetic_spacing_km
     xy_new: list[tuple[float, float]] = []
     zone_nodes: set = set()

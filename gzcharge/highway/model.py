@@ -65,7 +65,13 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import DataError, InfeasibleError
-from gzcharge.highway.corridors import CorridorGraph, _sort_key, edge_key, gap_stretches, gap_walks
+from gzcharge.highway.corridors import (
+    CorridorGraph,
+    _sort_key,
+    edge_key,
+    gap_stretches,
+    gap_window_sets,
+)
 from gzcharge.locate._paths import path_refuelled, path_stops
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,51 +123,31 @@ def gap_windows(graph: nx.Graph, candidates: list, max_gap_km: float) -> tuple[l
     unmet
         Windows with no candidate: ``start`` node, ``path`` (node list walked), ``reach_km``.
     """
-    cand = set(candidates)
-    starts = sorted(cand | {n for n in graph.nodes if graph.degree(n) == 1}, key=_sort_key)
-    seen: set = set()
-    windows: list[list] = []
-    unmet: list[dict] = []
-    unmet_seen: set = set()
-    for s, nodes, _length, found, how in gap_walks(graph, starts, limit_km=max_gap_km, marks=cand):
-        if how != "limit":
-            continue  # a corridor end (or the walk's start, round a loop) within G: nothing needed
-        if found:
-            key = tuple(sorted(set(found), key=_sort_key))
-            if key not in seen:
-                seen.add(key)
-                windows.append(list(key))
-        else:
-            ukey = (s, nodes[1])
-            if ukey not in unmet_seen:
-                unmet_seen.add(ukey)
-                unmet.append({"start": s, "path": list(nodes), "reach_km": max_gap_km})
-    return _minimal_sets(windows), unmet
+    sets, unmet = gap_window_sets(graph, candidates, max_gap_km=max_gap_km)
+    return _minimal_sets([list(w) for w in sets]), unmet
 
 
 def _minimal_sets(sets: list[list]) -> list[list]:
-    """Drop windows that contain another window (they are implied)."""
-    by_len = sorted(sets, key=lambda x: (len(x), [_sort_key(n) for n in x]))
-    kept: list[frozenset] = []
+    """Drop windows that contain another window (they are implied); the rest sorted, shortest first.
+
+    Sets are taken shortest first; a kept set is indexed under one element only, its rarest
+    (fewest input sets hold it), so a new set ``S`` is tested against the kept sets indexed under
+    an element of ``S`` — every kept subset of ``S`` is among them, and each once.
+    """
+    from collections import Counter
+
+    nodes = sorted({n for x in sets for n in x}, key=_sort_key)
+    rank = {n: i for i, n in enumerate(nodes)}
+    ranked = sorted({tuple(sorted(rank[n] for n in set(x))) for x in sets}, key=lambda t: (len(t), t))
+    freq = Counter(i for t in ranked for i in t)
+    index: dict[int, list[frozenset]] = {}
     out = []
-    index: dict = {}
-    for s in by_len:
-        fs = frozenset(s)
-        implied = False
-        cands = set()
-        for n in s:
-            cands.update(index.get(n, ()))
-        for k in cands:
-            if kept[k] <= fs:
-                implied = True
-                break
-        if implied:
+    for t in ranked:
+        fs = frozenset(t)
+        if any(k <= fs for i in t for k in index.get(i, ())):
             continue
-        idx = len(kept)
-        kept.append(fs)
-        for n in s:
-            index.setdefault(n, []).append(idx)
-        out.append(sorted(s, key=_sort_key))
+        index.setdefault(min(t, key=lambda i: (freq[i], i)), []).append(fs)
+        out.append([nodes[i] for i in t])
     return out
 
 
