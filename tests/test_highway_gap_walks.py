@@ -173,3 +173,31 @@ def test_work_cap_raises_instead_of_hanging():
     nx.set_edge_attributes(g, 1.0, "length_km")
     with pytest.raises(GapWorkLimitError, match="merge the carriageways"):
         gap_window_sets(g, list(g.nodes), max_gap_km=10.0, max_work=100)
+
+
+def test_report_beyond_the_cap_falls_back_with_a_notice(monkeypatch):
+    # The ring with a spoke (tests/test_highway_formulation.py), one existing site at the end 0, G = 80 km.
+    # Beyond the cap the report measures shortest routes between sites only: the ring's farthest point from
+    # the site is 10 + 60 = 70 km away (node 3), so the longest stretch says 70, and the notice says why.
+    import pandas as pd
+
+    from gzcharge.highway import corridors
+    from gzcharge.highway.candidates import candidates_at_nodes
+    from gzcharge.highway.corridors import corridors_from_edges
+    from gzcharge.highway.model import assess_highway, prepare_highway_from, solve_highway
+    from gzcharge.highway.params import HighwayParams
+    from gzcharge.highway.traffic import traffic_from_paths
+
+    edges = pd.DataFrame({"u": [1, 2, 3, 4, 0], "v": [2, 3, 4, 1, 1], "length_km": [30.0, 30.0, 30.0, 30.0, 10.0]})
+    xy = {0: (490_000.0, 2_900_000.0), 1: (500_000.0, 2_900_000.0), 2: (515_000.0, 2_915_000.0),
+          3: (530_000.0, 2_900_000.0), 4: (515_000.0, 2_885_000.0)}
+    cg = corridors_from_edges(edges, xy, crs="EPSG:4544", source="ring")
+    params = HighwayParams(max_gap_km=80, enforce_gap=False, range_km=200, range_derate=1.0)
+    cs = candidates_at_nodes(cg, [1, 2, 3, 4], params, existing=[0])
+    prep = prepare_highway_from(cs, traffic_from_paths(cs.corridors, [], []), params)
+    sol = solve_highway(prep)
+    assert assess_highway(prep, sol).expressway_segments["longest_stretch_km"].max() == pytest.approx(140.0)
+    monkeypatch.setattr(corridors, "GAP_WORK_CAP", 3)
+    res = assess_highway(prep, sol)
+    assert res.expressway_segments["longest_stretch_km"].max() == pytest.approx(70.0)
+    assert "shortest routes between sites only" in res.notice and "merge the carriageways" in res.notice

@@ -17,17 +17,24 @@ path is the whole trip, **access legs included**: seat → interchange → corri
 * **Maximum-gap rule** as required covers: every *window* of corridor of length
   ``G = max_gap_km`` must hold an open site. Windows start at every corridor end (node of
   degree 1) and at every candidate, and follow the walks of
-  :func:`~gzcharge.highway.corridors.gap_walks` (every simple path leading away, branching at
-  junctions; a loop is closed and driven back, so ring roads are measured around). A walk
-  that reaches a corridor end within ``G`` needs nothing; one that passes ``G`` gives the
-  constraint "at least one open candidate among those within ``(start, start + G]``". On a
+  :func:`~gzcharge.highway.corridors.gap_walks`: shortest routes leading away from the start
+  along its shortest-route tree, branching at junctions; where an edge leaves the tree the
+  loop is closed and driven back to the start, so ring roads are measured around. (Not every
+  simple path: their number is exponential on real skeletons with unmerged carriageways and
+  ramps; shortest-route walks are ``O(starts × edges within G)`` and equal the simple paths
+  on tree-shaped networks.) A walk that reaches a corridor end within ``G`` needs nothing;
+  one longer than ``G`` gives the constraint "at least one open candidate among those it
+  meets within ``(0, G]``" (implied windows, supersets of others, are dropped). On a
   single corridor these windows are exactly "no stretch between consecutive sites, or
   between a corridor end and its first site, is longer than ``G``"; a site serves both
   carriageways, so the rule holds in each direction. Windows without any candidate cannot be
   met: they are left out of the model and **reported** in :attr:`HighwayResult.unmet_windows`.
-  The stretch report (``longest_stretch_km``, ``gap_ok``) uses the same walks
-  (:func:`~gzcharge.highway.corridors.gap_stretches`), so ``gap_ok`` is false exactly where a
-  window is violated. ``fixed_open`` sites are one-site covers (forced open, counted as new).
+  The stretch report (``longest_stretch_km``, ``gap_ok``) uses the same walks on the same
+  trees (:func:`~gzcharge.highway.corridors.gap_stretches`), so ``gap_ok`` is false exactly
+  where a window is violated. Beyond the safety cap
+  :data:`~gzcharge.highway.corridors.GAP_WORK_CAP` the windows raise a named
+  :class:`~gzcharge.highway.corridors.GapWorkLimitError` (never a hang) and the report falls
+  back to shortest-route stretches with a notice. ``fixed_open`` sites are one-site covers (forced open, counted as new).
 * **Modes** (all through the core, objective recomputed from the open sites).
   ``max_flow`` with ``stations`` and/or ``budget_cny``: ``max_service`` with
   ``max_new_sites = stations`` and the budget (a non-binding budget when only ``stations`` is
@@ -67,10 +74,12 @@ import pandas as pd
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.highway.corridors import (
     CorridorGraph,
+    GapWorkLimitError,
     _sort_key,
     edge_key,
     gap_stretches,
     gap_window_sets,
+    station_free_stretches,
 )
 from gzcharge.locate._paths import path_refuelled, path_stops
 
@@ -538,7 +547,7 @@ def assess_highway(prep: HighwayPrepared, sol: JointSolution | None, params: Hig
         out.highway_stations["phase_year"] = pd.array(
             [None if by.get(s) is None or pd.isna(by.get(s)) else int(by[s]) for s in out.highway_stations["site_id"]],
             dtype="Int64")
-    notes = [n for n in prep.notes if n]
+    notes = [n for n in [*prep.notes, out.details.get("stretch_note")] if n]
     out.notice = "; ".join(notes) or None
     out.solution = sol
     station_cost = float(prep.sites.loc[prep.sites["site_id"].isin(mine["site_id"]) & ~prep.sites["existing"],
@@ -742,7 +751,14 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         )
     stations = _frame(st_rows, STATION_COLUMNS, cg.crs)
     # segments with stretch analysis
-    per_edge = gap_stretches(G, open_nodes, starts=cands.sites["node"].tolist(), max_gap_km=params.max_gap_km)
+    stretch_note = None
+    try:
+        per_edge = gap_stretches(G, open_nodes, starts=cands.sites["node"].tolist(), max_gap_km=params.max_gap_km)
+    except GapWorkLimitError as exc:
+        # a graph beyond the safety cap: report shortest-route stretches rather than hang
+        per_edge, _ = station_free_stretches(G, open_nodes)
+        stretch_note = f"longest stretches measured along shortest routes between sites only ({exc})"
+        logger.warning("%s", stretch_note)
     seg_gdf = cg.segments_frame()
     seg_longest: dict = {}
     seg_flow: dict = {}
@@ -787,7 +803,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         stations.to_crs(4326), seg_gdf.to_crs(4326), odg.to_crs(4326), pd.DataFrame(summ),
         unmet_windows=unmet, never_served=never, by_prefecture=by_pref,
     )
-    result.details.update({"total_ev_flow": total, "refuelled_ev_flow": ref_flow,
+    result.details.update({"stretch_note": stretch_note, "total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
                            "effective_range_km": R})
     return result
