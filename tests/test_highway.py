@@ -178,9 +178,11 @@ def test_candidates_snap_reject_and_synthetic(tmp_path):
                           geometry=[Point(20000, 50), Point(30000, -30), Point(50000, 5000)], crs=CRS)
     cs = build_candidates(cg, HighwayParams(), service_areas=sa)
     assert list(cs.rejected["name"]) == ["far"]
-    # service areas at 20 and 30 km; stretch 30 -> 100 (70 km) > 50: synthetic every 10 km
-    # at 40..90 plus the corridor end at 100 = 7 synthetic sites
-    assert int(cs.sites["synthetic"].sum()) == 7
+    # service areas at 20 and 30 km; stretch 30 -> 100 (70 km) > 50: the 70 km piece is cut into 7 pieces of
+    # 10 km, synthetic sites at 40..90 (6); with them open the longest stretch is 0 -> 20 (20 km) and 90 -> the
+    # end at 100 is 10 km, so the end itself is not needed (the first rule also took every node of the zone)
+    assert sorted(round(cs.corridors.graph.nodes[n]["x"] / 1000) for n in cs.sites.loc[cs.sites["synthetic"], "node"]) \
+        == [40, 50, 60, 70, 80, 90]
     with pytest.raises(DataError, match="unknown highway candidate ids"):
         cs.node_of(["SA-0001", "XX-9"])
     p = tmp_path / "sites.csv"

@@ -72,10 +72,14 @@ __all__ = [
     "merge_interchanges",
     "corridors_from_file",
     "corridor_lines_from_osmnx",
+    "GAP_WORK_CAP",
+    "GapWorkLimitError",
     "gap_stretches",
     "gap_walks",
+    "gap_window_sets",
     "metric_crs_for_lines",
     "station_free_stretches",
+    "station_free_zones",
 ]
 
 MAIN_CLASSES = ("motorway", "trunk")
@@ -949,6 +953,21 @@ def corridors_from_edges(edges: Any, xy: Any, *, crs: Any, source: str = "edge l
 
 
 # ---------------------------------------------------------------------- station-free stretches
+def station_free_zones(graph: nx.Graph, sites: set | list) -> list[set]:
+    """Station-free zones: the edge keys of each connected piece of corridor between open sites.
+
+    The zones of :func:`station_free_stretches` without the stretch lengths (linear time):
+    edges are joined at every node that is not a site.
+    """
+    sites = set(sites)
+    H = nx.Graph()
+    for u, v in graph.edges:
+        a = ("t", u, v) if u in sites else u
+        b = ("t", v, u) if v in sites else v
+        H.add_edge(a, b, key=edge_key(u, v) if _cmp_ok(u, v) else (u, v))
+    return [{d["key"] for _, _, d in H.subgraph(c).edges(data=True)} for c in nx.connected_components(H)]
+
+
 def station_free_stretches(graph: nx.Graph, sites: set | list) -> tuple[dict, list[dict]]:
     """Longest station-free stretch through every edge, and per station-free zone.
 
@@ -1021,19 +1040,137 @@ def station_free_stretches(graph: nx.Graph, sites: set | list) -> tuple[dict, li
     return per_edge, zones
 
 
-def gap_walks(graph: nx.Graph, starts: Any, *, limit_km: float, marks: Any = (), stops: Any = ()):
-    """Walks of the maximum-gap rule: the one definition shared by the gap windows and the report.
+# ---------------------------------------------------------------------- gap walks (shortest-route trees)
+#: safety cap on the work of the gap walks: the sum over starts of the nodes within the walk limit
+#: (each costs a few dict operations); far above the Guizhou province skeleton (see
+#: benchmarks/bench_gap_windows.py), reached only by a graph that would take minutes
+GAP_WORK_CAP = 30_000_000
+_ZERO_KM = 1e-6  # a zero-length edge counts as 1 mm, so that distances grow strictly along every edge
+_TIGHT_KM = 1e-7  # tolerance of "u is a shortest-route predecessor of v"
+_CHUNK = 256  # starts per Dijkstra batch (rows of the dense distance block)
 
-    From every start ``s`` the walks follow every simple path of the corridor graph leading away
-    from ``s`` (branching at junctions; never turning back on the edge just driven). A walk ends
+
+class GapWorkLimitError(DataError):
+    """The gap walks would exceed :data:`GAP_WORK_CAP` (raised before the work starts)."""
+
+
+@dataclass
+class _Net:
+    """Index form of a corridor graph for the gap walks (nodes in :func:`_sort_key` order)."""
+
+    ids: list
+    index: dict
+    adj: list  # per node: list of (neighbour, length_km, edge index)
+    keys: list  # per edge index: edge_key of the node ids
+    csr: Any
+    src: np.ndarray  # directed edges (both directions), sorted by source index
+    dst: np.ndarray
+    length: np.ndarray
+    degree: np.ndarray
+
+
+def _net(graph: nx.Graph) -> _Net:
+    from scipy.sparse import csr_matrix
+
+    ids = sorted(graph.nodes, key=_sort_key)
+    index = {n: i for i, n in enumerate(ids)}
+    n = len(ids)
+    adj: list = [[] for _ in range(n)]
+    keys: list = []
+    us, vs, ls = [], [], []
+    for k, (a, b, d) in enumerate(sorted(graph.edges(data="length_km"), key=lambda e: (_sort_key(e[0]), _sort_key(e[1])))):
+        i, j = index[a], index[b]
+        ln = max(float(d), _ZERO_KM)
+        adj[i].append((j, ln, k))
+        adj[j].append((i, ln, k))
+        keys.append(edge_key(a, b) if _cmp_ok(a, b) else (a, b))
+        us.append(i)
+        vs.append(j)
+        ls.append(ln)
+    u, v, ln_ = np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64), np.array(ls, dtype=float)
+    src, dst, length = np.r_[u, v], np.r_[v, u], np.r_[ln_, ln_]
+    o = np.lexsort((dst, src))
+    csr = csr_matrix((length, (src, dst)), shape=(n, n))
+    return _Net(ids, index, adj, keys, csr, src[o], dst[o], length[o], np.diff(csr.indptr))
+
+
+def _trees(net: _Net, starts: list[int], limit_km: float, max_work: int | None):
+    """Shortest-route trees from ``starts``: yields ``(s, order, dist, parent)`` per start.
+
+    ``dist`` is the row of Dijkstra distances (``inf`` beyond ``limit_km``), ``order`` the node
+    indices within the limit by increasing distance, ``parent`` the predecessor of each node in
+    the tree: the *smallest-index* neighbour ``u`` with ``dist[u] + l(u, v) = dist[v]`` (so the
+    tree does not depend on the limit or on the solver's tie order). ``parent[s] = -1``.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n = len(net.ids)
+    cap = GAP_WORK_CAP if max_work is None else max_work
+    work = 0
+    for c0 in range(0, len(starts), _CHUNK):
+        chunk = starts[c0:c0 + _CHUNK]
+        D = dijkstra(net.csr, directed=False, indices=chunk, limit=limit_km)
+        D = np.atleast_2d(D)
+        work += int(np.isfinite(D).sum())
+        if work > cap:
+            raise GapWorkLimitError(
+                f"the maximum-gap walks would visit more than {cap:,} nodes (graph of {n} nodes, "
+                f"{len(net.keys)} edges, {len(starts)} window starts, walks of {limit_km:g} km); "
+                "merge the carriageways of the expressway layer, lower highway.max_gap_km or set "
+                "highway.enforce_gap=false"
+            )
+        Dd = D[:, net.dst]
+        tight = np.isfinite(Dd) & (D[:, net.src] + net.length <= Dd + _TIGHT_KM)
+        rows, cols = np.nonzero(tight)
+        par = np.full(D.shape, n, dtype=np.int64)
+        # smallest source per (row, destination): edges are sorted by source, keep the first hit
+        flat = rows * n + net.dst[cols]
+        first = np.unique(flat, return_index=True)[1]
+        par.ravel()[flat[first]] = net.src[cols[first]]
+        for r, s in enumerate(chunk):
+            d = D[r]
+            p = par[r]
+            p[s] = -1
+            ball = np.flatnonzero(np.isfinite(d))
+            order = ball[np.argsort(d[ball], kind="stable")]
+            yield s, order.tolist(), d.tolist(), p.tolist()
+
+
+def _path_to(parent: list, v: int) -> list[int]:
+    out = [v]
+    while parent[out[-1]] >= 0:
+        out.append(parent[out[-1]])
+    return out[::-1]
+
+
+def gap_walks(graph: nx.Graph, starts: Any, *, limit_km: float, marks: Any = (), stops: Any = (),
+              max_work: int | None = None):
+    """Walks of the maximum-gap rule, one by one: the definition shared by the gap windows and the report.
+
+    **Definition (shortest-route walks).** From a start ``s`` let ``T_s`` be a shortest-route tree
+    (Dijkstra; ties broken towards the neighbour first in node order). A walk leaves ``s`` and
+    follows ``T_s`` away from it, branching where the tree branches, so that every node it
+    reaches it reaches by a shortest route. At a node ``u`` every corridor edge ``(u, w)`` that is
+    not in the tree (``w`` is reached from ``s`` another way) makes the walk *close the loop*: it
+    drives ``u → w`` and then back to ``s`` along ``w``'s tree route — around the cycle and back
+    along the common stem, so a ring road is measured around, not along its shorter side (a
+    "lollipop" of stem + cycle + stem). A walk never turns back on the edge just driven. It ends
 
     * at a corridor end (a node of degree 1) — ``"end"``;
-    * at a node of ``stops`` (open sites, for the report) — ``"stop"``;
-    * where it would pass ``limit_km`` — ``"limit"`` (its length is then the distance to the far
-      end of the edge on which the limit falls, > ``limit_km``);
-    * where it meets a node already on it (a ring, a loop): the vehicle closes the loop there and
-      drives back along the walk to ``s`` — ``"loop"``, length = distance to that node + its
-      position on the walk. So a ring road is measured around, not along its shortest side.
+    * at a node of ``stops`` (open sites, for the report), also on the way back of a loop — ``"stop"``;
+    * where it would pass ``limit_km`` on its way out — ``"limit"`` (its length is then the distance
+      to the far end of the edge on which the limit falls, > ``limit_km``);
+    * back at ``s`` after closing a loop — ``"loop"`` (length = the loop's whole length, which may
+      exceed ``limit_km``: a loop's way back is walked to its end).
+
+    Why not every simple path (the first definition): the number of simple paths grows
+    exponentially with the cycles of the graph — a skeleton with unmerged carriageways and
+    interchange ramps (安顺市: 278 nodes, 405 edges) has more than can be enumerated — and
+    finding the longest station-free simple path is NP-hard in general. Shortest-route walks are
+    what traffic drives; on a tree-shaped corridor network (every path is a shortest route) and
+    on a ring with one access they are exactly the simple paths and loops of the first
+    definition. Per start there is at most one walk per tree branch and two per non-tree edge
+    within the limit: ``O(starts × edges within the limit)`` walks in all.
 
     Parameters
     ----------
@@ -1047,55 +1184,178 @@ def gap_walks(graph: nx.Graph, starts: Any, *, limit_km: float, marks: Any = (),
         Nodes recorded in ``found`` when met within ``(0, limit_km]`` (candidates, for windows).
     stops
         Nodes at which a walk ends (open sites, for the report).
+    max_work
+        Cap on the nodes visited (default :data:`GAP_WORK_CAP`).
 
     Yields
     ------
     start, nodes, length_km, found, how
-        The start, the nodes walked (a loop walk ends with the node met again), the walk length,
-        the marked nodes met within ``(0, limit_km]`` (a loop walk's start counts when it is met
-        again within the limit) and how the walk ended.
+        The start, the nodes walked, the walk length, the marked nodes met within
+        ``(0, limit_km]`` in walk order and how the walk ended.
+
+    Raises
+    ------
+    GapWorkLimitError
+        The walks would visit more than ``max_work`` nodes (a :class:`DataError`).
+
+    Notes
+    -----
+    This generator spells every walk out (``O(walks × walk length)``); :func:`gap_stretches`
+    and :func:`gap_window_sets` compute the same per-edge maxima and window sets in one pass
+    over each tree.
     """
-    marks, stops = set(marks), set(stops)
+    net = _net(graph)
+    ids = net.ids
+    mk = {net.index[n] for n in marks if n in net.index}
+    st = {net.index[n] for n in stops if n in net.index}
     eps = _GAP_EPS * max(1.0, limit_km)
-    for s in starts:
-        stack = [(s, 0.0, (), (s,), {s: 0.0})]
+    lim = limit_km + eps
+    s_idx = [net.index[n] for n in starts if n in net.index]
+    for s, order, d, par in _trees(net, s_idx, lim, max_work):
+        children: dict = {}
+        for v in order[1:]:
+            children.setdefault(par[v], []).append(v)
+        stack = [(s, (s,), ())]
         while stack:
-            node, dist, found, path, at = stack.pop()
-            if node != s and node in stops:
-                yield s, path, dist, found, "stop"
+            v, path, found = stack.pop()
+            if v != s and v in st:
+                yield ids[s], [ids[x] for x in path], d[v], [ids[x] for x in found], "stop"
                 continue
-            prev = path[-2] if len(path) > 1 else None
-            nbrs = [w for w in graph.neighbors(node) if w != prev]
-            if node != s and not nbrs:
-                yield s, path, dist, found, "end"
+            if v != s and net.degree[v] == 1:
+                yield ids[s], [ids[x] for x in path], d[v], [ids[x] for x in found], "end"
                 continue
-            for w in sorted(nbrs, key=_sort_key, reverse=True):
-                d2 = dist + float(graph.edges[node, w]["length_km"])
-                if w in at:  # loop closed: back along the walk to the start
-                    total = d2 + at[w]
-                    if total > limit_km + eps:
-                        yield s, (*path, w), total, found, "limit"
+            for w, ln, _k in sorted(net.adj[v], reverse=True):
+                if w == par[v]:
+                    continue
+                x = d[v] + ln
+                if par[w] == v:
+                    stack.append((w, (*path, w), found + ((w,) if w in mk else ())))
+                elif x > lim:
+                    yield ids[s], [ids[q] for q in (*path, w)], x, [ids[q] for q in found], "limit"
+                else:  # close the loop: u -> w, then w's tree route back to s
+                    nodes, f, pos, cur = [*path, w], list(found) + ([w] if w in mk else []), x, w
+                    how = "stop" if w in st else "loop"
+                    while how == "loop" and cur != s:
+                        nxt = par[cur]
+                        pos += d[cur] - d[nxt]
+                        nodes.append(nxt)
+                        if nxt in mk and pos <= lim and nxt != s:
+                            f.append(nxt)
+                        if nxt == s and s in mk and pos <= lim:
+                            f.append(s)
+                        cur = nxt
+                        if cur != s and cur in st:
+                            how = "stop"
+                    yield ids[s], [ids[q] for q in nodes], pos, [ids[q] for q in f], how
+
+
+def _route(c: int, d: list, par: list, last: dict, thr: float = -1.0) -> list[int]:
+    """Candidates on the tree route from ``c`` up to the start whose distance is at least ``thr``."""
+    out = []
+    while c >= 0 and d[c] >= thr:
+        out.append(c)
+        c = last[par[c]]
+    return out
+
+
+def gap_window_sets(graph: nx.Graph, candidates: Any, *, max_gap_km: float,
+                    max_work: int | None = None) -> tuple[list[tuple], list[dict]]:
+    """Candidate sets of the gap windows: the :func:`gap_walks` from every candidate and corridor end.
+
+    A walk longer than ``G = max_gap_km`` (it passes ``G`` on its way out, or its loop is longer
+    than ``G``) needs an open candidate among those it meets within ``(0, G]``. Computed in one
+    pass per start, no walk spelled out: a walk that passes ``G`` on its way out has the window
+    "the candidates on the tree route to the last candidate ``c`` before the limit", so it is
+    named by ``c``; a window named by ``c`` whose route holds another such ``c'`` is implied by
+    it and dropped, and so is a loop whose way out holds one. A loop longer than ``G`` has the
+    candidates of its way out plus those of its way back within ``G``.
+
+    Returns
+    -------
+    sets
+        Distinct non-empty candidate sets (tuples of node ids, in no particular order; the
+        caller drops implied ones).
+    unmet
+        Windows without any candidate: ``start``, ``path`` (nodes to where the limit falls),
+        ``reach_km`` — one per start and first step.
+    """
+    net = _net(graph)
+    ids = net.ids
+    cand = {net.index[n] for n in candidates if n in net.index}
+    ends = set(np.flatnonzero(net.degree == 1).tolist())
+    s_idx = sorted(cand | ends)
+    eps = _GAP_EPS * max(1.0, max_gap_km)
+    lim = max_gap_km + eps
+    raw: set = set()
+    unmet: list[dict] = []
+    unmet_seen: set = set()
+
+    def no_candidate(s: int, par: list, v: int, w: int) -> None:
+        path = _path_to(par, v) + [w]
+        key = (s, path[1])
+        if key not in unmet_seen:
+            unmet_seen.add(key)
+            unmet.append({"start": ids[s], "path": [ids[q] for q in path], "reach_km": max_gap_km})
+
+    for s, order, d, par in _trees(net, s_idx, lim, max_work):
+        last: dict = {s: -1}  # deepest candidate on the tree route to the node (s excluded), -1 for none
+        for v in order[1:]:
+            last[v] = v if v in cand else last[par[v]]
+        cross: set = set()  # walks passing G: their window is the route's candidates up to last[v]
+        loops: list = []
+        for v in order:
+            if v != s and net.degree[v] == 1:
+                continue  # a corridor end within G: nothing needed
+            dv, pv = d[v], par[v]
+            for w, ln, _k in net.adj[v]:
+                if w == pv or par[w] == v:
+                    continue
+                x = dv + ln
+                if x > lim:
+                    if last[v] >= 0:
+                        cross.add(last[v])
                     else:
-                        f2 = found + ((s,) if s in marks else ())
-                        yield s, (*path, w), total, f2, "loop"
-                    continue
-                if d2 > limit_km + eps:
-                    yield s, (*path, w), d2, found, "limit"
-                    continue
-                stack.append((w, d2, found + ((w,) if w in marks else ()), (*path, w), {**at, w: d2}))
+                        no_candidate(s, par, v, w)
+                elif x + d[w] > lim:  # a loop longer than G (one closing within G needs nothing)
+                    loops.append((v, w, x + d[w] - lim))
+        # a window whose route holds a smaller window (a candidate above it in ``cross``) is implied
+        covered: dict = {s: False}
+        for v in order[1:]:
+            covered[v] = covered[par[v]] or v in cross
+
+        for c in cross:
+            if not covered[par[c]]:
+                raw.add(frozenset(_route(c, d, par, last)))
+        for v, w, thr in loops:
+            c = last[v]
+            if c >= 0 and covered[c]:
+                continue
+            found = _route(c, d, par, last) + _route(last[w], d, par, last, thr)  # out to v, back within G
+            if found:
+                raw.add(frozenset(found))
+            else:
+                no_candidate(s, par, v, w)
+    return [tuple(ids[i] for i in t) for t in raw], unmet
 
 
-def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float) -> dict:
+def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float,
+                  max_work: int | None = None) -> dict:
     """Longest station-free stretch (km) through every edge, by the definition of the gap windows.
 
-    The value of an edge is the larger of (a) the longest stretch between two terminals through it
-    along shortest routes (:func:`station_free_stretches`, exact on tree-shaped zones) and (b) the
-    longest :func:`gap_walks` walk through it from ``starts`` (corridor ends and candidates, as in
-    the windows, plus the open sites) that meets no open site before its end, walked up to
-    ``2 × max_gap_km`` (beyond that a walk's length is a lower bound). A window of the model
-    (walks of ``max_gap_km`` from the same starts, same rules) holds no open site exactly when such
-    a walk is longer than ``max_gap_km``, so ``value > max_gap_km`` is the model's gap rule
-    violated on that edge: a ring road is measured around the ring, not along its shorter side.
+    The value of an edge is the longest :func:`gap_walks` walk through it from ``starts``
+    (corridor ends and candidates, as in the windows, plus the open sites) that meets no open
+    site before its end, walked up to ``2 × max_gap_km`` (beyond that a walk's length is a lower
+    bound). A window of the model (walks of ``max_gap_km`` from the same starts, same trees)
+    holds no open site exactly when the walk extending it is longer than ``max_gap_km``, so
+    ``value > max_gap_km`` is the model's gap rule violated on that edge: a ring road is measured
+    around the ring, not along its shorter side. Edges no walk reaches (farther than
+    ``2 × max_gap_km`` from every start) get the shortest-route stretch of
+    :func:`station_free_stretches` (the zone's whole length for a zone without terminals).
+
+    Computed in one pass per start tree: each walk's length is attached to the node where it
+    leaves the tree and carried up to the start as a running maximum (and, for a loop's way
+    back, up from the far end of the closing edge to the first open site); the per-edge value is
+    the maximum over starts. ``O(starts × nodes within 2 G)``.
 
     Parameters
     ----------
@@ -1107,21 +1367,97 @@ def gap_stretches(graph: nx.Graph, sites: Any, *, starts: Any, max_gap_km: float
         Window starts (candidate nodes; corridor ends are added).
     max_gap_km
         ``G``.
+    max_work
+        Cap on the nodes visited (default :data:`GAP_WORK_CAP`).
 
     Returns
     -------
     dict
         ``edge_key(u, v)`` → km.
     """
-    sites = set(sites)
-    per_edge, _ = station_free_stretches(graph, sites)
-    ends = {n for n in graph.nodes if graph.degree(n) == 1}
-    st = sorted(set(starts) | ends | sites, key=_sort_key)
-    for _s, nodes, length, _found, _how in gap_walks(graph, st, limit_km=2.0 * max_gap_km, stops=sites):
-        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
-            k = edge_key(u, v)
-            if length > per_edge.get(k, 0.0):
-                per_edge[k] = length
+    net = _net(graph)
+    n = len(net.ids)
+    site = np.zeros(n, dtype=bool)
+    for q in sites:
+        if q in net.index:
+            site[net.index[q]] = True
+    site_l = site.tolist()
+    deg = net.degree.tolist()
+    ends = set(np.flatnonzero(net.degree == 1).tolist())
+    s_idx = sorted({net.index[q] for q in [*starts, *sites] if q in net.index} | ends)
+    eps = _GAP_EPS * max(1.0, 2.0 * max_gap_km)
+    lim = 2.0 * max_gap_km + eps
+    best = np.full(len(net.keys), -np.inf)
+    ninf = -np.inf
+    for s, order, d, par in _trees(net, s_idx, lim, max_work):
+        fval: dict = {}
+        rval: dict = {}
+        emax: dict = {}
+        last: dict = {s: -1}  # deepest open site on the tree route (s excluded), -1 for none
+        reach: dict = {s: True}  # no open site strictly between s and the node
+        for v in order[1:]:
+            p = par[v]
+            last[v] = v if site_l[v] else last[p]
+            reach[v] = reach[p] and (p == s or not site_l[p])
+        for v in order:
+            if not reach[v]:
+                continue
+            dv = d[v]
+            if v != s and (site_l[v] or deg[v] == 1):
+                if dv > fval.get(v, ninf):
+                    fval[v] = dv  # a walk stops at a site or ends at a corridor end
+                continue
+            pv = par[v]
+            fv = fval.get(v, ninf)
+            for w, ln, k in net.adj[v]:
+                if w == pv or par[w] == v:
+                    continue
+                x = dv + ln
+                if x > lim or site_l[w]:
+                    val = x  # passes the limit on this edge, or stops at the site w
+                else:
+                    y = last[w]
+                    val = x + d[w] - (d[y] if y >= 0 else 0.0)  # loop: back to the first site, or to s
+                    if val > rval.get(w, ninf):
+                        rval[w] = val
+                if val > fv:
+                    fv = val
+                if val > emax.get(k, ninf):
+                    emax[k] = val
+            if fv > ninf:
+                fval[v] = fv
+        # carry the values up the tree: forward parts to s, loop returns up to the first site
+        kpar: dict = {}
+        for v in order[1:]:
+            p = par[v]
+            for w, _ln, k in net.adj[v]:
+                if w == p:
+                    kpar[v] = k
+                    break
+        fsub: dict = {}
+        racc: dict = {}
+        for v in reversed(order):
+            if v == s:
+                break
+            p, k = par[v], kpar[v]
+            f = max(fval.get(v, ninf), fsub.get(v, ninf))
+            r = max(rval.get(v, ninf), racc.get(v, ninf))
+            e = max(f, r, emax.get(k, ninf))
+            if e > ninf:
+                emax[k] = e
+            if f > fsub.get(p, ninf):
+                fsub[p] = f
+            if r > ninf and p != s and not site_l[p] and r > racc.get(p, ninf):
+                racc[p] = r
+        for k, val in emax.items():
+            if val > best[k]:
+                best[k] = val
+    per_edge = {net.keys[k]: float(best[k]) for k in range(len(net.keys)) if best[k] > -np.inf}
+    if len(per_edge) < len(net.keys):
+        sf, _ = station_free_stretches(graph, set(sites))
+        for k in net.keys:
+            if k not in per_edge and k in sf:
+                per_edge[k] = sf[k]
     return per_edge
 
 

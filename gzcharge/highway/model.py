@@ -17,17 +17,24 @@ path is the whole trip, **access legs included**: seat → interchange → corri
 * **Maximum-gap rule** as required covers: every *window* of corridor of length
   ``G = max_gap_km`` must hold an open site. Windows start at every corridor end (node of
   degree 1) and at every candidate, and follow the walks of
-  :func:`~gzcharge.highway.corridors.gap_walks` (every simple path leading away, branching at
-  junctions; a loop is closed and driven back, so ring roads are measured around). A walk
-  that reaches a corridor end within ``G`` needs nothing; one that passes ``G`` gives the
-  constraint "at least one open candidate among those within ``(start, start + G]``". On a
+  :func:`~gzcharge.highway.corridors.gap_walks`: shortest routes leading away from the start
+  along its shortest-route tree, branching at junctions; where an edge leaves the tree the
+  loop is closed and driven back to the start, so ring roads are measured around. (Not every
+  simple path: their number is exponential on real skeletons with unmerged carriageways and
+  ramps; shortest-route walks are ``O(starts × edges within G)`` and equal the simple paths
+  on tree-shaped networks.) A walk that reaches a corridor end within ``G`` needs nothing;
+  one longer than ``G`` gives the constraint "at least one open candidate among those it
+  meets within ``(0, G]``" (implied windows, supersets of others, are dropped). On a
   single corridor these windows are exactly "no stretch between consecutive sites, or
   between a corridor end and its first site, is longer than ``G``"; a site serves both
   carriageways, so the rule holds in each direction. Windows without any candidate cannot be
   met: they are left out of the model and **reported** in :attr:`HighwayResult.unmet_windows`.
-  The stretch report (``longest_stretch_km``, ``gap_ok``) uses the same walks
-  (:func:`~gzcharge.highway.corridors.gap_stretches`), so ``gap_ok`` is false exactly where a
-  window is violated. ``fixed_open`` sites are one-site covers (forced open, counted as new).
+  The stretch report (``longest_stretch_km``, ``gap_ok``) uses the same walks on the same
+  trees (:func:`~gzcharge.highway.corridors.gap_stretches`), so ``gap_ok`` is false exactly
+  where a window is violated. Beyond the safety cap
+  :data:`~gzcharge.highway.corridors.GAP_WORK_CAP` the windows raise a named
+  :class:`~gzcharge.highway.corridors.GapWorkLimitError` (never a hang) and the report falls
+  back to shortest-route stretches with a notice. ``fixed_open`` sites are one-site covers (forced open, counted as new).
 * **Modes** (all through the core, objective recomputed from the open sites).
   ``max_flow`` with ``stations`` and/or ``budget_cny``: ``max_service`` with
   ``max_new_sites = stations`` and the budget (a non-binding budget when only ``stations`` is
@@ -65,7 +72,15 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import DataError, InfeasibleError
-from gzcharge.highway.corridors import CorridorGraph, _sort_key, edge_key, gap_stretches, gap_walks
+from gzcharge.highway.corridors import (
+    CorridorGraph,
+    GapWorkLimitError,
+    _sort_key,
+    edge_key,
+    gap_stretches,
+    gap_window_sets,
+    station_free_stretches,
+)
 from gzcharge.locate._paths import path_refuelled, path_stops
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,51 +132,31 @@ def gap_windows(graph: nx.Graph, candidates: list, max_gap_km: float) -> tuple[l
     unmet
         Windows with no candidate: ``start`` node, ``path`` (node list walked), ``reach_km``.
     """
-    cand = set(candidates)
-    starts = sorted(cand | {n for n in graph.nodes if graph.degree(n) == 1}, key=_sort_key)
-    seen: set = set()
-    windows: list[list] = []
-    unmet: list[dict] = []
-    unmet_seen: set = set()
-    for s, nodes, _length, found, how in gap_walks(graph, starts, limit_km=max_gap_km, marks=cand):
-        if how != "limit":
-            continue  # a corridor end (or the walk's start, round a loop) within G: nothing needed
-        if found:
-            key = tuple(sorted(set(found), key=_sort_key))
-            if key not in seen:
-                seen.add(key)
-                windows.append(list(key))
-        else:
-            ukey = (s, nodes[1])
-            if ukey not in unmet_seen:
-                unmet_seen.add(ukey)
-                unmet.append({"start": s, "path": list(nodes), "reach_km": max_gap_km})
-    return _minimal_sets(windows), unmet
+    sets, unmet = gap_window_sets(graph, candidates, max_gap_km=max_gap_km)
+    return _minimal_sets([list(w) for w in sets]), unmet
 
 
 def _minimal_sets(sets: list[list]) -> list[list]:
-    """Drop windows that contain another window (they are implied)."""
-    by_len = sorted(sets, key=lambda x: (len(x), [_sort_key(n) for n in x]))
-    kept: list[frozenset] = []
+    """Drop windows that contain another window (they are implied); the rest sorted, shortest first.
+
+    Sets are taken shortest first; a kept set is indexed under one element only, its rarest
+    (fewest input sets hold it), so a new set ``S`` is tested against the kept sets indexed under
+    an element of ``S`` — every kept subset of ``S`` is among them, and each once.
+    """
+    from collections import Counter
+
+    nodes = sorted({n for x in sets for n in x}, key=_sort_key)
+    rank = {n: i for i, n in enumerate(nodes)}
+    ranked = sorted({tuple(sorted(rank[n] for n in set(x))) for x in sets}, key=lambda t: (len(t), t))
+    freq = Counter(i for t in ranked for i in t)
+    index: dict[int, list[frozenset]] = {}
     out = []
-    index: dict = {}
-    for s in by_len:
-        fs = frozenset(s)
-        implied = False
-        cands = set()
-        for n in s:
-            cands.update(index.get(n, ()))
-        for k in cands:
-            if kept[k] <= fs:
-                implied = True
-                break
-        if implied:
+    for t in ranked:
+        fs = frozenset(t)
+        if any(k <= fs for i in t for k in index.get(i, ())):
             continue
-        idx = len(kept)
-        kept.append(fs)
-        for n in s:
-            index.setdefault(n, []).append(idx)
-        out.append(sorted(s, key=_sort_key))
+        index.setdefault(min(t, key=lambda i: (freq[i], i)), []).append(fs)
+        out.append([nodes[i] for i in t])
     return out
 
 
@@ -556,7 +551,7 @@ def assess_highway(prep: HighwayPrepared, sol: JointSolution | None, params: Hig
         out.highway_stations["phase_year"] = pd.array(
             [None if by.get(s) is None or pd.isna(by.get(s)) else int(by[s]) for s in out.highway_stations["site_id"]],
             dtype="Int64")
-    notes = [n for n in prep.notes if n]
+    notes = [n for n in [*prep.notes, out.details.get("stretch_note")] if n]
     out.notice = "; ".join(notes) or None
     out.solution = sol
     station_cost = float(prep.sites.loc[prep.sites["site_id"].isin(mine["site_id"]) & ~prep.sites["existing"],
@@ -760,7 +755,14 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         )
     stations = _frame(st_rows, STATION_COLUMNS, cg.crs)
     # segments with stretch analysis
-    per_edge = gap_stretches(G, open_nodes, starts=cands.sites["node"].tolist(), max_gap_km=params.max_gap_km)
+    stretch_note = None
+    try:
+        per_edge = gap_stretches(G, open_nodes, starts=cands.sites["node"].tolist(), max_gap_km=params.max_gap_km)
+    except GapWorkLimitError as exc:
+        # a graph beyond the safety cap: report shortest-route stretches rather than hang
+        per_edge, _ = station_free_stretches(G, open_nodes)
+        stretch_note = f"longest stretches measured along shortest routes between sites only ({exc})"
+        logger.warning("%s", stretch_note)
     seg_gdf = cg.segments_frame()
     seg_longest: dict = {}
     seg_flow: dict = {}
@@ -805,7 +807,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         stations.to_crs(4326), seg_gdf.to_crs(4326), odg.to_crs(4326), pd.DataFrame(summ),
         unmet_windows=unmet, never_served=never, by_prefecture=by_pref,
     )
-    result.details.update({"total_ev_flow": total, "refuelled_ev_flow": ref_flow,
+    result.details.update({"stretch_note": stretch_note, "total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
                            "effective_range_km": R})
     return result
