@@ -870,8 +870,12 @@ def assess_swap(prep: SwapPrepared, sol: JointSolution, params: SwapParams | Non
         "station_cost_cny": station_f[open_f],
     })
     if len(years) > 1 and len(rows):
-        by = rows.set_index(["site_id", "station_type"])["build_year"]
-        stations["phase_year"] = by.reindex(pd.MultiIndex.from_frame(stations[["site_id", "station_type"]])).to_numpy()
+        key = pd.MultiIndex.from_frame(stations[["site_id", "station_type"]])
+        by = rows.set_index(["site_id", "station_type"])
+        stations["phase_year"] = by["build_year"].reindex(key).to_numpy()
+        for y in years:  # stations standing by each plan year (they never fall)
+            if f"n_{y}" in by.columns:
+                stations[f"n_{y}"] = by[f"n_{y}"].reindex(key).fillna(0).astype(np.int64).to_numpy()
     used = np.flatnonzero(x > 0)
     assignment = pd.DataFrame({
         "demand_id": b.demand_ids[a["row"][used]].to_numpy(),
@@ -961,7 +965,7 @@ def _assemble(prep: SwapPrepared, st: pd.DataFrame, assignment: pd.DataFrame,
     st["county_adcode"] = c["county_adcode"].reindex(st["site_id"]).to_numpy()
     cols = ["site_id", "name", "station_type", "n_stations", "capacity_swaps_day", "swaps_served", "utilisation",
             "fleets", "fleet_ids", "batteries", "extra_packs", "pack_cost_cny", "station_cost_cny", "cost_cny",
-            "county_adcode"] + (["phase_year"] if "phase_year" in st else [])
+            "county_adcode"] + [c for c in st.columns if c == "phase_year" or (c.startswith("n_") and c[2:].isdigit())]
     stations = gpd.GeoDataFrame(st[cols].reset_index(drop=True), geometry=list(c.geometry.reindex(st["site_id"])),
                                 crs="EPSG:4326")
     dem = demand.copy()
