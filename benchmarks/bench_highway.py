@@ -59,9 +59,14 @@ def main() -> None:
     args = ap.parse_args()
     from gzcharge.highway.candidates import build_candidates
     from gzcharge.highway.corridors import build_corridors
-    from gzcharge.highway.model import gap_windows, solve_highway
-    from gzcharge.highway.params import HighwayParams
+    from gzcharge.highway.model import (
+        assess_highway,
+        gap_windows,
+        prepare_highway_from,
+        solve_highway,
+    )
     from gzcharge.highway.traffic import build_traffic
+    from gzcharge.scenario.highway import HighwayParams
 
     kw = {"mode": "min_cost", "target_flow_share": args.min_cost} if args.min_cost is not None else {"stations": args.stations}
     params = HighwayParams(seat_access_max_km=15, enforce_gap=not args.no_gap, **kw)
@@ -85,21 +90,21 @@ def main() -> None:
     print(f"OD paths: {len(tr.od)}, nodes on paths {nodes_on_paths:,} [{t_tr:.2f} s]")
     print(f"gap windows: {len(windows)} (unmet {len(unmet)}) [{t_win:.2f} s]")
     t = time.perf_counter()
-    res = solve_highway(cs, tr, params)
+    prep = prepare_highway_from(cs, tr, params)
+    t_prep = time.perf_counter() - t
+    t = time.perf_counter()
+    sol = solve_highway(prep, params)
     t_solve = time.perf_counter() - t
-    d = res.details
-    print(f"mode: {d['how']}")
-    for s in d["stages"]:
-        print(f"  stage {s['model']}: status {s['status']}, gap {s['gap']:.4%}, {s['seconds']:.1f} s, "
-              f"arc-cover sets {s['n_arc_sets']:,}")
-    n_var = d["n_candidates"] + d["n_paths"]
-    n_con = (d["n_arc_sets"] or 0) + d["n_windows"]
-    print(f"model: {n_var:,} variables ({d['n_candidates']} binary sites + {d['n_paths']:,} path flags), "
-          f"{n_con:,} constraints ({d['n_arc_sets']:,} arc-cover sets + {d['n_windows']} gap windows)")
-    print(f"solve_highway: {t_solve:.1f} s, status {d['status']}, gap {d['gap']:.4%}, stations "
-          f"{len(res.highway_stations)}, refuelled share {d['refuelled_share']:.1%}, "
+    res = assess_highway(prep, sol, params)
+    blk = prep.block
+    print(f"block: {len(blk.site_ids)} sites, {len(blk.path_ids):,} paths, {len(blk.set_path):,} arc-cover sets, "
+          f"{len(blk.covers)} gap windows [{t_prep:.2f} s]")
+    for st in sol.size.get("stages", [{"objective": sol.objective_kind, "status": sol.status, "gap": sol.gap}]):
+        print(f"  stage {st['objective']}: status {st['status']}, gap {st['gap']:.4%}")
+    share = float(sol.service["share"].iloc[-1]) if len(sol.service) else float("nan")
+    print(f"solve_highway: {t_solve:.1f} s, status {sol.status}, gap {sol.gap:.4%}, stations "
+          f"{len(res.highway_stations)}, refuelled share {share:.1%}, "
           f"gap rule met on all segments: {bool(res.expressway_segments['gap_ok'].all())}")
-
 
 if __name__ == "__main__":
     main()

@@ -68,9 +68,14 @@ def main() -> None:
     ap.add_argument("--area", default="贵州省")
     args = ap.parse_args()
 
-    from gzcharge.joint import JointParams, plan_joint
+    import tempfile
+
+    import pandas as pd
+
+    from gzcharge.plan import PlanInputs, run_plan
     from gzcharge.region import get_region
     from gzcharge.scenario import load_scenario
+    from gzcharge.scenario.joint import JointParams
 
     t0 = time.perf_counter()
     region = get_region(args.area).with_townships(TOWNSHIPS)
@@ -82,13 +87,19 @@ def main() -> None:
     targets = {"public": [0.5, 0.7, 0.85, None], "swap": [0.3, 0.5, 0.7, 1.0],
                "highway": [0.4, 0.6, 0.8, 0.8], "hydrogen": [0.2, 0.4, 0.6, 0.6]}
     budgets = [args.budget] * 4 if args.budget > 0 else None
-    jp = JointParams(enabled=True, years=years, budgets_cny=budgets, carry_over=True,
-                     objective=args.objective, targets=targets if args.objective == "min_cost" else {},
-                     time_limit_s=args.time_limit, mip_rel_gap=args.gap, marginal=not args.no_marginal)
+    scen.joint = JointParams(enabled=True, years=years, budgets_cny=budgets, carry_over=True,
+                             objective=args.objective, targets=targets if args.objective == "min_cost" else {},
+                             time_limit_s=args.time_limit, mip_rel_gap=args.gap, marginal=not args.no_marginal)
+    tmp = Path(tempfile.mkdtemp())
+    corr.to_file(tmp / "corridors.geojson", driver="GeoJSON")
+    ll = sa.to_crs("EPSG:4326")
+    pd.DataFrame({"name": ll["name"], "lon": ll.geometry.x, "lat": ll.geometry.y}).to_csv(tmp / "sa.csv", index=False)
     t1 = time.perf_counter()
-    res = plan_joint(region, scen, jp, expressways=corr, service_areas=sa,
-                     progress=lambda m, f: print(f"  [{time.perf_counter() - t1:6.1f} s] {m}", flush=True))
+    plan = run_plan(region, scen, PlanInputs(expressways=str(tmp / "corridors.geojson"),
+                                             service_areas=str(tmp / "sa.csv"), townships=str(TOWNSHIPS)),
+                    progress=lambda m, f: print(f"  [{time.perf_counter() - t1:6.1f} s] {m}", flush=True))
     wall = time.perf_counter() - t1
+    res = plan.joint
     s = res.solution
     print(f"\nmodel: {s.size['columns']:,} columns ({s.size['integer_columns']:,} integer), {s.size['rows']:,} rows, "
           f"{s.size['nonzeros']:,} nonzeros")
@@ -100,7 +111,7 @@ def main() -> None:
     print("cost driver:", res.cost_driver)
     print("\nservice by tier and year:")
     print(res.joint_service.pivot(index="tier", columns="year", values="share").round(3).to_string())
-    print("\nsites:", {k: len(v) for k, v in res.layers().items() if hasattr(v, "geometry")})
+    print("\nsites:", {k: len(v) for k, v in plan.layers().items() if hasattr(v, "geometry")})
     if res.joint_marginal is not None:
         print("\nmarginal budget:")
         print(res.joint_marginal.to_string(index=False))

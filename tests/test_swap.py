@@ -174,7 +174,7 @@ def test_matches_core_p_median_random():
     )
     prep = SwapPrepared(block=data.block(), sites=pd.DataFrame({"site_id": cols}), notes=[], demand=None,
                         candidates=None, cost=None, data=data, type_names=["car"])
-    ours = solve_swap(prep, SwapParams(mip_rel_gap=1e-9))
+    ours = solve_swap(prep, SwapParams(), mip_rel_gap=1e-9)
     cm = CostMatrix(pd.Index(rows), pd.Index(cols), sp.csr_array((dist[ok] * rate, np.nonzero(ok)), shape=(n, m)))
     core = median.p_median(cm, pd.Series(swaps, index=rows), None, capacity=pd.Series(cap, index=cols),
                            site_cost=pd.Series(fcost, index=cols), single_source=False, mip_rel_gap=1e-9)
