@@ -1993,10 +1993,18 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
         tot = float(np.sum(budgets))
         tb = tot if tb is None else min(tb, tot)
     try:
-        m1, info1 = build_joint_model(one, years=[info["years"][-1]], total_budget=tb, registry=registry,
-                                      objective=objective, monotone_targets=False)
-        r1 = solve(m1, time_limit_s=None if time_limit_s is None else 0.25 * time_limit_s, mip_rel_gap=mip_rel_gap,
-                   threads=threads, enforce_wall_clock=time_limit_s is not None, load_solution=False)
+        kw1 = dict(years=[info["years"][-1]], total_budget=tb, registry=registry, objective=objective,
+                   monotone_targets=False)
+        m1, info1 = build_joint_model(one, **kw1)
+        tl1 = None if time_limit_s is None else 0.25 * time_limit_s
+        if any(isinstance(b, CoverageBlock) and b.capacitated for b in one):
+            # whole plugs: the staged one-year solve (continuous plugs, then whole plugs for those sites)
+            r1, _ = _staged_solve(one, m1, info1, {**kw1, "budgets": None, "carry_over": False, "discount_rate": 0.0,
+                                                   "year_weight": None},
+                                  time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads)
+        else:
+            r1 = solve(m1, time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads,
+                       enforce_wall_clock=time_limit_s is not None, load_solution=False)
     except Exception as exc:  # no start is no failure
         logger.info("joint: no warm start from the last year alone (%s)", exc)
         return None
@@ -2103,6 +2111,15 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
                 scale = np.divide(N, NT[:, None], out=np.zeros_like(N), where=NT[:, None] > 0)
                 Fl = p["FT"][:, None] * scale[a["fac"]]
                 x[d["xo"]: d["xo"] + Fl.size] = Fl.ravel()
+                if "qo" in d:  # extra packs the flows need: max(0, ceil(ρ served − S n)), cumulative as N and flows
+                    ft = a["fac_type"]
+                    served = np.zeros_like(N)
+                    np.add.at(served, a["fac"], Fl)
+                    rho = np.asarray(b.packs_per_volume, float)[ft][:, None]
+                    inc = np.asarray(b.packs_included, float)[ft][:, None]
+                    Q = np.maximum(np.ceil(rho * served - inc * N - 1e-9), 0.0)
+                    Q = np.maximum.accumulate(Q, axis=1)
+                    x[d["qo"]: d["qo"] + Q.size] = Q.ravel()
                 continue
             X = np.zeros((len(d["new"]), T))
             X[p["units"]] = o
