@@ -288,7 +288,7 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
                          "once per site"]
     timings["total"] = time.perf_counter() - t0
     out.timings = timings
-    return out, dict(sorted(results.items(), key=lambda kv: [t.name for t in tiers].index(kv[0])))
+    return out, {t.name: results[t.name] for t in tiers}  # plan order
 
 
 def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) -> pd.DataFrame:

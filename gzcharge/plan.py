@@ -225,7 +225,7 @@ def run_plan(
         prep = tier.timed_prepare(ctx)
         timings[f"{tier.name}_prepare"] = prep.seconds
         notices += [f"{tier.name}: {x}" for x in dict.fromkeys(prep.notes)]
-        if prep.skipped and not any(prep.skipped in x for x in prep.notes):
+        if prep.skipped:
             notices.append(prep.skipped)
         preps.append(prep)
 

@@ -112,3 +112,11 @@ def test_plan_names_no_tier():
     text = (ROOT / "plan.py").read_text(encoding="utf-8")
     for name in ("public", "highway", "swap", "hydrogen"):
         assert f"plan_{name}" not in text and f".{name} " not in text, f"plan.py names the {name} tier"
+
+
+def test_registry_and_scenario_name_the_same_tiers():
+    """Every registered tier has its ``[tiers]`` switch, and every switch a registered tier."""
+    from gzcharge.scenario.joint import TIERS
+    from gzcharge.tiers import REGISTRY
+
+    assert set(REGISTRY) == set(TIERS)

@@ -47,10 +47,8 @@ class HighwayTier(Tier):
 
     def prepare(self, ctx: PlanContext) -> Prepared:
         hp = prepared_corridors(ctx)
-        notes = list(hp.notes)
+        notes = [n for n in hp.notes if n != hp.notice]  # a skip notice is reported once, as ``skipped``
         rejected = (hp.details or {}).get("rejected_sites")
-        if rejected is None and getattr(hp, "candidates", None) is not None:
-            rejected = getattr(hp.candidates, "rejected", None)
         if rejected is not None and len(rejected):
             snap = ctx.scenario.highway.candidate_snap_m
             notes.append(f"{len(rejected)} service area(s)/site(s) not attached to any corridor: "

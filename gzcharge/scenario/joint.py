@@ -8,10 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gzcharge.errors import ConfigError
+from gzcharge.scenario.common import TiersParams
 
 __all__ = ["TIERS", "JointParams", "joint_params"]
 
-TIERS = ("public", "highway", "swap", "hydrogen")
+#: Tier names: the switches of ``[tiers]`` (one place for the list).
+TIERS = tuple(TiersParams.model_fields)
 
 
 class JointParams(BaseModel):
