@@ -2,9 +2,10 @@
 
 How the demand is estimated (stated in the report too)
 ------------------------------------------------------
-1. **EVs per county** — :func:`county_evs`: ``households × car_share × cars_per_car_household ×
-   car_growth × ev_share_of_cars`` (2020 census; ``car_share`` = long-form households owning a
-   car / long-form households) unless the scenario gives ``ev.evs_by_county``. A county's EVs
+1. **EVs per county** — :func:`county_evs`: the province's NEV stock of ``ev.year`` shared out by
+   ``households × car_share × adoption`` (2020 census; ``car_share`` = long-form households owning
+   a car / long-form households; ``adoption`` the prefecture's relative NEV adoption) over all 88
+   counties, unless the scenario gives ``ev.evs_by_county``. A county's EVs
    are spread over its residents evenly (EVs per resident ``e_c = EVs / population``): the
    census has no car ownership split by urban and rural residence.
 2. **City core** (tier ``city``) — around each prefecture seat: the census city-core (城区)
@@ -105,19 +106,37 @@ SOURCE_OSM = "osm_landuse"
 SOURCE_ESTIMATE = "estimate"
 
 
-def county_evs(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
-    """EVs per county (Series by adcode) from the census and the scenario's ``ev`` section.
-
-    ``EVs = households × (longform_households_with_car / households_longform) ×
-    cars_per_car_household × car_growth × ev_share_of_cars``; ``ev.evs_by_county`` replaces
-    the estimate for the counties it names. Counties without census figures get 0 (logged).
-    """
+def _ev_weights(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
+    """``w_c = households × car_share × adoption`` per county (Series by adcode; NaN without census)."""
     c = counties.set_index(counties["adcode"].astype(str))
     hh = pd.to_numeric(c["households"], errors="coerce").astype(float)
     lf = pd.to_numeric(c["households_longform"], errors="coerce").astype(float)
     car = pd.to_numeric(c["longform_households_with_car"], errors="coerce").astype(float)
     share = (car / lf).where(lf > 0)
-    evs = hh * share * ev.cars_per_car_household * ev.car_growth * ev.ev_share_of_cars
+    adoption = np.array([ev.adoption(code) for code in c.index], dtype=float)
+    return hh * share * adoption
+
+
+def province_ev_weight(ev: EVParams) -> float:
+    """``Σ w_c`` over the 88 counties of the built-in Guizhou pack (the denominator of :func:`county_evs`)."""
+    from gzcharge.sources.builtin import load_facts
+
+    f = load_facts()
+    return float(_ev_weights(f[f["level"] == "county"], ev).sum())
+
+
+def county_evs(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
+    """EVs per county (Series by adcode) from the census and the scenario's ``ev`` section.
+
+    ``EVs(c) = stock(year) × w_c / Σ_{Guizhou} w_k`` with ``w_c = households_c ×
+    (longform_households_with_car / households_longform)_c × adoption(prefecture of c)``; the
+    denominator runs over all 88 counties of the built-in pack, so a county gets the same EVs in
+    every region that holds it (prefecture, province or a user boundary; area-weighted census
+    figures of a user boundary give the matching share). ``ev.evs_by_county`` replaces the
+    estimate for the counties it names. Counties without census figures get 0 (logged).
+    """
+    w = _ev_weights(counties, ev)
+    evs = ev.stock(ev.year) * w / province_ev_weight(ev)
     unknown = evs.index[evs.isna()]
     for code, n in ev.evs_by_county.items():
         if code not in evs.index:

@@ -15,7 +15,7 @@ class HydrogenPhase(BaseModel):
     Attributes
     ----------
     name
-        Label (e.g. ``"2023–2025"``).
+        Label (e.g. ``"2026–2028"``).
     year
         Phase year for a ``phase_year`` column (optional).
     stations, budget_cny
@@ -55,8 +55,12 @@ class HydrogenParams(BaseModel):
     500/1,000/2,000 kg/day cost roughly 12/15/25 M CNY (equipment + works, no land) in
     Chinese demonstration-city tenders; tube-trailer delivery is economic within ~100–200 km of
     a source (``max_supply_km = 150``). ``truck_share`` (medium/heavy trucks among expressway
-    vehicles, ~0.2–0.3 on Guizhou freight corridors) and ``hydrogen_share`` (fuel-cell share
-    of those trucks in the plan year) are placeholders to set per scenario.
+    vehicles; assumption 0.25, range 0.2–0.3 on Guizhou freight corridors). ``hydrogen_share``
+    (fuel-cell share of those trucks in the plan year): 0.005, range 0.001–0.01 — the national
+    target was about 50,000 fuel-cell vehicles by 2025 (《氢能产业发展中长期规划(2021-2035年)》,
+    NDRC/NEA 2022: 到2025年燃料电池车辆保有量约5万辆), at most ~0.5 % of China's roughly ten million
+    medium and heavy trucks; Guizhou's own fleet in 2025 is about a hundred hydrogen trucks in
+    六盘水, so 0.5 % in 2030 is already an ambitious scenario (the earlier 0.05 was ten times that).
 
     Attributes
     ----------
@@ -79,7 +83,7 @@ class HydrogenParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     truck_share: float = Field(default=0.25, ge=0, le=1)
-    hydrogen_share: float = Field(default=0.05, ge=0, le=1)
+    hydrogen_share: float = Field(default=0.005, ge=0, le=1)
     range_km: float = Field(default=500.0, gt=0)
     range_reserve_share: float = Field(default=0.1, ge=0, lt=1)
     kg_per_100km: float = Field(default=8.0, gt=0)

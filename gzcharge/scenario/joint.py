@@ -27,7 +27,7 @@ class JointParams(BaseModel):
         Tiers in the joint model (each needs its inputs; a tier without them is left out
         with a notice).
     years
-        Plan years, increasing (e.g. 2022–2025).
+        Plan years, increasing (default 2026–2030, the 15th Five-Year Plan).
     budgets_cny
         Budget per year (CNY), one per year; ``None`` = no yearly limit.
     total_budget_cny
@@ -71,7 +71,7 @@ class JointParams(BaseModel):
 
     enabled: bool = False
     tiers: list[str] = Field(default_factory=lambda: list(TIERS))
-    years: list[int] = Field(default_factory=lambda: [2022, 2023, 2024, 2025])
+    years: list[int] = Field(default_factory=lambda: [2026, 2027, 2028, 2029, 2030])
     budgets_cny: list[float] | None = None
     total_budget_cny: float | None = Field(default=None, ge=0)
     carry_over: bool = False

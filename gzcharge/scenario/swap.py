@@ -30,6 +30,8 @@ class FleetTypeParams(BaseModel):
         Longest one-way road distance from a demand point to its swap station.
     station_type
         Key into :attr:`SwapParams.station_types`.
+    prefectures
+        Default fleets only: the prefectures (adcodes) that have this fleet type (empty = all).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -41,6 +43,7 @@ class FleetTypeParams(BaseModel):
     swap_share: float = Field(ge=0, le=1)
     service_km: float = Field(gt=0)
     station_type: str
+    prefectures: list[str] = Field(default_factory=list)
 
 
 class StationTypeParams(BaseModel):
@@ -85,8 +88,9 @@ def _default_fleet_types() -> dict[str, FleetTypeParams]:
     #   smaller: 6. Most e-buses charge at depots, a minority swap (10 %), about once a day.
     # * logistics: light urban delivery vans, ~15 per 10k; 1 swap/day; 30 % electric.
     # * sanitation: ~300k sanitation vehicles nationwide -> ~3 per 10k urban residents.
-    # * mine_truck: coal / aggregate short-haul trucks (六盘水, 毕节); 2 per 10k urban residents is
-    #   a placeholder — give a fleet file with depots for real work. Heavy trucks in China
+    # * mine_truck: coal / aggregate short-haul trucks, only in the coal prefectures 六盘水, 毕节 and
+    #   黔西南 (Guizhou's coal output comes mostly from these three); 2 per 10k urban residents is a
+    #   placeholder (range 1-10) — give a fleet file with depots for real work. Heavy trucks in China
     #   electrify mostly through swapping; 3-5 swaps a day on short-haul shuttles.
     return {
         "taxi": FleetTypeParams(label="出租车/网约车", per_10k_urban=25.0, swaps_per_vehicle_day=1.5,
@@ -100,7 +104,7 @@ def _default_fleet_types() -> dict[str, FleetTypeParams]:
                                       station_type="heavy_truck"),
         "mine_truck": FleetTypeParams(label="矿卡/短倒重卡", per_10k_urban=2.0, swaps_per_vehicle_day=3.0,
                                       electrified_share=0.1, swap_share=0.6, service_km=15.0,
-                                      station_type="heavy_truck"),
+                                      station_type="heavy_truck", prefectures=["520200", "520500", "522300"]),
     }
 
 
@@ -155,6 +159,13 @@ class SwapParams(BaseModel):
         service distance (1 centre + ring points).
     circuity
         Road distance / straight line for screening distances.
+    min_utilisation
+        Utilisation floor of a swap station (swaps served / capacity, 0-1): a fleet is planned for
+        swapping only where the swaps within its service distance of one candidate site fill at
+        least this share of one station of its type; smaller fleets are left to depot / public
+        charging (listed in a note). Assumption: 0.2 (range 0.1-0.4) — a car station of 500
+        swaps/day needs ~100 a day; operators' break-even figures for passenger-car swap stations are
+        in the low hundreds of swaps a day.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -169,6 +180,7 @@ class SwapParams(BaseModel):
     urban_density_per_km2: float = Field(default=10_000.0, gt=0)
     urban_points: int = Field(default=7, ge=1)
     circuity: float = Field(default=1.4, ge=1)
+    min_utilisation: float = Field(default=0.2, ge=0, le=1)
 
     @field_validator("urban_points")
     @classmethod

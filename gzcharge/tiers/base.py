@@ -76,7 +76,7 @@ class PlanContext:
     distance_network: Any = None
     pois: Any = None
     builtup: Any = None
-    year: int = 2025
+    year: int = 2030
     notices: list[str] = field(default_factory=list)
     progress: ProgressCallback | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -872,9 +872,9 @@ def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
         f"- Hard targets: every township covered (乡镇全覆盖) = {p.township_full_coverage}; "
         f"each county ≥ {p.min_county_coverage:.0%} of its EVs covered; at least one station per "
         f"{p.evs_per_station:g} EVs per county.\n"
-        f"- EV stock {sc.ev.year}: 2020 census households × car-owning share (long-form sample) × "
-        f"cars per car household {sc.ev.cars_per_car_household:g} × growth {sc.ev.car_growth:g} × EV share "
-        f"{sc.ev.ev_share_of_cars:.0%}.\n"
+        f"- EV stock {sc.ev.year}: the province's NEV stock path ({sc.ev.stock(sc.ev.year):,.0f} NEVs in "
+        f"{sc.ev.year}) shared out by 2020 census households × car-owning share (long-form sample) × the "
+        "prefecture's relative adoption (ev.adoption_by_prefecture), over all 88 counties.\n"
     )
     if p.budget_cny is not None or p.max_stations is not None:
         rules += f"- Budget {p.budget_cny or '–'} CNY, station limit {p.max_stations or '–'}.\n"
