@@ -368,6 +368,8 @@ def _print_plan_summary(result, written) -> None:
     from rich.table import Table
 
     console = _stdout()
+    if result.unmet():
+        _stderr().print(f"[bold red]{_escape(result.headline())}[/]", highlight=False, soft_wrap=True)
     _summary_table(f"plan {result.region.name} — scenario {result.scenario.name}", result.summary_rows())
     if result.public is not None:
         pub = result.public

@@ -8,8 +8,11 @@ How the demand is estimated (stated in the report too)
    counties, unless the scenario gives ``ev.evs_by_county``. A county's EVs
    are spread over its residents evenly (EVs per resident ``e_c = EVs / population``): the
    census has no car ownership split by urban and rural residence.
-2. **City core** (tier ``city``) — around each prefecture seat: the census city-core (城区)
-   population ``P``. Without OSM landuse the built-up area is a documented estimate: a disc
+2. **City core** (tier ``city``) — where ``public.city_core_counties`` lists the districts
+   that form a prefecture's core (贵阳: 南明, 云岩, 花溪, 乌当, 白云, 观山湖), the census city-core
+   (城区) population ``P`` is split over those districts by urban population (at most all of
+   it) and each district gets a city disc at its seat, sized as below. Otherwise: around each
+   prefecture seat, the census city-core population ``P``. Without OSM landuse the built-up area is a documented estimate: a disc
    of area ``P / urban_residents_per_km2`` (default 10,000 residents per km², i.e. 1 km² per
    10,000 urban residents) centred on the seat. The counties whose seat lies in that disc
    (and the seat's own county) are the core counties; each gives up urban residents to the
@@ -220,6 +223,28 @@ def urban_zones(region: Region, scenario: Scenario) -> pd.DataFrame:
         pc = float(ps["population"]) if pd.notna(ps["population"]) else float("nan")
         if not math.isfinite(pc) or pc <= 0:
             logger.warning("prefecture seat %s has no city-core population; it is planned as a county seat", ps["name"])
+            continue
+        listed = [c for c in p.city_core_counties.get(str(ps["county_adcode"])[:4] + "00", []) if c in urban.index]
+        if listed:  # the core is the districts that form it: one disc per district seat
+            members = set(listed) | {ps["county_adcode"]}
+            u = urban[sorted(members)]
+            take = u * min(1.0, pc / u.sum()) if u.sum() > 0 else u
+            absorbed[take.index] += take
+            core_counties |= members
+            for code in take.index:
+                seat = ps if code == ps["county_adcode"] or code not in seats.index else seats.loc[code]
+                res = float(take[code])
+                if res <= 0:
+                    continue
+                county_name = str(region.counties.set_index(region.counties["adcode"].astype(str))
+                                  .loc[code, "name"]) if code in set(region.counties["adcode"].astype(str)) else code
+                zones.append({
+                    "zone_id": f"city-{ps['settlement_id']}-{code}", "tier": "city", "county_adcode": code,
+                    "settlement_id": seat["settlement_id"], "name": f"{ps['name']} 城区·{county_name}",
+                    "x": seat["x"], "y": seat["y"], "population": res, "evs": res * float(ev_per_res[code]),
+                    "radius_m": math.sqrt(res / p.urban_residents_per_km2 / math.pi) * 1000.0,
+                    "basis": "census city-core population split over the core districts by urban population",
+                })
             continue
         r = math.sqrt(pc / p.urban_residents_per_km2 / math.pi) * 1000.0
         d = np.hypot(seats["x"] - ps["x"], seats["y"] - ps["y"])

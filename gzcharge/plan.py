@@ -80,6 +80,19 @@ class Plan:
         """True when at least one tier produced a plan (a skipped tier does not count)."""
         return bool(self.ran())
 
+    def unmet(self) -> list[str]:
+        """Hard rules missed, over every tier that ran (``"<tier>: <sentence>"``)."""
+        return [f"{r.tier}: {u}" for r in self.ran() for u in r.unmet]
+
+    def headline(self) -> str:
+        """One line: the hard rules missed when there are any, else the solver status."""
+        miss = self.unmet()
+        if miss:
+            return (f"HARD RULES MISSED ({len(miss)}): " + "; ".join(miss[:3])
+                    + (f"; … {len(miss) - 3} more (see the report)" if len(miss) > 3 else "")
+                    + f" — solver status {self.status()}")
+        return f"all hard rules met — solver status {self.status()}"
+
     def status(self) -> str:
         """Worst solver status over the tiers that ran (``not_run`` when none did)."""
         statuses = [r.status.value for r in self.ran()]
@@ -108,6 +121,8 @@ class Plan:
             "township_source": self.region.township_source or "estimated",
             "solver": f"HiGHS (highspy {pkg_version('highspy')}) via Pyomo {pkg_version('pyomo')}",
             "status": self.status(),
+            "headline": self.headline(),
+            "hard_rules_missed": len(self.unmet()),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "notices": " | ".join(self.notices),
         }
@@ -123,7 +138,8 @@ class Plan:
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         """Key figures for the CLI's summary table."""
-        rows: list[tuple[str, Any]] = [("region", f"{self.region.name} ({self.region.code})"),
+        rows: list[tuple[str, Any]] = [("headline", self.headline()),
+                                       ("region", f"{self.region.name} ({self.region.code})"),
                                        ("distance mode", self.distance_mode),
                                        ("townships", self.region.township_source or "estimated (labelled)")]
         if self.joint is not None:

@@ -24,13 +24,16 @@ def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
 
     stem = Path(stem)
     reg = plan.region
-    overview = (
+    miss = plan.unmet()
+    headline = (f"**HARD RULES MISSED ({len(miss)})** — the plan below does not meet:\n"
+                + "\n".join(f"- {u}" for u in miss) + "\n\n") if miss else ""
+    overview = headline + (
         f"- Region: **{reg.name}** ({reg.code}, {reg.kind}), {len(reg.counties)} counties, "
         f"2020 census population {int(reg.pop_total):,}.\n"
         f"- Scenario: `{plan.scenario.name}` {plan.scenario.description}\n"
         f"- Distances: **{plan.distance_mode}**; metric CRS {reg.metric_crs}.\n"
         f"- Township seats: {reg.township_source or 'none given — township demand is an ESTIMATED lattice (labelled)'}.\n"
-        f"- Status: {plan.status()}.\n"
+        f"- Status: {plan.headline()}.\n"
     )
     if plan.inputs.overrides:
         overview += f"- Overrides: `{' '.join(plan.inputs.overrides)}`\n"

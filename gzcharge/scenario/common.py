@@ -170,7 +170,7 @@ class SolverParams(_Section):
     """HiGHS settings shared by every model of a run."""
 
     time_limit_s: float = 60.0
-    mip_rel_gap: float = 0.01
+    mip_rel_gap: float = 0.02
     threads: int = 2
 
     _pos = field_validator("time_limit_s")(_positive)

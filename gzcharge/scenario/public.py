@@ -37,11 +37,18 @@ class PublicParams(_Section):
 
     mode: Literal["min_cost", "max_cover"] = "min_cost"
     # service radius per tier
-    city_core_radius_km: float = 2.0
+    city_core_radius_km: float = 1.0
     county_seat_radius_km: float = 3.0
     township_radius_km: float = 10.0
     # hard policy targets
     township_full_coverage: bool = True
+    township_own_charger: bool = True
+    # prefecture adcode -> the county-level districts forming its city core (default: see default.toml)
+    city_core_counties: dict[str, list[str]] = Field(default_factory=lambda: {
+        "520100": ["520102", "520103", "520111", "520112", "520113", "520115"],
+        "520200": ["520201", "520204"],
+        "520300": ["520302", "520303"],
+    })
     min_county_coverage: float = 0.95
     evs_per_station: float = 500.0
     # budget (max_cover; in min_cost a budget the targets cannot fit raises InfeasibleError)
@@ -54,16 +61,16 @@ class PublicParams(_Section):
     lattice_spacing_factor: float = 0.5
     estimated_township_spacing_km: float = 12.0
     # station sizing
-    kwh_per_ev_day: float = 6.0
-    public_charging_share: float = 0.4
-    plug_kw: float = 60.0
+    kwh_per_ev_day: float = 6.8
+    public_charging_share: float = 0.5
+    plug_kw: float = 46.5
     hours_per_day: float = 24.0
-    utilisation_target: float = 0.15
+    utilisation_target: float = 0.06
     min_plugs: int = 2
-    cost_per_extra_plug_cny: float = 60_000.0
+    cost_per_extra_plug_cny: float = 46_500.0
     # candidates
     grid_spacing_km: float = 5.0
-    urban_grid_spacing_km: float = 1.0
+    urban_grid_spacing_km: float = 0.7
     large_parking_min_capacity: int = 50
     candidate_cost_cny: CandidateCosts = Field(default_factory=CandidateCosts)
 

@@ -152,6 +152,9 @@ class TierResult:
         The tier's own result object (e.g. :class:`~gzcharge.tiers.public.PublicResult`).
     skipped
         Why the tier did not run (None when it ran).
+    unmet
+        Hard rules of the tier the plan misses (one sentence each, naming the county/site): the
+        plan's headline whenever it is not empty, whatever the solver status.
     """
 
     tier: str
@@ -167,6 +170,7 @@ class TierResult:
     notes: list[str] = field(default_factory=list)
     raw: Any = None
     skipped: str | None = None
+    unmet: list[str] = field(default_factory=list)
 
     @classmethod
     def skipped_result(cls, tier: str, title: str, reason: str) -> TierResult:
