@@ -51,49 +51,71 @@ PUBLIC_POI_TAGS: dict[str, list[str]] = {"amenity": ["fuel", "parking", "chargin
 _SAME_PLACE_M = 1.0
 
 
-def read_existing_stations(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
-    """Read a CSV of existing charging stations: ``name, lon, lat[, plugs, kw]`` (WGS-84).
+def read_existing_stations(path: str | os.PathLike[str], *, crs: str = "wgs84") -> gpd.GeoDataFrame:
+    """Read existing charging stations: a station list or a gridded count.
+
+    *Station list*: ``name, lon, lat[, plugs, kw]`` (名称/站名, 经度, 纬度, 桩数/枪数, 功率; any
+    format and encoding :func:`gzcharge.sources.files.read_table` reads). *Gridded count*:
+    ``lat, lon, count`` cells (e.g. ``cell_center_lat, cell_center_lon, count`` of a 0.01°
+    grid, 数量): each cell becomes ``count`` existing stations at the cell centre, named
+    ``grid <lat>,<lon> #k``, plugs unknown (the public tier then takes ``min_plugs`` per
+    station, its documented assumption). A file with a ``count`` column and no ``name`` is a
+    grid.
+
+    Parameters
+    ----------
+    path
+        The file.
+    crs
+        Coordinate system of the file (``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:<code>``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name, plugs, kw, source`` and points (EPSG:4326); ``attrs["column_mapping"]``,
+        ``attrs["grid_cells"]`` (cells of a gridded count, else 0).
 
     Raises
     ------
     DataError
-        Missing file or columns, non-numeric or out-of-range coordinates (projected metres or
-        swapped lon/lat are detected and named).
+        Missing file or columns; non-numeric, negative or fractional plugs/counts, negative kW;
+        coordinates out of range, swapped or projected without ``--crs`` (named as such).
     """
     import geopandas as gpd
 
+    from gzcharge.sources.files import numeric_column, points_from_table, read_table
+
+    what = "existing-stations file"
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"existing-stations file {p} does not exist")
-    try:
-        df = pd.read_csv(p, encoding="utf-8-sig")
-    except Exception as exc:  # pandas raises many parser errors
-        raise DataError(f"{p}: cannot read as CSV: {exc}") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    missing = [c for c in ("name", "lon", "lat") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; expected name, lon, lat[, plugs, kw]")
-    for col in ("lon", "lat", "plugs", "kw"):
-        if col in df.columns:
-            vals = pd.to_numeric(df[col], errors="coerce")
-            bad = vals.isna() & df[col].notna() if col in ("plugs", "kw") else vals.isna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-                raise DataError(f"{p}: line {row}: {col} = {df[col].iloc[row - 2]!r} is not a number")
-            df[col] = vals
-    lon, lat = df["lon"].to_numpy(), df["lat"].to_numpy()
-    if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
-        raise DataError(f"{p}: lon/lat out of range (e.g. {lon[0]}, {lat[0]}): the file looks projected; "
-                        "give WGS-84 longitude/latitude in degrees")
-    if len(df) and ((lat > 60) & (lon < 60)).mean() > 0.5:
-        raise DataError(f"{p}: lon and lat look swapped (lon {lon[0]}, lat {lat[0]}); Guizhou is about 104-110°E, 24-29°N")
-    out = gpd.GeoDataFrame(
-        {"name": df["name"].astype(str),
-         "plugs": df["plugs"] if "plugs" in df.columns else np.nan,
-         "kw": df["kw"] if "kw" in df.columns else np.nan},
-        geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326",
-    )
+    df = read_table(p, what, ("name", "lon", "lat", "plugs", "kw", "count"), required=("lon", "lat"))
+    if "name" not in df.columns and "count" not in df.columns:
+        raise DataError(f"{what} {p}: give a 'name' column (a station list: name, lon, lat[, plugs, kw]) or a "
+                        "'count' column (a gridded count: lat, lon, count)")
+    if len(df) == 0:
+        raise DataError(f"{what} {p}: no rows")
+    pts = points_from_table(df, what, crs)
+    grid = "count" in df.columns and "name" not in df.columns
+    if grid:
+        count = numeric_column(df, "count", what, minimum=0, integer=True, allow_missing=False,
+                               fix="give a whole number of stations >= 0 per cell")
+        n = count.to_numpy().astype(np.int64)
+        idx = np.repeat(np.arange(len(df)), n)
+        k = np.concatenate([np.arange(1, c + 1) for c in n]) if len(n) else np.zeros(0, np.int64)
+        lat_s, lon_s = df["lat"].astype(str).to_numpy()[idx], df["lon"].astype(str).to_numpy()[idx]
+        names = [f"grid {a},{o} #{j}" for a, o, j in zip(lat_s, lon_s, k, strict=True)]
+        out = gpd.GeoDataFrame({"name": names, "plugs": np.nan, "kw": np.nan},
+                               geometry=pts.values[idx], crs="EPSG:4326")
+        logger.info("%s: %d grid cells, %d stations at the cell centres", p.name, len(df), int(n.sum()))
+    else:
+        plugs = numeric_column(df, "plugs", what, minimum=0, integer=True,
+                               fix="give the plug (charging-gun) count as a whole number >= 0, or leave it empty")
+        kw = numeric_column(df, "kw", what, minimum=0, exclusive_min=True, maximum=100_000,
+                            fix="give the power in kW (> 0), or leave it empty")
+        out = gpd.GeoDataFrame({"name": df["name"].astype(str).str.strip().to_numpy(), "plugs": plugs.to_numpy(),
+                                "kw": kw.to_numpy()}, geometry=pts.values, crs="EPSG:4326")
     out["source"] = f"file:{p.name}"
+    out.attrs["column_mapping"] = df.attrs.get("column_mapping", {})
+    out.attrs["grid_cells"] = len(df) if grid else 0
     return out
 
 
@@ -241,7 +263,9 @@ def public_candidates(
     frame = frame.assign(_o=order).sort_values("_o", kind="stable")
     key = np.round(frame["x"].to_numpy() / _SAME_PLACE_M).astype(np.int64) * 10_000_000_000 + \
         np.round(frame["y"].to_numpy() / _SAME_PLACE_M).astype(np.int64)
-    frame = frame[~pd.Series(key).duplicated().to_numpy()].drop(columns="_o").reset_index(drop=True)
+    # several existing stations may share a position (a gridded count): each stays a station
+    dup = pd.Series(key).duplicated().to_numpy() & (frame["ctype"].to_numpy() != "existing")
+    frame = frame[~dup].drop(columns="_o").reset_index(drop=True)
 
     costs = p.candidate_cost_cny.model_dump()
     costs["existing"] = 0.0
