@@ -96,6 +96,10 @@ class PlanInputs:
 
             frames.append(("--townships", self.townships, read_township_seats(self.townships, crs=self.crs),
                            "settlement_id"))
+        if self.exclude:
+            from gzcharge.candidates import read_exclusion_zones
+
+            read_exclusion_zones(self.exclude, crs=self.crs)
         area = gpd.GeoSeries([region.boundary], crs="EPSG:4326").to_crs(region.metric_crs).buffer(1000.0).iloc[0]
         for flag, path, gdf, id_col in frames:
             mapping = gdf.attrs.get("column_mapping") or {}
