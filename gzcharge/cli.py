@@ -116,9 +116,9 @@ def _resolve_region(
     """Region from a built-in name/adcode or a user boundary file, with optional township seats."""
     from gzcharge.errors import ConfigError
     from gzcharge.region import Region, get_region
+    from gzcharge.sources.files import _check_crs_choice
 
-    if crs not in ("wgs84", "gcj02"):
-        raise ConfigError(f"--crs {crs!r}: expected wgs84 or gcj02")
+    crs = _check_crs_choice(crs)
     if boundary and name:
         raise ConfigError("give either a region name or --boundary FILE, not both")
     if boundary:
@@ -171,7 +171,8 @@ def _check_out(out: str, *, suffix: str = ".gpkg") -> None:
 
 
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
-_CRS_HELP = "Coordinate system of input files: wgs84 (default; OSM, GPS) or gcj02 (Amap/DataV/Tencent)."
+_CRS_HELP = ("Coordinate system of input files: wgs84 (default; OSM, GPS), gcj02 (Amap/DataV/Tencent), bd09 (Baidu) "
+             "or a projected EPSG:<code> (x/y columns in metres).")
 
 
 @app.command()
@@ -248,6 +249,12 @@ def network(
     )
 
 
+def _crs_key(crs: str) -> str:
+    from gzcharge.sources.files import _check_crs_choice
+
+    return _check_crs_choice(crs)
+
+
 def _tier_overrides(tiers: str | None) -> list[str]:
     """``--tiers public,swap`` as ``tiers.*`` scenario overrides."""
     if not tiers:
@@ -307,6 +314,9 @@ def plan(
     freight_od: str = typer.Option(None, "--freight-od", help="Freight OD CSV (origin, destination, flow = heavy trucks/day) for the hydrogen tier."),
     tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+    candidates: str = typer.Option(None, "--candidates", help="Planner's sites (CSV/XLSX/GPKG: lon, lat[, site_id, name, role = candidate/required/forbidden, tier, plugs, cost_cny]); every tier honours them."),
+    exclude: str = typer.Option(None, "--exclude", help="Exclusion polygons (GPKG/GeoJSON/SHP: 生态保护红线, 永久基本农田, water …): no new site inside."),
+    strict: bool = typer.Option(False, "--strict", help="Input rows outside the region are an error (default: dropped with a notice)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
 ) -> None:
@@ -323,7 +333,9 @@ def plan(
         inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
                             townships=townships, existing_stations=existing, expressways=expressways,
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
-                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, scenario_file=str(scenario or default_scen), overrides=overrides)
+                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, candidates=candidates,
+                            exclude=exclude, crs=_crs_key(crs), strict=strict,
+                            scenario_file=str(scenario or default_scen), overrides=overrides)
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
         if not result.planned_anything():
             from gzcharge.errors import DataError
@@ -361,7 +373,8 @@ def highway(
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, report=report, joint=False)
+         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, candidates=None, exclude=None,
+         strict=False, report=report, joint=False)
 
 
 def _print_plan_summary(result, written) -> None:

@@ -185,6 +185,7 @@ def run_plan(
     t0 = time.perf_counter()
     jp = scenario.joint
     tiers = [t for t in all_tiers() if t.enabled(scenario) and (not jp.enabled or t.name in jp.tiers)]
+    notices += inputs.check(region)  # every input table read once, by meaning (header mappings, rows outside)
 
     network = pois = builtup = net_summary = None
     want_network = scenario.distance.mode == "network"

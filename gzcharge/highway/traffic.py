@@ -169,18 +169,14 @@ def read_od_csv(path: str | Path) -> pd.DataFrame:
     """Read a user OD CSV with columns ``origin, destination, flow`` (vehicles/day)."""
     import pandas as pd
 
+    from gzcharge.sources.files import numeric_column, read_table
+
     p = Path(path)
     if not p.exists():
         raise DataError(f"OD file {p} does not exist; give a CSV with columns origin, destination, flow")
-    df = pd.read_csv(p, encoding="utf-8-sig", dtype={"origin": str, "destination": str})
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    missing = [c for c in ("origin", "destination", "flow") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; need origin, destination, flow")
-    flow = pd.to_numeric(df["flow"], errors="coerce")
-    bad = df.index[flow.isna() | (flow < 0)]
-    if len(bad):
-        raise DataError(f"{p}: flow missing, non-numeric or negative on line(s) {', '.join(str(i + 2) for i in bad[:10])}")
+    df = read_table(p, "OD file", ("origin", "destination", "flow"), required=("origin", "destination", "flow"))
+    flow = numeric_column(df, "flow", "OD file", minimum=0.0, allow_missing=False,
+                          fix="give vehicles/day (>= 0) on every line")
     return pd.DataFrame({"origin": df["origin"].astype(str).str.strip(),
                          "destination": df["destination"].astype(str).str.strip(), "flow": flow})
 

@@ -229,6 +229,11 @@ class Tier:
         """:meth:`prepare` with its time recorded."""
         t0 = time.perf_counter()
         prep = self.prepare(ctx)
+        rules = ctx.memo("site_rules", ctx.inputs.site_rules) if ctx.inputs is not None else None
+        if rules is not None and not prep.skipped:  # the planner's required/forbidden sites and zones
+            from gzcharge.candidates import apply_site_rules
+
+            prep.notes += apply_site_rules(rules, self.name, prep)
         prep.seconds = time.perf_counter() - t0
         return prep
 

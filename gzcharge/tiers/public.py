@@ -248,6 +248,7 @@ def prepare_public(
     existing_stations: Any = None,
     builtup: gpd.GeoDataFrame | None = None,
     progress: ProgressCallback | None = None,
+    user_sites: Any = None,
 ) -> PublicPrepared:
     """Demand, candidates, cost matrix and the model block of the public tier, without solving.
 
@@ -274,7 +275,8 @@ def prepare_public(
     if builtup is not None and demand.attrs.get("urban_note"):
         notes.append(demand.attrs["urban_note"])
     t = stage("demand", t)
-    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
+    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations,
+                              user_sites=user_sites)
     t = stage("candidates", t)
     cutoff = 2.0 * float(demand["radius_m"].max())
     cm = _cost_matrix(demand, cands, region, scenario, network, cutoff, progress)
@@ -900,8 +902,14 @@ class PublicTier(Tier):
     uses_settlements = True
 
     def prepare(self, ctx: PlanContext) -> Prepared:
+        from gzcharge.candidates import read_existing_stations
+
+        inp = ctx.inputs
+        rules = ctx.memo("site_rules", inp.site_rules)
+        existing = read_existing_stations(inp.existing_stations, crs=inp.crs) if inp.existing_stations else None
         prep = prepare_public(ctx.region, ctx.scenario, network=ctx.distance_network, pois=ctx.pois,
-                              existing_stations=ctx.inputs.existing_stations, builtup=ctx.builtup)
+                              existing_stations=existing, builtup=ctx.builtup,
+                              user_sites=rules.for_tier("public") if rules is not None else None)
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=prep, notes=list(prep.notes))
 
     def solve(self, ctx: PlanContext, prep: Prepared) -> Any:

@@ -133,6 +133,11 @@ _COLUMN_ALIASES = {
 }
 
 
+#: Chinese headers of a fleet table (on top of the shared name/lon/lat aliases).
+_FLEET_HEADER_ALIASES = {"fleet_type": ("车型", "车队类型", "车辆类型"), "vehicles": ("车辆数", "车辆", "数量"),
+                         "county": ("区县", "县"), "city": ("城市", "市州"), "fleet_id": ("车队编号", "编号")}
+
+
 def read_fleet_file(path: str | Path, params: SwapParams | None = None) -> pd.DataFrame:
     """Read a fleet file (CSV or TOML) into a validated table.
 
@@ -174,11 +179,11 @@ def read_fleet_file(path: str | Path, params: SwapParams | None = None) -> pd.Da
             raise DataError(f"fleet file {p}: 'fleet' must be an array of tables ([[fleet]])")
         records = [{str(k).strip().lower(): v for k, v in r.items()} for r in rows]
         wheres = [f"fleet[{i + 1}]" for i in range(len(records))]
-    elif suffix in (".csv", ".txt"):
-        try:
-            df = pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise DataError(f"fleet file {p}: cannot read as CSV ({exc})") from None
+    elif suffix in (".csv", ".txt", ".tsv", ".xlsx"):
+        from gzcharge.sources.files import read_table
+
+        df = read_table(p, "fleet file", ("name", "lon", "lat", *_FLEET_HEADER_ALIASES),
+                        extra_aliases=_FLEET_HEADER_ALIASES)
         df.columns = [str(c).strip().lower() for c in df.columns]
         records = df.to_dict("records")
         wheres = [f"line {i + 2}" for i in range(len(records))]
