@@ -256,16 +256,22 @@ def run_plan(
 def write_plan(plan: Plan, out: str | Path, *, report: bool = True) -> list[Path]:
     """Write the plan's GeoPackage (and, with ``report``, the Markdown/HTML report + PNG map).
 
-    Returns the written paths. Every file is written atomically.
+    Returns the written paths. The files are one :class:`~gzcharge.export.outputs.OutputSet`:
+    all are renamed into place together when every one is complete, or none is (a report of
+    an earlier run left beside ``out`` is removed when this run writes none).
     """
     from gzcharge.export.gpkg import write_geopackage
+    from gzcharge.export.outputs import OutputSet
 
-    t0 = time.perf_counter()
     out = Path(out)
-    written = [write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)]
-    plan.timings["export_gpkg"] = time.perf_counter() - t0
-    if report:
-        from gzcharge.export.plan_report import write_plan_report
+    stem = out.with_suffix("")
+    family = [stem.with_name(stem.name + "_report" + ext) for ext in (".md", ".html", ".png")]
+    with OutputSet(replaces=family) as outputs:
+        t0 = time.perf_counter()
+        write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)
+        plan.timings["export_gpkg"] = time.perf_counter() - t0
+        if report:
+            from gzcharge.export.plan_report import write_plan_report
 
-        written += write_plan_report(plan, out.with_suffix(""))
-    return written
+            write_plan_report(plan, stem)
+    return outputs.paths

@@ -9,7 +9,8 @@ styles from), so the layers open styled. The run's metric CRS is recorded in
 ``run_metadata`` (key ``metric_crs``) and registered in ``gpkg_spatial_ref_sys``.
 
 Everything is written into a temporary file beside the target and moved into place only
-when complete (:func:`gzcharge._util.atomic_output`).
+when complete — together with the run's other files when an
+:class:`~gzcharge.export.outputs.OutputSet` is open (:func:`gzcharge.export.outputs.output_file`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gzcharge._util import atomic_output, preview_ids
+from gzcharge._util import preview_ids
 from gzcharge.errors import ExportError
+from gzcharge.export.outputs import output_file
 from gzcharge.export.styles import DEFAULT_STYLES, LayerStyle, qml_summary, style_for_layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -475,7 +477,7 @@ def write_geopackage(
         reserved or clashing names, a style that does not fit its layer.
     """
     target = Path(path)
-    with atomic_output(target, suffix=".gpkg") as tmp:
+    with output_file(target) as tmp:
         names = _write_layers(tmp, layers, styles, metadata, metric_crs)
     logger.info("wrote %s: %s", target, ", ".join(names))
     return target
@@ -509,7 +511,7 @@ def append_layers(
             f"cannot add layers to {target}: the file does not exist; write it with write_geopackage first"
         )
     _check_is_gpkg(target)
-    with atomic_output(target, suffix=".gpkg") as tmp:
+    with output_file(target) as tmp:
         shutil.copyfile(target, tmp)
         present = {str(n) for n in pyogrio.list_layers(tmp)[:, 0]}
         existing_styles = None
