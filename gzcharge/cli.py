@@ -261,6 +261,25 @@ def _tier_overrides(tiers: str | None) -> list[str]:
     return [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
 
 
+#: which tiers read each tier-specific input option (the highway corridors feed the hydrogen tier too)
+_INPUT_TIERS = {"--existing": ("public",), "--expressways": ("highway", "hydrogen"),
+                "--service-areas": ("highway", "hydrogen"), "--existing-fast": ("highway", "hydrogen"),
+                "--od": ("highway", "hydrogen"), "--fleets": ("swap",), "--h2-sources": ("hydrogen",),
+                "--freight-od": ("hydrogen",)}
+
+
+def _unused_inputs(scen, given: dict[str, str | None]) -> list[str]:
+    """Notices for input options given although no tier that reads them runs."""
+    on = {t for t in _INPUT_TIERS["--od"] + ("public", "swap") if getattr(scen.tiers, t, False)}
+    out = []
+    for flag, path in given.items():
+        readers = _INPUT_TIERS[flag]
+        if path and not on & set(readers):
+            out.append(f"{flag} {path} was not used: only the {' or '.join(readers)} tier reads it, and "
+                       f"{'it does' if len(readers) == 1 else 'they do'} not run (tiers run: {', '.join(sorted(on)) or 'none'})")
+    return out
+
+
 def _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships):
     """The region of a plan command and the packaged scenario that suits it."""
     from gzcharge.errors import ConfigError
@@ -309,6 +328,7 @@ def plan(
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
+    timings: bool = typer.Option(False, "--timings", help="Also write <out stem>_timings.json (seconds per stage, wall-clock time); the GeoPackage and report are reproducible byte for byte and carry none."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
     from gzcharge.plan import PlanInputs, run_plan, write_plan
@@ -323,14 +343,19 @@ def plan(
         inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
                             townships=townships, existing_stations=existing, expressways=expressways,
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
-                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, scenario_file=str(scenario or default_scen), overrides=overrides)
+                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, scenario_file=str(scenario or default_scen), overrides=overrides,
+                            crs=crs, crs_converted=[n for n, f in (("boundary", boundary), ("townships", townships)) if f and crs == "gcj02"])
+        unused = _unused_inputs(scen, {"--existing": existing, "--expressways": expressways, "--service-areas": service_areas,
+                                       "--existing-fast": existing_fast, "--od": od, "--fleets": fleets,
+                                       "--h2-sources": h2_sources, "--freight-od": freight_od})
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
+        result.notices += unused
         if not result.planned_anything():
             from gzcharge.errors import DataError
 
             raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
-        written = write_plan(result, out, report=report)
+        written = write_plan(result, out, report=report, timings=timings)
     _print_plan_summary(result, written)
 
 
@@ -460,20 +485,92 @@ def sweep(
     _stdout().print("wrote " + ", ".join(str(f) for f in df.attrs.get("files", [out])))
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread so that open output sets clean up.
+
+    A ``BaseException`` (not ``KeyboardInterrupt``) so that click does not turn it into
+    "Aborted!" and library ``except Exception`` blocks do not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (temporaries removed, conventional exit code)."""
+    import signal
+
+    old: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, _on_signal)
+        except ValueError:  # not the main thread (e.g. called from a test runner thread)
+            pass
+    return old
+
+
+def _interrupted_message(signum: int) -> str:
+    import signal
+
+    from gzcharge.export.outputs import committed
+
+    name = signal.Signals(signum).name
+    done = committed()
+    if done:
+        return f"interrupted ({name}) after writing {', '.join(map(str, done))}"
+    return f"interrupted ({name}) — nothing written (existing output files are unchanged)"
+
+
+def _warning_lines(caught) -> list[str]:
+    """Library warnings as one short line each (no file paths), without repeats."""
+    lines = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        lines.append(f"{w.category.__name__}: {text}")
+    return list(dict.fromkeys(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``gzcharge`` console script."""
+    """Entry point of the ``gzcharge`` console script.
+
+    Exit codes: 0 success, the :class:`~gzcharge.errors.GzchargeError` class's code (2–7),
+    130 on SIGINT / 143 on SIGTERM (128 + signal number; output temporaries removed), 70 on
+    an internal error. Library warnings are collected while the command runs: after an error
+    only the one-line error is printed (warnings with ``--debug``); after success each warning
+    is one ``warning:`` line.
+    """
+    import warnings
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    old_handlers = _install_signal_handlers()
+    caught: list = []
+    code = 0
     try:
-        app(args=args, prog_name="gzcharge")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                app(args=args, prog_name="gzcharge")
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GzchargeError as exc:
         if debug:
+            for line in _warning_lines(caught):
+                _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
             raise
         _stderr().print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _stderr().print("interrupted")
-        sys.exit(130)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        import signal
+
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        _stderr().print(_escape(_interrupted_message(signum)), highlight=False, soft_wrap=True)
+        sys.exit(128 + int(signum))
     except Exception as exc:  # a bug, not a user error
         if debug:
             raise
@@ -484,3 +581,12 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(70)
+    finally:
+        import signal
+
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    if code == 0:
+        for line in _warning_lines(caught):
+            _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

@@ -35,6 +35,10 @@ class PlanInputs:
     freight_od: str | None = None
     scenario_file: str | None = None
     overrides: list[str] = field(default_factory=list)
+    #: coordinate system the user declared for input files (``--crs``), and the inputs converted from
+    #: GCJ-02 to WGS-84 because of it (recorded in run_metadata either way)
+    crs: str = "wgs84"
+    crs_converted: list[str] = field(default_factory=list)
 
     def osm_pois(self, polygon: Any, tags: dict) -> Any:
         """OSM points of interest from the local file or, with ``online``, from Overpass."""

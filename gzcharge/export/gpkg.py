@@ -22,13 +22,12 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import ExportError
-from gzcharge.export.outputs import output_file
+from gzcharge.export.outputs import export_error, output_file, output_timestamp
 from gzcharge.export.styles import DEFAULT_STYLES, LayerStyle, qml_summary, style_for_layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -272,6 +271,9 @@ def _write_frame(
     try:
         pyogrio.write_dataframe(frame, path, **kwargs, **options)
     except Exception as exc:  # pyogrio/GDAL errors: name the layer
+        mapped = export_error(exc, path)  # disk full, read-only, permission: say so
+        if mapped is not None:
+            raise mapped from exc
         raise ExportError(f"cannot write layer {layer!r} to {path}: {exc}") from exc
 
 
@@ -422,7 +424,7 @@ def _write_layers(
             table = pd.DataFrame(rows, columns=["key", "value"])
             _write_frame(tmp, METADATA_LAYER, table)
 
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = output_timestamp().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     table = _style_rows(styled, now)
     if existing_styles is not None and len(existing_styles):
         keep = existing_styles[~existing_styles["f_table_name"].isin(list(layers))]
@@ -432,7 +434,18 @@ def _write_layers(
         _write_frame(tmp, STYLES_TABLE, table, FID="id")
     if crs_entry is not None:
         _register_srs(tmp, crs_entry[1])
+    _stamp_contents(tmp, now)
     return [p[0] for p in prepared]
+
+
+def _stamp_contents(db: Path, stamp: str) -> None:
+    """Set ``gpkg_contents.last_change`` of every table to ``stamp`` (GDAL writes the wall clock)."""
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute("UPDATE gpkg_contents SET last_change = ?", (stamp,))
+    finally:
+        con.close()
 
 
 def write_geopackage(

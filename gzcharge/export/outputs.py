@@ -77,6 +77,29 @@ _DISK_TEXT = (
 )
 
 
+def output_timestamp():
+    """The time stamped into outputs (GeoPackage ``last_change``, style ``update_time``, …).
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds convention) when set,
+    else the epoch itself (1970-01-01T00:00:00Z): the same inputs give byte-identical files.
+    Wall-clock facts of a run go to its optional timings file instead.
+
+    Raises
+    ------
+    ExportError
+        When ``SOURCE_DATE_EPOCH`` is not a whole number of seconds.
+    """
+    from datetime import UTC, datetime
+
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        epoch = int(raw) if raw else 0
+        return datetime.fromtimestamp(epoch, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ExportError(f"SOURCE_DATE_EPOCH={raw!r} is not a time in whole seconds since 1970 "
+                          "(e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct))") from None
+
+
 def _hook(stage: str) -> None:
     """Test hook: send this process the signal configured for ``stage`` (see the module docstring)."""
     spec = os.environ.get(_HOOK_ENV)
@@ -343,6 +366,8 @@ def output_file(target: str | os.PathLike[str]) -> Iterator[Path]:
             yield tmp
         except BaseException as exc:
             _remove_quietly(tmp)
+            if isinstance(exc, ExportError) and str(tmp) in str(exc):  # name the file, not its temporary
+                raise ExportError(str(exc).replace(str(tmp), str(target))) from exc
             if isinstance(exc, Exception) and not isinstance(exc, ExportError):
                 mapped = export_error(exc, s._final(target))
                 if mapped is not None:
