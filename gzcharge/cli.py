@@ -170,6 +170,14 @@ def _check_out(out: str, *, suffix: str = ".gpkg") -> None:
         raise ExportError(f"cannot write {out}: it is a folder")
 
 
+def _check_timeout(timeout: float | None) -> None:
+    """Refuse a non-positive, infinite or absurd ``--timeout`` before any work."""
+    if timeout is not None:
+        from gzcharge.sources.osm import check_timeout
+
+        check_timeout(timeout)
+
+
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
 _CRS_HELP = "Coordinate system of input files: wgs84 (default; OSM, GPS) or gcj02 (Amap/DataV/Tencent)."
 
@@ -226,6 +234,7 @@ def network(
     from gzcharge.sources.osm import DEFAULT_BUFFER_M
 
     _check_out(out)
+    _check_timeout(timeout)
     with _Progress("network") as say:
         say("loading region", 0.02)
         reg = _resolve_region(region_name, boundary=boundary, code_field=code_field, name_field=name_field, crs=crs)
@@ -336,6 +345,7 @@ def plan(
 
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     _check_out(out)
+    _check_timeout(timeout)
     with _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)

@@ -47,7 +47,7 @@ class PlanInputs:
         if self.osm_file:
             return osm.pois_from_file(self.osm_file, polygon, tags=tags)
         return osm.pois_from_overpass(polygon, tags=tags, endpoint=self.endpoint,
-                                      timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+                                      timeout_s=osm.DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s)
 
     def osm_builtup(self, polygon: Any) -> Any:
         """OSM built-up (landuse) polygons from the local file or, with ``online``, from Overpass."""
@@ -56,7 +56,7 @@ class PlanInputs:
         if self.osm_file:
             return osm.builtup_from_file(self.osm_file, polygon)
         return osm.builtup_from_overpass(polygon, endpoint=self.endpoint,
-                                         timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+                                         timeout_s=osm.DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s)
 
     def files(self) -> dict[str, str]:
         """Input name -> path, for the inputs that are files."""
