@@ -33,7 +33,7 @@ def within(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
         ok = (math.isfinite(value) and (value > lo if lo_open else value >= lo)
               and (value < hi if hi_open else value <= hi))
         if not ok:
-            raise ValueError(f"{info.field_name} = {value!r} is outside the allowed range {left}{lo:g}, {hi:g}{right}{suffix}")
+            raise ValueError(f"{info.field_name} = {value:g} is outside the allowed range {left}{lo:g}, {hi:g}{right}{suffix}")
         return value
 
     return check
