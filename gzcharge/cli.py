@@ -556,8 +556,11 @@ def main(argv: list[str] | None = None) -> None:
     """
     import warnings
 
+    from gzcharge.export.outputs import forget_committed
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    forget_committed()
     old_handlers = _install_signal_handlers()
     caught: list = []
     code = 0

@@ -338,6 +338,11 @@ def committed() -> list[Path]:
     return list(_COMMITTED.get())
 
 
+def forget_committed() -> None:
+    """Start a new run's record of committed files (the CLI calls it once per command)."""
+    _COMMITTED.set(())
+
+
 def pending_path(target: str | os.PathLike[str]) -> Path:
     """Where ``target`` can be read now: its temporary while the open set is uncommitted, else itself."""
     s = _ACTIVE.get()
