@@ -170,6 +170,14 @@ def _check_out(out: str, *, suffix: str = ".gpkg") -> None:
         raise ExportError(f"cannot write {out}: it is a folder")
 
 
+def _check_timeout(timeout: float | None) -> None:
+    """Refuse a non-positive, infinite or absurd ``--timeout`` before any work."""
+    if timeout is not None:
+        from gzcharge.sources.osm import check_timeout
+
+        check_timeout(timeout)
+
+
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
 _CRS_HELP = ("Coordinate system of input files: wgs84 (default; OSM, GPS), gcj02 (Amap/DataV/Tencent), bd09 (Baidu) "
              "or a projected EPSG:<code> (x/y columns in metres).")
@@ -227,6 +235,7 @@ def network(
     from gzcharge.sources.osm import DEFAULT_BUFFER_M
 
     _check_out(out)
+    _check_timeout(timeout)
     with _Progress("network") as say:
         say("loading region", 0.02)
         reg = _resolve_region(region_name, boundary=boundary, code_field=code_field, name_field=name_field, crs=crs)
@@ -266,6 +275,25 @@ def _tier_overrides(tiers: str | None) -> list[str]:
     if not wanted or not wanted <= known:
         raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
     return [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
+
+
+#: which tiers read each tier-specific input option (the highway corridors feed the hydrogen tier too)
+_INPUT_TIERS = {"--existing": ("public",), "--expressways": ("highway", "hydrogen"),
+                "--service-areas": ("highway", "hydrogen"), "--existing-fast": ("highway", "hydrogen"),
+                "--od": ("highway", "hydrogen"), "--fleets": ("swap",), "--h2-sources": ("hydrogen",),
+                "--freight-od": ("hydrogen",)}
+
+
+def _unused_inputs(scen, given: dict[str, str | None]) -> list[str]:
+    """Notices for input options given although no tier that reads them runs."""
+    on = {t for t in _INPUT_TIERS["--od"] + ("public", "swap") if getattr(scen.tiers, t, False)}
+    out = []
+    for flag, path in given.items():
+        readers = _INPUT_TIERS[flag]
+        if path and not on & set(readers):
+            out.append(f"{flag} {path} was not used: only the {' or '.join(readers)} tier reads it, and "
+                       f"{'it does' if len(readers) == 1 else 'they do'} not run (tiers run: {', '.join(sorted(on)) or 'none'})")
+    return out
 
 
 def _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships):
@@ -319,6 +347,7 @@ def plan(
     strict: bool = typer.Option(False, "--strict", help="Input rows outside the region are an error (default: dropped with a notice)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
+    timings: bool = typer.Option(False, "--timings", help="Also write <out stem>_timings.json (seconds per stage, wall-clock time); the GeoPackage and report are reproducible byte for byte and carry none."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
     from gzcharge.plan import PlanInputs, run_plan, write_plan
@@ -326,6 +355,7 @@ def plan(
 
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     _check_out(out)
+    _check_timeout(timeout)
     with _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
@@ -335,14 +365,22 @@ def plan(
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
                             fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, candidates=candidates,
                             exclude=exclude, crs=_crs_key(crs), strict=strict,
-                            scenario_file=str(scenario or default_scen), overrides=overrides)
+                            scenario_file=str(scenario or default_scen), overrides=overrides,
+                            crs_converted=[n for n, f in (("boundary", boundary), ("townships", townships),
+                                                          ("existing", existing), ("candidates", candidates),
+                                                          ("exclude", exclude))
+                                           if f and _crs_key(crs) in ("gcj02", "bd09")])
+        unused = _unused_inputs(scen, {"--existing": existing, "--expressways": expressways, "--service-areas": service_areas,
+                                       "--existing-fast": existing_fast, "--od": od, "--fleets": fleets,
+                                       "--h2-sources": h2_sources, "--freight-od": freight_od})
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
+        result.notices += unused
         if not result.planned_anything():
             from gzcharge.errors import DataError
 
             raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
-        written = write_plan(result, out, report=report)
+        written = write_plan(result, out, report=report, timings=timings)
     _print_plan_summary(result, written)
 
 
@@ -475,20 +513,95 @@ def sweep(
     _stdout().print("wrote " + ", ".join(str(f) for f in df.attrs.get("files", [out])))
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread so that open output sets clean up.
+
+    A ``BaseException`` (not ``KeyboardInterrupt``) so that click does not turn it into
+    "Aborted!" and library ``except Exception`` blocks do not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (temporaries removed, conventional exit code)."""
+    import signal
+
+    old: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, _on_signal)
+        except ValueError:  # not the main thread (e.g. called from a test runner thread)
+            pass
+    return old
+
+
+def _interrupted_message(signum: int) -> str:
+    import signal
+
+    from gzcharge.export.outputs import committed
+
+    name = signal.Signals(signum).name
+    done = committed()
+    if done:
+        return f"interrupted ({name}) after writing {', '.join(map(str, done))}"
+    return f"interrupted ({name}) — nothing written (existing output files are unchanged)"
+
+
+def _warning_lines(caught) -> list[str]:
+    """Library warnings as one short line each (no file paths), without repeats."""
+    lines = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        lines.append(f"{w.category.__name__}: {text}")
+    return list(dict.fromkeys(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``gzcharge`` console script."""
+    """Entry point of the ``gzcharge`` console script.
+
+    Exit codes: 0 success, the :class:`~gzcharge.errors.GzchargeError` class's code (2–7),
+    130 on SIGINT / 143 on SIGTERM (128 + signal number; output temporaries removed), 70 on
+    an internal error. Library warnings are collected while the command runs: after an error
+    only the one-line error is printed (warnings with ``--debug``); after success each warning
+    is one ``warning:`` line.
+    """
+    import warnings
+
+    from gzcharge.export.outputs import forget_committed
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    forget_committed()
+    old_handlers = _install_signal_handlers()
+    caught: list = []
+    code = 0
     try:
-        app(args=args, prog_name="gzcharge")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                app(args=args, prog_name="gzcharge")
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GzchargeError as exc:
         if debug:
+            for line in _warning_lines(caught):
+                _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
             raise
         _stderr().print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _stderr().print("interrupted")
-        sys.exit(130)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        import signal
+
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        _stderr().print(_escape(_interrupted_message(signum)), highlight=False, soft_wrap=True)
+        sys.exit(128 + int(signum))
     except Exception as exc:  # a bug, not a user error
         if debug:
             raise
@@ -499,3 +612,12 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(70)
+    finally:
+        import signal
+
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    if code == 0:
+        for line in _warning_lines(caught):
+            _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

@@ -39,6 +39,8 @@ class PlanInputs:
     overrides: list[str] = field(default_factory=list)
     #: Coordinate system of the input files (``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:<code>``).
     crs: str = "wgs84"
+    #: the inputs converted to WGS-84 because of ``crs`` (recorded in run_metadata either way)
+    crs_converted: list[str] = field(default_factory=list)
     #: Rows outside the region are an error instead of a notice.
     strict: bool = False
 
@@ -58,7 +60,7 @@ class PlanInputs:
         if self.osm_file:
             return osm.pois_from_file(self.osm_file, polygon, tags=tags)
         return osm.pois_from_overpass(polygon, tags=tags, endpoint=self.endpoint,
-                                      timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+                                      timeout_s=osm.DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s)
 
     def osm_builtup(self, polygon: Any) -> Any:
         """OSM built-up (landuse) polygons from the local file or, with ``online``, from Overpass."""
@@ -67,7 +69,7 @@ class PlanInputs:
         if self.osm_file:
             return osm.builtup_from_file(self.osm_file, polygon)
         return osm.builtup_from_overpass(polygon, endpoint=self.endpoint,
-                                         timeout_s=self.timeout_s or osm.DEFAULT_TIMEOUT_S)
+                                         timeout_s=osm.DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s)
 
     def check(self, region: Any) -> list[str]:
         """Read every given input table once, by meaning; returns notices (header mappings, datum hints).

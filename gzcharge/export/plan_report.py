@@ -18,8 +18,6 @@ logger = logging.getLogger(__name__)
 
 def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
     """Write ``<stem>_report.md``, ``<stem>_report.html`` and ``<stem>_report.png``; return their paths."""
-    import pandas as pd
-
     from gzcharge.export.report import write_report
 
     stem = Path(stem)
@@ -44,8 +42,7 @@ def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
         sections += result.sections
     if plan.notices:
         sections.append(("Notes and assumptions", "\n".join(f"- {n}" for n in plan.notices)))
-    sections.append(("Timings (s)", pd.DataFrame({"stage": list(plan.timings),
-                                                  "seconds": [round(v, 2) for v in plan.timings.values()]})))
+    # timings are not part of the report (it is byte-for-byte reproducible); see --timings
     layers = plan.layers()
     map_layers = {k: layers[k] for k in ("counties", "boundary", "expressway_segments", "townships",
                                          "public_stations", "swap_stations", "hydrogen_stations", "highway_stations")

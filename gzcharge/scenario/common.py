@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DistanceParams", "EVParams", "SolverParams", "TiersParams"]
+__all__ = ["DistanceParams", "EVParams", "SolverParams", "TiersParams", "available_cores", "within"]
 
 
 class _Section(BaseModel):
     """Base of every scenario table: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def within(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False, unit: str = ""):
+    """A field validator: the value must lie in ``[lo, hi]`` (``(`` / ``)`` with ``lo_open`` / ``hi_open``).
+
+    The bounds are sanity ranges (what the quantity can physically be), not defaults; the
+    message names the key, the value and the range. ``None`` (an optional key left out) passes.
+    Use as ``_r = field_validator("a", "b")(within(0, 100, lo_open=True, unit="km"))``.
+    """
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    suffix = f" {unit}" if unit else ""
+
+    def check(value, info):
+        if value is None:
+            return value
+        ok = (math.isfinite(value) and (value > lo if lo_open else value >= lo)
+              and (value < hi if hi_open else value <= hi))
+        if not ok:
+            raise ValueError(f"{info.field_name} = {value:g} is outside the allowed range {left}{lo:g}, {hi:g}{right}{suffix}")
+        return value
+
+    return check
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _share(value: float, info) -> float:
@@ -82,6 +113,8 @@ class EVParams(_Section):
     def adoption(self, county_adcode: str) -> float:
         """Relative NEV adoption of the prefecture holding ``county_adcode`` (1 when not listed)."""
         return float(self.adoption_by_prefecture.get(str(county_adcode)[:4] + "00", 1.0))
+
+    _r_after = field_validator("stock_growth_after")(within(-1, 5, lo_open=True, unit="per year"))
 
     @field_validator("stock_by_year")
     @classmethod
@@ -164,6 +197,8 @@ class DistanceParams(_Section):
         return v
 
     _pos = field_validator("snap_max_m")(_positive)
+    _r_circ = field_validator("circuity")(within(1, 10))
+    _r_snap = field_validator("snap_max_m")(within(0, 100_000, lo_open=True, unit="m"))
 
 
 class SolverParams(_Section):
@@ -173,14 +208,24 @@ class SolverParams(_Section):
     mip_rel_gap: float = 0.02
     threads: int = 2
 
-    _pos = field_validator("time_limit_s")(_positive)
-    _sh = field_validator("mip_rel_gap")(_share)
+    # HiGHS aborts the process (SIGABRT) on absurd thread counts and overflows on huge time limits:
+    # both are refused here, before any model is built.
+    _r_time = field_validator("time_limit_s")(within(1, 86_400, unit="s (1 s .. 1 day)"))
+
+    @field_validator("mip_rel_gap")
+    @classmethod
+    def _gap(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0.0 <= v < 1.0):
+            raise ValueError(f"mip_rel_gap = {v!r} is outside the allowed range [0, 1) (0.01 = 1 %)")
+        return v
 
     @field_validator("threads")
     @classmethod
     def _threads(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"threads must be >= 1, got {v}")
+        cores = available_cores()
+        if not 1 <= v <= cores:
+            raise ValueError(f"threads = {v} is outside the allowed range [1, {cores}] (the cores available "
+                             "to this process)")
         return v
 
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gzcharge.scenario.common import within
 
 __all__ = ["HighwayParams"]
 
@@ -116,7 +118,7 @@ class HighwayParams(BaseModel):
         one interchange (OSM often maps one interchange as several ramp systems).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     range_km: float = Field(250.0, gt=0, description="nominal EV range on a full charge (km)")
     range_derate: float = Field(0.8, gt=0, le=1, description="derating factor for mountains/winter")
@@ -158,6 +160,21 @@ class HighwayParams(BaseModel):
     seat_access_max_km: float = Field(30.0, gt=0)
     interchange_town_km: float = Field(5.0, ge=0)
     interchange_merge_m: float = Field(1000.0, ge=0, le=5000)
+
+    # sanity ranges (not defaults): what the quantities can physically be
+    _r_km = field_validator("range_km", "max_gap_km", "synthetic_spacing_km", "seat_access_max_km",
+                            "interchange_town_km", "min_charging_trip_km")(within(0, 2_000, unit="km"))
+    _r_trips = field_validator("gravity_trips_per_1000_pop")(within(0, 1e6, unit="trips per 1,000 residents"))
+    _r_daily = field_validator("gravity_daily_trips")(within(0, 1e9, unit="vehicles/day"))
+    _r_scale = field_validator("daily_trips_scale")(within(0, 1_000, lo_open=True))
+    _r_min = field_validator("session_min", "wait_target_min")(within(0, 1_440, lo_open=True, unit="min"))
+    _r_kw = field_validator("plug_kw")(within(0, 2_000, lo_open=True, unit="kW"))
+    _r_plugs = field_validator("min_plugs")(within(1, 1_000))
+    _r_st = field_validator("stations")(within(0, 100_000))
+    _r_cny = field_validator("budget_cny", "cost_service_area_cny", "cost_interchange_cny",
+                             "cost_synthetic_cny")(within(0, 1e12, unit="CNY"))
+    _r_theta = field_validator("route_logit_theta")(within(0, 1_000))
+    _r_snap = field_validator("candidate_snap_m")(within(0, 100_000, lo_open=True, unit="m"))
 
     @property
     def effective_range_km(self) -> float:

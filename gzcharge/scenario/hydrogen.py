@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gzcharge.scenario.common import within
+
 __all__ = ["HydrogenPhase", "HydrogenParams"]
 
 
@@ -28,7 +30,7 @@ class HydrogenPhase(BaseModel):
         Only sites within this supply distance of a source (``None`` = supply rule only).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     year: int | None = None
@@ -80,7 +82,7 @@ class HydrogenParams(BaseModel):
         The staged build-out (default: busiest corridor, then the network).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     truck_share: float = Field(default=0.25, ge=0, le=1)
     hydrogen_share: float = Field(default=0.005, ge=0, le=1)
@@ -95,6 +97,12 @@ class HydrogenParams(BaseModel):
     delivery_cny_per_km: float = Field(default=20_000.0, ge=0)
     circuity: float = Field(default=1.4, ge=1)
     phases: list[HydrogenPhase] = Field(default_factory=_default_phases)
+
+    # sanity ranges (not defaults)
+    _r_kg = field_validator("kg_per_100km")(within(0, 1_000, lo_open=True, unit="kg/100 km"))
+    _r_sup = field_validator("max_supply_km")(within(0, 5_000, lo_open=True, unit="km"))
+    _r_del = field_validator("delivery_cny_per_km")(within(0, 1e8, unit="CNY/km"))
+    _r_circ = field_validator("circuity")(within(1, 10))
 
     @field_validator("range_km")
     @classmethod

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gzcharge.errors import ConfigError
-from gzcharge.scenario.common import TiersParams
+from gzcharge.scenario.common import TiersParams, within
 
 __all__ = ["TIERS", "JointParams", "joint_params"]
 
@@ -67,7 +67,12 @@ class JointParams(BaseModel):
         Solver options of the joint solve (and of each marginal re-solve).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # sanity ranges (not defaults); the time limit as [solver] (HiGHS overflows on huge limits)
+    _r_time = field_validator("time_limit_s")(within(1, 86_400, unit="s (1 s .. 1 day)"))
+    _r_col = field_validator("colocation_m")(within(0, 100_000, unit="m"))
+    _r_cny = field_validator("shared_cost_cny", "total_budget_cny")(within(0, 1e12, unit="CNY"))
 
     enabled: bool = False
     tiers: list[str] = Field(default_factory=lambda: list(TIERS))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from gzcharge.scenario.common import _positive, _Section, _share
+from gzcharge.scenario.common import _positive, _Section, _share, within
 
 __all__ = ["CandidateCosts", "PublicParams"]
 
@@ -23,6 +23,8 @@ class CandidateCosts(_Section):
     parking: float = 500_000.0
     grid: float = 800_000.0
     urban_grid: float = 700_000.0
+
+    _r_cost = field_validator("*")(within(0, 1e10, unit="CNY"))
 
     @field_validator("*")
     @classmethod
@@ -90,6 +92,19 @@ class PublicParams(_Section):
     _sh = field_validator(
         "min_county_coverage", "county_seat_share_of_urban", "public_charging_share", "utilisation_target"
     )(_share)
+    # sanity ranges (not defaults): Guizhou is ~600 km across; no site needs more than 1,000 plugs
+    _r_km = field_validator("city_core_radius_km", "county_seat_radius_km", "township_radius_km",
+                            "estimated_township_spacing_km", "grid_spacing_km", "urban_grid_spacing_km",
+                            )(within(0, 1_000, lo_open=True, unit="km"))
+    _r_ev = field_validator("evs_per_station")(within(0, 1e6, lo_open=True, unit="EVs"))
+    _r_dens = field_validator("urban_residents_per_km2")(within(0, 1e6, lo_open=True, unit="residents/km²"))
+    _r_lat = field_validator("lattice_spacing_factor")(within(0, 10, lo_open=True))
+    _r_kwh = field_validator("kwh_per_ev_day")(within(0, 500, lo_open=True, unit="kWh"))
+    _r_kw = field_validator("plug_kw")(within(0, 2_000, lo_open=True, unit="kW"))
+    _r_plugs = field_validator("min_plugs")(within(1, 1_000))
+    _r_cny = field_validator("cost_per_extra_plug_cny", "budget_cny")(within(0, 1e12, unit="CNY"))
+    _r_park = field_validator("large_parking_min_capacity")(within(0, 100_000, unit="spaces"))
+    _r_maxst = field_validator("max_stations")(within(1, 1_000_000))
 
     @field_validator("hours_per_day")
     @classmethod

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gzcharge.scenario.common import within
+
 __all__ = ["FleetTypeParams", "StationTypeParams", "SwapParams"]
 
 
@@ -34,7 +36,7 @@ class FleetTypeParams(BaseModel):
         Default fleets only: the prefectures (adcodes) that have this fleet type (empty = all).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str
     per_10k_urban: float = Field(ge=0)
@@ -69,7 +71,7 @@ class StationTypeParams(BaseModel):
         station type states it).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     capacity_swaps_day: float = Field(gt=0)
     battery_stock: int = Field(ge=0)
@@ -168,7 +170,7 @@ class SwapParams(BaseModel):
         in the low hundreds of swaps a day.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     fleets: dict[str, FleetTypeParams] = Field(default_factory=_default_fleet_types)
     station_types: dict[str, StationTypeParams] = Field(default_factory=_default_station_types)
@@ -181,6 +183,14 @@ class SwapParams(BaseModel):
     urban_points: int = Field(default=7, ge=1)
     circuity: float = Field(default=1.4, ge=1)
     min_utilisation: float = Field(default=0.2, ge=0, le=1)
+
+    # sanity ranges (not defaults)
+    _r_cny = field_validator("budget_cny")(within(0, 1e12, unit="CNY"))
+    _r_dh = field_validator("deadhead_cny_per_km")(within(0, 10_000, unit="CNY/km"))
+    _r_days = field_validator("horizon_days")(within(0, 36_500, unit="days"))
+    _r_res = field_validator("battery_reserve_share")(within(0, 10))
+    _r_dens = field_validator("urban_density_per_km2")(within(0, 1e6, unit="per km²"))
+    _r_circ = field_validator("circuity")(within(1, 10))
 
     @field_validator("urban_points")
     @classmethod

@@ -993,8 +993,8 @@ def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
     mode = "network" if ctx.distance_network is not None else "screening"
     sections: list[tuple[str, Any]] = []
     rules = (
-        f"- Mode: **{pub.mode}**; solver status **{pub.status}**, relative gap {pub.gap:.4%}, "
-        f"{pub.solver_seconds:.1f} s.\n"
+        f"- Mode: **{pub.mode}**; solver status **{pub.status}**, relative gap {pub.gap:.4%} "
+        "(solver seconds: see --timings).\n"
         f"- Service radius: city core {p.city_core_radius_km:g} km, county seat {p.county_seat_radius_km:g} km, "
         f"township {p.township_radius_km:g} km ({mode} distances"
         + (f", circuity {sc.distance.circuity:g}" if mode == "screening" else "")

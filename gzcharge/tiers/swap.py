@@ -1164,7 +1164,7 @@ class SwapTier(Tier):
                    ("swap cost (CNY)", f"{float(st['cost_cny'].sum()) if len(st) else 0.0:,.0f}"),
                    ("swap solver", f"{res.status}, gap {res.gap:.3%}")]
         text = (
-            f"- Mode **{res.mode}**; solver status **{res.status}**, relative gap {res.gap:.4%}, {res.seconds:.1f} s.\n"
+            f"- Mode **{res.mode}**; solver status **{res.status}**, relative gap {res.gap:.4%} (solver seconds: see --timings).\n"
             f"- Fleets: {ctx.inputs.fleets or 'documented per-capita defaults of [swap] (vehicles per 10,000 urban residents)'}.\n"
             f"- {n} swap stations at {len(st)} sites serve {served:,.0f} swaps/day; station cost "
             f"{res.station_cost_cny:,.0f} CNY + extra battery packs {res.pack_cost_cny:,.0f} CNY.\n"
