@@ -585,14 +585,15 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     pos, dist = _nearest_open(prep.cost.values, x)
     station_ids = cands["site_id"].to_numpy()
     covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
-    _check_sizing(prep, sz, covered, p)
-    dem = demand.copy()
+    own = None
     if prep.own_town is not None:  # own-charger rule: a township counts as covered by a site of its own
         own = np.zeros(len(demand), dtype=bool)
-        mine = prep.own_town[x & (prep.own_town >= 0)]
-        own[mine] = True
-        dem["own_charger"] = own
+        own[prep.own_town[x & (prep.own_town >= 0)]] = True
         covered = covered & (own | ~(prep.is_town & (demand["source"].astype(str).to_numpy() != "estimated")))
+    _check_sizing(prep, sz, covered, p)
+    dem = demand.copy()
+    if own is not None:
+        dem["own_charger"] = own
     dem["covered"] = covered
     dem["distance_m"] = dist
     dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
