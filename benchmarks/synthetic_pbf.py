@@ -127,7 +127,7 @@ def write_synthetic_pbf(path: str | Path, raw_nodes: int, bbox: tuple[float, flo
                     wid += 1
                     counts["drivable_ways"] += 1
                     j = end
-        for q, (i, j) in enumerate(cells):
+        for q in range(len(cells)):
             w.add_way(way(id=wid, nodes=list(range(f0 + 4 * q, f0 + 4 * q + 4)), tags={"highway": "footway"}))
             wid += 1
             if q % 7 == 0:  # a parking aisle (excluded service road) and a stream on the same shape nodes
