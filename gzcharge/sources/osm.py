@@ -694,7 +694,9 @@ def pois_from_file(
     keys = list(spec)
     copy_keys = list(dict.fromkeys([*keys, *POI_EXTRA_TAGS]))
     records: list[dict[str, Any]] = []
-    fp = osmium.FileProcessor(str(p)).with_areas()
+    # only objects with a queried key reach Python (untagged nodes stay in libosmium)
+    key_filter = osmium.filter.KeyFilter(*keys)
+    fp = osmium.FileProcessor(str(p)).with_areas(key_filter).with_filter(osmium.filter.KeyFilter(*keys))
     try:
         for obj in fp:
             if obj.is_area():
