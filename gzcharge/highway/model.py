@@ -907,7 +907,7 @@ def prepare_highway(
     else:
         lines = None
         if network is not None:
-            lines = corridor_lines_from_osmnx(network.graph)
+            lines = corridor_lines_from_osmnx(network.expressway_graph())
             lines = lines.set_crs(network.crs, allow_override=True)
         elif osm_file is not None:
             from gzcharge.network import build_network
@@ -915,7 +915,7 @@ def prepare_highway(
             if poly is None:
                 raise DataError("an OSM file needs a region (--prefecture or --boundary) to clip it to")
             network = build_network(poly, crs=getattr(region, "metric_crs", None), osm_file=str(osm_file))
-            lines = corridor_lines_from_osmnx(network.graph).set_crs(network.crs, allow_override=True)
+            lines = corridor_lines_from_osmnx(network.expressway_graph()).set_crs(network.crs, allow_override=True)
         if lines is None or len(lines) == 0:
             return skipped()
         cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m, interchange_merge_m=params.interchange_merge_m,
