@@ -13,7 +13,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from gzcharge.highway.model import assess_highway, county_seat_points, prepare_highway, solve_highway
+from gzcharge.highway.model import (
+    assess_highway,
+    county_seat_points,
+    prepare_highway,
+    solve_highway,
+)
 from gzcharge.scenario.highway import HighwayParams
 from gzcharge.sources import builtin
 from tests.conftest import shared_path
