@@ -24,7 +24,12 @@ def main() -> None:
     import geopandas as gpd
     import pandas as pd
 
-    from gzcharge.highway.model import assess_highway, county_seat_points, prepare_highway, solve_highway
+    from gzcharge.highway.model import (
+        assess_highway,
+        county_seat_points,
+        prepare_highway,
+        solve_highway,
+    )
     from gzcharge.region import get_region
     from gzcharge.scenario.highway import HighwayParams
 
