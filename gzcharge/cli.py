@@ -328,7 +328,8 @@ def plan(
     scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area, see models/)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a scenario key, e.g. --set public.township_radius_km=5 (repeatable)."),
     townships: str = typer.Option(None, "--townships", help="Township seats CSV/GPKG (code, name, county_adcode, lon, lat); else estimated, labelled."),
-    existing: str = typer.Option(None, "--existing", help="Existing public charging stations CSV (name, lon, lat[, plugs, kw]); kept open."),
+    existing: str = typer.Option(None, "--existing", help="Existing public charging stations: a station list (name, lon, lat[, plugs, kw]) or a gridded count (lat, lon, count); kept open, counted toward every rule."),
+    existing_crs: str = typer.Option(None, "--existing-crs", help="Coordinate system of --existing when it differs from --crs (wgs84, gcj02, bd09, EPSG:<code>)."),
     osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract (.osm/.osm.bz2/.osm.pbf): road network, POIs, expressways."),
     online: bool = typer.Option(False, "--online", help="Download OSM data from Overpass (cached)."),
     endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL."),
@@ -365,11 +366,12 @@ def plan(
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
                             fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, candidates=candidates,
                             exclude=exclude, crs=_crs_key(crs), strict=strict,
+                            existing_crs=_crs_key(existing_crs) if existing_crs else None,
                             scenario_file=str(scenario or default_scen), overrides=overrides,
-                            crs_converted=[n for n, f in (("boundary", boundary), ("townships", townships),
-                                                          ("existing", existing), ("candidates", candidates),
-                                                          ("exclude", exclude))
-                                           if f and _crs_key(crs) in ("gcj02", "bd09")])
+                            crs_converted=[n for n, f, c in (("boundary", boundary, crs), ("townships", townships, crs),
+                                                             ("existing", existing, existing_crs or crs),
+                                                             ("candidates", candidates, crs), ("exclude", exclude, crs))
+                                           if f and _crs_key(c) in ("gcj02", "bd09")])
         unused = _unused_inputs(scen, {"--existing": existing, "--expressways": expressways, "--service-areas": service_areas,
                                        "--existing-fast": existing_fast, "--od": od, "--fleets": fleets,
                                        "--h2-sources": h2_sources, "--freight-od": freight_od})

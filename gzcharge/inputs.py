@@ -39,6 +39,9 @@ class PlanInputs:
     overrides: list[str] = field(default_factory=list)
     #: Coordinate system of the input files (``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:<code>``).
     crs: str = "wgs84"
+    #: Coordinate system of the ``--existing`` file when it differs from ``crs`` (``--existing-crs``),
+    #: e.g. a GCJ-02 station grid from Amap next to WGS-84 township seats; None = ``crs``.
+    existing_crs: str | None = None
     #: the inputs converted to WGS-84 because of ``crs`` (recorded in run_metadata either way)
     crs_converted: list[str] = field(default_factory=list)
     #: Rows outside the region are an error instead of a notice.
@@ -89,7 +92,7 @@ class PlanInputs:
         frames = []
         if self.existing_stations:
             frames.append(("--existing", self.existing_stations,
-                           read_existing_stations(self.existing_stations, crs=self.crs), "name"))
+                           read_existing_stations(self.existing_stations, crs=self.existing_crs or self.crs), "name"))
         if self.candidates:
             frames.append(("--candidates", self.candidates, read_candidate_sites(self.candidates, crs=self.crs),
                            "site_id"))

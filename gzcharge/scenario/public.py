@@ -69,6 +69,7 @@ class PublicParams(_Section):
     hours_per_day: float = 24.0
     utilisation_target: float = 0.06
     min_plugs: int = 2
+    existing_plugs_unknown: int = 8
     cost_per_extra_plug_cny: float = 46_500.0
     # candidates
     grid_spacing_km: float = 5.0
@@ -102,6 +103,7 @@ class PublicParams(_Section):
     _r_kwh = field_validator("kwh_per_ev_day")(within(0, 500, lo_open=True, unit="kWh"))
     _r_kw = field_validator("plug_kw")(within(0, 2_000, lo_open=True, unit="kW"))
     _r_plugs = field_validator("min_plugs")(within(1, 1_000))
+    _r_exu = field_validator("existing_plugs_unknown")(within(1, 1_000))
     _r_cny = field_validator("cost_per_extra_plug_cny", "budget_cny")(within(0, 1e12, unit="CNY"))
     _r_park = field_validator("large_parking_min_capacity")(within(0, 100_000, unit="spaces"))
     _r_maxst = field_validator("max_stations")(within(1, 1_000_000))

@@ -346,9 +346,11 @@ def prepare_public(
             raise ConfigError(f"public.max_stations={p.max_stations} is below the {int(existing.sum())} existing "
                               "stations (they are kept); raise public.max_stations")
     plugs_have = cands["plugs"].to_numpy(float) if "plugs" in cands else np.full(len(cands), np.nan)
-    if (existing & ~np.isfinite(plugs_have)).any():
-        notes.append(f"{int((existing & ~np.isfinite(plugs_have)).sum())} existing station(s) without a plug count "
-                     f"are taken to have min_plugs = {p.min_plugs} plugs")
+    unknown = existing & ~np.isfinite(plugs_have)
+    if unknown.any():
+        plugs_have = np.where(unknown, float(max(p.existing_plugs_unknown, p.min_plugs)), plugs_have)
+        notes.append(f"{int(unknown.sum())} existing station(s) without a plug count are taken to have "
+                     f"{max(p.existing_plugs_unknown, p.min_plugs)} plugs (public.existing_plugs_unknown, an assumption)")
     hard_rules = p.mode == "min_cost"
     block = CoverageBlock(
         name="public", site_ids=pd.Index(cands["site_id"]), site_cost=site_cost, cover=cover, weight=weight,
@@ -907,7 +909,8 @@ class PublicTier(Tier):
 
         inp = ctx.inputs
         rules = ctx.memo("site_rules", inp.site_rules)
-        existing = read_existing_stations(inp.existing_stations, crs=inp.crs) if inp.existing_stations else None
+        existing = read_existing_stations(inp.existing_stations, crs=inp.existing_crs or inp.crs) \
+            if inp.existing_stations else None
         prep = prepare_public(ctx.region, ctx.scenario, network=ctx.distance_network, pois=ctx.pois,
                               existing_stations=existing, builtup=ctx.builtup,
                               user_sites=rules.for_tier("public") if rules is not None else None)

@@ -734,7 +734,7 @@ def prepare_swap(
         low = demand.loc[~ok]
         by = low.groupby("fleet_type")["swaps_day"].agg(["sum", "size"])
         notes.append(
-            f"swap demand-driven: {int((~ok).sum())} fleet point(s) with {low['swaps_day'].sum():,.0f} swaps/day in "
+            f"swap demand-driven: {int((~ok).sum())} fleet point(s) with {low['swaps_day'].sum():,.0f} swaps/day "
             "stay with depot/public charging — no "
             f"candidate site reaches {params.min_utilisation:.0%} of a station's capacity from them "
             f"(swap.min_utilisation); by fleet: "
