@@ -650,6 +650,7 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     if multi:
         tcols.insert(-1, "covered_year")
     towns = dem[dem["tier"] == "township"][tcols].copy()
+    towns.insert(tcols.index("source") + 1, "estimated", (towns["source"] == "estimated").to_numpy())
     cutoff = 2.0 * float(demand["radius_m"].max())
     within = towns["distance_m"].to_numpy(float) <= p.township_radius_km * 1000
     reason = np.where(towns["distance_m"].notna(),
