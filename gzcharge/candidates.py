@@ -17,7 +17,9 @@ Candidate types (``ctype``) and where they come from:
     OSM ``amenity=parking`` POIs with ``capacity >= public.large_parking_min_capacity`` or,
     without a capacity tag, a name.
 ``urban_grid``
-    A square grid at ``public.urban_grid_spacing_km`` inside the built-up discs of the city
+    A square grid at ``public.urban_grid_spacing_km`` (finer in counties whose discs would hold
+    fewer grid points than twice the stations the count rule asks for, see
+    :func:`urban_grid_spacing_m`) inside the built-up discs of the city
     core and county seats (demand's ``attrs["zones"]``), where no other candidate lies within
     half the spacing.
 ``grid``
@@ -168,6 +170,33 @@ def _poi_frame(pois: gpd.GeoDataFrame, crs: str, min_capacity: int) -> pd.DataFr
     })
 
 
+#: finest urban grid the candidate densification goes to (m)
+MIN_URBAN_GRID_M = 200.0
+
+
+def urban_grid_spacing_m(zones: pd.DataFrame, county_evs: pd.Series | None, p: Any) -> np.ndarray:
+    """Urban grid spacing per built-up zone (m): the default, finer where the station-count rule needs it.
+
+    A county must have one station per ``evs_per_station`` EVs; a grid at ``urban_grid_spacing_km``
+    over its built-up discs may hold fewer candidates than that (贵阳's core districts). The
+    spacing of a county's discs is ``min(default, sqrt(A / (2 N)))`` — ``A`` the county's disc area,
+    ``N`` the stations it needs, so the discs hold about twice as many grid points as stations —
+    and at least :data:`MIN_URBAN_GRID_M`.
+    """
+    base = p.urban_grid_spacing_km * 1000.0
+    out = np.full(len(zones), base)
+    if county_evs is None or not len(zones):
+        return out
+    codes = zones["county_adcode"].astype(str)
+    area = (np.pi * zones["radius_m"].to_numpy(float) ** 2)
+    a_c = pd.Series(area).groupby(codes.to_numpy()).sum()
+    need = np.ceil(pd.Series(county_evs).reindex(a_c.index).fillna(0.0) / p.evs_per_station - 1e-9)
+    sp = np.sqrt(a_c / np.maximum(2.0 * need, 1.0)).clip(lower=MIN_URBAN_GRID_M, upper=base)
+    # round to 50 m so zones of similar need share one grid
+    sp = (np.floor(sp / 50.0) * 50.0).clip(lower=MIN_URBAN_GRID_M)
+    return sp.reindex(codes.to_numpy()).fillna(base).to_numpy(float)
+
+
 def public_candidates(
     region: Region,
     scenario: Scenario,
@@ -254,17 +283,19 @@ def public_candidates(
     # urban grid inside the built-up discs, where nothing else is near
     zones = demand.attrs.get("zones") if demand is not None else None
     if zones is not None and len(zones):
-        sp_m = p.urban_grid_spacing_km * 1000.0
-        discs = shapely.union_all(shapely.buffer(shapely.points(zones[["x", "y"]].to_numpy()),
-                                                 zones["radius_m"].to_numpy() + sp_m / 2))
-        discs = discs.intersection(boundary_m)
-        pts = _grid(discs.bounds, sp_m) if not discs.is_empty else np.empty((0, 2))
-        if len(pts):
-            pts = pts[shapely.contains_xy(discs, pts[:, 0], pts[:, 1])]
-            pts = pts[_far_from(pts, frame[["x", "y"]].to_numpy(float), sp_m / 2)]
-        frame = pd.concat([frame, pd.DataFrame({"ctype": "urban_grid", "name": "", "x": pts[:, 0], "y": pts[:, 1],
-                                                "plugs": np.nan, "kw": np.nan, "source": "grid"})],
-                          ignore_index=True)
+        spacing = urban_grid_spacing_m(zones, demand.attrs.get("county_evs"), p)
+        for sp_m in np.unique(spacing)[::-1]:  # coarse first; finer grids fill around them
+            z = zones[spacing == sp_m]
+            discs = shapely.union_all(shapely.buffer(shapely.points(z[["x", "y"]].to_numpy()),
+                                                     z["radius_m"].to_numpy() + sp_m / 2))
+            discs = discs.intersection(boundary_m)
+            pts = _grid(discs.bounds, sp_m) if not discs.is_empty else np.empty((0, 2))
+            if len(pts):
+                pts = pts[shapely.contains_xy(discs, pts[:, 0], pts[:, 1])]
+                pts = pts[_far_from(pts, frame[["x", "y"]].to_numpy(float), sp_m / 2)]
+            frame = pd.concat([frame, pd.DataFrame({"ctype": "urban_grid", "name": "", "x": pts[:, 0],
+                                                    "y": pts[:, 1], "plugs": np.nan, "kw": np.nan,
+                                                    "source": "grid"})], ignore_index=True)
     # regional grid where nothing else is near
     sp_m = p.grid_spacing_km * 1000.0
     pts = _grid(boundary_m.bounds, sp_m)

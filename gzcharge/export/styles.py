@@ -265,8 +265,8 @@ class LayerStyle:
         ]
         codes = np.full(n, -1, dtype=int)
         if self.kind == "categorized":
-            texts = [
-                frame[f].map(lambda v: OTHER if pd.isna(v) else value_key(v)).astype(object)
+            texts = [  # fresh Series: the frame's attrs (e.g. DataFrames) would break pd.concat
+                pd.Series(frame[f].map(lambda v: OTHER if pd.isna(v) else value_key(v)).to_numpy(dtype=object))
                 for f in self.fields
             ]
             keys = texts[0] if len(texts) == 1 else pd.concat(texts, axis=1).agg("|".join, axis=1)
