@@ -316,3 +316,17 @@ def test_builtup_from_overpass_matches_file(tmp_path, fake_overpass_landuse):
     assert sorted(b["osm_id"]) == sorted(want)
     ind = gpd.GeoSeries([want[i] for i in b["osm_id"]], crs=4326).to_crs("EPSG:3067").area.to_numpy()
     assert b.to_crs("EPSG:3067").area.to_numpy() == pytest.approx(ind, rel=1e-9)
+
+
+def test_province_and_prefecture_agree_on_evs():
+    """One EV definition: a county has the same EVs planned alone (its prefecture's file) and inside the
+    province run; the province total is the stock path's 2030 value (700,000 × 1.15^4 = 1,224,304)."""
+    from gzcharge.demand import county_evs
+    from gzcharge.region import get_region
+    from gzcharge.scenario import load_scenario
+
+    prov = county_evs(get_region("贵州省").counties, load_scenario(ROOT / "models" / "province.toml").ev)
+    assert prov.sum() == pytest.approx(700_000 * 1.15 ** 4, rel=1e-9)
+    for name, file in (("贵阳市", "guiyang.toml"), ("毕节市", "bijie.toml"), ("安顺市", "anshun.toml")):
+        alone = county_evs(get_region(name).counties, load_scenario(ROOT / "models" / file).ev)
+        assert alone.to_dict() == pytest.approx(prov.reindex(alone.index).to_dict(), rel=1e-12)
