@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -417,3 +418,30 @@ def test_utilisation_floor_drops_small_fleets_only():
                              np.full(4, 500.0), 0.0).all()
     assert utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
                              np.full(4, 500.0), 0.8).tolist() == [False, False, False, True]
+
+
+def test_province_default_swap_is_demand_driven():
+    """Province default (no fleet file): every swap site reaches the utilisation floor, and swap costs far
+    less than public charging.
+
+    Public cost lower bound, by hand: the 2030 EVs (1,224,304) × 6.8 kWh × 0.5 public share need
+    ≥ 1,224,304 × 3.4 / (46.5 kW × 24 h × 0.06 = 66.96 kWh per plug-day) = 62,165 plugs. A plan with n
+    stations pays ≥ 400,000 CNY per station (the cheapest candidate type, with its first 2 plugs) and
+    46,500 CNY per further plug: cost ≥ 400,000 n + 46,500 (62,165 − 2 n) ≥ 46,500 × 62,165 ≈ 2.89 B CNY
+    for every n (400,000 > 2 × 46,500).
+    """
+    from gzcharge.region import get_region
+    from gzcharge.scenario import load_scenario, swap_params
+    from gzcharge.tiers.swap import plan_swap
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "models" / "province.toml")
+    p = swap_params(s)
+    res = plan_swap(get_region("贵州省"), p)
+    st = res.stations
+    assert len(st) > 0
+    cap = st["station_type"].map({k: v.capacity_swaps_day for k, v in p.station_types.items()})
+    util = st["swaps_served"] / (st["n_stations"] * cap)
+    assert (util >= p.min_utilisation - 1e-9).all(), st.loc[util < p.min_utilisation]
+    assert any("demand-driven" in n for n in res.notes)  # the small fleets are named, not planned
+    public_lower_bound = 46_500 * 1_224_304 * 6.8 * 0.5 / (46.5 * 24 * 0.06)
+    assert float(st["cost_cny"].sum()) < 0.2 * public_lower_bound
