@@ -131,8 +131,15 @@ def _independent_seat_evs(code: str, scenario) -> float:
     r = c.loc[code]
     assert pd.isna(r["pop_city_core"])  # a county (县): seat = share × urban
     ev = scenario.ev
-    evs = r["households"] * r["longform_households_with_car"] / r["households_longform"] \
-        * ev.cars_per_car_household * ev.car_growth * ev.ev_share_of_cars
+    # EVs = stock(year) × w / Σw over the 88 counties, w = households × car share × prefecture adoption;
+    # the stock is log-linear from 700,000 (2026) at stock_growth_after a year
+    k = c[c["level"] == "county"]
+    adopt = k.index.str[:4].map(lambda p: ev.adoption_by_prefecture.get(p + "00", 1.0)).to_numpy(float)
+    w_all = (k["households"] * k["longform_households_with_car"] / k["households_longform"] * adopt).sum()
+    w = r["households"] * r["longform_households_with_car"] / r["households_longform"] \
+        * ev.adoption_by_prefecture.get(code[:4] + "00", 1.0)
+    stock = 700_000.0 * (1.0 + ev.stock_growth_after) ** (ev.year - 2026)
+    evs = stock * w / w_all
     return scenario.public.county_seat_share_of_urban * r["pop_urban"] * evs / r["pop_total"]
 
 

@@ -50,7 +50,7 @@ def _params(max_per_site: int = 1, **kw) -> SwapParams:
     st["car"] = StationTypeParams(capacity_swaps_day=600, battery_stock=20, cost_cny=3_000_000,
                                   max_per_site=max_per_site, battery_turns_per_day=8, pack_cost_cny=0)
     # deadhead 0.5 CNY/km over 365 days: a = 2 × 0.5 × 365 = 365 CNY per (swap/day)·km
-    return SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, **kw)
+    return SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, **{"min_utilisation": 0.0, **kw})
 
 
 def _fleets() -> pd.DataFrame:
@@ -189,7 +189,7 @@ def _pack_case(pack_cost: float, **kw):
     st = dict(SwapParams().station_types)
     st["car"] = StationTypeParams(capacity_swaps_day=500, battery_stock=20, cost_cny=3_000_000, max_per_site=2,
                                   battery_turns_per_day=8, pack_cost_cny=pack_cost)
-    params = SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, battery_reserve_share=0.2, **kw)
+    params = SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, battery_reserve_share=0.2, **{"min_utilisation": 0.0, **kw})
     fleets = pd.DataFrame({"fleet_id": ["A"], "fleet_type": ["taxi"], "vehicles": [500.0],
                            "swaps_per_vehicle_day": [1.0], "lon": [LON], "lat": [LAT]})
     sites = gpd.GeoDataFrame({"site_id": ["S1"]}, geometry=[Point(LON + 0.005, LAT)], crs="EPSG:4326")
@@ -329,8 +329,8 @@ def test_default_fleets_from_census(anshun):
     f = default_fleets(anshun, SwapParams()).set_index("fleet_id")
     assert f.loc["520402-taxi", "vehicles"] == pytest.approx(192.69375)
     assert f.loc["520402-taxi", "swaps_day"] == pytest.approx(192.69375 * 1.5)
-    # mine trucks: 51.385 × 2 × 0.1 × 0.6 = 6.1662 vehicles × 3 swaps
-    assert f.loc["520402-mine_truck", "swaps_day"] == pytest.approx(51.385 * 2 * 0.1 * 0.6 * 3)
+    # mine trucks only in the coal prefectures 六盘水, 毕节, 黔西南: none in 安顺
+    assert not f.index.str.endswith("mine_truck").any()
 
 
 def test_county_fleet_spread_over_urban_disc(anshun):
@@ -395,3 +395,25 @@ def test_area_without_population_plans_nothing_without_crashing(tmp_path):
     res = plan_swap(Region.from_file(path, code_field="code", name_field="name"))
     assert len(res.stations) == 0
     assert float(res.summary["swaps_day"].sum()) == 0.0
+
+
+def test_utilisation_floor_drops_small_fleets_only():
+    """Hand instance: sites S0, S1; points a (300/day, reaches S0), b (50/day, reaches S0, S1), c (40/day, S1).
+
+    Floor 0.2 of a 500/day station = 100/day. S0 gathers a + b = 350 ≥ 100 (viable), S1 gathers
+    b + c = 90 < 100 (not viable): a and b are kept (S0 reaches them), c is dropped. A point with
+    no site in reach (d) is kept for the reach check to name.
+    """
+    import scipy.sparse as sp
+
+    from gzcharge.tiers.swap import utilisation_floor
+
+    reach = sp.csr_array(np.array([[1.0, 0], [2.0, 3.0], [0, 1.0], [0, 0]]))
+    keep = utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.2)
+    assert keep.tolist() == [True, True, False, True]
+    # a floor of 0 keeps everything; at 0.8 (400/day) no site is viable: all but the unreachable d go
+    assert utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.0).all()
+    assert utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.8).tolist() == [False, False, False, True]

@@ -18,19 +18,20 @@ logger = logging.getLogger(__name__)
 
 def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
     """Write ``<stem>_report.md``, ``<stem>_report.html`` and ``<stem>_report.png``; return their paths."""
-    import pandas as pd
-
     from gzcharge.export.report import write_report
 
     stem = Path(stem)
     reg = plan.region
-    overview = (
+    miss = plan.unmet()
+    headline = (f"**HARD RULES MISSED ({len(miss)})** — the plan below does not meet:\n"
+                + "\n".join(f"- {u}" for u in miss) + "\n\n") if miss else ""
+    overview = headline + (
         f"- Region: **{reg.name}** ({reg.code}, {reg.kind}), {len(reg.counties)} counties, "
         f"2020 census population {int(reg.pop_total):,}.\n"
         f"- Scenario: `{plan.scenario.name}` {plan.scenario.description}\n"
         f"- Distances: **{plan.distance_mode}**; metric CRS {reg.metric_crs}.\n"
         f"- Township seats: {reg.township_source or 'none given — township demand is an ESTIMATED lattice (labelled)'}.\n"
-        f"- Status: {plan.status()}.\n"
+        f"- Status: {plan.headline()}.\n"
     )
     if plan.inputs.overrides:
         overview += f"- Overrides: `{' '.join(plan.inputs.overrides)}`\n"
@@ -41,8 +42,7 @@ def write_plan_report(plan: Plan, stem: str | Path) -> list[Path]:
         sections += result.sections
     if plan.notices:
         sections.append(("Notes and assumptions", "\n".join(f"- {n}" for n in plan.notices)))
-    sections.append(("Timings (s)", pd.DataFrame({"stage": list(plan.timings),
-                                                  "seconds": [round(v, 2) for v in plan.timings.values()]})))
+    # timings are not part of the report (it is byte-for-byte reproducible); see --timings
     layers = plan.layers()
     map_layers = {k: layers[k] for k in ("counties", "boundary", "expressway_segments", "townships",
                                          "public_stations", "swap_stations", "hydrogen_stations", "highway_stations")

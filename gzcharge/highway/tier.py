@@ -73,10 +73,14 @@ class HighwayTier(Tier):
         res = assess_highway(prep.data, sol, ctx.scenario.highway)
         hs = res.highway_stations
         hp = ctx.scenario.highway
-        text = (
+        source = (prep.data.details or {}).get("road_source") or ""
+        text = (f"- Corridors: {source}.\n" if source else "") + (
             f"- EV range {hp.range_km:g} km nominal, derated ×{hp.range_derate:g}; every trip counts its access "
             f"legs (county seat ↔ expressway); maximum gap between fast-charging sites {hp.max_gap_km:g} km "
             "(JTG service-area spacing).\n"
+            f"- Sizing: holiday peak day × {hp.holiday_peak_factor:g} of the average day, peak hour "
+            f"{hp.peak_hour_factor:g} of the day; every service area ≥ {hp.charging_space_share:.0%} of "
+            f"{hp.service_area_car_spaces} small-car spaces as charging spaces (2022 national action plan).\n"
             f"- {len(hs)} stations, {int(hs['plugs'].sum()) if len(hs) else 0} plugs.\n"
         )
         if res.notice:
@@ -89,7 +93,7 @@ class HighwayTier(Tier):
         summary = [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()) if len(hs) else 0)]
         if len(hs) == 0:
             summary.append(("highway", res.notice or "no station needed"))
-        meta = {"notice": res.notice or "", "stations": len(hs)}
+        meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
         return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,
                           gap=sol.gap, seconds=sol.seconds, layers=res.layers(), summary=summary,
