@@ -7,10 +7,15 @@ Each case runs in a fresh interpreter ``--repeat`` times; the minimum wall time 
 (user + sys of the child) of that run, which load disturbs less. The plan's own stage timings
 (``timings (s): ...`` printed by ``gzcharge -v plan``) split the plan run; ``imports`` is the
 rest of the import cost measured as separate interpreters, and ``map`` times
-:func:`gzcharge.export.report.render_map` in this process on the plan's map layers (first call
-includes matplotlib's import, the second is the drawing alone).
+:func:`gzcharge.export.report.render_map` in a fresh interpreter on the plan's map layers (first call
+includes matplotlib's import, the later ones are the drawing alone).
 
-    python benchmarks/bench_wall.py [--repeat 5] [--area 安顺市] [--skip-plan]
+    python benchmarks/bench_wall.py [--repeat 5] [--area 安顺市] [--skip-plan] [--set KEY=VALUE ...]
+                                    [--tree OTHER_CHECKOUT]
+
+``--tree`` runs the same cases on another source tree (e.g. ``git archive main | tar -x -C
+/tmp/base``) for a side-by-side. "outside the solver" is the plan's wall time minus its tier
+solve stages (the HiGHS time the import and drawing work cannot reduce).
 """
 
 from __future__ import annotations
@@ -26,18 +31,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-# COLUMNS: rich must not wrap the plan's "timings (s): ..." line
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "COLUMNS": "1000"}
+SOLVE_STAGES = ("public", "highway", "hydrogen", "swap")
 
 
-def run(cmd: list[str], repeat: int) -> tuple[float, float, str]:
-    """(min wall s, CPU s of that run, stdout+stderr of the last run) of ``cmd`` run ``repeat`` times."""
+def env_for(tree: Path) -> dict:
+    # COLUMNS: rich must not wrap the plan's "timings (s): ..." line
+    return {**os.environ, "PYTHONPATH": str(tree) + os.pathsep + os.environ.get("PYTHONPATH", ""), "COLUMNS": "1000"}
+
+
+ENV = env_for(ROOT)
+
+
+def run(cmd: list[str], repeat: int, tree: Path = ROOT) -> tuple[float, float, str]:
+    """(min wall s, CPU s of that run, its stdout+stderr) of ``cmd`` run ``repeat`` times in ``tree``."""
     best = (float("inf"), float("nan"), "")
     for _ in range(repeat):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env_for(tree), cwd=tree)
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
@@ -46,6 +57,24 @@ def run(cmd: list[str], repeat: int) -> tuple[float, float, str]:
         if wall < best[0]:
             best = (wall, cpu, proc.stdout + proc.stderr)
     return best
+
+
+MAP_TIMING = """
+import sys, time
+import geopandas as gpd, pyogrio
+from gzcharge.export.report import render_map
+out, area = sys.argv[1], sys.argv[2]
+layers = {n: gpd.read_file(out, layer=n) for n, _ in pyogrio.list_layers(out)
+          if n in ("counties", "boundary", "townships", "public_stations", "swap_stations")}
+res = []
+for attempt in range(3):  # the first one includes matplotlib's import
+    t0, c0 = time.perf_counter(), time.process_time()
+    render_map(out[:-5] + "_bench_map.png", layers, title=area + " 充电设施规划")
+    res.append((time.perf_counter() - t0, time.process_time() - c0))
+best = min(res[1:])
+print(f"render_map first call wall {res[0][0]:.2f} s / CPU {res[0][1]:.2f} s (imports matplotlib); "
+      f"then min wall {best[0]:.2f} s / CPU {best[1]:.2f} s")
+"""
 
 
 def loaded_modules(stmt: str, names: tuple[str, ...]) -> list[str]:
@@ -60,11 +89,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--area", default="安顺市")
     ap.add_argument("--skip-plan", action="store_true")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--tree", type=Path, default=None, help="another checkout to run side by side")
     args = ap.parse_args()
+    trees = [ROOT] + ([args.tree.resolve()] if args.tree else [])
     py = sys.executable
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; min of {args.repeat} runs")
-    print("| case | wall s (min) | CPU s (user+sys) |")
-    print("|---|---|---|")
+    print("| case | " + " | ".join(f"{t.name}: wall s (min) | {t.name}: CPU s" for t in trees) + " |")
+    print("|---|" + "---|---|" * len(trees))
     heavy = ("pyomo", "pyomo.environ", "scipy", "scipy.stats", "matplotlib", "matplotlib.pyplot", "geopandas",
              "osmnx", "dask", "pandas", "shapely", "pyproj", "highspy", "networkx")
     cases = [
@@ -79,8 +111,11 @@ def main() -> None:
         ("import matplotlib.figure + backend_agg", [py, "-c", "import matplotlib.figure, matplotlib.backends.backend_agg"]),
     ]
     for label, cmd in cases:
-        wall, cpu, _ = run(cmd, args.repeat)
-        print(f"| {label} | {wall:.2f} | {cpu:.2f} |")
+        cells = []
+        for tree in trees:
+            wall, cpu, _ = run(cmd, args.repeat, tree)
+            cells += [f"{wall:.2f}", f"{cpu:.2f}"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print()
     for stmt in ("import gzcharge.cli", "import gzcharge.plan"):
         print(f"`{stmt}` loads: {', '.join(loaded_modules(stmt, heavy)) or 'none of the heavy libraries'}")
@@ -88,27 +123,20 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "x.gpkg"
-        cmd = [py, "-m", "gzcharge", "-v", "plan", "--prefecture", args.area, "--out", str(out)]
-        wall, cpu, text = run(cmd, args.repeat)
-        print(f"\n`gzcharge plan --prefecture {args.area}` end to end: wall {wall:.2f} s (min of {args.repeat}), "
-              f"CPU {cpu:.2f} s")
-        m = re.search(r"timings \(s\): (.*)", text)
-        if m:
-            stages = dict(re.findall(r"(\w+) ([\d.]+)", m.group(1)))
-            print("stages of that run (s): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
-        t0 = time.perf_counter()
-        import geopandas as gpd
-        import pyogrio
-
-        from gzcharge.export.report import render_map
-
-        layers = {name: gpd.read_file(out, layer=name) for name, _ in pyogrio.list_layers(out)
-                  if name in ("counties", "boundary", "townships", "public_stations", "swap_stations")}
-        print(f"read {len(layers)} map layers back in {time.perf_counter() - t0:.2f} s (imports included)")
-        for attempt in ("first (imports matplotlib)", "second"):
-            t0, c0 = time.perf_counter(), time.process_time()
-            render_map(Path(tmp) / "map.png", layers, title=f"{args.area} 充电设施规划")
-            print(f"render_map {attempt}: wall {time.perf_counter() - t0:.2f} s, CPU {time.process_time() - c0:.2f} s")
+        sets = [a for kv in args.overrides for a in ("--set", kv)]
+        cmd = [py, "-m", "gzcharge", "-v", "plan", "--prefecture", args.area, "--out", str(out), *sets]
+        print(f"\n`gzcharge plan --prefecture {args.area} {' '.join(sets)}` end to end, min of {args.repeat}:")
+        for tree in trees:
+            wall, cpu, text = run(cmd, args.repeat, tree)
+            m = re.search(r"timings \(s\): (.*)", text)
+            stages = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)", m.group(1))} if m else {}
+            solve = sum(stages.get(k, 0.0) for k in SOLVE_STAGES)
+            print(f"- {tree.name}: wall {wall:.2f} s, CPU {cpu:.2f} s; tier solves {solve:.2f} s, outside the solver "
+                  f"{wall - solve:.2f} s")
+            print("  stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+        for tree in trees:
+            print(f"- {tree.name}: " + subprocess.run([py, "-c", MAP_TIMING, str(out), args.area], capture_output=True,
+                                                      text=True, env=env_for(tree), cwd=tree, check=True).stdout.strip())
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

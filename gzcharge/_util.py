@@ -36,12 +36,13 @@ def import_pyomo() -> ModuleType:
     Pyomo's dependency layer (``pyomo.common.dependencies``, Pyomo 6.x) defers its optional
     imports, except for modules already in ``sys.modules``: those it imports at once with their
     "finalizers", and the scipy finalizer imports ``scipy.stats``, ``scipy.integrate`` and
-    ``scipy.spatial`` (~0.5 s CPU warm, seconds from a cold disk; FIELD-NOTES). gzcharge always has
-    ``scipy.sparse`` loaded before it builds a model, so the first Pyomo import runs with scipy's
-    modules set aside in ``sys.modules``: Pyomo then treats scipy as not yet imported and resolves
-    it only when Pyomo code uses it (model building and the appsi HiGHS interface do not). The
-    modules are put back unchanged; Pyomo's import itself loads no scipy module (checked: any it
-    did load is dropped so that only the original ``scipy`` exists).
+    ``scipy.spatial`` (~0.5 s CPU warm, seconds from a cold disk: benchmarks/README.md, "Session
+    3 — wall time"). gzcharge always has ``scipy.sparse`` loaded before it builds a model, so the
+    first Pyomo import runs with scipy's modules set aside in ``sys.modules``: Pyomo then treats
+    scipy as not yet imported and resolves it only when Pyomo code uses it (model building and
+    the appsi HiGHS interface do not). The modules are put back unchanged; Pyomo's import itself
+    loads no scipy module (any it did load is dropped, so that only the original ``scipy``
+    exists). Not thread-safe: call it before any solver thread starts (model building does).
 
     Call this wherever a Pyomo model is first built, instead of ``import pyomo.environ``.
     """
