@@ -541,6 +541,17 @@ class PersistentSolver:
                 highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
             )
 
+    def set_rows(self, name: str, lower: Any = None, upper: Any = None) -> None:
+        """Change the bounds of row block ``name`` of an :class:`ArrayModel` (e.g. ``p`` in a sweep)."""
+        if not self._array:
+            raise SolverError("set_rows is for ArrayModel solvers; change the Pyomo Param")
+        off, n = self.model.row_blocks[name]
+        for arr, val in ((self.model.row_lower, lower), (self.model.row_upper, upper)):
+            if val is not None:
+                arr[off : off + n] = np.broadcast_to(np.asarray(val, dtype=float), (n,))
+        self._lp.row_lower_ = np.asarray(self.model.row_lower, dtype=np.float64)
+        self._lp.row_upper_ = np.asarray(self.model.row_upper, dtype=np.float64)
+
     # ------------------------------------------------------------------ solve
     def solve(
         self,
