@@ -1269,44 +1269,49 @@ def _objective(L: _Layout, objective: str, discount_rate: float, year_weight: np
     return c, -eps * float(K[-1]), eps
 
 
-def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any, list]:
-    """Pyomo model from the layout: one Var component per block variable, one Constraint per family."""
-    import pyomo.environ as pyo
-    from pyomo.core.expr.numeric_expr import LinearExpression
+def _to_arrays(L: _Layout, c: np.ndarray, const: float, sense: str) -> Any:
+    """The model as a :class:`gzcharge.solve.ArrayModel`: one column block per block variable, one
+    row block per constraint family (rows without columns dropped after the infeasibility check)."""
+    from gzcharge.solve import ArrayModel
 
-    m = pyo.ConcreteModel(name="joint")
-    cols: list = []
-    for name, n, dom, lb, ub in L.vars:
-        lbl = [None if not np.isfinite(v) else float(v) for v in lb]
-        ubl = [None if not np.isfinite(v) else float(v) for v in ub]
-        domain = pyo.Reals if dom == "real" else pyo.Integers
-        var = pyo.Var(range(n), domain=domain, bounds=lambda _m, i, lbl=lbl, ubl=ubl: (lbl[i], ubl[i]))
-        m.add_component(name, var)
-        cols.extend(var.values())
+    mats, los, his, row_blocks = [], [], [], {}
+    n_rows = 0
     for name, r, cc, v, lo, hi, nrow in L.rows:
         A = sp.csr_array((v, (r, cc)), shape=(nrow, L.n))
         A.sum_duplicates()
-        ip, ix, dv = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()
         empty = np.diff(A.indptr) == 0
         bad = empty & ((lo > 1e-9) | (hi < -1e-9))
         if bad.any():
             raise InfeasibleError(f"joint model: {int(bad.sum())} row(s) of {name!r} have nothing to choose but need a "
                                   "positive amount (a target no candidate can meet)")
-        keep = np.flatnonzero(~empty).tolist()
-        lol = [None if not np.isfinite(x) else float(x) for x in lo]
-        hil = [None if not np.isfinite(x) else float(x) for x in hi]
+        keep = np.flatnonzero(~empty)
+        if not len(keep):
+            continue
+        mats.append(A[keep])
+        los.append(np.asarray(lo, float)[keep])
+        his.append(np.asarray(hi, float)[keep])
+        row_blocks[name] = (n_rows, len(keep))
+        n_rows += len(keep)
+    lower = np.concatenate([lb for *_, lb, _ub in L.vars]) if L.vars else np.zeros(0)
+    upper = np.concatenate([ub for *_, ub in L.vars]) if L.vars else np.zeros(0)
+    integer = np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars]) if L.vars else np.zeros(0, bool)
+    return ArrayModel(
+        c=np.asarray(c, float), a=sp.vstack(mats, format="csr") if mats else sp.csr_array((0, L.n)),
+        row_lower=np.concatenate(los) if los else np.zeros(0), row_upper=np.concatenate(his) if his else np.zeros(0),
+        lower=lower, upper=upper, integer=integer, blocks={name: (L.offset[name], n) for name, n, *_ in L.vars},
+        row_blocks=row_blocks, offset=float(const), sense=sense, name="joint")
 
-        def rule(_m: Any, k: int, ip=ip, ix=ix, dv=dv, lol=lol, hil=hil) -> Any:
-            a, b = ip[k], ip[k + 1]
-            return (lol[k], LinearExpression(constant=0, linear_coefs=dv[a:b], linear_vars=[cols[j] for j in ix[a:b]]),
-                    hil[k])
 
-        m.add_component(name, pyo.Constraint(keep, rule=rule))
-    nz = np.flatnonzero(c)
-    m.obj = pyo.Objective(expr=LinearExpression(constant=float(const), linear_coefs=c[nz].tolist(),
-                                                linear_vars=[cols[j] for j in nz.tolist()]),
-                          sense=pyo.minimize if sense == "min" else pyo.maximize)
-    return m, cols
+def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> Any:
+    """Pyomo model from the layout (the twin of :func:`_to_arrays`: the same arrays)."""
+    return _to_arrays(L, c, const, sense).to_pyomo()
+
+
+def _key(model: Any, name: str) -> Any:
+    """Key of column block ``name`` for values / starts / fixings (ArrayModel: the name; Pyomo: the Var)."""
+    from gzcharge.solve import ArrayModel
+
+    return name if isinstance(model, ArrayModel) else model.component(name)
 
 
 # =========================================================================== validation
@@ -1439,8 +1444,12 @@ def build_joint_model(
     year_weight: Sequence[float] | None = None,
     monotone_targets: bool = True,
     relax_plugs: bool = False,
+    as_arrays: bool = False,
 ) -> tuple[Any, dict]:
-    """Build the Pyomo model (see the module docstring); returns ``(model, info)``.
+    """Build the model (see the module docstring); returns ``(model, info)``.
+
+    The model is a Pyomo ``ConcreteModel`` (for inspection/export), or with ``as_arrays`` the
+    :class:`gzcharge.solve.ArrayModel` it is made from (what :func:`solve_joint` hands HiGHS).
 
     ``info`` holds the column layout needed to read a solution (used by :func:`solve_joint`).
     ``relax_plugs`` makes the plug columns of capacitated coverage blocks continuous (a
@@ -1472,7 +1481,7 @@ def build_joint_model(
     if len(yw) != T:
         raise ConfigError(f"year_weight has {len(yw)} values for {T} years")
     c, const, eps = _objective(L, objective, discount_rate, yw, access_worst)
-    model, cols = _to_pyomo(L, c, const, "min" if objective == "min_cost" else "max")
+    model = (_to_arrays if as_arrays else _to_pyomo)(L, c, const, "min" if objective == "min_cost" else "max")
     info.update(eps=eps, year_weight=yw, discount_rate=discount_rate, build_s=time.perf_counter() - t0,
                 n_cols=L.n, n_int=int(sum(n for _, n, d, _, _ in L.vars if d != "real")),
                 n_rows=int(sum(r[6] for r in L.rows)), nnz=int(sum(len(r[1]) for r in L.rows)))
@@ -1495,6 +1504,7 @@ def solve_joint(
     mip_rel_gap: float = 1e-4,
     threads: int | None = None,
     warm_start: bool = True,
+    deadline: Any = None,
 ) -> JointSolution:
     """Build and solve the joint model; report sites, groups, costs and service by year, by id.
 
@@ -1521,7 +1531,11 @@ def solve_joint(
     monotone_targets
         Reject target shares that fall over the years.
     time_limit_s, mip_rel_gap, threads
-        Solver options (:func:`gzcharge.solve.solve`).
+        Solver options (:func:`gzcharge.solve.solve`). ``time_limit_s`` bounds the whole call:
+        the warm start, the staged solves, the main solve and the lexicographic second stage
+        share one :class:`gzcharge.solve.Deadline`, each phase getting (a share of) what is left.
+    deadline
+        A deadline of the caller (the tighter of it and ``time_limit_s`` applies).
     warm_start
         With several years, first solve the last year alone (its targets and hard rules, the
         whole budget). With yearly budgets, give that plan build years that meet every year's
@@ -1539,36 +1553,42 @@ def solve_joint(
     InfeasibleError
         Targets the budgets cannot pay for (or no candidate can meet).
     """
-    from gzcharge.solve import solve
+    from gzcharge.solve import Deadline, solve
 
     t0 = time.perf_counter()
+    dl_all = Deadline.of(deadline, time_limit_s)
+    lex = [b for b in blocks if getattr(b, "then_max_service", False) and float(np.sum(b.flows)) > 0]
+    lex_stage = objective == "min_cost" and len(years) == 1 and bool(lex)
+    # the lexicographic second stage gets what the first leaves, but the first at most half
+    dl = Deadline.of(dl_all, dl_all.share(0.5) if lex_stage and dl_all.limited else None)
     model, info = build_joint_model(blocks, years=years, budgets=budgets, total_budget=total_budget,
                                     carry_over=carry_over, registry=registry, objective=objective,
                                     discount_rate=discount_rate, year_weight=year_weight,
-                                    monotone_targets=monotone_targets)
+                                    monotone_targets=monotone_targets, as_arrays=True)
     L: _Layout = info["layout"]
     start, start_kind = None, "none"
     if warm_start and len(years) > 1:
         start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
                                         total_budget=total_budget, carry_over=carry_over, objective=objective,
-                                        time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+                                        time_limit_s=dl.left(), mip_rel_gap=mip_rel_gap, threads=threads,
+                                        deadline=dl)
     capacitated = any(isinstance(b, CoverageBlock) and b.capacitated for b in blocks)
     build_kw = dict(years=years, budgets=budgets, total_budget=total_budget, carry_over=carry_over, registry=registry,
                     objective=objective, discount_rate=discount_rate, year_weight=year_weight,
                     monotone_targets=monotone_targets)
     try:
         if capacitated and warm_start and len(years) == 1:
-            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=time_limit_s,
-                                            mip_rel_gap=mip_rel_gap, threads=threads)
+            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=dl.left(),
+                                            mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
-            res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
-                        enforce_wall_clock=time_limit_s is not None, load_solution=False)
+            res = solve(model, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start, load_solution=False,
+                        deadline=dl)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
             f"({budgets if budgets is not None else total_budget}); raise the budgets, enable carry_over, lower or "
             f"delay the targets ({exc})") from None
-    x = np.concatenate([np.asarray(res.values(model.component(name)), float) for name, *_ in L.vars]) \
+    x = np.concatenate([np.asarray(res.values(_key(model, name)), float) for name, *_ in L.vars]) \
         if L.vars else np.zeros(0)
     is_int = np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars]) if L.vars else np.zeros(0, bool)
     x[is_int] = np.round(x[is_int])
@@ -1603,17 +1623,20 @@ def solve_joint(
                         objective_kind=objective)
     from gzcharge.locate._common import Status
 
-    lex = [b for b in blocks if getattr(b, "then_max_service", False) and float(np.sum(b.flows)) > 0]
-    if objective == "min_cost" and T == 1 and lex and Status(out.status).has_solution:
+    if lex_stage and Status(out.status).has_solution:
         # lexicographic: the most service among the cheapest plans (cost of the first solve as the budget)
         cheapest = float(cum[-1])
         cap = cheapest * (1 + 1e-9) + 1e-6
-        stage2 = solve_joint(blocks, years=years, budgets=budgets,
-                             total_budget=cap if total_budget is None else min(float(total_budget), cap),
-                             carry_over=carry_over, registry=registry, objective="max_service",
-                             discount_rate=discount_rate, year_weight=year_weight, monotone_targets=monotone_targets,
-                             time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
-                             warm_start=warm_start)
+        try:
+            stage2 = solve_joint(blocks, years=years, budgets=budgets,
+                                 total_budget=cap if total_budget is None else min(float(total_budget), cap),
+                                 carry_over=carry_over, registry=registry, objective="max_service",
+                                 discount_rate=discount_rate, year_weight=year_weight,
+                                 monotone_targets=monotone_targets, mip_rel_gap=mip_rel_gap, threads=threads,
+                                 warm_start=warm_start, deadline=dl_all)
+        except SolverError as exc:  # no time left for the second stage: the cheapest plan stands
+            logger.warning("joint: no most-service plan at the cheapest cost within the time limit (%s)", exc)
+            return out
         stage2.size["stages"] = [{"objective": "min_cost", "objective_value": obj, "gap": out.gap,
                                   "status": out.status},
                                  {"objective": "max_service", "objective_value": stage2.objective,
@@ -1624,7 +1647,7 @@ def solve_joint(
 
 
 def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
-                  mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
+                  mip_rel_gap: float, threads: int | None, deadline: Any = None) -> tuple[Any, str]:
     """One year with capacitated coverage: two quick plans and a bound, then the full model from the best plan.
 
     1. The model with continuous plugs (a relaxation: its bound bounds the model), then integer
@@ -1641,16 +1664,14 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     from dataclasses import replace as dc_replace
 
     from gzcharge.locate._common import Status
-    from gzcharge.solve import PersistentSolver, solve
+    from gzcharge.solve import Deadline, PersistentSolver, solve
 
     t0 = time.perf_counter()
     maximise = info["objective"] != "min_cost"
-    wall = time_limit_s is not None
+    dl = Deadline.of(deadline, time_limit_s)
 
     def left(share: float) -> float | None:
-        if time_limit_s is None:
-            return None
-        return max(1.0, share * (time_limit_s - (time.perf_counter() - t0)))
+        return dl.share(share, floor=1.0)
 
     def better(a: Any, b: Any) -> bool:
         return b is None or ((a.objective > b.objective) if maximise else (a.objective < b.objective))
@@ -1658,17 +1679,17 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     ps = PersistentSolver(model, threads=threads)
 
     def with_sites(m_: Any, r_: Any, share: float) -> Any:
-        fix = {model.component(f"{b.name}__x"): np.round(np.asarray(r_.values(m_.component(f"{b.name}__x")), float))
+        fix = {_key(model, f"{b.name}__x"): np.round(np.asarray(r_.values(_key(m_, f"{b.name}__x")), float))
                for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
         try:
             return ps.solve(time_limit_s=left(share), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
-                            enforce_wall_clock=wall)
+                            deadline=dl)
         except (InfeasibleError, SolverError):  # those sites with integer plugs break a budget
             return None
 
     best = None
-    m1, _ = build_joint_model(blocks, relax_plugs=True, **build_kw)
-    r1 = solve(m1, time_limit_s=left(0.45), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
+    m1, _ = build_joint_model(blocks, relax_plugs=True, as_arrays=True, **build_kw)
+    r1 = solve(m1, time_limit_s=left(0.45), mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl,
                load_solution=False)
     r2 = with_sites(m1, r1, 0.3)
     if r2 is not None:
@@ -1677,9 +1698,9 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     if best is None:  # those sites with whole plugs break a budget: a plan from the model without capacity
         plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
         try:
-            m0, _ = build_joint_model(plain, **build_kw)
+            m0, _ = build_joint_model(plain, as_arrays=True, **build_kw)
             r0 = solve(m0, time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, threads=threads,
-                       enforce_wall_clock=wall, load_solution=False)
+                       deadline=dl, load_solution=False)
             best = with_sites(m0, r0, 0.3)
         except (InfeasibleError, SolverError) as exc:
             logger.info("joint: no plan from the model without capacity (%s)", exc)
@@ -1695,10 +1716,10 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
                               seconds=time.perf_counter() - t0), "staged"
     start = None
     if best is not None:
-        start = {model.component(name): np.asarray(best.values(model.component(name)), float)
+        start = {_key(model, name): np.asarray(best.values(_key(model, name)), float)
                  for name, *_ in info["layout"].vars}
     r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
-                  enforce_wall_clock=wall)
+                  deadline=dl)
     if better(r3, best):
         best = r3
     # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
@@ -1909,7 +1930,7 @@ def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
 
 def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: SiteRegistry | None,
                 budgets: Any, total_budget: Any, carry_over: bool, objective: str, time_limit_s: float | None,
-                mip_rel_gap: float, threads: int | None) -> tuple[dict | None, str]:
+                mip_rel_gap: float, threads: int | None, deadline: Any = None) -> tuple[dict | None, str]:
     """MIP start for the phased model (see :func:`solve_joint`).
 
     Returns ``(start, kind)``: ``kind`` is ``"phased"`` (with yearly budgets: the last year's plan
@@ -1918,7 +1939,8 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
     ``"none"``.
     """
     final = _last_year_plan(blocks, info, registry=registry, budgets=budgets, total_budget=total_budget,
-                            objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+                            objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+                            deadline=deadline)
     if final is None:
         return None, "none"
     L: _Layout = info["layout"]
@@ -1951,7 +1973,7 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
 
 def _start_map(model: Any, L: _Layout, x: np.ndarray) -> dict:
     """``{Pyomo Var: values}`` from a full column vector."""
-    return {model.component(name): x[L.offset[name]: L.offset[name] + n] for name, n, *_ in L.vars}
+    return {_key(model, name): x[L.offset[name]: L.offset[name] + n] for name, n, *_ in L.vars}
 
 
 def _violations(L: _Layout, x: np.ndarray, tol: float = 1e-7) -> list[str]:
@@ -1974,13 +1996,14 @@ def _violations(L: _Layout, x: np.ndarray, tol: float = 1e-7) -> list[str]:
 
 def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegistry | None, budgets: Any,
                     total_budget: Any, objective: str, time_limit_s: float | None, mip_rel_gap: float,
-                    threads: int | None) -> dict[str, np.ndarray] | None:
+                    threads: int | None, deadline: Any = None) -> dict[str, np.ndarray] | None:
     """The last year solved alone (its targets and hard rules, the whole budget): values by variable name."""
     from dataclasses import replace
 
-    from gzcharge.solve import solve
+    from gzcharge.solve import Deadline, solve
 
     T = info["layout"].T
+    dl = Deadline.of(deadline, time_limit_s)
     one = []
     for b in blocks:
         s = _targets(b, T)
@@ -1995,21 +2018,21 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
     try:
         kw1 = dict(years=[info["years"][-1]], total_budget=tb, registry=registry, objective=objective,
                    monotone_targets=False)
-        m1, info1 = build_joint_model(one, **kw1)
-        tl1 = None if time_limit_s is None else 0.25 * time_limit_s
+        m1, info1 = build_joint_model(one, as_arrays=True, **kw1)
+        tl1 = dl.share(0.25)
         if any(isinstance(b, CoverageBlock) and b.capacitated for b in one):
             # whole plugs: the staged one-year solve (continuous plugs, then whole plugs for those sites)
             r1, _ = _staged_solve(one, m1, info1, {**kw1, "budgets": None, "carry_over": False, "discount_rate": 0.0,
                                                    "year_weight": None},
-                                  time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads)
+                                  time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
-            r1 = solve(m1, time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads,
-                       enforce_wall_clock=time_limit_s is not None, load_solution=False)
+            r1 = solve(m1, time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads, load_solution=False,
+                       deadline=dl)
     except Exception as exc:  # no start is no failure
         logger.info("joint: no warm start from the last year alone (%s)", exc)
         return None
     logger.info("joint: the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
-    return {name: np.asarray(r1.values(m1.component(name)), float) for name, *_ in info1["layout"].vars}
+    return {name: np.asarray(r1.values(_key(m1, name)), float) for name, *_ in info1["layout"].vars}
 
 
 def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndarray], *,
