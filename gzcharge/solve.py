@@ -42,6 +42,7 @@ Pyomo and highspy are imported inside functions so that importing this module is
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ _INTEGRALITY_TOL = 1e-5
 _FEAS_ABS_TOL = 1e-5
 _FEAS_REL_TOL = 1e-9
 _OBJ_MISMATCH_REL_TOL = 1e-6
+#: time-limited models with at least this many nonzeros solve in a child process that is killed
+#: at the hard deadline (assumption: below it HiGHS stops within a fraction of a second)
+CHILD_PROCESS_MIN_NNZ = 50_000
 
 
 @dataclass
@@ -600,10 +604,11 @@ class PersistentSolver:
         h.setOptionValue("output_flag", bool(log))
         h.setOptionValue("log_to_console", bool(log))
         h.passModel(lp)
-        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-        h.setOptionValue("presolve", "on" if presolve else "off")
+        hopts: dict = {"mip_rel_gap": float(mip_rel_gap), "presolve": "on" if presolve else "off"}
         if self._threads is not None:
-            h.setOptionValue("threads", int(self._threads))
+            hopts["threads"] = int(self._threads)
+        for key, val in hopts.items():
+            h.setOptionValue(key, val)
         for key, val in dict(options or {}).items():
             got = h.getOptionValue(key)
             status = got[0] if isinstance(got, tuple) else highspy.HighsStatus.kOk
@@ -612,6 +617,7 @@ class PersistentSolver:
                 or h.setOptionValue(key, val) != highspy.HighsStatus.kOk
             ):
                 raise SolverError(f"HiGHS rejected option {key}={val!r}")
+            hopts[key] = val
 
         n_col = lp.num_col_
         integrality = (
@@ -643,7 +649,7 @@ class PersistentSolver:
             start = self._start_vector(
                 warm_start, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
             )
-        out = self._run(h, start, dl, grace_s)
+        out = self._run(h, start, dl, grace_s, hopts)
         check = self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
         retried = False
         if (
@@ -658,7 +664,8 @@ class PersistentSolver:
                 check["why"],
             )
             h.setOptionValue("presolve", "off")
-            out = self._run(h, start, dl, grace_s)
+            hopts["presolve"] = "off"
+            out = self._run(h, start, dl, grace_s, hopts)
             check = (
                 self._check(out["x"], lp, is_int & (not relaxed)) if out["x"] is not None else None
             )
@@ -667,11 +674,30 @@ class PersistentSolver:
             out, check, lp, t0, retried, load_solution, is_int.any() and not relaxed
         )
 
-    def _run(self, h: Any, start: np.ndarray | None, dl: Deadline, grace_s: float | None) -> dict:
-        """Run HiGHS instance ``h`` until it finishes or the deadline (interrupt callback) passes."""
+    def _run(
+        self,
+        h: Any,
+        start: np.ndarray | None,
+        dl: Deadline,
+        grace_s: float | None,
+        hopts: dict | None = None,
+    ) -> dict:
+        """Run HiGHS instance ``h`` until it finishes or the deadline (interrupt callback) passes.
+
+        Large time-limited models run in a child process (:mod:`gzcharge._solve_child`) that
+        is killed at the hard deadline: HiGHS checks its limit and callbacks only at some
+        points and has run 5-16 s past a deadline on a loaded machine.
+        """
         import highspy
 
         left = dl.left()
+        if (
+            left is not None
+            and hopts is not None
+            and h.getNumNz() >= CHILD_PROCESS_MIN_NNZ
+            and os.environ.get("GZCHARGE_SOLVE_IN_PROCESS") != "1"
+        ):
+            return self._run_child(h, start, dl, grace_s, hopts)
         # the LP clock accumulates over runs of one instance (see solve): offset the limit
         h.setOptionValue(
             "time_limit", float(left) + h.getRunTime() if left is not None else float("inf")
@@ -731,6 +757,87 @@ class PersistentSolver:
             "solve_s": solve_s,
             "interrupted": interrupted["at"] is not None,
         }
+
+    def _run_child(
+        self, h: Any, start: np.ndarray | None, dl: Deadline, grace_s: float | None, hopts: dict
+    ) -> dict:
+        """Solve ``h``'s model in a child process; kill it at the hard deadline (see ``_run``)."""
+        import subprocess
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        import highspy
+
+        from gzcharge import _solve_child
+
+        left = float(dl.left() or 0.0)
+        grace = min(2.0, max(0.2, 0.01 * left)) if grace_s is None else float(grace_s)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="gzcharge-highs-") as tmp:
+            d = Path(tmp)
+            opts = {**hopts, "time_limit": max(left - (time.perf_counter() - t0), 0.0)}
+            opts["_hard_after_s"] = opts["time_limit"] + grace
+            _solve_child.write_model(d / "model.npz", h.getLp(), start=start, options=opts)
+            env = dict(os.environ)
+            root = str(Path(__file__).resolve().parents[1])
+            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gzcharge._solve_child", tmp],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            killed = False
+            try:
+                _, err = proc.communicate(timeout=max(dl.left() or 0.0, 0.0) + 2 * grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+                killed = True
+            solve_s = time.perf_counter() - t0
+            final, best = d / "final.npz", d / "best.npz"
+            if final.exists():
+                z = np.load(final)
+                x = z["x"] if bool(z["valid"]) else None
+                if x is None and best.exists():
+                    x = np.load(best)["x"]
+                return {
+                    "status": highspy.HighsModelStatus(int(z["status"])),
+                    "x": x,
+                    "reported": float(z["objective"]),
+                    "bound": float(z["bound"]),
+                    "nodes": int(z["nodes"]),
+                    "solve_s": solve_s,
+                    "interrupted": False,
+                }
+            if not killed:
+                msg = (err or b"").decode(errors="replace").strip().splitlines()
+                raise SolverError(
+                    "the HiGHS child process failed: " + (msg[-1] if msg else f"exit code {proc.returncode}")
+                )
+            logger.warning("HiGHS did not stop at its deadline; its process was stopped %.1f s after it",
+                           time.perf_counter() - dl.end)
+            if best.exists():
+                z = np.load(best)
+                return {
+                    "status": highspy.HighsModelStatus.kInterrupt,
+                    "x": z["x"],
+                    "reported": float(z["objective"]),
+                    "bound": float(z["bound"]),
+                    "nodes": -1,
+                    "solve_s": solve_s,
+                    "interrupted": True,
+                }
+            return {
+                "status": highspy.HighsModelStatus.kInterrupt,
+                "x": None,
+                "reported": float("nan"),
+                "bound": float("nan"),
+                "nodes": -1,
+                "solve_s": solve_s,
+                "interrupted": True,
+            }
 
     @staticmethod
     def _check(x: np.ndarray, lp: Any, is_int: np.ndarray) -> dict:
