@@ -88,7 +88,11 @@ def main(workdir: str) -> int:
     h.setOptionValue("output_flag", False)
     h.passModel(lp)
     opts = meta["options"]
-    hard_end = time.time() + float(opts.pop("_hard_after_s", float("inf")))
+    # the deadline is absolute (wall clock): start-up and loading count against it
+    deadline = float(opts.pop("_deadline_epoch", float("inf")))
+    hard_end = deadline + float(opts.pop("_grace_s", 0.0))
+    if deadline < float("inf"):
+        opts["time_limit"] = max(deadline - time.time(), 0.0)
     for key, val in opts.items():
         h.setOptionValue(key, val)
     if "start" in z:

@@ -776,8 +776,7 @@ class PersistentSolver:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="gzcharge-highs-") as tmp:
             d = Path(tmp)
-            opts = {**hopts, "time_limit": max(left - (time.perf_counter() - t0), 0.0)}
-            opts["_hard_after_s"] = opts["time_limit"] + grace
+            opts = {**hopts, "_deadline_epoch": time.time() + (dl.left() or 0.0), "_grace_s": grace}
             _solve_child.write_model(d / "model.npz", h.getLp(), start=start, options=opts)
             env = dict(os.environ)
             root = str(Path(__file__).resolve().parents[1])

@@ -301,7 +301,7 @@ def test_a_child_that_ignores_its_limit_is_killed_at_the_deadline(monkeypatch):
     original = child.write_model
 
     def unlimited(path, lp, *, start, options):
-        options = {**options, "time_limit": float("inf"), "_hard_after_s": 1e9}
+        options = {**options, "_deadline_epoch": float("inf")}
         original(path, lp, start=start, options=options)
 
     monkeypatch.setattr(child, "write_model", unlimited)

@@ -1678,9 +1678,13 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
 
     ps = PersistentSolver(model, threads=threads)
 
-    def with_sites(m_: Any, r_: Any, share: float) -> Any:
-        fix = {_key(model, f"{b.name}__x"): np.round(np.asarray(r_.values(_key(m_, f"{b.name}__x")), float))
-               for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
+    def with_sites(m_: Any, r_: Any, share: float, up: bool = False) -> Any:
+        """The full model with the sites of ``r_`` fixed (``up``: every site used fractionally opens)."""
+        def sites(b: Block) -> np.ndarray:
+            v = np.asarray(r_.values(_key(m_, f"{b.name}__x")), float)
+            return np.ceil(v - 1e-6) if up else np.round(v)
+
+        fix = {_key(model, f"{b.name}__x"): sites(b) for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
         try:
             return ps.solve(time_limit_s=left(share), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
                             deadline=dl)
@@ -1688,22 +1692,34 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
             return None
 
     best = None
+    bound1 = -np.inf if not maximise else np.inf
+    # 0. a quick plan: the model without capacity (plugs and assignment dropped), whole plugs for its
+    #    sites (province, loaded machine: 8 s to a plan where the model with continuous plugs found
+    #    nothing in 12 s -- its dual-simplex root LP alone took 38 s)
+    plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
+    try:
+        m0, _ = build_joint_model(plain, as_arrays=True, **build_kw)
+        r0 = solve(m0, time_limit_s=left(0.2), mip_rel_gap=mip_rel_gap, threads=threads,
+                   deadline=dl, load_solution=False)
+        best = with_sites(m0, r0, 0.2)
+    except (InfeasibleError, SolverError) as exc:
+        logger.info("joint: no plan from the model without capacity (%s)", exc)
+    # 1. the model with continuous plugs (a relaxation: its bound bounds the model), from that plan,
+    #    then whole plugs for its sites
     m1, _ = build_joint_model(blocks, relax_plugs=True, as_arrays=True, **build_kw)
-    r1 = solve(m1, time_limit_s=left(0.45), mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl,
-               load_solution=False)
-    r2 = with_sites(m1, r1, 0.3)
-    if r2 is not None:
-        best = r2
-    bound1 = float(r1.bound)
-    if best is None:  # those sites with whole plugs break a budget: a plan from the model without capacity
-        plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
-        try:
-            m0, _ = build_joint_model(plain, as_arrays=True, **build_kw)
-            r0 = solve(m0, time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, threads=threads,
-                       deadline=dl, load_solution=False)
-            best = with_sites(m0, r0, 0.3)
-        except (InfeasibleError, SolverError) as exc:
-            logger.info("joint: no plan from the model without capacity (%s)", exc)
+    start1 = None if best is None else {_key(m1, name): np.asarray(best.values(_key(model, name)), float)
+                                        for name, *_ in info["layout"].vars}
+    try:
+        r1 = solve(m1, time_limit_s=left(0.5), mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl,
+                   load_solution=False, warm_start=start1)
+        b1 = float(r1.bound)
+        if np.isfinite(b1):
+            bound1 = b1
+        r2 = with_sites(m1, r1, 0.3)
+        if r2 is not None and better(r2, best):
+            best = r2
+    except SolverError as exc:
+        logger.info("joint: the model with continuous plugs found nothing in its time (%s)", exc)
 
     def tighter(b: float) -> float:
         return min(b, bound1) if maximise else max(b, bound1)
@@ -1718,8 +1734,17 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     if best is not None:
         start = {_key(model, name): np.asarray(best.values(_key(model, name)), float)
                  for name, *_ in info["layout"].vars}
-    r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
-                  deadline=dl)
+    try:
+        r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
+                      deadline=dl)
+    except SolverError:
+        if best is None:
+            raise
+        r3 = None
+    if r3 is None:  # no time left for the full model: the staged plan stands
+        gap = abs(best.objective - bound1) / max(abs(best.objective), 1e-9) if np.isfinite(bound1) else np.inf
+        status = Status.OPTIMAL if gap <= mip_rel_gap else Status.TIME_LIMIT_FEASIBLE
+        return dc_replace(best, status=status, bound=bound1, gap=gap, seconds=time.perf_counter() - t0), "staged"
     if better(r3, best):
         best = r3
     # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
@@ -2019,7 +2044,7 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
         kw1 = dict(years=[info["years"][-1]], total_budget=tb, registry=registry, objective=objective,
                    monotone_targets=False)
         m1, info1 = build_joint_model(one, as_arrays=True, **kw1)
-        tl1 = dl.share(0.25)
+        tl1 = dl.share(0.4)  # the plan that makes the phased start: worth a large share
         if any(isinstance(b, CoverageBlock) and b.capacitated for b in one):
             # whole plugs: the staged one-year solve (continuous plugs, then whole plugs for those sites)
             r1, _ = _staged_solve(one, m1, info1, {**kw1, "budgets": None, "carry_over": False, "discount_rate": 0.0,
