@@ -236,8 +236,22 @@ def solve_benders(
     if lp_done and ub - lb <= mip_rel_gap * max(abs(ub), 1e-9):
         details["cuts"] = n_cuts
         return best_y, lb, True, details
+    def polish(mask: np.ndarray) -> None:
+        """Swap-improve a plan; keep it when it beats the best (a lower UB fixes more sites)."""
+        nonlocal best_y, ub
+        cand = swap_improve(C, w, mask, fixed_open=fixed_open, site_cost=site_cost, time_limit_s=2.0)
+        cost = true_cost(cand)
+        if cost is not None and cost < ub - 1e-9 * max(1.0, abs(ub)):
+            best_y, ub = cand, float(cost)
+
     # 2. reduced-cost fixing and dropping cuts without a dual
     if lp_done:
+        y_lp = np.asarray(h.getSolution().col_value)[:m]
+        top = fixed_open.copy()
+        free = np.flatnonzero(~fixed_open)
+        top[free[np.argsort(-y_lp[free], kind="stable")[: p - int(fixed_open.sum())]]] = True
+        polish(top)  # the LP's p largest sites, swap-improved
+        details["ub_after_lp"] = ub
         sol = h.getSolution()
         rc = np.asarray(sol.col_dual)[:m]
         y = np.asarray(sol.col_value)[:m]
@@ -303,6 +317,8 @@ def solve_benders(
         cost = true_cost(y)
         if cost is not None and cost < ub - 1e-9 * max(1.0, abs(ub)):
             best_y, ub = y, float(cost)
+        if int(y.sum()) == p:
+            polish(y)
         rows, D = violated(y.astype(float), xv[m:], y.astype(float))
         logger.debug("benders MIP round %d: %s, bound %.10g, master %.10g, plan %s, %d violated cuts",
                      details["mip_rounds"], st, info.mip_dual_bound, info.objective_function_value, cost, len(rows))
