@@ -348,3 +348,36 @@ def test_array_model_and_its_pyomo_twin_are_one_model(kind):
     expected = 23.0 if kind == "max_cover" else 2.0
     assert r_arr.objective == pytest.approx(expected)
     assert r_pyo.objective == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lagrangian_set_cover_bound_is_valid_and_near_the_lp(seed):
+    # valid: never above the enumerated optimum; useful: within 10 % of the LP bound (solved
+    # by HiGHS on the same matrix); the dual-feasible start alone is a bound too
+    import itertools
+
+    import scipy.sparse as sp
+
+    from gzcharge.locate._heuristics import set_cover_lagrangian_bound
+    from gzcharge.solve import ArrayModel, solve
+
+    rng = np.random.default_rng(seed)
+    n, m = 30, 10
+    a = (rng.random((n, m)) < 0.25).astype(float)
+    a[np.arange(n), rng.integers(0, m, n)] = 1.0
+    c = rng.integers(1, 9, m).astype(float)
+    opt = min(
+        c[list(s)].sum()
+        for k in range(1, m + 1)
+        for s in itertools.combinations(range(m), k)
+        if (a[:, list(s)].sum(axis=1) > 0).all()
+    )
+    lp = solve(
+        ArrayModel(c=c, a=sp.csr_array(a), row_lower=np.ones(n), row_upper=np.full(n, np.inf),
+                   lower=np.zeros(m), upper=np.ones(m), integer=np.zeros(m, bool), blocks={"x": (0, m)})
+    ).objective
+    lag = set_cover_lagrangian_bound(sp.csr_array(a), c, upper=opt)
+    assert lag <= opt + 1e-9
+    assert lag <= lp + 1e-6  # a Lagrangian bound of this relaxation cannot beat its LP
+    assert lag >= 0.9 * lp
+    assert set_cover_lagrangian_bound(sp.csr_array(a), c, iterations=0) <= lag

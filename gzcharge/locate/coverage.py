@@ -763,7 +763,16 @@ def set_cover(
         logger.warning(
             "set cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj
         )
-    bound = min(res.bound, obj)
+    bound = res.bound
+    if full:  # a Lagrangian bound of its own: valid even when every solve stopped before its root LP
+        t = time.perf_counter()
+        lag = _heuristics.set_cover_lagrangian_bound(
+            inst.a, inst.cost, upper=obj - inst.const_cost, time_limit_s=2.0
+        )
+        timings["lagrangian_s"] = time.perf_counter() - t
+        details["lagrangian_bound"] = lag + inst.const_cost
+        bound = max(bound, lag + inst.const_cost)
+    bound = min(bound, obj)
     return _result(d, x_orig, objective=obj, bound=bound, status=res.status, t0=t0, details=details)
 
 
