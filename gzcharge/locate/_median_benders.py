@@ -277,8 +277,14 @@ def solve_benders(
         if hard_end is not None and time.perf_counter() > hard_end:
             e.interrupt()
 
+    found: list[np.ndarray] = []
+
+    def on_improving(e: Any) -> None:  # every improving master plan of a round gets its cuts
+        found.append(np.array(e.data_out.mip_solution, dtype=float))
+
     for cb in (h.cbSimplexInterrupt, h.cbMipInterrupt, h.cbIpmInterrupt):
         cb.subscribe(on_interrupt)
+    h.cbMipImprovingSolution.subscribe(on_improving)
     proven = False
     presolve_off = False
     mip_bound = -np.inf
@@ -291,6 +297,7 @@ def solve_benders(
         s.col_value = np.r_[best_y.astype(float), th_start]
         s.value_valid = True
         h.setSolution(s)
+        found.clear()
         run(left)
         details["mip_rounds"] += 1
         sol = h.getSolution()
@@ -327,6 +334,16 @@ def solve_benders(
         if not len(rows):
             proven = ub - mip_bound <= mip_rel_gap * max(abs(ub), 1e-9) + 1e-9
             break
+        # tight cuts of the round's other improving plans too (fewer rounds)
+        seen = {tuple(np.flatnonzero(y))}
+        for xs in found[:-1][-5:]:
+            yk = xs[:m] > 0.5
+            key = tuple(np.flatnonzero(yk))
+            if key in seen or int(yk.sum()) != p:
+                continue
+            seen.add(key)
+            rk, dk = violated(yk.astype(float), xs[m:], yk.astype(float))
+            rows, D = np.r_[rows, rk], np.r_[D, dk]
         add_cuts(rows, D)
     details.update(cuts=n_cuts, mip_bound=mip_bound, solve_s=time.perf_counter() - t0)
     bound = max(lb, mip_bound)
