@@ -1505,6 +1505,7 @@ def solve_joint(
     threads: int | None = None,
     warm_start: bool = True,
     deadline: Any = None,
+    start_x: np.ndarray | None = None,
 ) -> JointSolution:
     """Build and solve the joint model; report sites, groups, costs and service by year, by id.
 
@@ -1536,6 +1537,10 @@ def solve_joint(
         share one :class:`gzcharge.solve.Deadline`, each phase getting (a share of) what is left.
     deadline
         A deadline of the caller (the tighter of it and ``time_limit_s`` applies).
+    start_x
+        A full column vector to start from (e.g. ``JointSolution.values["x"]`` of a solve of the
+        same blocks with tighter budgets); used instead of the warm start when it meets every row
+        of this model (``size["warm_start"] == "given"``).
     warm_start
         With several years, first solve the last year alone (its targets and hard rules, the
         whole budget). With yearly budgets, give that plan build years that meet every year's
@@ -1567,7 +1572,14 @@ def solve_joint(
                                     monotone_targets=monotone_targets, as_arrays=True)
     L: _Layout = info["layout"]
     start, start_kind = None, "none"
-    if warm_start and len(years) > 1:
+    if start_x is not None:
+        sx = np.asarray(start_x, float)
+        bad = ["length"] if len(sx) != L.n else _violations(L, sx)
+        if not bad:
+            start, start_kind = _start_map(model, L, sx), "given"
+        else:
+            logger.info("joint: the given start does not fit this model (%s)", bad[:3])
+    if start is None and warm_start and len(years) > 1:
         start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
                                         total_budget=total_budget, carry_over=carry_over, objective=objective,
                                         time_limit_s=dl.left(), mip_rel_gap=mip_rel_gap, threads=threads,
@@ -1577,7 +1589,7 @@ def solve_joint(
                     objective=objective, discount_rate=discount_rate, year_weight=year_weight,
                     monotone_targets=monotone_targets)
     try:
-        if capacitated and warm_start and len(years) == 1:
+        if capacitated and warm_start and len(years) == 1 and start is None:
             res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=dl.left(),
                                             mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
