@@ -369,8 +369,6 @@ def _solve_instance(
     from gzcharge.errors import SolverError
     from gzcharge.solve import Deadline, PersistentSolver
 
-    if lp_bound is None:  # auto: large models, where HiGHS's own root LP can take minutes
-        lp_bound = inst.a.nnz > _AUTO_LP_BOUND_NNZ
     opts = dict(solve_opts)
     threads = opts.pop("threads", None)
     dl: Deadline = opts.pop("deadline", None) or Deadline(opts.get("time_limit_s"))
