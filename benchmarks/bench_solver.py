@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--radius", type=float, default=bench_locate.RADIUS_M)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--kinds", default="set_cover,max_cover")
+    ap.add_argument("--who", default="highs,gzcharge", help="which solvers to run (comma list)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print("overhead", json.dumps(res["overhead"]))
         a = sp.csr_array(cm.within(args.radius))
         for kind in args.kinds.split(","):
-            for who in ("highs", "gzcharge"):
+            for who in args.who.split(","):
                 la = load()
                 if who == "highs":
                     r = highs_direct(a, w.to_numpy(float), kind, p, args.time_limit)

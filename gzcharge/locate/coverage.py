@@ -734,6 +734,15 @@ def set_cover(
             group_codes=inst.group if gt is not None else None,
             group_target=gt,
         )
+        if full and inst.shape[0]:
+            # Lagrangian heuristic (Beasley 1990): its bound is kept, its cover replaces the greedy's
+            # when cheaper (50k x 5k, 2 M pairs: greedy 227 sites where HiGHS found 183 in a minute)
+            lag_b, lag_x = _heuristics.set_cover_lagrangian(
+                inst.a, inst.cost, time_limit_s=min(5.0, 0.05 * (dl.left() or 100.0))
+            )
+            details["lagrangian_bound"] = lag_b + inst.const_cost
+            if lag_x is not None and (start is None or inst.cost[lag_x].sum() < inst.cost[start].sum() - 1e-9):
+                start = lag_x
         timings["heuristic_s"] = time.perf_counter() - t
         if start is not None:
             details["heuristic_objective"] = float(inst.cost[start].sum() + inst.const_cost)
@@ -762,14 +771,8 @@ def set_cover(
             "set cover: solver objective %.10g differs from recomputed %.10g", res.objective, obj
         )
     bound = res.bound
-    if full:  # a Lagrangian bound of its own: valid even when every solve stopped before its root LP
-        t = time.perf_counter()
-        lag = _heuristics.set_cover_lagrangian_bound(
-            inst.a, inst.cost, upper=obj - inst.const_cost, time_limit_s=2.0
-        )
-        timings["lagrangian_s"] = time.perf_counter() - t
-        details["lagrangian_bound"] = lag + inst.const_cost
-        bound = max(bound, lag + inst.const_cost)
+    if "lagrangian_bound" in details:  # valid even when every solve stopped before its root LP
+        bound = max(bound, details["lagrangian_bound"])
     bound = min(bound, obj)
     return _result(d, x_orig, objective=obj, bound=bound, status=res.status, t0=t0, details=details)
 

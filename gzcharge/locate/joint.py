@@ -1690,11 +1690,15 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
 
     ps = PersistentSolver(model, threads=threads)
 
-    def with_sites(m_: Any, r_: Any, share: float, up: bool = False) -> Any:
-        """The full model with the sites of ``r_`` fixed (``up``: every site used fractionally opens)."""
+    def with_sites(m_: Any, r_: Any, share: float) -> Any:
+        """The full model restricted to the sites of ``r_``: the others fixed closed, those free.
+
+        (Fixing its open sites open as well broke the budget on 安顺市's budget fallback when whole
+        plugs cost more than the continuous ones; the restriction keeps a plan within reach.)
+        """
         def sites(b: Block) -> np.ndarray:
             v = np.asarray(r_.values(_key(m_, f"{b.name}__x")), float)
-            return np.ceil(v - 1e-6) if up else np.round(v)
+            return np.where(v < 0.5, 0.0, np.nan)
 
         fix = {_key(model, f"{b.name}__x"): sites(b) for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
         try:
@@ -1728,6 +1732,8 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
         if np.isfinite(b1):
             bound1 = b1
         r2 = with_sites(m1, r1, 0.3)
+        logger.info("joint: continuous plugs %.8g (bound %.8g, %s); whole plugs for its sites %s", r1.objective,
+                    r1.bound, r1.status.value, "none" if r2 is None else f"{r2.objective:.8g}")
         if r2 is not None and better(r2, best):
             best = r2
     except SolverError as exc:
@@ -1757,6 +1763,7 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
         gap = abs(best.objective - bound1) / max(abs(best.objective), 1e-9) if np.isfinite(bound1) else np.inf
         status = Status.OPTIMAL if gap <= mip_rel_gap else Status.TIME_LIMIT_FEASIBLE
         return dc_replace(best, status=status, bound=bound1, gap=gap, seconds=time.perf_counter() - t0), "staged"
+    logger.info("joint: full model from the staged plan: %.8g (%s)", r3.objective, r3.status.value)
     if better(r3, best):
         best = r3
     # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
