@@ -2,12 +2,14 @@
 
 Usage::
 
-    python benchmarks/bench_pmedian.py [--first 1] [--last 40] [--time-limit 60] [--full-model]
+    python benchmarks/bench_pmedian.py [--first 1] [--last 40] [--time-limit 60] [--method auto|benders|radius]
+        [--full-model]
 
 Reads ``../shared/data/reference/orlib_pmed`` (repeated edges: the last line wins), builds the
 shortest-path distance matrix, runs :func:`gzcharge.locate.p_median` with the time limit per
 instance and prints one Markdown table row per instance (objective, published optimum,
-status, gap, seconds, radius iterations, levels kept of total).
+status, gap, seconds; Benders: LP/MIP rounds, cuts, sites fixed by reduced cost; radius:
+iterations, levels kept of total) and the 1-minute load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -46,23 +48,34 @@ def main() -> None:
     ap.add_argument("--last", type=int, default=40)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--full-model", action="store_true", help="no radius iteration (whole radius model at once)")
+    ap.add_argument("--method", default="auto", choices=["auto", "benders", "radius"])
     args = ap.parse_args()
     opt = {
         a: int(b)
         for a, b in (ln.split() for ln in (DATA / "pmedopt.txt").read_text().split("\n")[1:] if ln.strip())
     }
-    print("| instance | n | p | objective | optimum | status | gap % | seconds | iterations | levels kept/total |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    import os
+
+    print("| instance | n | p | objective | optimum | status | gap % | seconds | rounds / iterations | "
+          "cuts, fixed / levels kept | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k in range(args.first, args.last + 1):
         d, p = load(k)
         cm = CostMatrix.from_dataframe(pd.DataFrame(d))
         t = time.perf_counter()
-        r = p_median(cm, np.ones(len(d)), p, time_limit_s=args.time_limit, iterate_radius=not args.full_model)
+        r = p_median(cm, np.ones(len(d)), p, time_limit_s=args.time_limit, iterate_radius=not args.full_model,
+                     method=args.method)
         secs = time.perf_counter() - t
         dd = r.details
+        if dd["formulation"] == "benders":
+            it = f"LP {dd['lp_rounds']}, MIP {dd['mip_rounds']}"
+            size = f"{dd['cuts']} cuts, {dd.get('fixed_closed', 0)} closed"
+        else:
+            it = str(dd["iterations"])
+            size = f"{dd['n_levels_kept']}/{dd['levels_total']}"
         print(
             f"| pmed{k} | {len(d)} | {p} | {r.objective:.0f} | {opt[f'pmed{k}']} | {r.status.value} | "
-            f"{100 * r.gap:.3f} | {secs:.1f} | {dd['iterations']} | {dd['n_levels_kept']}/{dd['levels_total']} |",
+            f"{100 * r.gap:.3f} | {secs:.1f} | {it} | {size} | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
 

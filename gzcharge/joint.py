@@ -321,7 +321,7 @@ def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) ->
         if limit is not None:
             kwk = {**kwk, "time_limit_s": max(5.0, float(limit) / len(cases))}
         try:
-            s = solve_joint(blocks, **kwk)
+            s = solve_joint(blocks, **kwk, start_x=base.values.get("x"))  # the base plan fits a larger budget
         except Exception as exc:  # a re-solve that fails is reported, not fatal
             rows.append({"change": label, "extra_budget_cny": extra, "status": f"failed: {exc}"})
             continue

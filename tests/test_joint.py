@@ -354,3 +354,22 @@ def test_phased_warm_start_falls_back_when_a_budget_cannot_fit() -> None:
     assert info["layout"].T == T
     assert _phased_vector(blocks, info, final, registry=None, budgets=kw["budgets"], carry_over=False,
                           objective="min_cost") is None
+
+
+def test_given_start_from_a_tighter_budget_is_used_and_changes_nothing() -> None:
+    # the hand case (27 M, phased as worked out in _phased_hand_case) re-solved with 2023's budget
+    # raised by 1 M: the base plan still fits, so it is the start; the optimum stays 27 M (every unit
+    # is needed for the last year's 100 % targets)
+    blocks, kw = _phased_hand_case()
+    base = solve_joint(blocks, mip_rel_gap=GAP, **kw)
+    more = dict(kw, budgets=[12e6, 3e6, 16e6])
+    again = solve_joint(blocks, mip_rel_gap=GAP, start_x=base.values["x"], **more)
+    assert again.size["warm_start"] == "given"
+    assert again.status == "optimal" and again.objective == pytest.approx(27e6)
+    # a start that breaks a row of the new model is not used: with budgets 11/4/12 M the base plan's
+    # 2024 spend (B + 2 stations = 15 M) does not fit; the plan B + C + 1 station (11 M), A (4 M),
+    # 2 stations (12 M) does, still 27 M
+    bad = dict(kw, budgets=[11e6, 4e6, 12e6])
+    other = solve_joint(blocks, mip_rel_gap=GAP, start_x=base.values["x"], **bad)
+    assert other.size["warm_start"] != "given"
+    assert other.status == "optimal" and other.objective == pytest.approx(27e6)

@@ -70,7 +70,65 @@ def test_orlib_repeated_edge_last_line_wins() -> None:
 def test_full_radius_model_matches_iterated() -> None:
     d, p = _orlib(1)
     cm = CostMatrix.from_dataframe(pd.DataFrame(d))
-    assert p_median(cm, np.ones(len(d)), p, iterate_radius=False).objective == 5819
+    assert p_median(cm, np.ones(len(d)), p, iterate_radius=False, method="radius").objective == 5819
+    assert p_median(cm, np.ones(len(d)), p, method="radius").objective == 5819
+
+
+@pytest.mark.parametrize("k", [2, 11])
+def test_radius_and_benders_agree_on_orlib(k: int) -> None:
+    # two independent exact methods (radius formulation, Benders) reach the published optimum
+    d, p = _orlib(k)
+    cm = CostMatrix.from_dataframe(pd.DataFrame(d))
+    rb = p_median(cm, np.ones(len(d)), p, method="benders")
+    assert rb.details["formulation"] == "benders" and rb.status is Status.OPTIMAL
+    assert rb.objective == _orlib_opt()[f"pmed{k}"] and rb.bound == pytest.approx(rb.objective)
+    if k == 2:
+        assert p_median(cm, np.ones(len(d)), p, method="radius").objective == rb.objective
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_benders_matches_enumeration(seed: int) -> None:
+    # random weights, costs with unreachable pairs, an existing site on odd seeds and fixed site
+    # costs on seeds >= 3: the Benders optimum equals the best of all C(m, p) plans
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    n, m, p = 14, 8, 3
+    c = rng.integers(1, 60, (n, m)).astype(float)
+    c[rng.random((n, m)) < 0.25] = np.inf
+    c[np.arange(n), rng.integers(0, m, n)] = rng.integers(1, 60, n)  # every row reaches a site
+    w = rng.integers(0, 9, n).astype(float)
+    f = rng.integers(0, 40, m).astype(float) if seed >= 3 else np.zeros(m)
+    ex = [1] if seed % 2 else []
+    best = np.inf
+    for sel in itertools.combinations(range(m), p):
+        if not set(ex) <= set(sel):
+            continue
+        near = c[:, list(sel)].min(axis=1)
+        if np.isfinite(near).all():
+            best = min(best, float(w @ near + f[list(sel)].sum()))
+    cols = [f"s{j}" for j in range(m)]
+    cost = pd.DataFrame(c, columns=cols)
+    res = p_median(cost, w, p, existing=[cols[j] for j in ex], method="benders",
+                   site_cost=pd.Series(f, index=cols) if seed >= 3 else None)
+    assert res.objective == pytest.approx(best)
+    assert res.status is Status.OPTIMAL and res.bound == pytest.approx(best)
+
+
+def test_swap_heuristic_reaches_a_local_optimum() -> None:
+    # FastPAM1-priced swaps: no single swap of the result improves it (checked by trying all)
+    from gzcharge.locate._median_benders import greedy_start, swap_improve
+
+    rng = np.random.default_rng(5)
+    c = rng.random((60, 25)) * 100
+    w = rng.random(60)
+    x = swap_improve(c, w, greedy_start(c, w, 4, np.zeros(25, bool), None))
+    val = float(w @ c[:, x].min(axis=1))
+    for i in np.flatnonzero(x):
+        for j in np.flatnonzero(~x):
+            y = x.copy()
+            y[i], y[j] = False, True
+            assert float(w @ c[:, y].min(axis=1)) >= val - 1e-9
 
 
 # --------------------------------------------------------------------------- spopt SF

@@ -188,27 +188,128 @@ def test_fix_applies_to_one_solve_only():
     assert ps.solve().objective == pytest.approx(4.0)  # nothing fixed any more
 
 
-def test_wall_clock_enforced_from_outside(monkeypatch):
-    # A HiGHS run that overruns its limit (as one once ran 135 s on 60 s): the caller gets the
-    # last incumbent reported by the improving-solution callback shortly after limit + 2 grace.
+def test_interrupt_callback_stops_a_solve_that_ignores_its_limit(monkeypatch):
+    # HiGHS has run 135 s on a 60 s limit. Simulate a HiGHS that ignores its own time_limit
+    # option: only the interrupt callback (checked in simplex / IPM / MIP) can stop it, in the
+    # calling thread, with the incumbent it has (nothing is left running).
+    import threading
     import time
 
     import highspy
 
-    original = highspy.Highs.run
+    original = highspy.Highs.setOptionValue
 
-    def overrunning_run(self):
-        status = original(self)
-        time.sleep(3.0)
-        return status
+    def no_time_limit(self, key, val):
+        return original(self, key, float("inf") if key == "time_limit" else val)
 
-    monkeypatch.setattr(highspy.Highs, "run", overrunning_run)
+    monkeypatch.setattr(highspy.Highs, "setOptionValue", no_time_limit)
     mod, rows, w = _hard_cover_model()
+    n_threads = threading.active_count()
     t0 = time.perf_counter()
-    res = solve(mod, time_limit_s=0.5, enforce_wall_clock=True, grace_s=0.3, mip_rel_gap=0.0)
-    assert time.perf_counter() - t0 < 2.5
-    assert res.details["abandoned"] and res.status is Status.TIME_LIMIT_FEASIBLE
+    res = solve(mod, time_limit_s=0.5, grace_s=0.3, mip_rel_gap=0.0)
+    assert time.perf_counter() - t0 < 2.0
+    assert res.details["interrupted"] and res.status is Status.TIME_LIMIT_FEASIBLE
+    assert threading.active_count() == n_threads
     x = np.round(res.values(mod.x)).astype(bool)
     assert x.sum() <= 12
+    covered = sum(w[r] for r in range(len(rows)) if x[rows[r]].any())
+    assert res.objective == pytest.approx(covered)
+    assert res.objective <= res.bound < float("inf")
+
+
+def test_one_deadline_for_several_solves():
+    # A 0.8 s solve and a 5 s solve under one 1 s deadline: the second only gets what is left
+    # (about 0.2 s), so the pair ends near 1 s, far from the 5.8 s of two separate limits.
+    import time
+
+    from gzcharge.solve import Deadline
+
+    mod, _, _ = _hard_cover_model(n=3000, m=600, seed=11)
+    dl = Deadline(1.0)
+    t0 = time.perf_counter()
+    first = solve(mod, time_limit_s=0.8, mip_rel_gap=0.0, deadline=dl)
+    if first.status is Status.OPTIMAL:
+        pytest.skip("instance solved within the first limit on this machine")
+    try:
+        solve(mod, time_limit_s=5.0, mip_rel_gap=0.0, deadline=dl)
+    except SolverError:
+        pass  # no incumbent in the ~0.2 s left is a correct outcome
+    assert time.perf_counter() - t0 < 3.0
+
+
+def _array_pick_model(values, p):
+    from gzcharge.solve import ArrayModel
+
+    n = len(values)
+    return ArrayModel(
+        c=np.asarray(values, float),
+        a=np.ones((1, n)),
+        row_lower=np.array([-np.inf]),
+        row_upper=np.array([float(p)]),
+        lower=np.zeros(n),
+        upper=np.ones(n),
+        integer=np.ones(n, bool),
+        blocks={"x": (0, n)},
+        row_blocks={"card": (0, 1)},
+        offset=1.0,
+        sense="max",
+    )
+
+
+def test_array_model_solves_like_its_pyomo_twin(tmp_path):
+    # the same pick model as _pick_model: values 3, 2, 2.5, p = 2 -> 3 + 2.5 + 1 = 6.5
+    am = _array_pick_model([3.0, 2.0, 2.5], 2)
+    res = solve(am)
+    assert res.objective == pytest.approx(6.5)
+    np.testing.assert_allclose(res.values("x"), [1, 0, 1], atol=1e-9)
+    twin = am.to_pyomo()
+    assert solve(twin).objective == pytest.approx(6.5)
+    # the Pyomo twin translated back to HiGHS has the arrays of the ArrayModel
+    lp = PersistentSolver(twin).highs.getLp()
+    np.testing.assert_allclose(np.asarray(lp.col_cost_), [3.0, 2.0, 2.5])
+    assert lp.offset_ == pytest.approx(1.0)
+    np.testing.assert_allclose(np.asarray(lp.row_upper_), [2.0])
+    twin.write(str(tmp_path / "pick.lp"), io_options={"symbolic_solver_labels": True})
+    assert "card" in (tmp_path / "pick.lp").read_text()
+    # warm start and fix by block name
+    ps = PersistentSolver(am)
+    assert ps.solve(fix={"x": [0.0, np.nan, np.nan]}).objective == pytest.approx(5.5)
+    assert ps.solve(warm_start={"x": [1.0, 1.0, 0.0]}).objective == pytest.approx(6.5)
+
+
+def test_large_models_solve_in_a_child_process(monkeypatch):
+    # above CHILD_PROCESS_MIN_NNZ a time-limited solve runs in a child process; the result is
+    # checked in the parent like any other (objective recomputed from the returned columns)
+    import gzcharge.solve as gsolve
+
+    monkeypatch.setattr(gsolve, "CHILD_PROCESS_MIN_NNZ", 0)
+    m = _pick_model([3.0, 2.0, 2.5], 2)
+    res = solve(m, time_limit_s=30)
+    assert res.objective == pytest.approx(6.5) and res.status is Status.OPTIMAL
+    np.testing.assert_allclose(res.values(m.x), [1, 0, 1], atol=1e-9)
+
+
+def test_a_child_that_ignores_its_limit_is_killed_at_the_deadline(monkeypatch):
+    # A HiGHS that never stops by itself (no time limit, no interrupt): the parent kills the
+    # child process 2 x grace after the deadline and uses its last improving solution.
+    import time
+
+    import gzcharge._solve_child as child
+    import gzcharge.solve as gsolve
+
+    monkeypatch.setattr(gsolve, "CHILD_PROCESS_MIN_NNZ", 0)
+    original = child.write_model
+
+    def unlimited(path, lp, *, start, options):
+        options = {**options, "_deadline_epoch": float("inf")}
+        original(path, lp, start=start, options=options)
+
+    monkeypatch.setattr(child, "write_model", unlimited)
+    mod, rows, w = _hard_cover_model()
+    t0 = time.perf_counter()
+    res = solve(mod, time_limit_s=3.0, grace_s=0.5, mip_rel_gap=0.0)
+    assert time.perf_counter() - t0 < 3.0 + 2 * 0.5 + 1.0
+    assert res.details["interrupted"] and res.status is Status.TIME_LIMIT_FEASIBLE
+    x = np.round(res.values(mod.x)).astype(bool)
     covered = sum(w[r] for r in range(len(rows)) if x[rows[r]].any())
     assert res.objective == pytest.approx(covered)

@@ -6,9 +6,11 @@ Public API::
     from gzcharge.locate import max_cover_sweep  # coverage curve over several p
 
 Each model takes a cost matrix (pandas DataFrame or :class:`gzcharge.distances.CostMatrix`)
-or paths with ids, builds a Pyomo model by a flat list of ``_define_*`` steps (formulations
-in the module docstrings), solves it through :mod:`gzcharge.solve` and returns a
-:class:`LocateResult` reported by id.
+or paths with ids, builds its model (formulations in the module docstrings) -- coverage and the
+joint core as a :class:`gzcharge.solve.ArrayModel` from sparse arrays (with a Pyomo twin for
+inspection), p-median by Benders cuts on a dense matrix or a Pyomo radius model, FRLM as a Pyomo
+model by ``_define_*`` steps -- solves it through :mod:`gzcharge.solve` (one deadline per call)
+and returns a :class:`LocateResult` reported by id.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gzcharge._util import import_pyomo, preview_ids
+from gzcharge._util import preview_ids
 from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
 
 logger = logging.getLogger(__name__)
@@ -185,10 +185,6 @@ class CoverageBlock:
         Apply the hard rules at all.
     tier_weight
         ``ω_b`` in the ``max_service`` objective.
-    forced, forbidden
-        Bool per site (or None): *forced* sites are open by the last year (a planner's
-        "required" site; an existing site already is), *forbidden* sites never open (a
-        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
     """
 
     name: str
@@ -215,8 +211,6 @@ class CoverageBlock:
     hard_from: int | None = None
     hard: bool = True
     tier_weight: float = 1.0
-    forced: np.ndarray | None = None
-    forbidden: np.ndarray | None = None
     kind: str = field(default="coverage", init=False)
 
     @property
@@ -289,11 +283,6 @@ class CapacitatedBlock:
         ``m × K`` most stations of a type at a site (at most ``M_k``), or None (``M_k``
         everywhere); with ``existing`` equal to it the stations are fixed (e.g. to recompute
         the best flows of a chosen plan).
-    forced, forbidden
-        Bool per site (or None): *forced* sites are open by the last year (a planner's
-        "required" site; an existing site already is), *forbidden* sites never open (a
-        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
-        At a capacitated site "open" means at least one station of some type.
     """
 
     name: str
@@ -317,8 +306,6 @@ class CapacitatedBlock:
     packs_per_volume: np.ndarray | None = None
     packs_included: np.ndarray | None = None
     max_stations: np.ndarray | None = None
-    forced: np.ndarray | None = None
-    forbidden: np.ndarray | None = None
     kind: str = field(default="capacitated", init=False)
 
     def __post_init__(self) -> None:
@@ -396,10 +383,6 @@ class FlowBlock:
         Lexicographic ``min_cost`` (one year): among the cheapest plans, the one refuelling the
         most flow — :func:`solve_joint` re-solves ``max_service`` with the cheapest cost as the
         budget (the highway tier's "gap rule first, then the most flow at that cost").
-    forced, forbidden
-        Bool per site (or None): *forced* sites are open by the last year (a planner's
-        "required" site; an existing site already is), *forbidden* sites never open (a
-        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
     """
 
     name: str
@@ -421,8 +404,6 @@ class FlowBlock:
     hard: bool = True
     tier_weight: float = 1.0
     then_max_service: bool = False
-    forced: np.ndarray | None = None
-    forbidden: np.ndarray | None = None
     kind: str = field(default="flow", init=False)
 
     @classmethod
@@ -503,8 +484,7 @@ class FlowBlock:
         return replace(self, site_ids=self.site_ids[idx], site_cost=np.asarray(self.site_cost, float)[idx],
                        existing=ex[idx], set_indptr=np.r_[0, np.cumsum(new_sizes)], set_sites=new_pos[self.set_sites[m]],
                        impossible=impossible, free=np.asarray(self.free, bool) & ~impossible, covers=covers,
-                       check=check, forced=None if self.forced is None else np.asarray(self.forced, bool)[idx],
-                       forbidden=None if self.forbidden is None else np.asarray(self.forbidden, bool)[idx])
+                       check=check)
 
 
 Block = CoverageBlock | CapacitatedBlock | FlowBlock
@@ -1111,58 +1091,6 @@ def _define_flow(L: _Layout, b: FlowBlock, info: dict) -> None:
     info["groups_binary"].append((b.name, new, xo))
 
 
-# --------------------------------------------------------------------------- forced / forbidden sites
-def _site_mask(b: Block, key: str) -> np.ndarray | None:
-    v = getattr(b, key, None)
-    if v is None:
-        return None
-    v = np.asarray(v, bool).ravel()
-    if len(v) != len(b.site_ids):
-        raise DataError(f"block {b.name!r}: {key} has {len(v)} values for {len(b.site_ids)} sites")
-    return v if v.any() else None
-
-
-def _define_site_masks(L: _Layout, blocks: Sequence[Block], info: dict) -> None:
-    """Forced sites open by the last year, forbidden sites never (bounds; one row per forced swap site)."""
-    T = L.T
-    var = {name: (lb, ub) for name, _, _, lb, ub in L.vars}
-    for b in blocks:
-        forced, forbidden = _site_mask(b, "forced"), _site_mask(b, "forbidden")
-        if forced is None and forbidden is None:
-            continue
-        if forced is not None and forbidden is not None and (forced & forbidden).any():
-            raise ConfigError(f"block {b.name!r}: sites {preview_ids(b.site_ids[forced & forbidden])} are both required "
-                              "and forbidden (or inside an exclusion zone); drop one of the two rules")
-        if isinstance(b, CapacitatedBlock):
-            d = info["blocks"][b.name]
-            fs = d["arcs"]["fac_site"]
-            lb, ub = var[f"{b.name}__n"]
-            if forbidden is not None:
-                fb = np.flatnonzero(forbidden[fs] & (d["e_f"] == 0))
-                ub[(fb[:, None] * T + np.arange(T)).ravel()] = 0.0
-            if forced is not None:
-                has = np.zeros(len(b.site_ids), bool)
-                has[fs] = True
-                none = forced & ~has
-                if none.any():
-                    raise InfeasibleError(f"block {b.name!r}: required site(s) {preview_ids(b.site_ids[none])} reach no "
-                                          "demand of this tier, so no station can be placed there; drop the rule or "
-                                          "check the site's position", unserved=[])
-                groups = [(d["no"] + np.flatnonzero(fs == j) * T + T - 1, np.ones(int((fs == j).sum())))
-                          for j in np.flatnonzero(forced)]
-                _sum_rows(L, f"{b.name}__forced", groups, np.ones(len(groups)), np.full(len(groups), np.inf))
-            continue
-        d = info["blocks"][b.name]
-        new = d["new"]
-        lb, ub = var[f"{b.name}__x"]
-        q = np.arange(len(new))
-        if forbidden is not None:
-            fq = q[forbidden[new]]
-            ub[(fq[:, None] * T + np.arange(T)).ravel()] = 0.0
-        if forced is not None:
-            lb[q[forced[new]] * T + T - 1] = 1.0
-
-
 # --------------------------------------------------------------------------- shared sites
 def _fold_single_members(blocks: Sequence[Block], reg: SiteRegistry | None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Shared cost of groups with one binary member and nothing else goes into that member's cost.
@@ -1341,44 +1269,49 @@ def _objective(L: _Layout, objective: str, discount_rate: float, year_weight: np
     return c, -eps * float(K[-1]), eps
 
 
-def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any, list]:
-    """Pyomo model from the layout: one Var component per block variable, one Constraint per family."""
-    pyo = import_pyomo()  # not `import pyomo.environ`: see gzcharge._util.import_pyomo
-    from pyomo.core.expr.numeric_expr import LinearExpression
+def _to_arrays(L: _Layout, c: np.ndarray, const: float, sense: str) -> Any:
+    """The model as a :class:`gzcharge.solve.ArrayModel`: one column block per block variable, one
+    row block per constraint family (rows without columns dropped after the infeasibility check)."""
+    from gzcharge.solve import ArrayModel
 
-    m = pyo.ConcreteModel(name="joint")
-    cols: list = []
-    for name, n, dom, lb, ub in L.vars:
-        lbl = [None if not np.isfinite(v) else float(v) for v in lb]
-        ubl = [None if not np.isfinite(v) else float(v) for v in ub]
-        domain = pyo.Reals if dom == "real" else pyo.Integers
-        var = pyo.Var(range(n), domain=domain, bounds=lambda _m, i, lbl=lbl, ubl=ubl: (lbl[i], ubl[i]))
-        m.add_component(name, var)
-        cols.extend(var.values())
+    mats, los, his, row_blocks = [], [], [], {}
+    n_rows = 0
     for name, r, cc, v, lo, hi, nrow in L.rows:
         A = sp.csr_array((v, (r, cc)), shape=(nrow, L.n))
         A.sum_duplicates()
-        ip, ix, dv = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()
         empty = np.diff(A.indptr) == 0
         bad = empty & ((lo > 1e-9) | (hi < -1e-9))
         if bad.any():
             raise InfeasibleError(f"joint model: {int(bad.sum())} row(s) of {name!r} have nothing to choose but need a "
                                   "positive amount (a target no candidate can meet)")
-        keep = np.flatnonzero(~empty).tolist()
-        lol = [None if not np.isfinite(x) else float(x) for x in lo]
-        hil = [None if not np.isfinite(x) else float(x) for x in hi]
+        keep = np.flatnonzero(~empty)
+        if not len(keep):
+            continue
+        mats.append(A[keep])
+        los.append(np.asarray(lo, float)[keep])
+        his.append(np.asarray(hi, float)[keep])
+        row_blocks[name] = (n_rows, len(keep))
+        n_rows += len(keep)
+    lower = np.concatenate([lb for *_, lb, _ub in L.vars]) if L.vars else np.zeros(0)
+    upper = np.concatenate([ub for *_, ub in L.vars]) if L.vars else np.zeros(0)
+    integer = np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars]) if L.vars else np.zeros(0, bool)
+    return ArrayModel(
+        c=np.asarray(c, float), a=sp.vstack(mats, format="csr") if mats else sp.csr_array((0, L.n)),
+        row_lower=np.concatenate(los) if los else np.zeros(0), row_upper=np.concatenate(his) if his else np.zeros(0),
+        lower=lower, upper=upper, integer=integer, blocks={name: (L.offset[name], n) for name, n, *_ in L.vars},
+        row_blocks=row_blocks, offset=float(const), sense=sense, name="joint")
 
-        def rule(_m: Any, k: int, ip=ip, ix=ix, dv=dv, lol=lol, hil=hil) -> Any:
-            a, b = ip[k], ip[k + 1]
-            return (lol[k], LinearExpression(constant=0, linear_coefs=dv[a:b], linear_vars=[cols[j] for j in ix[a:b]]),
-                    hil[k])
 
-        m.add_component(name, pyo.Constraint(keep, rule=rule))
-    nz = np.flatnonzero(c)
-    m.obj = pyo.Objective(expr=LinearExpression(constant=float(const), linear_coefs=c[nz].tolist(),
-                                                linear_vars=[cols[j] for j in nz.tolist()]),
-                          sense=pyo.minimize if sense == "min" else pyo.maximize)
-    return m, cols
+def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> Any:
+    """Pyomo model from the layout (the twin of :func:`_to_arrays`: the same arrays)."""
+    return _to_arrays(L, c, const, sense).to_pyomo()
+
+
+def _key(model: Any, name: str) -> Any:
+    """Key of column block ``name`` for values / starts / fixings (ArrayModel: the name; Pyomo: the Var)."""
+    from gzcharge.solve import ArrayModel
+
+    return name if isinstance(model, ArrayModel) else model.component(name)
 
 
 # =========================================================================== validation
@@ -1511,8 +1444,12 @@ def build_joint_model(
     year_weight: Sequence[float] | None = None,
     monotone_targets: bool = True,
     relax_plugs: bool = False,
+    as_arrays: bool = False,
 ) -> tuple[Any, dict]:
-    """Build the Pyomo model (see the module docstring); returns ``(model, info)``.
+    """Build the model (see the module docstring); returns ``(model, info)``.
+
+    The model is a Pyomo ``ConcreteModel`` (for inspection/export), or with ``as_arrays`` the
+    :class:`gzcharge.solve.ArrayModel` it is made from (what :func:`solve_joint` hands HiGHS).
 
     ``info`` holds the column layout needed to read a solution (used by :func:`solve_joint`).
     ``relax_plugs`` makes the plug columns of capacitated coverage blocks continuous (a
@@ -1538,14 +1475,13 @@ def build_joint_model(
             _define_flow(L, b, info)
         else:
             raise ConfigError(f"unknown block type {type(b).__name__}")
-    _define_site_masks(L, blocks, info)
     _define_shared(L, blocks, registry, info)
     _define_budgets(L, B, tb, carry_over)
     yw = np.ones(T) if year_weight is None else np.asarray(year_weight, float)
     if len(yw) != T:
         raise ConfigError(f"year_weight has {len(yw)} values for {T} years")
     c, const, eps = _objective(L, objective, discount_rate, yw, access_worst)
-    model, cols = _to_pyomo(L, c, const, "min" if objective == "min_cost" else "max")
+    model = (_to_arrays if as_arrays else _to_pyomo)(L, c, const, "min" if objective == "min_cost" else "max")
     info.update(eps=eps, year_weight=yw, discount_rate=discount_rate, build_s=time.perf_counter() - t0,
                 n_cols=L.n, n_int=int(sum(n for _, n, d, _, _ in L.vars if d != "real")),
                 n_rows=int(sum(r[6] for r in L.rows)), nnz=int(sum(len(r[1]) for r in L.rows)))
@@ -1568,6 +1504,8 @@ def solve_joint(
     mip_rel_gap: float = 1e-4,
     threads: int | None = None,
     warm_start: bool = True,
+    deadline: Any = None,
+    start_x: np.ndarray | None = None,
 ) -> JointSolution:
     """Build and solve the joint model; report sites, groups, costs and service by year, by id.
 
@@ -1594,7 +1532,15 @@ def solve_joint(
     monotone_targets
         Reject target shares that fall over the years.
     time_limit_s, mip_rel_gap, threads
-        Solver options (:func:`gzcharge.solve.solve`).
+        Solver options (:func:`gzcharge.solve.solve`). ``time_limit_s`` bounds the whole call:
+        the warm start, the staged solves, the main solve and the lexicographic second stage
+        share one :class:`gzcharge.solve.Deadline`, each phase getting (a share of) what is left.
+    deadline
+        A deadline of the caller (the tighter of it and ``time_limit_s`` applies).
+    start_x
+        A full column vector to start from (e.g. ``JointSolution.values["x"]`` of a solve of the
+        same blocks with tighter budgets); used instead of the warm start when it meets every row
+        of this model (``size["warm_start"] == "given"``).
     warm_start
         With several years, first solve the last year alone (its targets and hard rules, the
         whole budget). With yearly budgets, give that plan build years that meet every year's
@@ -1612,36 +1558,49 @@ def solve_joint(
     InfeasibleError
         Targets the budgets cannot pay for (or no candidate can meet).
     """
-    from gzcharge.solve import solve
+    from gzcharge.solve import Deadline, solve
 
     t0 = time.perf_counter()
+    dl_all = Deadline.of(deadline, time_limit_s)
+    lex = [b for b in blocks if getattr(b, "then_max_service", False) and float(np.sum(b.flows)) > 0]
+    lex_stage = objective == "min_cost" and len(years) == 1 and bool(lex)
+    # the lexicographic second stage gets what the first leaves, but the first at most half
+    dl = Deadline.of(dl_all, dl_all.share(0.5) if lex_stage and dl_all.limited else None)
     model, info = build_joint_model(blocks, years=years, budgets=budgets, total_budget=total_budget,
                                     carry_over=carry_over, registry=registry, objective=objective,
                                     discount_rate=discount_rate, year_weight=year_weight,
-                                    monotone_targets=monotone_targets)
+                                    monotone_targets=monotone_targets, as_arrays=True)
     L: _Layout = info["layout"]
     start, start_kind = None, "none"
-    if warm_start and len(years) > 1:
+    if start_x is not None:
+        sx = np.asarray(start_x, float)
+        bad = ["length"] if len(sx) != L.n else _violations(L, sx)
+        if not bad:
+            start, start_kind = _start_map(model, L, sx), "given"
+        else:
+            logger.info("joint: the given start does not fit this model (%s)", bad[:3])
+    if start is None and warm_start and len(years) > 1:
         start, start_kind = _warm_start(blocks, model, info, registry=registry, budgets=budgets,
                                         total_budget=total_budget, carry_over=carry_over, objective=objective,
-                                        time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+                                        time_limit_s=dl.left(), mip_rel_gap=mip_rel_gap, threads=threads,
+                                        deadline=dl)
     capacitated = any(isinstance(b, CoverageBlock) and b.capacitated for b in blocks)
     build_kw = dict(years=years, budgets=budgets, total_budget=total_budget, carry_over=carry_over, registry=registry,
                     objective=objective, discount_rate=discount_rate, year_weight=year_weight,
                     monotone_targets=monotone_targets)
     try:
-        if capacitated and warm_start and len(years) == 1:
-            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=time_limit_s,
-                                            mip_rel_gap=mip_rel_gap, threads=threads)
+        if capacitated and warm_start and len(years) == 1 and start is None:
+            res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=dl.left(),
+                                            mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
-            res = solve(model, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start,
-                        enforce_wall_clock=time_limit_s is not None, load_solution=False)
+            res = solve(model, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start, load_solution=False,
+                        deadline=dl)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
             f"({budgets if budgets is not None else total_budget}); raise the budgets, enable carry_over, lower or "
             f"delay the targets ({exc})") from None
-    x = np.concatenate([np.asarray(res.values(model.component(name)), float) for name, *_ in L.vars]) \
+    x = np.concatenate([np.asarray(res.values(_key(model, name)), float) for name, *_ in L.vars]) \
         if L.vars else np.zeros(0)
     is_int = np.concatenate([np.full(n, d != "real") for _, n, d, _, _ in L.vars]) if L.vars else np.zeros(0, bool)
     x[is_int] = np.round(x[is_int])
@@ -1676,17 +1635,20 @@ def solve_joint(
                         objective_kind=objective)
     from gzcharge.locate._common import Status
 
-    lex = [b for b in blocks if getattr(b, "then_max_service", False) and float(np.sum(b.flows)) > 0]
-    if objective == "min_cost" and T == 1 and lex and Status(out.status).has_solution:
+    if lex_stage and Status(out.status).has_solution:
         # lexicographic: the most service among the cheapest plans (cost of the first solve as the budget)
         cheapest = float(cum[-1])
         cap = cheapest * (1 + 1e-9) + 1e-6
-        stage2 = solve_joint(blocks, years=years, budgets=budgets,
-                             total_budget=cap if total_budget is None else min(float(total_budget), cap),
-                             carry_over=carry_over, registry=registry, objective="max_service",
-                             discount_rate=discount_rate, year_weight=year_weight, monotone_targets=monotone_targets,
-                             time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
-                             warm_start=warm_start)
+        try:
+            stage2 = solve_joint(blocks, years=years, budgets=budgets,
+                                 total_budget=cap if total_budget is None else min(float(total_budget), cap),
+                                 carry_over=carry_over, registry=registry, objective="max_service",
+                                 discount_rate=discount_rate, year_weight=year_weight,
+                                 monotone_targets=monotone_targets, mip_rel_gap=mip_rel_gap, threads=threads,
+                                 warm_start=warm_start, deadline=dl_all)
+        except SolverError as exc:  # no time left for the second stage: the cheapest plan stands
+            logger.warning("joint: no most-service plan at the cheapest cost within the time limit (%s)", exc)
+            return out
         stage2.size["stages"] = [{"objective": "min_cost", "objective_value": obj, "gap": out.gap,
                                   "status": out.status},
                                  {"objective": "max_service", "objective_value": stage2.objective,
@@ -1697,7 +1659,7 @@ def solve_joint(
 
 
 def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dict, *, time_limit_s: float | None,
-                  mip_rel_gap: float, threads: int | None) -> tuple[Any, str]:
+                  mip_rel_gap: float, threads: int | None, deadline: Any = None) -> tuple[Any, str]:
     """One year with capacitated coverage: two quick plans and a bound, then the full model from the best plan.
 
     1. The model with continuous plugs (a relaxation: its bound bounds the model), then integer
@@ -1714,16 +1676,14 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     from dataclasses import replace as dc_replace
 
     from gzcharge.locate._common import Status
-    from gzcharge.solve import PersistentSolver, solve
+    from gzcharge.solve import Deadline, PersistentSolver, solve
 
     t0 = time.perf_counter()
     maximise = info["objective"] != "min_cost"
-    wall = time_limit_s is not None
+    dl = Deadline.of(deadline, time_limit_s)
 
     def left(share: float) -> float | None:
-        if time_limit_s is None:
-            return None
-        return max(1.0, share * (time_limit_s - (time.perf_counter() - t0)))
+        return dl.share(share, floor=1.0)
 
     def better(a: Any, b: Any) -> bool:
         return b is None or ((a.objective > b.objective) if maximise else (a.objective < b.objective))
@@ -1731,31 +1691,53 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
     ps = PersistentSolver(model, threads=threads)
 
     def with_sites(m_: Any, r_: Any, share: float) -> Any:
-        fix = {model.component(f"{b.name}__x"): np.round(np.asarray(r_.values(m_.component(f"{b.name}__x")), float))
-               for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
+        """The full model restricted to the sites of ``r_``: the others fixed closed, those free.
+
+        (Fixing its open sites open as well broke the budget on 安顺市's budget fallback when whole
+        plugs cost more than the continuous ones; the restriction keeps a plan within reach.)
+        """
+        def sites(b: Block) -> np.ndarray:
+            v = np.asarray(r_.values(_key(m_, f"{b.name}__x")), float)
+            return np.where(v < 0.5, 0.0, np.nan)
+
+        fix = {_key(model, f"{b.name}__x"): sites(b) for b in blocks if isinstance(b, CoverageBlock | FlowBlock)}
         try:
             return ps.solve(time_limit_s=left(share), mip_rel_gap=mip_rel_gap, fix=fix, load_solution=False,
-                            enforce_wall_clock=wall)
+                            deadline=dl)
         except (InfeasibleError, SolverError):  # those sites with integer plugs break a budget
             return None
 
     best = None
-    m1, _ = build_joint_model(blocks, relax_plugs=True, **build_kw)
-    r1 = solve(m1, time_limit_s=left(0.45), mip_rel_gap=mip_rel_gap, threads=threads, enforce_wall_clock=wall,
-               load_solution=False)
-    r2 = with_sites(m1, r1, 0.3)
-    if r2 is not None:
-        best = r2
-    bound1 = float(r1.bound)
-    if best is None:  # those sites with whole plugs break a budget: a plan from the model without capacity
-        plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
-        try:
-            m0, _ = build_joint_model(plain, **build_kw)
-            r0 = solve(m0, time_limit_s=left(0.3), mip_rel_gap=mip_rel_gap, threads=threads,
-                       enforce_wall_clock=wall, load_solution=False)
-            best = with_sites(m0, r0, 0.3)
-        except (InfeasibleError, SolverError) as exc:
-            logger.info("joint: no plan from the model without capacity (%s)", exc)
+    bound1 = -np.inf if not maximise else np.inf
+    # 0. a quick plan: the model without capacity (plugs and assignment dropped), whole plugs for its
+    #    sites (province, loaded machine: 8 s to a plan where the model with continuous plugs found
+    #    nothing in 12 s -- its dual-simplex root LP alone took 38 s)
+    plain = [replace_block(b, energy=None) if isinstance(b, CoverageBlock) else b for b in blocks]
+    try:
+        m0, _ = build_joint_model(plain, as_arrays=True, **build_kw)
+        r0 = solve(m0, time_limit_s=left(0.2), mip_rel_gap=mip_rel_gap, threads=threads,
+                   deadline=dl, load_solution=False)
+        best = with_sites(m0, r0, 0.2)
+    except (InfeasibleError, SolverError) as exc:
+        logger.info("joint: no plan from the model without capacity (%s)", exc)
+    # 1. the model with continuous plugs (a relaxation: its bound bounds the model), from that plan,
+    #    then whole plugs for its sites
+    m1, _ = build_joint_model(blocks, relax_plugs=True, as_arrays=True, **build_kw)
+    start1 = None if best is None else {_key(m1, name): np.asarray(best.values(_key(model, name)), float)
+                                        for name, *_ in info["layout"].vars}
+    try:
+        r1 = solve(m1, time_limit_s=left(0.5), mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl,
+                   load_solution=False, warm_start=start1)
+        b1 = float(r1.bound)
+        if np.isfinite(b1):
+            bound1 = b1
+        r2 = with_sites(m1, r1, 0.3)
+        logger.info("joint: continuous plugs %.8g (bound %.8g, %s); whole plugs for its sites %s", r1.objective,
+                    r1.bound, r1.status.value, "none" if r2 is None else f"{r2.objective:.8g}")
+        if r2 is not None and better(r2, best):
+            best = r2
+    except SolverError as exc:
+        logger.info("joint: the model with continuous plugs found nothing in its time (%s)", exc)
 
     def tighter(b: float) -> float:
         return min(b, bound1) if maximise else max(b, bound1)
@@ -1768,10 +1750,20 @@ def _staged_solve(blocks: Sequence[Block], model: Any, info: dict, build_kw: dic
                               seconds=time.perf_counter() - t0), "staged"
     start = None
     if best is not None:
-        start = {model.component(name): np.asarray(best.values(model.component(name)), float)
+        start = {_key(model, name): np.asarray(best.values(_key(model, name)), float)
                  for name, *_ in info["layout"].vars}
-    r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
-                  enforce_wall_clock=wall)
+    try:
+        r3 = ps.solve(time_limit_s=left(1.0), mip_rel_gap=mip_rel_gap, warm_start=start, load_solution=False,
+                      deadline=dl)
+    except SolverError:
+        if best is None:
+            raise
+        r3 = None
+    if r3 is None:  # no time left for the full model: the staged plan stands
+        gap = abs(best.objective - bound1) / max(abs(best.objective), 1e-9) if np.isfinite(bound1) else np.inf
+        status = Status.OPTIMAL if gap <= mip_rel_gap else Status.TIME_LIMIT_FEASIBLE
+        return dc_replace(best, status=status, bound=bound1, gap=gap, seconds=time.perf_counter() - t0), "staged"
+    logger.info("joint: full model from the staged plan: %.8g (%s)", r3.objective, r3.status.value)
     if better(r3, best):
         best = r3
     # HiGHS may label a returned start "optimal" (FIELD-NOTES): the status follows the gap to the bounds
@@ -1982,7 +1974,7 @@ def _refuelled(b: FlowBlock, open_mask: np.ndarray) -> np.ndarray:
 
 def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: SiteRegistry | None,
                 budgets: Any, total_budget: Any, carry_over: bool, objective: str, time_limit_s: float | None,
-                mip_rel_gap: float, threads: int | None) -> tuple[dict | None, str]:
+                mip_rel_gap: float, threads: int | None, deadline: Any = None) -> tuple[dict | None, str]:
     """MIP start for the phased model (see :func:`solve_joint`).
 
     Returns ``(start, kind)``: ``kind`` is ``"phased"`` (with yearly budgets: the last year's plan
@@ -1991,7 +1983,8 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
     ``"none"``.
     """
     final = _last_year_plan(blocks, info, registry=registry, budgets=budgets, total_budget=total_budget,
-                            objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads)
+                            objective=objective, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
+                            deadline=deadline)
     if final is None:
         return None, "none"
     L: _Layout = info["layout"]
@@ -2024,7 +2017,7 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
 
 def _start_map(model: Any, L: _Layout, x: np.ndarray) -> dict:
     """``{Pyomo Var: values}`` from a full column vector."""
-    return {model.component(name): x[L.offset[name]: L.offset[name] + n] for name, n, *_ in L.vars}
+    return {_key(model, name): x[L.offset[name]: L.offset[name] + n] for name, n, *_ in L.vars}
 
 
 def _violations(L: _Layout, x: np.ndarray, tol: float = 1e-7) -> list[str]:
@@ -2047,13 +2040,14 @@ def _violations(L: _Layout, x: np.ndarray, tol: float = 1e-7) -> list[str]:
 
 def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegistry | None, budgets: Any,
                     total_budget: Any, objective: str, time_limit_s: float | None, mip_rel_gap: float,
-                    threads: int | None) -> dict[str, np.ndarray] | None:
+                    threads: int | None, deadline: Any = None) -> dict[str, np.ndarray] | None:
     """The last year solved alone (its targets and hard rules, the whole budget): values by variable name."""
     from dataclasses import replace
 
-    from gzcharge.solve import solve
+    from gzcharge.solve import Deadline, solve
 
     T = info["layout"].T
+    dl = Deadline.of(deadline, time_limit_s)
     one = []
     for b in blocks:
         s = _targets(b, T)
@@ -2068,21 +2062,21 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
     try:
         kw1 = dict(years=[info["years"][-1]], total_budget=tb, registry=registry, objective=objective,
                    monotone_targets=False)
-        m1, info1 = build_joint_model(one, **kw1)
-        tl1 = None if time_limit_s is None else 0.25 * time_limit_s
+        m1, info1 = build_joint_model(one, as_arrays=True, **kw1)
+        tl1 = dl.share(0.4)  # the plan that makes the phased start: worth a large share
         if any(isinstance(b, CoverageBlock) and b.capacitated for b in one):
             # whole plugs: the staged one-year solve (continuous plugs, then whole plugs for those sites)
             r1, _ = _staged_solve(one, m1, info1, {**kw1, "budgets": None, "carry_over": False, "discount_rate": 0.0,
                                                    "year_weight": None},
-                                  time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads)
+                                  time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
-            r1 = solve(m1, time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads,
-                       enforce_wall_clock=time_limit_s is not None, load_solution=False)
+            r1 = solve(m1, time_limit_s=tl1, mip_rel_gap=mip_rel_gap, threads=threads, load_solution=False,
+                       deadline=dl)
     except Exception as exc:  # no start is no failure
         logger.info("joint: no warm start from the last year alone (%s)", exc)
         return None
     logger.info("joint: the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
-    return {name: np.asarray(r1.values(m1.component(name)), float) for name, *_ in info1["layout"].vars}
+    return {name: np.asarray(r1.values(_key(m1, name)), float) for name, *_ in info1["layout"].vars}
 
 
 def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndarray], *,

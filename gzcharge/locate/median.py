@@ -104,6 +104,7 @@ def p_median(
     enforce_wall_clock: bool = True,
     iterate_radius: bool = True,
     log: bool = False,
+    method: str = "auto",
 ) -> LocateResult:
     """Minimise total weighted cost with every demand point served by an open site.
 
@@ -138,6 +139,10 @@ def p_median(
     iterate_radius
         Use the iterated-radius scheme (module docstring); ``False`` builds the full radius
         model at once (for comparison).
+    method
+        Uncapacitated p-median: ``"benders"`` (:mod:`gzcharge.locate._median_benders`; needs a
+        fixed ``p`` and ``n·m`` up to 6 M for the dense matrix), ``"radius"`` (iterated radius
+        formulation) or ``"auto"`` (Benders when it applies, else radius).
 
     Returns
     -------
@@ -189,7 +194,15 @@ def p_median(
         "enforce_wall_clock": bool(enforce_wall_clock and time_limit_s is not None),
         "log": log,
     }
-    if cap is None:
+    if method not in ("auto", "benders", "radius"):
+        raise DataError(f"method must be 'auto', 'benders' or 'radius', not {method!r}")
+    dense_ok = p is not None and n * m <= _DENSE_HEURISTIC_MAX
+    if method == "benders" and (cap is not None or not dense_ok):
+        raise DataError("method='benders' needs an uncapacitated p-median with a fixed p and n*m <= 6 M")
+    if cap is None and dense_ok and method in ("auto", "benders"):
+        y, bound, status, details = _solve_benders(d, t0, time_limit_s, opts)
+        assign_pos, shares = _nearest_open(cm, y), None
+    elif cap is None:
         y, bound, status, details = _solve_radius(d, t0, time_limit_s, opts, iterate_radius)
         assign_pos, shares = _nearest_open(cm, y), None
     else:
@@ -334,6 +347,37 @@ def _solve_radius(d: _MedianData, t0: float, time_limit_s: float | None, opts: d
     return best_y, float(bound), status, details
 
 
+def _dense(d: _MedianData) -> np.ndarray:
+    """Dense cost matrix; unreachable pairs cost ``10 · max + 1`` (never chosen when avoidable)."""
+    n, m = d.cm.shape
+    big = float(d.val.max() if len(d.val) else 1.0) * 10 + 1.0
+    dense = np.full((n, m), big)
+    dense[d.row, d.col] = d.val
+    return dense
+
+
+def _solve_benders(d: _MedianData, t0: float, time_limit_s: float | None, opts: dict) -> tuple:
+    """Benders solve (:mod:`gzcharge.locate._median_benders`); returns (open mask, bound, status, details)."""
+    from gzcharge.locate import _median_benders as bd
+    from gzcharge.solve import Deadline
+
+    dl = Deadline(None if time_limit_s is None else max(time_limit_s - (time.perf_counter() - t0), 0.0))
+    t = time.perf_counter()
+    start = _heuristic_start(d)
+    heur_s = time.perf_counter() - t
+    if start is None or _true_cost(d, start) is None:  # the greedy reached a row only at the "big" cost
+        return _solve_radius(d, t0, time_limit_s, opts, True)
+    fixed_open = np.zeros(d.cm.shape[1], bool)
+    fixed_open[d.existing] = True
+    y, bound, proven, details = bd.solve_benders(
+        _dense(d), d.w, int(d.p), fixed_open=fixed_open, site_cost=d.fixed, start=start,
+        true_cost=lambda yy: _true_cost(d, yy), deadline=dl, mip_rel_gap=opts["mip_rel_gap"],
+        threads=opts.get("threads"),
+    )
+    details.update(heuristic_objective=_true_cost(d, start), heuristic_s=heur_s, rows=d.cm.shape[0])
+    return y, float(bound), Status.OPTIMAL if proven else Status.TIME_LIMIT_FEASIBLE, details
+
+
 def _solve_capacitated(d: _MedianData, time_limit_s: float | None, opts: dict) -> tuple:
     from gzcharge.solve import solve
 
@@ -364,40 +408,17 @@ def _solve_capacitated(d: _MedianData, time_limit_s: float | None, opts: dict) -
 
 # --------------------------------------------------------------------------- heuristic start
 def _heuristic_start(d: _MedianData) -> np.ndarray | None:
-    """Greedy add + 1-swap improvement on a dense copy (small enough instances, fixed p only)."""
+    """Greedy add + best-improvement 1-swaps priced FastPAM1-style (dense copy; fixed p only)."""
+    from gzcharge.locate import _median_benders as bd
+
     n, m = d.cm.shape
     if d.p is None or n * m > _DENSE_HEURISTIC_MAX:
         return None
-    big = float(d.val.max() if len(d.val) else 1.0) * 10 + 1.0
-    dense = np.full((n, m), big)
-    dense[d.row, d.col] = d.val
-    w = d.w
-    open_ = np.zeros(m, dtype=bool)
-    open_[d.existing] = True
-    cur = dense[:, open_].min(axis=1) if open_.any() else np.full(n, big * 10)
-    for _ in range(d.p - int(open_.sum())):
-        gain = w @ np.minimum(cur[:, None], dense)
-        gain[open_] = np.inf
-        j = int(np.argmin(gain))
-        open_[j] = True
-        cur = np.minimum(cur, dense[:, j])
-    # best-improvement swaps per leaving site (Teitz & Bart), a few passes
-    for _ in range(5):
-        improved = False
-        for r in np.flatnonzero(open_ & ~np.isin(np.arange(m), d.existing)).tolist():
-            others = open_.copy()
-            others[r] = False
-            base = dense[:, others].min(axis=1) if others.any() else np.full(n, big * 10)
-            cand = w @ np.minimum(base[:, None], dense)
-            cand[open_] = np.inf
-            j = int(np.argmin(cand))
-            if cand[j] < float(w @ cur) - 1e-9 * max(1.0, float(w @ cur)):
-                open_[r], open_[j] = False, True
-                cur = np.minimum(base, dense[:, j])
-                improved = True
-        if not improved:
-            break
-    return open_
+    dense = _dense(d)
+    fixed_open = np.zeros(m, bool)
+    fixed_open[d.existing] = True
+    x = bd.greedy_start(dense, d.w, int(d.p), fixed_open, d.fixed)
+    return bd.swap_improve(dense, d.w, x, fixed_open=fixed_open, site_cost=d.fixed)
 
 
 def _nearest_cost(cm: CostMatrix, open_mask: np.ndarray) -> np.ndarray:
