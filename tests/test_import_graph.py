@@ -162,9 +162,10 @@ def test_plan_module_loads_no_solver_drawing_or_osm_library():
 def test_building_a_model_does_not_import_scipy_stats():
     """Pyomo imports scipy.stats at once when scipy is already loaded; gzcharge's builders avoid it.
 
-    The toy set cover of tests/test_locate_coverage.py without reductions or start, so the Pyomo
-    model is built and solved: by hand its unique optimum is {S2, S4} (c is covered only by S2; a
-    and e then need S4). The scipy module gzcharge loaded first must still be the one in use.
+    The toy set cover of tests/test_locate_coverage.py without reductions or start (solved from the
+    arrays): by hand its unique optimum is {S2, S4} (c is covered only by S2; a and e then need S4);
+    then a Pyomo model is made through gzcharge's helper, as every Pyomo twin is. The scipy module
+    gzcharge loaded first must still be the one in use.
     """
     code = (
         "import numpy as np, pandas as pd, scipy.sparse, sys\n"
@@ -175,6 +176,8 @@ def test_building_a_model_does_not_import_scipy_stats():
         "                     'S3': [INF, 25.0, 20.0, 2.0, 4.0], 'S4': [1.0, 12.0, np.nan, 15.0, 6.0]},\n"
         "                    index=list('abcde'))\n"
         "r = set_cover(cost, 10, reduce=False, warm_start=False)\n"
+        "from gzcharge._util import import_pyomo\n"
+        "pyo = import_pyomo(); m = pyo.ConcreteModel(); m.x = pyo.Var(within=pyo.Binary)\n"
         "OUT = {'selected': sorted(r.selected), 'pyomo': 'pyomo.environ' in sys.modules,\n"
         "       'same_scipy': sys.modules['scipy.sparse'] is first and sys.modules['scipy'].sparse is first}"
     )
