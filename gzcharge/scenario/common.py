@@ -205,7 +205,7 @@ class SolverParams(_Section):
     """HiGHS settings shared by every model of a run."""
 
     time_limit_s: float = 60.0
-    mip_rel_gap: float = 0.02
+    mip_rel_gap: float = 0.03
     threads: int = 2
 
     # HiGHS aborts the process (SIGABRT) on absurd thread counts and overflows on huge time limits:
