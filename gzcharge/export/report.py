@@ -6,9 +6,10 @@ GeoPackage carries). It writes ``<stem>.md``, ``<stem>.html`` (map embedded as a
 no external files needed) and ``<stem>.png``, each atomically.
 
 The map is drawn with matplotlib (Agg backend) in a metric CRS with axes in kilometres,
-a scale bar and a north arrow. Chinese text needs a CJK font: WenQuanYi Micro Hei
-(Debian ``fonts-wqy-microhei``), Noto Sans CJK or another found by matplotlib; without
-one the map falls back to English labels and logs a warning.
+a scale bar and a north arrow. Chinese text uses Noto Sans SC (SIL Open Font License 1.1),
+shipped by the PyPI dependency ``pylopdf-fonts-zh-cn`` so every machine draws the same
+glyphs; a system CJK font (WenQuanYi Micro Hei, Noto Sans CJK, …) is the fallback, and without
+any the map uses English labels and logs a warning.
 """
 
 from __future__ import annotations
@@ -79,8 +80,26 @@ _LINESTYLES = {"solid": "-", "dash": "--", "dot": ":", "dash dot": "-."}
 Section = tuple[str, "str | pd.DataFrame"]
 
 
+def packaged_cjk_font() -> str | None:
+    """Path of the Noto Sans SC font shipped by the ``pylopdf-fonts-zh-cn`` dependency, or ``None``."""
+    try:
+        from importlib.resources import files
+
+        path = files("pylopdf_fonts_zh_cn").joinpath("NotoSansSC-Regular.otf")
+    except (ImportError, ModuleNotFoundError):
+        return None
+    return str(path) if path.is_file() else None
+
+
 def find_cjk_font() -> str | None:
-    """Return the path of a font with Chinese glyphs, or ``None``."""
+    """Return the path of a font with Chinese glyphs, or ``None``.
+
+    The packaged Noto Sans SC comes first (the same map on every machine), then the system
+    fonts of :data:`CJK_FONT_PATHS`, then any CJK family matplotlib knows.
+    """
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        return packaged
     for path in CJK_FONT_PATHS:
         if os.path.exists(path):
             return path
@@ -153,7 +172,8 @@ def render_map(
         text = str
     else:
         logger.warning(
-            "no CJK font found (install fonts-wqy-microhei); the map uses English labels"
+            "no CJK font found (reinstall gzcharge to get pylopdf-fonts-zh-cn, or install fonts-wqy-microhei); "
+            "the map uses English labels"
         )
         text = _latin
 
