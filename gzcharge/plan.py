@@ -253,10 +253,12 @@ def run_plan(
                 joint=joint, network_summary=net_summary, notices=list(dict.fromkeys(notices)), timings=timings)
 
 
-def write_plan(plan: Plan, out: str | Path, *, report: bool = True) -> list[Path]:
-    """Write the plan's GeoPackage (and, with ``report``, the Markdown/HTML report + PNG map).
+def write_plan(plan: Plan, out: str | Path, *, report: bool = True, lang: str | None = None) -> list[Path]:
+    """Write the plan's GeoPackage, its QGIS project (``.qgz``) and, with ``report``, the report.
 
-    Returns the written paths. Every file is written atomically.
+    The report (Markdown/HTML + PNG map + ``_tables.xlsx``) is in ``lang`` (``zh``/``en``;
+    default Chinese for Guizhou regions). Returns the written paths. Every file is written
+    atomically.
     """
     from gzcharge.export.gpkg import write_geopackage
 
@@ -264,8 +266,14 @@ def write_plan(plan: Plan, out: str | Path, *, report: bool = True) -> list[Path
     out = Path(out)
     written = [write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)]
     plan.timings["export_gpkg"] = time.perf_counter() - t0
+    from gzcharge.export.i18n import check_lang, default_lang
+    from gzcharge.export.qgz import write_qgz
+
+    lang = check_lang(lang or default_lang(plan.region.code))
+    written.append(write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}",
+                             lang=lang))
     if report:
         from gzcharge.export.plan_report import write_plan_report
 
-        written += write_plan_report(plan, out.with_suffix(""))
+        written += write_plan_report(plan, out.with_suffix(""), lang=lang)
     return written

@@ -806,6 +806,7 @@ def _summary(dem, st) -> pd.DataFrame:
 
 
 # =========================================================================== the Tier
+#: County table columns of the report (headers in :data:`gzcharge.export.i18n.COLUMNS`).
 _COUNTY_COLUMNS = {
     "adcode": "县代码 adcode",
     "name": "县 county",
@@ -858,40 +859,37 @@ class PublicTier(Tier):
 
 
 def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
+    from gzcharge.export.i18n import msg
+
     sc = ctx.scenario
     p = sc.public
     mode = "network" if ctx.distance_network is not None else "screening"
     sections: list[tuple[str, Any]] = []
-    rules = (
-        f"- Mode: **{pub.mode}**; solver status **{pub.status}**, relative gap {pub.gap:.4%}, "
-        f"{pub.solver_seconds:.1f} s.\n"
-        f"- Service radius: city core {p.city_core_radius_km:g} km, county seat {p.county_seat_radius_km:g} km, "
-        f"township {p.township_radius_km:g} km ({mode} distances"
-        + (f", circuity {sc.distance.circuity:g}" if mode == "screening" else "")
-        + ").\n"
-        f"- Hard targets: every township covered (乡镇全覆盖) = {p.township_full_coverage}; "
-        f"each county ≥ {p.min_county_coverage:.0%} of its EVs covered; at least one station per "
-        f"{p.evs_per_station:g} EVs per county.\n"
-        f"- EV stock {sc.ev.year}: 2020 census households × car-owning share (long-form sample) × "
-        f"cars per car household {sc.ev.cars_per_car_household:g} × growth {sc.ev.car_growth:g} × EV share "
-        f"{sc.ev.ev_share_of_cars:.0%}.\n"
-    )
+    rules: list[Any] = [
+        msg("public.mode", mode=pub.mode, status=pub.status, gap=pub.gap, seconds=pub.solver_seconds),
+        msg("public.radius", city=p.city_core_radius_km, county=p.county_seat_radius_km, township=p.township_radius_km,
+            mode=msg(f"mode.{mode}"), circuity=msg("public.circuity", c=sc.distance.circuity) if mode == "screening"
+            else ""),
+        msg("public.targets", full=msg("yes" if p.township_full_coverage else "no"), cov=p.min_county_coverage,
+            per=p.evs_per_station),
+        msg("public.ev_stock", year=sc.ev.year, cars=sc.ev.cars_per_car_household, growth=sc.ev.car_growth,
+            share=sc.ev.ev_share_of_cars),
+    ]
     if p.budget_cny is not None or p.max_stations is not None:
-        rules += f"- Budget {p.budget_cny or '–'} CNY, station limit {p.max_stations or '–'}.\n"
+        rules.append(msg("public.budget", budget=f"{p.budget_cny:,.0f} CNY" if p.budget_cny is not None else "–",
+                         limit=p.max_stations or "–"))
     sections.append(("Public charging (市、县、乡三级): rules", rules))
     sections.append(("Public charging: result by tier", pub.summary))
     cols = [c for c in _COUNTY_COLUMNS if c in pub.counties.columns]
-    sections.append(("Public charging: county compliance", pub.counties[cols].rename(columns=_COUNTY_COLUMNS)))
-    sections.append(("Unmet targets", "\n".join(f"- {u}" for u in pub.unmet) if pub.unmet
-                     else "All hard targets are met."))
+    sections.append(("Public charging: county compliance", pd.DataFrame(pub.counties[cols])))
+    sections.append(("Unmet targets", list(pub.unmet) if pub.unmet else msg("public.all_met")))
     tw = pub.townships
     if len(tw):
         unc = tw.loc[~tw["covered"].astype(bool)]
-        text = (f"{int(tw['covered'].astype(bool).sum())} of {len(tw)} township points covered within "
-                f"{p.township_radius_km:g} km (source: "
-                f"{ctx.region.township_source or 'estimated lattice — not real seats'}).")
-        sections.append(("Townships", text))
+        sections.append(("Townships", msg("public.townships", covered=int(tw["covered"].astype(bool).sum()),
+                                          total=len(tw), radius=p.township_radius_km,
+                                          source=ctx.region.township_source or msg("public.estimated_lattice"))))
         if len(unc):
             cols = [c for c in ("name", "county_adcode", "station_id", "distance_m", "unmet_reason") if c in unc.columns]
-            sections.append(("Townships not covered", unc[cols]))
+            sections.append(("Townships not covered", pd.DataFrame(unc[cols])))
     return sections
