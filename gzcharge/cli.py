@@ -40,10 +40,18 @@ def _stderr():
     return Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logging."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show info logging."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the gzcharge version and exit."),
 ) -> None:
     """gzcharge: plan public, highway, swap and hydrogen facilities for Guizhou."""
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
@@ -122,8 +130,8 @@ def _resolve_region(
     if boundary and name:
         raise ConfigError("give either a region name or --boundary FILE, not both")
     if boundary:
-        # default attribute names: code / name (the file reader lists the fields when they are missing)
-        region = Region.from_file(boundary, code_field=code_field or "code", name_field=name_field or "name", crs=crs)
+        # default attribute names code / name; a file with names only gets derived codes (a warning says so)
+        region = Region.from_file(boundary, code_field=code_field, name_field=name_field or "name", crs=crs)
     elif name:
         region = get_region(name)
     else:
@@ -131,6 +139,31 @@ def _resolve_region(
     if townships:
         region = region.with_townships(townships, crs=crs)
     return region
+
+
+class _SeenWarnings(logging.Handler):
+    """Collects the warnings logged during a command, so its closing notes do not repeat them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001 - a malformed log call must not break the command
+            pass
+
+    def __enter__(self) -> _SeenWarnings:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def already_shown(self, note: str) -> bool:
+        """Whether ``note`` (possibly with a ``tier: `` prefix) was printed as a warning."""
+        return any(m and (m == note or note.endswith(m)) for m in self.messages)
 
 
 def _stdout():
@@ -307,16 +340,20 @@ def plan(
     freight_od: str = typer.Option(None, "--freight-od", help="Freight OD CSV (origin, destination, flow = heavy trucks/day) for the hydrogen tier."),
     tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
-    report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map and an .xlsx of its tables."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (中文规划说明; default for Guizhou regions) or en."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
+    from gzcharge.export.i18n import check_lang
     from gzcharge.plan import PlanInputs, run_plan, write_plan
     from gzcharge.scenario import load_scenario
 
+    if lang is not None:
+        check_lang(lang)
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     _check_out(out)
-    with _Progress("plan") as say:
+    with _SeenWarnings() as seen, _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
         scen = load_scenario(scenario or default_scen, overrides=overrides)
@@ -330,8 +367,8 @@ def plan(
 
             raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
-        written = write_plan(result, out, report=report)
-    _print_plan_summary(result, written)
+        written = write_plan(result, out, report=report, lang=lang)
+    _print_plan_summary(result, written, seen)
 
 
 @app.command()
@@ -355,16 +392,17 @@ def highway(
     od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow)."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the report with a map."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (default for Guizhou regions) or en."),
 ) -> None:
     """Plan the highway fast-charging tier only (same as `gzcharge plan --tiers highway`)."""
     plan(out=out, prefecture=prefecture, province=province, county=county, boundary=boundary,
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, report=report, joint=False)
+         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, report=report, joint=False, lang=lang)
 
 
-def _print_plan_summary(result, written) -> None:
+def _print_plan_summary(result, written, seen: _SeenWarnings | None = None) -> None:
     from rich.table import Table
 
     console = _stdout()
@@ -391,6 +429,8 @@ def _print_plan_summary(result, written) -> None:
             table.add_row(*cells)
         console.print(table)
     for n in result.notices:
+        if seen is not None and seen.already_shown(n):
+            continue  # printed once already, as a warning while it happened
         _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in written))
     t = result.timings

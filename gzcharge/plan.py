@@ -253,12 +253,13 @@ def run_plan(
                 joint=joint, network_summary=net_summary, notices=list(dict.fromkeys(notices)), timings=timings)
 
 
-def write_plan(plan: Plan, out: str | Path, *, report: bool = True, lang: str | None = None) -> list[Path]:
+def write_plan(plan: Plan, out: str | Path, *, report: bool = True, lang: str | None = None,
+               qgis_project: bool = True) -> list[Path]:
     """Write the plan's GeoPackage, its QGIS project (``.qgz``) and, with ``report``, the report.
 
     The report (Markdown/HTML + PNG map + ``_tables.xlsx``) is in ``lang`` (``zh``/``en``;
-    default Chinese for Guizhou regions). Returns the written paths. Every file is written
-    atomically.
+    default Chinese for Guizhou regions); ``qgis_project=False`` leaves out the ``.qgz``. Returns
+    the written paths. Every file is written atomically.
     """
     from gzcharge.export.gpkg import write_geopackage
 
@@ -270,8 +271,9 @@ def write_plan(plan: Plan, out: str | Path, *, report: bool = True, lang: str | 
     from gzcharge.export.qgz import write_qgz
 
     lang = check_lang(lang or default_lang(plan.region.code))
-    written.append(write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}",
-                             lang=lang))
+    if qgis_project:
+        written.append(write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}",
+                                 lang=lang))
     if report:
         from gzcharge.export.plan_report import write_plan_report
 

@@ -15,7 +15,7 @@ languages in one place:
 Message templates use :class:`str.format` fields with extra format specs: ``{x:int}`` (integer
 with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
 one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
-without trailing zeros). Any other spec is the usual format mini-language.
+without trailing zeros), ``{x:status}`` (a solver status in words). Any other spec is the usual format mini-language.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ class _Formatter(string.Formatter):
             return fmt_share(value)
         if format_spec == "num":
             return _fmt_num(value)
+        if format_spec == "status":
+            word = STATUS_WORDS.get(str(getattr(value, "value", value)))
+            return str(getattr(value, "value", value)) if word is None else word[0 if self.lang == "en" else 1]
         if isinstance(value, Msg):
             return value.render(self.lang)
         return super().format_field(value, format_spec)
@@ -168,7 +171,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "overview.townships_estimated": {
         "en": "Township seats: none given — township demand is an ESTIMATED lattice (labelled).",
         "zh": "乡镇驻地：未提供，乡镇需求点为**估算**的规则网格（已标注），请用 --townships 提供实际驻地。"},
-    "overview.status": {"en": "Status: {status}.", "zh": "求解状态：{status}。"},
+    "overview.status": {"en": "Status: {status:status}.", "zh": "求解状态：{status:status}。"},
     "overview.overrides": {"en": "Overrides: `{overrides}`", "zh": "参数覆盖：`{overrides}`"},
     "overview.totals": {"en": "Total cost of the plan: **{cost:cost}**.", "zh": "规划总投资：**{cost:cost}**。"},
     "notes.english": {"en": "", "zh": "以下说明由程序生成，保留英文原文。"},
@@ -189,8 +192,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.county": {"en": "county", "zh": "县级"},
     "kind.custom": {"en": "custom area", "zh": "自定义范围"},
     # ------------------------------------------------------------------ public tier
-    "public.mode": {"en": "Mode: **{mode}**; solver status **{status}**, relative gap {gap:share}, {seconds:.1f} s.",
-                    "zh": "模型：**{mode}**；求解状态 **{status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
+    "public.mode": {"en": "Mode: **{mode}**; solver status **{status:status}**, relative gap {gap:share}, {seconds:.1f} s.",
+                    "zh": "模型：**{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
     "public.radius": {"en": "Service radius: city core {city:num} km, county seat {county:num} km, township "
                             "{township:num} km ({mode} distances{circuity}).",
                       "zh": "服务半径：城市核心区 {city:num} 公里，县城 {county:num} 公里，乡镇 {township:num} 公里"
@@ -241,11 +244,11 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "{h2:num}; range {range:num} km; whole trips (access legs included).",
                        "zh": "燃料电池重卡：高速公路车流中货车比例 {truck:num} × 氢能比例 {h2:num}；续航 {range:num} "
                              "公里；按完整出行计算（含接入段）。"},
-    "hydrogen.result": {"en": "{stations:int} stations, cost {cost:cost}; solver status **{status}**, gap {gap:share}.",
-                        "zh": "共 {stations:int} 座加氢站，投资 {cost:cost}；求解状态 **{status}**，间隙 {gap:share}。"},
+    "hydrogen.result": {"en": "{stations:int} stations, cost {cost:cost}; solver status **{status:status}**, gap {gap:share}.",
+                        "zh": "共 {stations:int} 座加氢站，投资 {cost:cost}；求解状态 **{status:status}**，间隙 {gap:share}。"},
     # ------------------------------------------------------------------ swap
-    "swap.mode": {"en": "Mode **{mode}**; solver status **{status}**, relative gap {gap:share}, {seconds:.1f} s.",
-                  "zh": "模型 **{mode}**；求解状态 **{status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
+    "swap.mode": {"en": "Mode **{mode}**; solver status **{status:status}**, relative gap {gap:share}, {seconds:.1f} s.",
+                  "zh": "模型 **{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
     "swap.fleets_file": {"en": "Fleets: {file}.", "zh": "车队数据：{file}。"},
     "swap.fleets_default": {"en": "Fleets: documented per-capita defaults of [swap] (vehicles per 10,000 urban "
                                   "residents).",
@@ -267,9 +270,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "cost once.",
                    "zh": "站点建成后保留；相距 {m:num} 米以内的合建站点只计一次土地和电网接入费用。"},
     "joint.solver": {"en": "Solver status **{status}**, relative gap {gap:share}.",
-                     "zh": "求解状态 **{status}**，相对间隙 {gap:share}。"},
+                     "zh": "求解状态 **{status:status}**，相对间隙 {gap:share}。"},
     "joint.driver": {"en": "The tier that drives cost: **{tier}**.", "zh": "投资主要来自：**{tier}**。"},
     "none": {"en": "none", "zh": "无"},
+    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
     # ------------------------------------------------------------------ compare
     "compare.title": {"en": "Plan comparison — {region}: A {a} → B {b}",
                       "zh": "规划方案对比 — {region}：方案A {a} → 方案B {b}"},
@@ -283,6 +287,17 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "zh": "投资：方案A {a:cost}，方案B {b:cost}（变化 {d:cost}）。"},
     "compare.scenario_diff": {"en": "Scenario keys that differ: {diff}.", "zh": "情景参数差异：{diff}。"},
     "compare.no_diff": {"en": "The two scenarios have the same keys and values.", "zh": "两个方案的情景参数相同。"},
+}
+
+#: Solver statuses (:class:`gzcharge.locate._common.Status` values) -> (English, Chinese).
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "optimal": ("optimal", "最优"),
+    "time_limit_feasible": ("stopped at the time limit with a feasible plan", "达到时间上限，得到可行方案"),
+    "feasible": ("feasible", "可行"),
+    "infeasible": ("infeasible", "无可行解"),
+    "not_run": ("not run", "未运行"),
+    "error": ("error", "出错"),
+    "skipped": ("skipped", "未运行"),
 }
 
 #: Section titles (the English text the code writes) -> other languages.

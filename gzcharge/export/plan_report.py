@@ -44,21 +44,27 @@ def _documented_keys(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, str]:
     if isinstance(parent, str):
         out.update(_documented_keys((path.parent / parent).resolve(), (*seen, path)))
     section = ""
-    comment: list[str] = []
+    comment: list[tuple[str, str | None]] = []  # (text, key of a commented-out assignment)
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#"):
             body = line.lstrip("#").strip()
-            if body and not set(body) <= set("-="):
-                comment.append(body)
+            if body.startswith("---") or not body or set(body) <= set("-="):
+                continue
+            m = _KEY.match(body)
+            comment.append((body, m.group(1) if m else None))
             continue
         if m := _HEADER.match(line):
             section, comment = m.group(1), []
             continue
         if m := _KEY.match(line):
-            key = f"{section}.{m.group(1)}" if section else m.group(1)
-            if comment:
-                out[key] = " ".join(comment)
+            name = m.group(1)
+            # a commented-out assignment of another key (an optional key's example) ends that key's block
+            last = max((i for i, (_, k) in enumerate(comment) if k is not None and k != name), default=-1)
+            words = [t for t, _ in comment[last + 1:]]
+            key = f"{section}.{name}" if section else name
+            if words:
+                out[key] = " ".join(words)
             comment = []
         elif not line:
             comment = []

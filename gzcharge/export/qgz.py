@@ -147,7 +147,7 @@ def _srs(parent: ET.Element, crs: Any) -> ET.Element:
     c = CRS.from_user_input(crs)
     el = ET.SubElement(parent, "spatialrefsys", {"nativeFormat": "Wkt"})
     ET.SubElement(el, "wkt").text = c.to_wkt()
-    ET.SubElement(el, "proj4").text = c.to_proj4() or ""
+    ET.SubElement(el, "proj4").text = ""  # QGIS reads the WKT / authid
     auth = c.to_authority()
     ET.SubElement(el, "srsid").text = ""
     ET.SubElement(el, "srid").text = auth[1] if auth else ""
