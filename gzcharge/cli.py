@@ -443,22 +443,39 @@ def compare(
     b: str = typer.Argument(..., help="Plan GeoPackage B (the variant)."),
     out: str = typer.Option(..., "--out", "-o", help="Comparison GeoPackage (styled change layers + summary)."),
     allow_different_regions: bool = typer.Option(False, "--allow-different-regions", help="Compare plans of different areas anyway."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the comparison report (.md/.html with a diff map, .xlsx) and a QGIS project."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (default for Guizhou regions) or en."),
 ) -> None:
     """Compare two plans: added/removed/resized sites, coverage change per county and tier, cost change."""
-    from gzcharge.compare import compare_plans, comparison_tables, write_comparison
+    from pathlib import Path
+
+    from gzcharge.compare import (
+        compare_plans,
+        comparison_tables,
+        write_comparison,
+        write_comparison_report,
+    )
+    from gzcharge.export.i18n import check_lang, default_lang
+    from gzcharge.export.qgz import write_qgz
 
     _check_out(out)
     with _Progress("compare") as say:
         say("reading plans", 0.1)
         c = compare_plans(a, b, allow_different_regions=allow_different_regions)
         say("writing GeoPackage", 0.7)
-        write_comparison(c, out)
+        written = [write_comparison(c, out)]
+        if report:
+            lang = check_lang(lang or default_lang(c.b_meta.get("region_code")))
+            say("writing report", 0.8)
+            written.append(write_qgz(Path(out).with_suffix(".qgz"), out, title=f"compare {Path(a).name} → {Path(b).name}",
+                                     lang=lang))
+            written += write_comparison_report(c, Path(out).with_suffix(""), lang=lang)
     console = _stdout()
     for t in comparison_tables(c):
         console.print(t)
     for n in c.notes:
         _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {out}")
+    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 @app.command()

@@ -405,6 +405,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "batteries": ("battery packs", "电池包（个）"),
     "status": ("status", "状态"),
     "mode": ("mode", "模型"),
+    "added": ("added", "新增"),
+    "removed": ("removed", "移除"),
+    "resized": ("resized", "扩容/缩减"),
+    "enlarged": ("enlarged", "扩容"),
+    "reduced": ("reduced", "缩减"),
+    "unchanged": ("unchanged", "不变"),
+    "capacity_swaps_day": ("swaps/day capacity", "日换电能力（次）"),
 }
 
 #: Cell values of category columns -> (English, Chinese).
@@ -425,6 +432,8 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
     "section": {"sites": ("sites", "站点"), "cost": ("cost", "投资"), "coverage": ("coverage", "覆盖"),
                 "counties": ("counties", "县（区）")},
     "year": {"total": ("total", "合计")},
+    "capacity_unit": {"plugs": ("plugs", "充电桩（个）"), "capacity_swaps_day": ("swaps/day", "日换电能力（次）"),
+                      "capacity_kg_day": ("kg/day", "加氢能力（公斤/日）")},
     "layer": {"public_stations": ("public charging", "公共充电站"), "highway_stations": ("highway", "高速快充站"),
               "swap_stations": ("battery swap", "换电站"), "hydrogen_stations": ("hydrogen", "加氢站")},
 }
