@@ -549,7 +549,8 @@ def _prepared(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, s
                 formats[name] = "num"
         out[name] = values
         headers[name] = column_label(name, lang, unit=unit)
-    return pd.DataFrame(out, columns=list(out)), headers, formats
+    frame_out = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in out.items()}, columns=list(out))
+    return frame_out, headers, formats
 
 
 def display_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -593,7 +594,7 @@ def sheet_table(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str,
     values, headers, formats = _prepared(frame, lang)
     excel = {"{:,}": "#,##0", "{:,.1f}": "#,##0.0", "{:,.2f}": "#,##0.00", "{:.1f}%": '0.0"%"', "share": "0.0%",
              "num": "#,##0.##", "{}": "0"}
-    out = pd.DataFrame({headers[n]: values[n].tolist() for n in values.columns})
+    out = pd.DataFrame({headers[n]: pd.Series(values[n].tolist(), dtype=object) for n in values.columns})
     return out, {headers[n]: excel[f] for n, f in formats.items() if f in excel}
 
 
