@@ -45,6 +45,7 @@ def _documented_keys(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, str]:
         out.update(_documented_keys((path.parent / parent).resolve(), (*seen, path)))
     section = ""
     comment: list[tuple[str, str | None]] = []  # (text, key of a commented-out assignment)
+    previous: str | None = None  # the comment of the key on the line just above (a group of keys)
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#"):
@@ -55,7 +56,7 @@ def _documented_keys(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, str]:
             comment.append((body, m.group(1) if m else None))
             continue
         if m := _HEADER.match(line):
-            section, comment = m.group(1), []
+            section, comment, previous = m.group(1), [], None
             continue
         if m := _KEY.match(line):
             name = m.group(1)
@@ -64,10 +65,14 @@ def _documented_keys(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, str]:
             words = [t for t, _ in comment[last + 1:]]
             key = f"{section}.{name}" if section else name
             if words:
-                out[key] = " ".join(words)
+                out[key] = previous = " ".join(words)
+            elif previous is not None:
+                out[key] = previous  # e.g. the three service radii under one comment
             comment = []
         elif not line:
-            comment = []
+            comment, previous = [], None
+        else:
+            previous = None  # a continued multi-line value
     return out
 
 
