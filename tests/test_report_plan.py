@@ -132,3 +132,15 @@ def test_compare_report_with_diff_map(tiny_pair, tmp_path) -> None:  # noqa: F81
     md_en = next(p for p in en if p.suffix == ".md").read_text(encoding="utf-8")
     assert "- Sites: 3 added, 2 removed, 4 resized, 3 unchanged." in md_en
     assert "- Cost: A 9.40 million CNY, B 24.40 million CNY (change 15.00 million CNY)." in md_en
+
+
+def test_sweep_row_has_cost_without_the_fixed_swap_cost(plan) -> None:
+    from gzcharge.sweep import plan_row
+
+    row = plan_row(plan)
+    layers = plan.layers()
+    public = float(layers["public_stations"]["cost_cny"].sum())
+    swap = float(layers["swap_stations"]["cost_cny"].sum())
+    assert swap > 0 and row["total_cost_cny"] == pytest.approx(public + swap)
+    # no highway/hydrogen stations offline: the cost without swap is the public stations' cost
+    assert row["cost_excl_swap_cny"] == pytest.approx(public)
