@@ -109,11 +109,11 @@ class JointResult:
         sol = self.solution
         none = msg("none")
         text: list[Any] = [
-            msg("joint.model", tiers=", ".join(self.tiers), years=", ".join(map(str, jp.years)), objective=jp.objective),
+            msg("joint.model", tiers=list(self.tiers), years=", ".join(map(str, jp.years)), objective=jp.objective),
             msg("joint.budgets", budgets=jp.budgets_cny if jp.budgets_cny is not None else none,
                 carry=msg("joint.carry") if jp.carry_over else "",
                 total=f"{jp.total_budget_cny:,.0f} CNY" if jp.total_budget_cny is not None else none),
-            msg("joint.targets", targets=dict(jp.targets) or none, hard=jp.hard_from_year or jp.years[-1]),
+            msg("joint.targets", targets=dict(jp.targets), hard=jp.hard_from_year or jp.years[-1]),
             msg("joint.stay", m=jp.colocation_m),
         ]
         if sol is not None:

@@ -155,3 +155,11 @@ def test_cli_version_flag() -> None:
     for args in (["--version"], ["version"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 0 and res.output.strip() == __version__
+
+
+def test_joint_plan_messages_name_tiers_and_yearly_targets() -> None:
+    m = msg("joint.targets", targets={"public": [0.5, 0.95], "swap": [0.25, 1.0]}, hard=2025)
+    assert tr(m, "zh") == "分年度目标（需求满足比例）：公共充电 50.0% → 95.0%；换电 25.0% → 100.0%；硬性规则自 2025 年起执行。"
+    assert tr(m, "en") == ("Targets by year (share of demand served): public charging 50.0% → 95.0%; battery swap "
+                           "25.0% → 100.0%; hard rules from 2025.")
+    assert tr(msg("joint.driver", tier="swap"), "zh") == "投资主要来自：**换电**。"

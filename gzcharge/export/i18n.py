@@ -15,7 +15,8 @@ languages in one place:
 Message templates use :class:`str.format` fields with extra format specs: ``{x:int}`` (integer
 with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
 one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
-without trailing zeros), ``{x:status}`` (a solver status in words). Any other spec is the usual format mini-language.
+without trailing zeros), ``{x:status}`` (a solver status in words), ``{x:tiers}`` (tier names),
+``{x:targets}`` (yearly target shares per tier). Any other spec is the usual format mini-language.
 """
 
 from __future__ import annotations
@@ -111,6 +112,16 @@ class _Formatter(string.Formatter):
             return fmt_share(value)
         if format_spec == "num":
             return _fmt_num(value)
+        if format_spec == "tiers":  # a tier name or a list of them
+            names = [value] if isinstance(value, str) else list(value)
+            words = [VALUES["tier"].get(n, (n, n))[0 if self.lang == "en" else 1] for n in names]
+            return ("、" if self.lang == "zh" else ", ").join(words)
+        if format_spec == "targets":  # {tier: [share per year]}
+            if not value:
+                return MESSAGES["none"][self.lang]
+            sep = "；" if self.lang == "zh" else "; "
+            return sep.join(f"{self.format_field(k, 'tiers')} " + " → ".join(fmt_share(x) for x in v)
+                            for k, v in dict(value).items())
         if format_spec == "status":
             word = STATUS_WORDS.get(str(getattr(value, "value", value)))
             return str(getattr(value, "value", value)) if word is None else word[0 if self.lang == "en" else 1]
@@ -258,20 +269,20 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "zh": "{sites:int} 个站址共 {n:int} 座换电站，日换电 {served:int} 次；建站投资 {station:cost}，"
                           "另购电池包 {packs:cost}。"},
     # ------------------------------------------------------------------ joint
-    "joint.model": {"en": "One model over the tiers {tiers} for the years {years}; objective **{objective}**. Each "
+    "joint.model": {"en": "One model over the tiers {tiers:tiers} for the years {years}; objective **{objective}**. Each "
                           "tier's data are prepared exactly as for its own plan.",
-                    "zh": "对 {tiers} 各层级在 {years} 年统一建模；目标 **{objective}**。各层级数据与单独规划时完全相同。"},
+                    "zh": "对 {tiers:tiers} 各层级在 {years} 年统一建模；目标 **{objective}**。各层级数据与单独规划时完全相同。"},
     "joint.budgets": {"en": "Budgets per year: {budgets}{carry}; total budget: {total}.",
                       "zh": "年度预算：{budgets}{carry}；总预算：{total}。"},
     "joint.carry": {"en": " (unspent budget carries over)", "zh": "（未用预算结转下一年）"},
-    "joint.targets": {"en": "Targets by year: {targets}; hard rules from {hard}.",
-                      "zh": "分年度目标：{targets}；硬性规则自 {hard} 年起执行。"},
+    "joint.targets": {"en": "Targets by year (share of demand served): {targets:targets}; hard rules from {hard}.",
+                      "zh": "分年度目标（需求满足比例）：{targets:targets}；硬性规则自 {hard} 年起执行。"},
     "joint.stay": {"en": "Once built a site stays built; co-located sites (within {m:num} m) pay the shared land + grid "
                          "cost once.",
                    "zh": "站点建成后保留；相距 {m:num} 米以内的合建站点只计一次土地和电网接入费用。"},
     "joint.solver": {"en": "Solver status **{status}**, relative gap {gap:share}.",
                      "zh": "求解状态 **{status:status}**，相对间隙 {gap:share}。"},
-    "joint.driver": {"en": "The tier that drives cost: **{tier}**.", "zh": "投资主要来自：**{tier}**。"},
+    "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
     "none": {"en": "none", "zh": "无"},
     "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
     # ------------------------------------------------------------------ compare
