@@ -163,3 +163,27 @@ def test_joint_plan_messages_name_tiers_and_yearly_targets() -> None:
     assert tr(m, "en") == ("Targets by year (share of demand served): public charging 50.0% → 95.0%; battery swap "
                            "25.0% → 100.0%; hard rules from 2025.")
     assert tr(msg("joint.driver", tier="swap"), "zh") == "投资主要来自：**换电**。"
+
+
+def test_highway_hydrogen_and_joint_tables_translate() -> None:
+    # the tables those tiers put in the report (highway/model.py, tiers/hydrogen.py, joint.py)
+    phases = pd.DataFrame({"phase": [1, 2], "name": ["一期", "二期"], "year": [2025, 2030], "new_stations": [3, 2],
+                           "refuelled_flow": [120.4, 300.2], "cost_cny": [3e7, 2e7],
+                           "status": ["optimal", "time_limit_feasible"], "gap": [0.001, 0.0]})
+    tables = [
+        ("Hydrogen phases", phases),
+        ("Highway by prefecture", pd.DataFrame(columns=["prefecture", "corridor_km", "stations", "new", "existing",
+                                                        "plugs", "kw", "cost_cny", "longest_stretch_km", "gap_ok"])),
+        ("Highway corridors", pd.DataFrame(columns=["component", "refs", "length_km", "stations", "new", "plugs",
+                                                    "longest_stretch_km", "gap_ok"])),
+        ("Hydrogen candidates excluded by the supply rule",
+         pd.DataFrame(columns=["site_id", "name", "supply_source", "supply_km", "reason"])),
+        ("What a marginal budget buys", pd.DataFrame(columns=["change", "extra_budget_cny", "objective",
+                                                              "delta_objective", "delta_per_million_cny", "status",
+                                                              "gap", "method"])),
+    ]
+    assert i18n.missing_translations(tables) == []
+    zh = display_table(phases, "zh")
+    # 30,000,000 CNY = 3,000 万元; 120.4 trucks/day -> 120; gap 0.001 -> 0.1%
+    assert zh.iloc[0].tolist() == ["1", "一期", "2025", "3", "120", "3,000.0", "最优", "0.1%"]
+    assert zh.iloc[1, 6] == "达到时间上限，得到可行方案"

@@ -423,6 +423,25 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "reduced": ("reduced", "缩减"),
     "unchanged": ("unchanged", "不变"),
     "capacity_swaps_day": ("swaps/day capacity", "日换电能力（次）"),
+    # highway corridors and prefectures
+    "component": ("corridor network", "路网分区"),
+    "refs": ("roads", "道路编号"),
+    "new": ("new", "新建（座）"),
+    "existing": ("existing", "现有（座）"),
+    "longest_stretch_km": ("longest stretch without a station (km)", "最长无站路段（公里）"),
+    "gap_ok": ("gap rule met", "满足间距要求"),
+    "corridor_km": ("corridor (km)", "高速里程（公里）"),
+    # hydrogen phases and exclusions
+    "new_stations": ("new stations", "新建站（座）"),
+    "refuelled_flow": ("trucks/day refuelled", "日加氢服务车次"),
+    "gap": ("solver gap", "求解间隙"),
+    "supply_km": ("distance to the source (km)", "距氢源（公里）"),
+    # joint marginal budget
+    "extra_budget_cny": ("extra budget", "追加预算"),
+    "objective": ("objective", "目标值"),
+    "delta_objective": ("objective change", "目标值变化"),
+    "delta_per_million_cny": ("change per million CNY", "每百万元变化"),
+    "method": ("method", "方法"),
 }
 
 #: Cell values of category columns -> (English, Chinese).
@@ -457,14 +476,15 @@ def _column_kind(name: str) -> str:
         return "cost"
     if base.endswith("_pct") or base.endswith("_%"):
         return "pct"
-    if base in ("share", "share_of_total") or base.endswith("_share"):
+    if base in ("share", "share_of_total", "gap") or base.endswith("_share"):
         return "share"
     if base in ("year", "phase_year", "phase") or base.endswith("_year") or "adcode" in base or base.endswith("_id") \
             or base in ("code", "site_id"):
         return "code"
     if base in ("evs", "vehicles", "stations", "stations_new", "plugs", "demand_points", "townships_covered",
                 "townships_total", "swaps_day", "swaps_served", "served", "total", "n_stations", "units", "kw",
-                "batteries", "distance_m", "demand_kg_day", "capacity_kg_day") or base.endswith("_m"):
+                "batteries", "distance_m", "demand_kg_day", "capacity_kg_day", "new", "existing", "new_stations",
+                "refuelled_flow") or base.endswith("_m"):
         return "count"
     return "number"
 
@@ -518,6 +538,8 @@ def _cell_value(col: str, v: Any, lang: str) -> Any:
     key = _base_column(col)
     if isinstance(v, str) and key in VALUES and v in VALUES[key]:
         return VALUES[key][v][0 if lang == "en" else 1]
+    if isinstance(v, str) and key == "status" and v in STATUS_WORDS:
+        return STATUS_WORDS[v][0 if lang == "en" else 1]
     return v
 
 
