@@ -819,7 +819,7 @@ def write_comparison_report(comparison: Comparison, stem: str | Path, *, lang: s
 
     from gzcharge.export.compare_styles import COMPARE_STYLES
     from gzcharge.export.i18n import msg
-    from gzcharge.export.report import write_report
+    from gzcharge.export.report import legend_layers, write_report
     from gzcharge.export.xlsx import write_xlsx
 
     stem = Path(stem)
@@ -834,6 +834,7 @@ def write_comparison_report(comparison: Comparison, stem: str | Path, *, lang: s
     styles = {k: v for k, v in COMPARE_STYLES.items() if k in layers}
     if "d_coverage_pct" not in c.county_changes.columns:
         styles.pop("county_changes", None)
+    layers, styles = legend_layers(layers, lang, styles)
     paths = write_report(stem.with_name(stem.name + "_report.md"),
                          title=msg("compare.title", region=region, a=c.a_meta.get("scenario_name", "A"),
                                    b=c.b_meta.get("scenario_name", "B")),

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LANGS", "Msg", "msg", "tr", "default_lang", "check_lang", "fmt_int", "fmt_cost", "fmt_pct",
            "fmt_share", "column_label", "display_table", "sheet_table", "COLUMNS", "MESSAGES", "TITLES",
-           "VALUES", "missing_translations"]
+           "VALUES", "LAYER_NAMES", "missing_translations"]
 
 LANGS = ("zh", "en")
 
@@ -442,6 +442,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "delta_objective": ("objective change", "目标值变化"),
     "delta_per_million_cny": ("change per million CNY", "每百万元变化"),
     "method": ("method", "方法"),
+}
+
+#: Layer names -> (English, Chinese), for map legends.
+LAYER_NAMES: dict[str, tuple[str, str]] = {
+    "counties": ("counties", "县（区）"), "boundary": ("boundary", "规划范围"),
+    "townships": ("townships", "乡镇"), "demand_points": ("demand points", "需求点"),
+    "public_stations": ("public charging", "公共充电站"), "highway_stations": ("highway fast charging", "高速快充站"),
+    "expressway_segments": ("expressways", "高速公路"), "swap_stations": ("battery swap", "换电站"),
+    "hydrogen_stations": ("hydrogen", "加氢站"), "site_changes": ("sites", "站点"),
+    "county_changes": ("counties", "县（区）"), "township_changes": ("townships", "乡镇"),
 }
 
 #: Cell values of category columns -> (English, Chinese).

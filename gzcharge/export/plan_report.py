@@ -191,7 +191,7 @@ def write_plan_report(plan: Plan, stem: str | Path, *, lang: str = "en") -> list
     import pandas as pd
 
     from gzcharge.export.i18n import msg
-    from gzcharge.export.report import write_report
+    from gzcharge.export.report import legend_layers, write_report
     from gzcharge.export.xlsx import write_xlsx
 
     stem = Path(stem)
@@ -201,9 +201,10 @@ def write_plan_report(plan: Plan, stem: str | Path, *, lang: str = "en") -> list
     map_layers = {k: layers[k] for k in ("counties", "boundary", "expressway_segments", "townships",
                                          "public_stations", "swap_stations", "hydrogen_stations", "highway_stations")
                   if k in layers and len(layers[k])}
+    map_layers, styles = legend_layers(map_layers, lang)
     paths = write_report(stem.with_name(stem.name + "_report.md"),
                          title=msg("report.title", region=reg.name, scenario=plan.scenario.name),
-                         sections=sections, map_layers=map_layers, metric_crs=reg.metric_crs,
+                         sections=sections, map_layers=map_layers, styles=styles, metric_crs=reg.metric_crs,
                          map_title=msg("report.map_title", region=reg.name), lang=lang)
     tables = [(title, content) for title, content in sections if isinstance(content, pd.DataFrame) and len(content)]
     out = list(paths.values())

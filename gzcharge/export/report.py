@@ -320,6 +320,34 @@ def render_map(
     return target
 
 
+def legend_layers(
+    map_layers: Mapping[str, gpd.GeoDataFrame],
+    lang: str,
+    styles: Mapping[str, LayerStyle] | None = None,
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, LayerStyle]]:
+    """Map layers keyed by their name in ``lang`` (the legend's captions), with the styles resolved.
+
+    Styles are looked up under the original layer name (``styles`` first, else
+    :func:`style_for_layer`) so renaming keeps each layer's look.
+    """
+    from gzcharge.export.i18n import LAYER_NAMES
+
+    layers: dict[str, Any] = {}
+    resolved: dict[str, LayerStyle] = {}
+    for name, gdf in map_layers.items():
+        if gdf is None or not len(gdf) or not gdf.geometry.notna().any():
+            continue
+        kind = gdf.geom_type.dropna().iloc[0]
+        geometry = "point" if "Point" in kind else "line" if "Line" in kind else "polygon"
+        columns = [c for c in gdf.columns if c != gdf.geometry.name]
+        style = (styles or {}).get(name)
+        if style is None or style.geometry != geometry or not set(style.fields) <= set(columns):
+            style = style_for_layer(name, geometry, columns)  # type: ignore[arg-type]
+        label = LAYER_NAMES.get(name, (name, name))[0 if lang == "en" else 1]
+        layers[label], resolved[label] = gdf, style
+    return layers, resolved
+
+
 def _scale_bar(ax: Any) -> None:
     """A scale bar of a round length (1, 2, 5 × 10^k m) about a fifth of the map width."""
     import math
