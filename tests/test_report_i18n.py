@@ -51,7 +51,12 @@ def test_messages_render_in_each_language() -> None:
     assert tr("a title nobody translated", "zh") == "a title nobody translated"
     assert str(msg("none")) == "none"
     with pytest.raises(KeyError, match="no message"):
-        tr(msg("no.such.key"), "zh")
+        msg("no.such.key")
+    import pickle
+
+    m2 = pickle.loads(pickle.dumps(m))
+    assert isinstance(m2, i18n.Msg) and m2 == m and tr(m2, "zh") == tr(m, "zh")
+    assert " | ".join([m, "x"]).endswith(" | x")  # a message is its English text
     with pytest.raises(ConfigError, match="--lang 'fr'"):
         i18n.check_lang("fr")
     assert i18n.default_lang("520400") == "zh" and i18n.default_lang("my_area") == "en"

@@ -143,3 +143,24 @@ def test_sweep_row_has_cost_without_the_fixed_swap_cost(plan) -> None:
     assert swap > 0 and row["total_cost_cny"] == pytest.approx(public + swap)
     # no highway/hydrogen stations offline: the cost without swap is the public stations' cost
     assert row["cost_excl_swap_cny"] == pytest.approx(public)
+
+
+def test_unmet_targets_in_chinese_follow_the_tier_rules() -> None:
+    from gzcharge.export.i18n import tr
+    from gzcharge.plan import PlanInputs, run_plan
+    from gzcharge.region import get_region
+    from gzcharge.scenario import default_scenario_path, load_scenario
+
+    region = get_region("安顺市")
+    path = default_scenario_path(str(region.code))
+    overrides = ["tiers.swap=false", "public.budget_cny=2.5e7", "public.fallback_max_cover=true",
+                 "solver.mip_rel_gap=0.05"]
+    plan = run_plan(region, load_scenario(path, overrides=overrides), PlanInputs(scenario_file=str(path)))
+    pub = plan.public
+    assert pub.unmet  # 2,500 万元 cannot cover every township (the min-cost plan costs about 6,200 万元)
+    section = dict(plan.results["public"].sections)["Unmet targets"]
+    # the English messages are word for word the tier's own unmet_targets text (a second route to the same rules)
+    assert [tr(m, "en") for m in section] == list(pub.unmet)
+    zh = [tr(m, "zh") for m in section]
+    assert all(_HAN.search(z) and "uncovered" not in z and "coverage" not in z for z in zh)
+    assert any("未覆盖乡镇" in z or "覆盖率" in z or "充电站" in z for z in zh)

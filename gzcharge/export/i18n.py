@@ -16,7 +16,7 @@ Message templates use :class:`str.format` fields with extra format specs: ``{x:i
 with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
 one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
 without trailing zeros), ``{x:status}`` (a solver status in words), ``{x:tiers}`` (tier names),
-``{x:targets}`` (yearly target shares per tier). Any other spec is the usual format mini-language.
+``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined). Any other spec is the usual format mini-language.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,6 +121,9 @@ class _Formatter(string.Formatter):
             sep = "；" if self.lang == "zh" else "; "
             return sep.join(f"{self.format_field(k, 'tiers')} " + " → ".join(fmt_share(x) for x in v)
                             for k, v in dict(value).items())
+        if format_spec == "list":  # messages or texts, joined
+            sep = "；" if self.lang == "zh" else "; "
+            return sep.join(tr(x, self.lang) for x in value)
         if format_spec == "status":
             word = STATUS_WORDS.get(str(getattr(value, "value", value)))
             return str(getattr(value, "value", value)) if word is None else word[0 if self.lang == "en" else 1]
@@ -131,23 +133,32 @@ class _Formatter(string.Formatter):
 
 
 # =========================================================================== messages
-@dataclass(frozen=True)
-class Msg:
-    """A translatable message: a key of :data:`MESSAGES` and the values its templates use."""
+class Msg(str):
+    """A translatable message: a key of :data:`MESSAGES` and the values its templates use.
+
+    A ``Msg`` *is* its English text (a ``str``), so code that logs, joins or stores it as text
+    keeps working; the report renders it in its own language with :func:`tr`.
+    """
 
     key: str
-    args: Mapping[str, Any] = field(default_factory=dict)
+    args: Mapping[str, Any]
+
+    def __new__(cls, key: str, args: Mapping[str, Any] | None = None) -> Msg:
+        entry = MESSAGES.get(key)
+        if entry is None:
+            raise KeyError(f"no message {key!r} in gzcharge.export.i18n.MESSAGES")
+        values = dict(args or {})
+        obj = super().__new__(cls, _Formatter("en").format(entry["en"], **values))
+        obj.key, obj.args = key, values
+        return obj
+
+    def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # pickling (e.g. dask workers)
+        return self.key, dict(self.args)
 
     def render(self, lang: str) -> str:
         """The message in ``lang`` (English when the key has no ``lang`` text)."""
-        entry = MESSAGES.get(self.key)
-        if entry is None:
-            raise KeyError(f"no message {self.key!r} in gzcharge.export.i18n.MESSAGES")
-        template = entry.get(lang) or entry["en"]
-        return _Formatter(lang).format(template, **self.args)
-
-    def __str__(self) -> str:  # English, for logs and code that expects text
-        return self.render("en")
+        entry = MESSAGES[self.key]
+        return _Formatter(lang).format(entry.get(lang) or entry["en"], **self.args)
 
 
 def msg(key: str, **args: Any) -> Msg:
@@ -219,6 +230,15 @@ MESSAGES: dict[str, dict[str, str]] = {
                         "zh": "{year} 年电动汽车保有量：2020 年普查户数 × 有车户比例（长表抽样）× 有车户户均车辆 "
                               "{cars:num} × 增长系数 {growth:num} × 电动化比例 {share:share}。"},
     "public.budget": {"en": "Budget {budget}, station limit {limit}.", "zh": "预算 {budget}，站点数上限 {limit}。"},
+    "public.unmet_budget": {"en": "budget {budget:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
+                                  "costs {cheapest:,.0f} CNY (sites and plugs)",
+                            "zh": "预算 {budget:cost} 无法满足硬性目标：满足全部目标的最低投资为 {cheapest:cost}（站址与充电桩）"},
+    "public.unmet_county": {"en": "{code} {name}: {items:list}", "zh": "{code} {name}：{items:list}"},
+    "public.unmet_townships": {"en": "townships uncovered: {n:int} ({names})", "zh": "未覆盖乡镇 {n:int} 个（{names}）"},
+    "public.unmet_coverage": {"en": "coverage {pct:pct} < {target_pct:.0f}%",
+                              "zh": "覆盖率 {pct:pct}，低于 {target_pct:.0f}%"},
+    "public.unmet_stations": {"en": "stations {n:int} < {req:int} (1 per {per:num} EVs)",
+                              "zh": "充电站 {n:int} 座，少于要求的 {req:int} 座（每 {per:num} 辆 1 座）"},
     "public.all_met": {"en": "All hard targets are met.", "zh": "全部硬性目标均已满足。"},
     "public.townships": {"en": "{covered:int} of {total:int} township points covered within {radius:num} km "
                                 "(source: {source}).",

@@ -474,8 +474,9 @@ def solve_public(prep: PublicPrepared, scenario: Scenario, *, time_limit_s: floa
         return solve_joint([blk], total_budget=B, objective="min_cost", **kw)
     except InfeasibleError:
         pass
-    head = (f"budget {B:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan costs "
-            f"{sol.objective:,.0f} CNY (sites and plugs)")
+    from gzcharge.export.i18n import msg
+
+    head = msg("public.unmet_budget", budget=B, cheapest=sol.objective)  # a str: the English text
     fb = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
     fb.notes.append(head)
     if not p.fallback_max_cover:
@@ -858,6 +859,36 @@ class PublicTier(Tier):
                           summary=summary, sections=_sections(ctx, res), metadata=meta, notes=list(res.notes), raw=res)
 
 
+def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
+    """The unmet targets per county as report messages (the same rules as ``unmet_targets``)."""
+    from gzcharge.export.i18n import msg
+
+    c = pub.counties
+    need = {"adcode", "name", "coverage_pct", "stations", "stations_required"}
+    if not need <= set(c.columns):
+        return list(pub.unmet)
+    dem = pub.demand
+    if not {"county_adcode", "tier", "covered", "name"} <= set(dem.columns):
+        return list(pub.unmet)
+    by_code: dict[str, Any] = {}
+    for row in c.itertuples(index=False):
+        items: list[Any] = []
+        d = dem[dem["county_adcode"].astype(str) == str(row.adcode)]
+        miss = d[(d["tier"] == "township") & ~d["covered"].astype(bool)]
+        if len(miss) and p.township_full_coverage:
+            items.append(msg("public.unmet_townships", n=len(miss), names=preview_ids(miss["name"], 5)))
+        if row.coverage_pct == row.coverage_pct and row.coverage_pct < 100 * p.min_county_coverage - 1e-6:
+            items.append(msg("public.unmet_coverage", pct=row.coverage_pct, target_pct=100 * p.min_county_coverage))
+        if row.stations < row.stations_required:
+            items.append(msg("public.unmet_stations", n=row.stations, req=row.stations_required,
+                             per=p.evs_per_station))
+        if items:
+            by_code[f"{row.adcode} {row.name}: "] = msg("public.unmet_county", code=row.adcode, name=row.name,
+                                                        items=items)
+    # the tier's own lines, in order; the per-county ones as messages, others (e.g. the budget) as written
+    return [next((m for prefix, m in by_code.items() if u.startswith(prefix)), u) for u in pub.unmet]
+
+
 def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
     from gzcharge.export.i18n import msg
 
@@ -882,7 +913,7 @@ def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
     sections.append(("Public charging: result by tier", pub.summary))
     cols = [c for c in _COUNTY_COLUMNS if c in pub.counties.columns]
     sections.append(("Public charging: county compliance", pd.DataFrame(pub.counties[cols])))
-    sections.append(("Unmet targets", list(pub.unmet) if pub.unmet else msg("public.all_met")))
+    sections.append(("Unmet targets", _unmet_messages(pub, p) if pub.unmet else msg("public.all_met")))
     tw = pub.townships
     if len(tw):
         unc = tw.loc[~tw["covered"].astype(bool)]
