@@ -42,7 +42,7 @@ def test_every_section_title_and_column_has_chinese(plan) -> None:
     sections = plan_sections(plan, "zh")
     assert i18n.missing_translations(sections) == []
     titles = [i18n.tr(t, "zh") for t, _ in sections]
-    for want in ("概况", "规划规则、假设与来源", "公共充电：分县达标情况", "未达标目标", "车队换电站", "重卡加氢站",
+    for want in ("概况", "规划规则、假设与来源", "情景参数取值与来源", "公共充电：分县达标情况", "未达标目标", "车队换电站", "重卡加氢站",
                  "高速公路快充"):
         assert want in titles
 

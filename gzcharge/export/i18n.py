@@ -335,6 +335,7 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
 TITLES: dict[str, dict[str, str]] = {
     "Overview": {"zh": "概况"},
     "Rules, assumptions and sources": {"zh": "规划规则、假设与来源"},
+    "Scenario values and sources": {"zh": "情景参数取值与来源"},
     "Notes and assumptions": {"zh": "说明与假设"},
     "Timings (s)": {"zh": "计算用时（秒）"},
     "Joint plan with phasing": {"zh": "分期联合规划"},

@@ -162,7 +162,7 @@ def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
     if sources is not None:
         sections.append(("Rules, assumptions and sources",
                          msg("sources.intro", file=Path(plan.inputs.scenario_file).name)))
-        sections.append(("Rules, assumptions and sources", sources))
+        sections.append(("Scenario values and sources", sources))
     if plan.joint is not None:
         sections += plan.joint.sections(plan.scenario.joint)
     for result in plan.results.values():
