@@ -4,6 +4,7 @@ highway station."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from types import SimpleNamespace
 import geopandas as gpd
 import pytest
 from shapely.geometry import box
+
+from tests.test_compare import tiny_pair  # noqa: F401 - hand-made pair of plans
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -98,3 +101,40 @@ def test_highway_without_stations_says_why() -> None:
     assert "the 3 existing fast-charging site(s)" in tr(existing, "en")
     none = _why_no_station(SimpleNamespace(details={}), SimpleNamespace(notice=None, details={"n_candidates": 0}), hp)
     assert "no candidate site" in tr(none, "en")
+
+
+def _table_headers(md: str) -> list[str]:
+    lines = md.splitlines()
+    return [lines[i - 1] for i, line in enumerate(lines) if line.startswith("|---")]
+
+
+def test_highway_and_hydrogen_sections_in_chinese(tmp_path: Path) -> None:
+    from tests.test_plan_hydrogen_freight import _expressway
+
+    ex = _expressway(tmp_path)
+    freight = tmp_path / "freight.csv"
+    freight.write_text("origin,destination,flow\n西秀区,红花岗区,400\n平坝区,播州区,100\n", encoding="utf-8")
+    out = tmp_path / "h2.gpkg"
+    res = run_cli("plan", "--province", "--expressways", str(ex), "--freight-od", str(freight), "--tiers",
+                  "highway,hydrogen", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    md = (tmp_path / "h2_report.md").read_text(encoding="utf-8")
+    for title in ("## 高速公路快充", "## 高速公路走廊", "## 高速公路分市州", "## 重卡加氢站", "## 加氢站分期建设"):
+        assert title in md
+    assert "- 燃料电池重卡：高速公路车流中货车比例 0.25 × 氢能比例 0.05" in md
+    headers = _table_headers(md)
+    assert len(headers) >= 4
+    assert [h for h in headers if re.search(r"[A-Za-z]", h)] == []  # every column header is in Chinese
+
+
+def test_compare_cli_writes_report_and_project(tiny_pair, tmp_path: Path) -> None:  # noqa: F811
+    a, b = tiny_pair
+    out = tmp_path / "diff.gpkg"
+    res = run_cli("compare", str(a), str(b), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert {p.name for p in tmp_path.iterdir()} >= {"diff.gpkg", "diff.qgz", "diff_report.md", "diff_report.html",
+                                                   "diff_report.png", "diff_tables.xlsx"}
+    md = (tmp_path / "diff_report.md").read_text(encoding="utf-8")
+    assert md.startswith("# 规划方案对比 — 安顺市")  # region code 520400: Chinese by default
+    res_en = run_cli("compare", str(a), str(b), "--out", str(tmp_path / "e.gpkg"), "--lang", "en", "--no-report")
+    assert res_en.returncode == 0 and not (tmp_path / "e_report.md").exists() and not (tmp_path / "e.qgz").exists()

@@ -71,6 +71,9 @@ def test_chinese_report_files_and_county_table(plan, written) -> None:
     assert "| public.township_radius_km | 10 |" in md
     assert re.search(r"\| ev\.ev_share_of_cars \| 0\.08 \| 假设 \| .*MPS: 31\.4 M of 353 M cars", md)
     assert "乡镇全覆盖 = 是" in md and "分车队换电" in md
+    lines = md.splitlines()
+    headers = [lines[i - 1] for i, line in enumerate(lines) if line.startswith("|---")]
+    assert [h for h in headers if _LATIN.search(h)] == []  # every table header of the plan is in Chinese
     html = next(p for p in written["zh"] if p.name.endswith(".html")).read_text(encoding="utf-8")
     assert html.count('<div class="table-wrap">') == md.count("\n|---") and "overflow-x:auto" in html
 

@@ -455,6 +455,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     # hydrogen phases and exclusions
     "new_stations": ("new stations", "新建站（座）"),
     "refuelled_flow": ("trucks/day refuelled", "日加氢服务车次"),
+    "refuelled_share": ("share refuelled", "加氢服务比例"),
     "gap": ("solver gap", "求解间隙"),
     "supply_km": ("distance to the source (km)", "距氢源（公里）"),
     # joint marginal budget
