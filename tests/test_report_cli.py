@@ -122,6 +122,7 @@ def test_highway_and_hydrogen_sections_in_chinese(tmp_path: Path) -> None:
     for title in ("## 高速公路快充", "## 高速公路走廊", "## 高速公路分市州", "## 重卡加氢站", "## 加氢站分期建设"):
         assert title in md
     assert "- 燃料电池重卡：高速公路车流中货车比例 0.25 × 氢能比例 0.05" in md
+    assert "| highway.plug_kw | 120 |  | Power per plug (kW). |" in md  # documented in the code, not the TOML
     headers = _table_headers(md)
     assert len(headers) >= 4
     assert [h for h in headers if re.search(r"[A-Za-z]", h)] == []  # every column header is in Chinese

@@ -102,7 +102,9 @@ def scenario_sources(plan: Plan, lang: str) -> pd.DataFrame | None:
     """Rules and default numbers in force, with the explanation/source of the scenario files.
 
     One row per documented key of the sections the plan used (``ev``, ``distance`` and the
-    enabled tiers; ``joint`` for a joint plan): ``key``, the value in force (after ``--set``),
+    enabled tiers; ``joint`` for a joint plan) — documented by a comment in the scenario files or,
+    failing that, by the field's description in :mod:`gzcharge.scenario` — with ``key``, the value
+    in force (after ``--set``),
     ``kind_of_value`` (assumption or not, as the comment says) and ``explanation``.
     """
     import pandas as pd
@@ -120,6 +122,13 @@ def scenario_sources(plan: Plan, lang: str) -> pd.DataFrame | None:
     if plan.joint is not None:
         used.add("joint")
     values = _flatten(plan.scenario.model_dump())
+    # keys documented in code (pydantic field descriptions, e.g. [highway]) where the files say nothing
+    for section in sorted(used):
+        model = getattr(plan.scenario, section, None)
+        for name, info in getattr(type(model), "model_fields", {}).items():
+            key = f"{section}.{name}"
+            if info.description and key not in docs:
+                docs[key] = info.description[0].upper() + info.description[1:] + "."
     rows = []
     for key, text in docs.items():
         section = key.split(".", 1)[0]
