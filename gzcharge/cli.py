@@ -124,9 +124,9 @@ def _resolve_region(
     """Region from a built-in name/adcode or a user boundary file, with optional township seats."""
     from gzcharge.errors import ConfigError
     from gzcharge.region import Region, get_region
+    from gzcharge.sources.files import _check_crs_choice
 
-    if crs not in ("wgs84", "gcj02"):
-        raise ConfigError(f"--crs {crs!r}: expected wgs84 or gcj02")
+    crs = _check_crs_choice(crs)
     if boundary and name:
         raise ConfigError("give either a region name or --boundary FILE, not both")
     if boundary:
@@ -203,8 +203,17 @@ def _check_out(out: str, *, suffix: str = ".gpkg") -> None:
         raise ExportError(f"cannot write {out}: it is a folder")
 
 
+def _check_timeout(timeout: float | None) -> None:
+    """Refuse a non-positive, infinite or absurd ``--timeout`` before any work."""
+    if timeout is not None:
+        from gzcharge.sources.osm import check_timeout
+
+        check_timeout(timeout)
+
+
 _OUT_HELP = "Output GeoPackage (written atomically; opens styled in QGIS)."
-_CRS_HELP = "Coordinate system of input files: wgs84 (default; OSM, GPS) or gcj02 (Amap/DataV/Tencent)."
+_CRS_HELP = ("Coordinate system of input files: wgs84 (default; OSM, GPS), gcj02 (Amap/DataV/Tencent), bd09 (Baidu) "
+             "or a projected EPSG:<code> (x/y columns in metres).")
 
 
 @app.command()
@@ -259,6 +268,7 @@ def network(
     from gzcharge.sources.osm import DEFAULT_BUFFER_M
 
     _check_out(out)
+    _check_timeout(timeout)
     with _Progress("network") as say:
         say("loading region", 0.02)
         reg = _resolve_region(region_name, boundary=boundary, code_field=code_field, name_field=name_field, crs=crs)
@@ -281,6 +291,12 @@ def network(
     )
 
 
+def _crs_key(crs: str) -> str:
+    from gzcharge.sources.files import _check_crs_choice
+
+    return _check_crs_choice(crs)
+
+
 def _tier_overrides(tiers: str | None) -> list[str]:
     """``--tiers public,swap`` as ``tiers.*`` scenario overrides."""
     if not tiers:
@@ -292,6 +308,25 @@ def _tier_overrides(tiers: str | None) -> list[str]:
     if not wanted or not wanted <= known:
         raise ConfigError(f"--tiers {tiers!r}: unknown tier(s) {sorted(wanted - known)}; choose from {sorted(known)}")
     return [f"tiers.{t}={'true' if t in wanted else 'false'}" for t in sorted(known)]
+
+
+#: which tiers read each tier-specific input option (the highway corridors feed the hydrogen tier too)
+_INPUT_TIERS = {"--existing": ("public",), "--expressways": ("highway", "hydrogen"),
+                "--service-areas": ("highway", "hydrogen"), "--existing-fast": ("highway", "hydrogen"),
+                "--od": ("highway", "hydrogen"), "--fleets": ("swap",), "--h2-sources": ("hydrogen",),
+                "--freight-od": ("hydrogen",)}
+
+
+def _unused_inputs(scen, given: dict[str, str | None]) -> list[str]:
+    """Notices for input options given although no tier that reads them runs."""
+    on = {t for t in _INPUT_TIERS["--od"] + ("public", "swap") if getattr(scen.tiers, t, False)}
+    out = []
+    for flag, path in given.items():
+        readers = _INPUT_TIERS[flag]
+        if path and not on & set(readers):
+            out.append(f"{flag} {path} was not used: only the {' or '.join(readers)} tier reads it, and "
+                       f"{'it does' if len(readers) == 1 else 'they do'} not run (tiers run: {', '.join(sorted(on)) or 'none'})")
+    return out
 
 
 def _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships):
@@ -326,7 +361,8 @@ def plan(
     scenario: str = typer.Option(None, "--scenario", "-s", help="Scenario TOML (default: the packaged one of the area, see models/)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a scenario key, e.g. --set public.township_radius_km=5 (repeatable)."),
     townships: str = typer.Option(None, "--townships", help="Township seats CSV/GPKG (code, name, county_adcode, lon, lat); else estimated, labelled."),
-    existing: str = typer.Option(None, "--existing", help="Existing public charging stations CSV (name, lon, lat[, plugs, kw]); kept open."),
+    existing: str = typer.Option(None, "--existing", help="Existing public charging stations: a station list (name, lon, lat[, plugs, kw]) or a gridded count (lat, lon, count); kept open, counted toward every rule."),
+    existing_crs: str = typer.Option(None, "--existing-crs", help="Coordinate system of --existing when it differs from --crs (wgs84, gcj02, bd09, EPSG:<code>)."),
     osm_file: str = typer.Option(None, "--osm-file", help="Local OSM extract (.osm/.osm.bz2/.osm.pbf): road network, POIs, expressways."),
     online: bool = typer.Option(False, "--online", help="Download OSM data from Overpass (cached)."),
     endpoint: str = typer.Option(None, "--endpoint", help="Overpass API URL."),
@@ -340,8 +376,12 @@ def plan(
     freight_od: str = typer.Option(None, "--freight-od", help="Freight OD CSV (origin, destination, flow = heavy trucks/day) for the hydrogen tier."),
     tiers: str = typer.Option(None, "--tiers", help="Comma-separated tiers to run (public, highway, swap, hydrogen); default: the scenario's [tiers]."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
+    candidates: str = typer.Option(None, "--candidates", help="Planner's sites (CSV/XLSX/GPKG: lon, lat[, site_id, name, role = candidate/required/forbidden, tier, plugs, cost_cny]); every tier honours them."),
+    exclude: str = typer.Option(None, "--exclude", help="Exclusion polygons (GPKG/GeoJSON/SHP: 生态保护红线, 永久基本农田, water …): no new site inside."),
+    strict: bool = typer.Option(False, "--strict", help="Input rows outside the region are an error (default: dropped with a notice)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map and an .xlsx of its tables."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
+    timings: bool = typer.Option(False, "--timings", help="Also write <out stem>_timings.json (seconds per stage, wall-clock time); the GeoPackage and report are reproducible byte for byte and carry none."),
     lang: str = typer.Option(None, "--lang", help="Report language: zh (中文规划说明; default for Guizhou regions) or en."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
@@ -353,6 +393,7 @@ def plan(
         check_lang(lang)
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     _check_out(out)
+    _check_timeout(timeout)
     with _SeenWarnings() as seen, _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
@@ -360,14 +401,25 @@ def plan(
         inputs = PlanInputs(osm_file=osm_file, online=online, endpoint=endpoint, timeout_s=timeout,
                             townships=townships, existing_stations=existing, expressways=expressways,
                             service_areas=service_areas, existing_fast=existing_fast, od_file=od,
-                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, scenario_file=str(scenario or default_scen), overrides=overrides)
+                            fleets=fleets, h2_sources=h2_sources, freight_od=freight_od, candidates=candidates,
+                            exclude=exclude, crs=_crs_key(crs), strict=strict,
+                            existing_crs=_crs_key(existing_crs) if existing_crs else None,
+                            scenario_file=str(scenario or default_scen), overrides=overrides,
+                            crs_converted=[n for n, f, c in (("boundary", boundary, crs), ("townships", townships, crs),
+                                                             ("existing", existing, existing_crs or crs),
+                                                             ("candidates", candidates, crs), ("exclude", exclude, crs))
+                                           if f and _crs_key(c) in ("gcj02", "bd09")])
+        unused = _unused_inputs(scen, {"--existing": existing, "--expressways": expressways, "--service-areas": service_areas,
+                                       "--existing-fast": existing_fast, "--od": od, "--fleets": fleets,
+                                       "--h2-sources": h2_sources, "--freight-od": freight_od})
         result = run_plan(reg, scen, inputs, progress=lambda m, f: say(m, 0.02 + 0.88 * (f or 0.0)))
+        result.notices += unused
         if not result.planned_anything():
             from gzcharge.errors import DataError
 
             raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
-        written = write_plan(result, out, report=report, lang=lang)
+        written = write_plan(result, out, report=report, timings=timings, lang=lang)
     _print_plan_summary(result, written, seen)
 
 
@@ -399,13 +451,16 @@ def highway(
          code_field=code_field, name_field=name_field, scenario=scenario, set_=set_, townships=None,
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
-         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, report=report, joint=False, lang=lang)
+         fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, candidates=None, exclude=None,
+         strict=False, report=report, joint=False, lang=lang)
 
 
 def _print_plan_summary(result, written, seen: _SeenWarnings | None = None) -> None:
     from rich.table import Table
 
     console = _stdout()
+    if result.unmet():
+        _stderr().print(f"[bold red]{_escape(result.headline())}[/]", highlight=False, soft_wrap=True)
     _summary_table(f"plan {result.region.name} — scenario {result.scenario.name}", result.summary_rows())
     if result.public is not None:
         pub = result.public
@@ -456,6 +511,7 @@ def compare(
         write_comparison_report,
     )
     from gzcharge.export.i18n import check_lang, default_lang
+    from gzcharge.export.outputs import OutputSet
     from gzcharge.export.qgz import write_qgz
 
     _check_out(out)
@@ -463,13 +519,17 @@ def compare(
         say("reading plans", 0.1)
         c = compare_plans(a, b, allow_different_regions=allow_different_regions)
         say("writing GeoPackage", 0.7)
-        written = [write_comparison(c, out)]
-        if report:
-            lang = check_lang(lang or default_lang(c.b_meta.get("region_code")))
-            say("writing report", 0.8)
-            written.append(write_qgz(Path(out).with_suffix(".qgz"), out, title=f"compare {Path(a).name} → {Path(b).name}",
-                                     lang=lang))
-            written += write_comparison_report(c, Path(out).with_suffix(""), lang=lang)
+        stem = Path(out).with_suffix("")
+        family = [stem.with_name(stem.name + s) for s in (".qgz", "_report.md", "_report.html", "_report.png",
+                                                           "_tables.xlsx")]
+        with OutputSet(replaces=family) as outputs:  # the GeoPackage, project and report: all or none
+            write_comparison(c, out)
+            if report:
+                lang = check_lang(lang or default_lang(c.b_meta.get("region_code")))
+                say("writing report", 0.8)
+                write_qgz(stem.with_suffix(".qgz"), out, title=f"compare {Path(a).name} → {Path(b).name}", lang=lang)
+                write_comparison_report(c, stem, lang=lang)
+        written = outputs.paths
     console = _stdout()
     for t in comparison_tables(c):
         console.print(t)
@@ -517,20 +577,95 @@ def sweep(
     _stdout().print("wrote " + ", ".join(str(f) for f in df.attrs.get("files", [out])))
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread so that open output sets clean up.
+
+    A ``BaseException`` (not ``KeyboardInterrupt``) so that click does not turn it into
+    "Aborted!" and library ``except Exception`` blocks do not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (temporaries removed, conventional exit code)."""
+    import signal
+
+    old: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, _on_signal)
+        except ValueError:  # not the main thread (e.g. called from a test runner thread)
+            pass
+    return old
+
+
+def _interrupted_message(signum: int) -> str:
+    import signal
+
+    from gzcharge.export.outputs import committed
+
+    name = signal.Signals(signum).name
+    done = committed()
+    if done:
+        return f"interrupted ({name}) after writing {', '.join(map(str, done))}"
+    return f"interrupted ({name}) — nothing written (existing output files are unchanged)"
+
+
+def _warning_lines(caught) -> list[str]:
+    """Library warnings as one short line each (no file paths), without repeats."""
+    lines = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        lines.append(f"{w.category.__name__}: {text}")
+    return list(dict.fromkeys(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``gzcharge`` console script."""
+    """Entry point of the ``gzcharge`` console script.
+
+    Exit codes: 0 success, the :class:`~gzcharge.errors.GzchargeError` class's code (2–7),
+    130 on SIGINT / 143 on SIGTERM (128 + signal number; output temporaries removed), 70 on
+    an internal error. Library warnings are collected while the command runs: after an error
+    only the one-line error is printed (warnings with ``--debug``); after success each warning
+    is one ``warning:`` line.
+    """
+    import warnings
+
+    from gzcharge.export.outputs import forget_committed
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    forget_committed()
+    old_handlers = _install_signal_handlers()
+    caught: list = []
+    code = 0
     try:
-        app(args=args, prog_name="gzcharge")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                app(args=args, prog_name="gzcharge")
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GzchargeError as exc:
         if debug:
+            for line in _warning_lines(caught):
+                _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
             raise
         _stderr().print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _stderr().print("interrupted")
-        sys.exit(130)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        import signal
+
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        _stderr().print(_escape(_interrupted_message(signum)), highlight=False, soft_wrap=True)
+        sys.exit(128 + int(signum))
     except Exception as exc:  # a bug, not a user error
         if debug:
             raise
@@ -541,3 +676,12 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(70)
+    finally:
+        import signal
+
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    if code == 0:
+        for line in _warning_lines(caught):
+            _stderr().print(f"[yellow]warning:[/] {_escape(line)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

@@ -602,7 +602,7 @@ def compare_plans(
         msg = (f"plans cover different regions: A {pa.path} is {pa.meta.get('region', '?')} ({ra}), "
                f"B {pb.path} is {pb.meta.get('region', '?')} ({rb})")
         if not allow_different_regions:
-            raise DataError(msg + "; compare two plans of the same region (or allow different regions explicitly)")
+            raise DataError(msg + "; compare two plans of the same region, or pass --allow-different-regions (allow_different_regions=True) to compare anyway")
         notes.append(msg + "; sites outside the common area show as added/removed")
     for k, what in (("township_source", "townships"), ("distance_mode", "distance mode")):
         if pa.meta.get(k, "") != pb.meta.get(k, ""):

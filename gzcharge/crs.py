@@ -186,3 +186,92 @@ def _convert_geodataframe(gdf, func):
     geoms = shapely.transform(out.geometry.values, _transform_coords(func))
     out[out.geometry.name] = gpd.GeoSeries(geoms, index=out.index, crs=gdf.crs or WGS84)
     return out
+
+
+# --- BD-09 (Baidu) ---------------------------------------------------------------------
+#
+# Baidu Maps publish BD-09 longitude/latitude: GCJ-02 plus a second, smaller polar-coordinate
+# shift (radius + 2e-5·sin(lat·3000π/180)°, angle + 3e-6·cos(lon·3000π/180) rad, then
+# +0.0065°E, +0.006°N; about 0.7–1 km in Guizhou). This is the widely published formula that
+# Baidu's geoconv service approximates (checked against the independent ``prcoords`` package
+# in the tests). The inverse is, as for GCJ-02, a fixed-point iteration on the forward formula.
+
+_BD_K = 3.14159265358979324 * 3000.0 / 180.0  # π·3000/180: the published constant
+_BD_DLON = 0.0065
+_BD_DLAT = 0.006
+
+
+def gcj02_to_bd09(lon, lat):
+    """Convert GCJ-02 longitude/latitude to BD-09 (Baidu; vectorised).
+
+    Parameters
+    ----------
+    lon, lat
+        GCJ-02 degrees, scalars or arrays of the same shape.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(lon_bd, lat_bd)`` in degrees.
+    """
+    import numpy as np
+
+    x, y = _as_float_arrays(lon, lat)
+    z = np.hypot(x, y) + 0.00002 * np.sin(y * _BD_K)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_K)
+    return z * np.cos(theta) + _BD_DLON, z * np.sin(theta) + _BD_DLAT
+
+
+def bd09_to_gcj02(lon, lat, *, tol_deg: float = GCJ02_INVERSE_TOL_DEG):
+    """Convert BD-09 (Baidu) longitude/latitude back to GCJ-02 (vectorised, iterative).
+
+    Starts from the usual one-step inverse and refines ``g <- g − (f(g) − b)`` with the forward
+    formula until every point moves less than ``tol_deg``.
+
+    Parameters
+    ----------
+    lon, lat
+        BD-09 degrees, scalars or arrays of the same shape.
+    tol_deg
+        Convergence tolerance in degrees.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(lon_gcj, lat_gcj)``.
+    """
+    import numpy as np
+
+    b_lon, b_lat = _as_float_arrays(lon, lat)
+    x, y = b_lon - _BD_DLON, b_lat - _BD_DLAT
+    z = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_K)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_K)
+    g_lon, g_lat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(GCJ02_INVERSE_MAX_ITER):
+        f_lon, f_lat = gcj02_to_bd09(g_lon, g_lat)
+        d_lon, d_lat = f_lon - b_lon, f_lat - b_lat
+        g_lon, g_lat = g_lon - d_lon, g_lat - d_lat
+        if d_lon.size == 0 or max(np.nanmax(np.abs(d_lon)), np.nanmax(np.abs(d_lat))) < tol_deg:
+            break
+    return g_lon, g_lat
+
+
+def wgs84_to_bd09(lon, lat):
+    """Convert WGS-84 longitude/latitude to BD-09 (through GCJ-02)."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon, lat):
+    """Convert BD-09 (Baidu) longitude/latitude to WGS-84 (both inverses iterative, ~1e-10°)."""
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+#: Geographic coordinate systems gzcharge converts to WGS-84 itself (pyproj knows neither).
+LONLAT_TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+
+
+def lonlat_to_wgs84(lon, lat, crs: str):
+    """Longitude/latitude in ``crs`` (``"wgs84"``, ``"gcj02"`` or ``"bd09"``) as WGS-84 arrays."""
+    if crs == "wgs84":
+        return _as_float_arrays(lon, lat)
+    return LONLAT_TO_WGS84[crs](lon, lat)

@@ -2,13 +2,17 @@
 
 How the demand is estimated (stated in the report too)
 ------------------------------------------------------
-1. **EVs per county** — :func:`county_evs`: ``households × car_share × cars_per_car_household ×
-   car_growth × ev_share_of_cars`` (2020 census; ``car_share`` = long-form households owning a
-   car / long-form households) unless the scenario gives ``ev.evs_by_county``. A county's EVs
+1. **EVs per county** — :func:`county_evs`: the province's NEV stock of ``ev.year`` shared out by
+   ``households × car_share × adoption`` (2020 census; ``car_share`` = long-form households owning
+   a car / long-form households; ``adoption`` the prefecture's relative NEV adoption) over all 88
+   counties, unless the scenario gives ``ev.evs_by_county``. A county's EVs
    are spread over its residents evenly (EVs per resident ``e_c = EVs / population``): the
    census has no car ownership split by urban and rural residence.
-2. **City core** (tier ``city``) — around each prefecture seat: the census city-core (城区)
-   population ``P``. Without OSM landuse the built-up area is a documented estimate: a disc
+2. **City core** (tier ``city``) — where ``public.city_core_counties`` lists the districts
+   that form a prefecture's core (贵阳: 南明, 云岩, 花溪, 乌当, 白云, 观山湖), the census city-core
+   (城区) population ``P`` is split over those districts by urban population (at most all of
+   it) and each district gets a city disc at its seat, sized as below. Otherwise: around each
+   prefecture seat, the census city-core population ``P``. Without OSM landuse the built-up area is a documented estimate: a disc
    of area ``P / urban_residents_per_km2`` (default 10,000 residents per km², i.e. 1 km² per
    10,000 urban residents) centred on the seat. The counties whose seat lies in that disc
    (and the seat's own county) are the core counties; each gives up urban residents to the
@@ -105,19 +109,37 @@ SOURCE_OSM = "osm_landuse"
 SOURCE_ESTIMATE = "estimate"
 
 
-def county_evs(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
-    """EVs per county (Series by adcode) from the census and the scenario's ``ev`` section.
-
-    ``EVs = households × (longform_households_with_car / households_longform) ×
-    cars_per_car_household × car_growth × ev_share_of_cars``; ``ev.evs_by_county`` replaces
-    the estimate for the counties it names. Counties without census figures get 0 (logged).
-    """
+def _ev_weights(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
+    """``w_c = households × car_share × adoption`` per county (Series by adcode; NaN without census)."""
     c = counties.set_index(counties["adcode"].astype(str))
     hh = pd.to_numeric(c["households"], errors="coerce").astype(float)
     lf = pd.to_numeric(c["households_longform"], errors="coerce").astype(float)
     car = pd.to_numeric(c["longform_households_with_car"], errors="coerce").astype(float)
     share = (car / lf).where(lf > 0)
-    evs = hh * share * ev.cars_per_car_household * ev.car_growth * ev.ev_share_of_cars
+    adoption = np.array([ev.adoption(code) for code in c.index], dtype=float)
+    return hh * share * adoption
+
+
+def province_ev_weight(ev: EVParams) -> float:
+    """``Σ w_c`` over the 88 counties of the built-in Guizhou pack (the denominator of :func:`county_evs`)."""
+    from gzcharge.sources.builtin import load_facts
+
+    f = load_facts()
+    return float(_ev_weights(f[f["level"] == "county"], ev).sum())
+
+
+def county_evs(counties: pd.DataFrame, ev: EVParams) -> pd.Series:
+    """EVs per county (Series by adcode) from the census and the scenario's ``ev`` section.
+
+    ``EVs(c) = stock(year) × w_c / Σ_{Guizhou} w_k`` with ``w_c = households_c ×
+    (longform_households_with_car / households_longform)_c × adoption(prefecture of c)``; the
+    denominator runs over all 88 counties of the built-in pack, so a county gets the same EVs in
+    every region that holds it (prefecture, province or a user boundary; area-weighted census
+    figures of a user boundary give the matching share). ``ev.evs_by_county`` replaces the
+    estimate for the counties it names. Counties without census figures get 0 (logged).
+    """
+    w = _ev_weights(counties, ev)
+    evs = ev.stock(ev.year) * w / province_ev_weight(ev)
     unknown = evs.index[evs.isna()]
     for code, n in ev.evs_by_county.items():
         if code not in evs.index:
@@ -201,6 +223,28 @@ def urban_zones(region: Region, scenario: Scenario) -> pd.DataFrame:
         pc = float(ps["population"]) if pd.notna(ps["population"]) else float("nan")
         if not math.isfinite(pc) or pc <= 0:
             logger.warning("prefecture seat %s has no city-core population; it is planned as a county seat", ps["name"])
+            continue
+        listed = [c for c in p.city_core_counties.get(str(ps["county_adcode"])[:4] + "00", []) if c in urban.index]
+        if listed:  # the core is the districts that form it: one disc per district seat
+            members = set(listed) | {ps["county_adcode"]}
+            u = urban[sorted(members)]
+            take = u * min(1.0, pc / u.sum()) if u.sum() > 0 else u
+            absorbed[take.index] += take
+            core_counties |= members
+            for code in take.index:
+                seat = ps if code == ps["county_adcode"] or code not in seats.index else seats.loc[code]
+                res = float(take[code])
+                if res <= 0:
+                    continue
+                county_name = str(region.counties.set_index(region.counties["adcode"].astype(str))
+                                  .loc[code, "name"]) if code in set(region.counties["adcode"].astype(str)) else code
+                zones.append({
+                    "zone_id": f"city-{ps['settlement_id']}-{code}", "tier": "city", "county_adcode": code,
+                    "settlement_id": seat["settlement_id"], "name": f"{ps['name']} 城区·{county_name}",
+                    "x": seat["x"], "y": seat["y"], "population": res, "evs": res * float(ev_per_res[code]),
+                    "radius_m": math.sqrt(res / p.urban_residents_per_km2 / math.pi) * 1000.0,
+                    "basis": "census city-core population split over the core districts by urban population",
+                })
             continue
         r = math.sqrt(pc / p.urban_residents_per_km2 / math.pi) * 1000.0
         d = np.hypot(seats["x"] - ps["x"], seats["y"] - ps["y"])

@@ -35,7 +35,8 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,28 +146,46 @@ def default_metric_crs(lon: float, lat: float) -> str:
     return metric_crs_for(lon, lat)
 
 
-@dataclass(eq=False)
 class RoadNetwork:
     """A projected drivable road graph with edge lengths, speeds and travel times.
 
-    Build it with :meth:`from_graph` or :func:`build_network`.
+    Build it with :meth:`from_graph` (an osmnx graph), :meth:`from_osm_file` (arrays, for big
+    files) or :func:`build_network`. Every method works on arrays; the ``networkx`` graph of an
+    array-built network is made only when :attr:`graph` is asked for.
 
     Attributes
     ----------
     graph
         ``networkx.MultiDiGraph`` projected to ``crs``; node ids are OSM node ids; edges carry
         ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway`` (main class),
-        ``is_expressway``.
+        ``is_expressway``. Built on first use for an array network (osmnx-compatible:
+        ``length``, ``osmid``, ``oneway``, ``geometry`` of merged edges).
     crs
         Metric CRS of ``graph`` (EPSG string).
     meta
         Provenance (source file or endpoint, buffer, counts).
     """
 
-    graph: nx.MultiDiGraph
-    crs: str
-    meta: dict = field(default_factory=dict)
-    _cache: dict = field(default_factory=dict, repr=False)
+    def __init__(self, graph: nx.MultiDiGraph | None = None, crs: str = "", meta: dict | None = None, *,
+                 arrays: _Arrays | None = None) -> None:
+        if graph is None and arrays is None:
+            raise ValueError("RoadNetwork needs a graph or arrays")
+        self._graph = graph
+        self.crs = crs
+        self.meta = dict(meta or {})
+        self._arrays = arrays
+        self._cache: dict = {}
+
+    def __repr__(self) -> str:
+        kind = "graph" if self._arrays is None else "arrays"
+        return f"RoadNetwork({len(self.node_ids)} nodes, {len(self.edge_table())} edges, {self.crs}, {kind})"
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The projected ``networkx.MultiDiGraph`` (made from the arrays on first use)."""
+        if self._graph is None:
+            self._graph = self._arrays.to_networkx(self.crs, self.meta)  # type: ignore[union-attr]
+        return self._graph
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -234,16 +253,112 @@ class RoadNetwork:
         logger.info("RoadNetwork: %d nodes, %d edges in %s", len(Gp), Gp.number_of_edges(), target)
         return net
 
+    @classmethod
+    def from_osm_file(
+        cls,
+        path: str | Path,
+        *,
+        polygon: BaseGeometry | None = None,
+        buffer_m: float | None = None,
+        crs: str | None = None,
+        speeds_kph: Mapping[str, float] | None = None,
+        maxspeed_factor: float = MAXSPEED_FACTOR,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> RoadNetwork:
+        """Read a local OSM file straight into an array network (no per-node Python objects).
+
+        The same drivable roads, clipping and simplification as
+        :func:`gzcharge.sources.osm.graph_from_file` + :meth:`from_graph`, built with
+        :mod:`gzcharge.sources.pbf` (see there for the few deliberate differences). The
+        drivable ways of the file are cached (``cache_dir``, default
+        :func:`gzcharge.sources.pbf.default_cache_dir`), so a second run reads no OSM data.
+
+        Parameters
+        ----------
+        path
+            ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+        polygon
+            Region boundary in WGS-84; ``None`` keeps the whole file.
+        buffer_m
+            Roads up to this far outside the region are kept (default
+            :data:`gzcharge.sources.osm.DEFAULT_BUFFER_M`).
+        crs, speeds_kph, maxspeed_factor
+            As in :meth:`from_graph`.
+        cache_dir, use_cache
+            Where the drivable ways of the file are cached, and whether to use the cache.
+        progress
+            Optional callback ``progress(message, fraction_done)``.
+
+        Raises
+        ------
+        DataError
+            The file is missing, empty or corrupt, or has no drivable road inside the region.
+        """
+        import shapely
+
+        from gzcharge.sources import osm, pbf
+
+        say = progress or (lambda msg, frac: None)
+        p = osm._check_file(path)
+        buf = osm.DEFAULT_BUFFER_M if buffer_m is None else float(buffer_m)
+        say(f"reading drivable roads of {p.name}", 0.0)
+        ways = pbf.cached_drivable_ways(p, cache_dir=cache_dir, use_cache=use_cache)
+        if len(ways) == 0:
+            what = ("highway ways" if ways.n_highway == 0
+                    else f"drivable roads (it has {ways.n_highway} other highway ways)")
+            raise DataError(f"OSM file {p} has no {what}; it needs roads tagged highway=motorway…residential")
+        ok = np.isfinite(ways.lon)
+        if not ok.any():
+            raise DataError(f"OSM file {p}: none of the nodes of its roads are in the file; the extract is incomplete")
+        file_bounds = (ways.lon[ok].min(), ways.lat[ok].min(), ways.lon[ok].max(), ways.lat[ok].max())
+        poly_buff = None
+        if polygon is not None:
+            polygon = osm._check_polygon(polygon)
+            poly_buff = osm.buffer_polygon(polygon, buf)
+            if not shapely.intersects(poly_buff, shapely.box(*file_bounds)):
+                raise DataError(
+                    f"OSM file {p} has no drivable roads inside the region: region "
+                    f"{osm._fmt_bounds(polygon.bounds)} (buffered by {buf:g} m), file covers "
+                    f"{osm._fmt_bounds(file_bounds)}; use an extract that covers the region"
+                )
+        speeds = {**DEFAULT_SPEEDS_KPH, **(speeds_kph or {})}
+        class_speed = np.array([speeds.get(h, FALLBACK_SPEED_KPH) for h in osm.DRIVE_HIGHWAYS])
+        ms = ways.maxspeed_kph.astype(float)
+        way_speed = np.where(np.isnan(ms), class_speed[ways.highway], ms * maxspeed_factor)
+        say("merging road chains", 0.6)
+        g = pbf.build_road_graph(ways, polygon=poly_buff, way_speed_kph=way_speed, source=f"OSM file {p}")
+        say("projecting", 0.85)
+        target = _check_metric_crs(crs or default_metric_crs(float(np.median(g.lon)), float(np.median(g.lat))))
+        x, y = _transformer(WGS84, target).transform(g.lon, g.lat)
+        speed = np.where(g.length_m > 0, g.length_m / np.where(g.travel_time_s > 0, g.travel_time_s, 1.0) * 3.6,
+                         way_speed[g.way])
+        arrays = _Arrays(
+            g=g, x=np.asarray(x, float), y=np.asarray(y, float), speed_kph=speed, way_id=ways.way_id,
+            way_oneway=ways.oneway, way_maxspeed=ways.maxspeed, way_name=ways.name, way_ref=ways.ref,
+        )
+        meta = {"source": str(p), "region_buffer_m": buf}
+        net = cls(crs=str(target), meta=meta, arrays=arrays)
+        say(f"{g.n_nodes:,} nodes, {g.n_edges:,} edges", 1.0)
+        logger.info("RoadNetwork.from_osm_file(%s): %d nodes, %d edges in %s", p, g.n_nodes, g.n_edges, target)
+        return net
+
     # ------------------------------------------------------------------ arrays
     @property
     def node_ids(self) -> pd.Index:
         """OSM node ids in the fixed order used by :meth:`csgraph` and the node arrays."""
         if "node_ids" not in self._cache:
-            self._cache["node_ids"] = pd.Index(np.fromiter(self.graph.nodes, np.int64, len(self.graph)), name="node_id")
+            if self._arrays is not None:
+                self._cache["node_ids"] = pd.Index(self._arrays.g.node_id, name="node_id")
+            else:
+                self._cache["node_ids"] = pd.Index(np.fromiter(self.graph.nodes, np.int64, len(self.graph)), name="node_id")
         return self._cache["node_ids"]
 
     def node_xy(self) -> np.ndarray:
         """``(n, 2)`` metric coordinates of the nodes, in :attr:`node_ids` order."""
+        if "xy" not in self._cache and self._arrays is not None:
+            self._cache["xy"] = np.column_stack([self._arrays.x, self._arrays.y])
         if "xy" not in self._cache:
             G = self.graph
             self._cache["xy"] = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in self.node_ids], dtype=float)
@@ -251,6 +366,8 @@ class RoadNetwork:
 
     def edge_table(self) -> pd.DataFrame:
         """One row per edge: ``u``, ``v``, ``key``, ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``is_expressway``."""
+        if "edge_table" not in self._cache and self._arrays is not None:
+            self._cache["edge_table"] = self._arrays.edge_table()
         if "edge_table" not in self._cache:
             rows = [
                 (u, v, k, d["length_m"], d["speed_kph"], d["travel_time_s"], d["highway"], d["is_expressway"])
@@ -446,6 +563,14 @@ class RoadNetwork:
     # ------------------------------------------------------------------ subgraphs and layers
     def expressway(self, classes: tuple[str, ...] = EXPRESSWAY_CLASSES) -> RoadNetwork:
         """The subnetwork of expressway edges (motorway, trunk and their links by default)."""
+        meta = {**self.meta, "subgraph": "expressway"}
+        if self._arrays is not None:
+            mask = np.isin(self.edge_table()["highway"].to_numpy(), classes)
+            if not mask.any():
+                raise NetworkError(
+                    f"the road network has no {'/'.join(classes)} edges; the region may have no expressway in OSM"
+                )
+            return RoadNetwork(crs=self.crs, meta=meta, arrays=self._arrays.subset(mask))
         G = self.graph
         edges = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if d["highway"] in classes]
         if not edges:
@@ -453,18 +578,33 @@ class RoadNetwork:
                 f"the road network has no {'/'.join(classes)} edges; the region may have no expressway in OSM"
             )
         H = G.edge_subgraph(edges).copy()
-        return RoadNetwork(graph=H, crs=self.crs, meta={**self.meta, "subgraph": "expressway"})
+        return RoadNetwork(graph=H, crs=self.crs, meta=meta)
+
+    def expressway_graph(self, classes: tuple[str, ...] = EXPRESSWAY_CLASSES) -> nx.MultiDiGraph:
+        """The expressway edges as a projected osmnx-style ``MultiDiGraph`` (empty when there are none).
+
+        Cheap on a big array network: only the expressway edges become ``networkx`` objects.
+        """
+        import networkx as nx
+
+        try:
+            return self.expressway(classes).graph
+        except NetworkError:
+            return nx.MultiDiGraph(crs=self.crs)
 
     def nodes(self) -> gpd.GeoDataFrame:
         """Node layer: ``node_id``, ``x``, ``y`` (metric), ``lon``, ``lat``, ``component``, ``street_count``; geometry EPSG:4326."""
         import geopandas as gpd
 
-        G = self.graph
         ids = self.node_ids
         xy = self.node_xy()
-        lon = np.array([G.nodes[n]["lon"] for n in ids])
-        lat = np.array([G.nodes[n]["lat"] for n in ids])
-        sc = np.array([G.nodes[n].get("street_count", -1) for n in ids], dtype=np.int64)
+        if self._arrays is not None:
+            lon, lat, sc = self._arrays.g.lon, self._arrays.g.lat, self._arrays.g.street_count
+        else:
+            G = self.graph
+            lon = np.array([G.nodes[n]["lon"] for n in ids])
+            lat = np.array([G.nodes[n]["lat"] for n in ids])
+            sc = np.array([G.nodes[n].get("street_count", -1) for n in ids], dtype=np.int64)
         return gpd.GeoDataFrame(
             {
                 "node_id": ids.to_numpy(),
@@ -490,6 +630,8 @@ class RoadNetwork:
         import geopandas as gpd
         import shapely
 
+        if self._arrays is not None:
+            return self._arrays.edges_layer(self.edge_table(), self._component_labels())
         G = self.graph
         ids = self.node_ids
         xy = self.node_xy()
@@ -533,7 +675,7 @@ class RoadNetwork:
         comps = self.components()
         return {
             "crs": self.crs,
-            "nodes": len(self.graph),
+            "nodes": len(self.node_ids),
             "edges": len(et),
             # road length: a two-way road is two directed edges, counted once
             "length_km": _road_km(et),
@@ -542,6 +684,144 @@ class RoadNetwork:
             "largest_component_share": float(comps["share_nodes"].iloc[0]),
             "source": self.meta.get("source"),
         }
+
+
+def _check_metric_crs(target: Any) -> Any:
+    import pyproj
+
+    try:
+        target_crs = pyproj.CRS.from_user_input(target)
+    except pyproj.exceptions.CRSError as e:
+        raise ConfigError(f"unknown CRS {target!r}: {e}") from e
+    if target_crs.is_geographic:
+        raise ConfigError(f"CRS {target!r} is geographic; the network needs a metric (projected) CRS")
+    return target
+
+
+def _transformer(src: Any, dst: Any) -> Any:
+    import pyproj
+
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Tag text as an object array with ``None`` for absent ('') values."""
+    out = values.astype(object)
+    out[values == ""] = None
+    return out
+
+
+@dataclass(eq=False)
+class _Arrays:
+    """A :class:`~gzcharge.sources.pbf.RoadGraph` with projected node positions, speeds and way tags."""
+
+    g: Any  # gzcharge.sources.pbf.RoadGraph
+    x: np.ndarray
+    y: np.ndarray
+    speed_kph: np.ndarray
+    way_id: np.ndarray
+    way_oneway: np.ndarray
+    way_maxspeed: np.ndarray
+    way_name: np.ndarray
+    way_ref: np.ndarray
+
+    def highway(self) -> np.ndarray:
+        from gzcharge.sources.osm import DRIVE_HIGHWAYS
+
+        return np.asarray(DRIVE_HIGHWAYS, dtype=object)[self.g.highway]
+
+    def edge_table(self) -> pd.DataFrame:
+        g = self.g
+        hw = self.highway()
+        return pd.DataFrame({
+            "u": g.node_id[g.u], "v": g.node_id[g.v], "key": g.key, "length_m": g.length_m,
+            "speed_kph": self.speed_kph, "travel_time_s": g.travel_time_s, "highway": hw,
+            "is_expressway": np.isin(hw, EXPRESSWAY_CLASSES),
+        })
+
+    def _tags(self) -> dict[str, np.ndarray]:
+        w = self.g.way
+        return {"osmid": self.way_id[w], "name": _text(self.way_name[w]), "ref": _text(self.way_ref[w]),
+                "maxspeed": _text(self.way_maxspeed[w]), "oneway": self.way_oneway[w] != 0}
+
+    def _geometry(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        import shapely
+
+        n = np.diff(self.g.geom_offsets)
+        return shapely.linestrings(np.column_stack([lon, lat]), indices=np.repeat(np.arange(len(n)), n))
+
+    def edges_layer(self, et: pd.DataFrame, lab: np.ndarray) -> gpd.GeoDataFrame:
+        """The :meth:`RoadNetwork.edges` layer, built column by column (geometry straight in WGS-84)."""
+        import geopandas as gpd
+
+        g = self.g
+        tags = self._tags()
+        cu, cv = lab[g.u], lab[g.v]
+        df = pd.DataFrame({
+            "u": et["u"].to_numpy(), "v": et["v"].to_numpy(), "key": g.key, "osmid": tags["osmid"].astype(str),
+            "highway": et["highway"].to_numpy(), "name": tags["name"], "ref": tags["ref"],
+            "maxspeed": tags["maxspeed"], "oneway": tags["oneway"], "length_m": g.length_m,
+            "speed_kph": self.speed_kph, "travel_time_s": g.travel_time_s,
+            "is_expressway": et["is_expressway"].to_numpy(), "component": np.where(cu == cv, cu, -1),
+        })
+        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(self._geometry(g.geom_lon, g.geom_lat), crs=WGS84))
+
+    def subset(self, mask: np.ndarray) -> _Arrays:
+        """The edges where ``mask`` holds, and the nodes they touch."""
+        from dataclasses import replace
+
+        g = self.g
+        e = np.flatnonzero(mask)
+        keep = np.zeros(g.n_nodes, dtype=bool)
+        keep[g.u[e]] = True
+        keep[g.v[e]] = True
+        new = np.cumsum(keep) - 1
+        n = np.diff(g.geom_offsets)[e]
+        off = np.zeros(len(e) + 1, dtype=np.int64)
+        np.cumsum(n, out=off[1:])
+        gi = np.repeat(g.geom_offsets[:-1][e] - off[:-1], n) + np.arange(off[-1])
+        nodes = np.flatnonzero(keep)
+        from gzcharge.sources.pbf import _street_count
+
+        sub = replace(
+            g, node_id=g.node_id[nodes], lon=g.lon[nodes], lat=g.lat[nodes], u=new[g.u[e]], v=new[g.v[e]],
+            key=g.key[e], length_m=g.length_m[e], travel_time_s=g.travel_time_s[e], way=g.way[e],
+            highway=g.highway[e], geom_offsets=off, geom_lon=g.geom_lon[gi], geom_lat=g.geom_lat[gi],
+            street_count=_street_count(new[g.u[e]], new[g.v[e]], len(nodes)),
+        )
+        return replace(self, g=sub, x=self.x[nodes], y=self.y[nodes], speed_kph=self.speed_kph[e])
+
+    def to_networkx(self, crs: str, meta: Mapping[str, Any]) -> nx.MultiDiGraph:
+        """osmnx-compatible projected graph: node ``x, y, lon, lat, street_count``; edge OSM tags,
+        ``length`` (= ``length_m``), speeds, times, and ``geometry`` of merged edges."""
+        import networkx as nx
+
+        g = self.g
+        G = nx.MultiDiGraph(crs=crs, simplified=True, **{k: v for k, v in meta.items() if k != "crs"})
+        G.add_nodes_from(
+            (int(n), {"x": float(x), "y": float(y), "lon": float(lo), "lat": float(la), "street_count": int(c)})
+            for n, x, y, lo, la, c in zip(g.node_id.tolist(), self.x.tolist(), self.y.tolist(), g.lon.tolist(),
+                                          g.lat.tolist(), g.street_count.tolist(), strict=True)
+        )
+        gx, gy = _transformer(WGS84, crs).transform(g.geom_lon, g.geom_lat)
+        geoms = self._geometry(np.asarray(gx), np.asarray(gy))
+        merged = np.diff(g.geom_offsets) > 2
+        tags = self._tags()
+        hw = self.highway()
+        cols = {
+            "osmid": tags["osmid"].tolist(), "highway": hw.tolist(), "name": tags["name"].tolist(),
+            "ref": tags["ref"].tolist(), "maxspeed": tags["maxspeed"].tolist(), "oneway": tags["oneway"].tolist(),
+            "length": g.length_m.tolist(), "length_m": g.length_m.tolist(), "speed_kph": self.speed_kph.tolist(),
+            "travel_time_s": g.travel_time_s.tolist(), "is_expressway": np.isin(hw, EXPRESSWAY_CLASSES).tolist(),
+        }
+        names = list(cols)
+        u, v = g.node_id[g.u].tolist(), g.node_id[g.v].tolist()
+        for i, row in enumerate(zip(*cols.values(), strict=True)):
+            d = {k: val for k, val in zip(names, row, strict=True) if val is not None}
+            if merged[i]:
+                d["geometry"] = geoms[i]
+            G.add_edge(u[i], v[i], int(g.key[i]), **d)
+        return G
 
 
 def _road_km(et: pd.DataFrame) -> float:
@@ -598,7 +878,9 @@ def build_network(
     online
         Download through Overpass instead (cached).
     buffer_m, endpoint, timeout_s, cache_dir
-        See :func:`gzcharge.sources.osm.graph_from_file` / ``graph_from_overpass``.
+        See :meth:`RoadNetwork.from_osm_file` (a local file: read into arrays, its drivable ways
+        cached in ``cache_dir/ways`` … by default :func:`gzcharge.sources.pbf.default_cache_dir`)
+        and :func:`gzcharge.sources.osm.graph_from_overpass` (online, through osmnx).
     progress
         Optional callback ``progress(message, fraction_done)``.
 
@@ -621,18 +903,17 @@ def build_network(
     buf = osm.DEFAULT_BUFFER_M if buffer_m is None else float(buffer_m)
     say = progress or (lambda msg, frac: None)
     if osm_file:
-        G = osm.graph_from_file(
-            osm_file, polygon=region_polygon, buffer_m=buf, progress=lambda m, f: say(m, 0.8 * f)
-        )
-    else:
-        say("downloading roads from Overpass", 0.0)
-        G = osm.graph_from_overpass(
-            region_polygon,
-            buffer_m=buf,
-            endpoint=endpoint,
-            timeout_s=osm.DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s),
-            cache_dir=cache_dir,
-        )
+        # big-file path: arrays all the way, drivable ways cached by file hash
+        return RoadNetwork.from_osm_file(osm_file, polygon=region_polygon, buffer_m=buf, crs=crs,
+                                         cache_dir=Path(cache_dir) / "ways" if cache_dir else None, progress=say)
+    say("downloading roads from Overpass", 0.0)
+    G = osm.graph_from_overpass(
+        region_polygon,
+        buffer_m=buf,
+        endpoint=endpoint,
+        timeout_s=osm.DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s),
+        cache_dir=cache_dir,
+    )
     say("projecting and computing travel times", 0.85)
     net = RoadNetwork.from_graph(G, crs=crs)
     say("done", 1.0)

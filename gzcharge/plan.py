@@ -80,6 +80,19 @@ class Plan:
         """True when at least one tier produced a plan (a skipped tier does not count)."""
         return bool(self.ran())
 
+    def unmet(self) -> list[str]:
+        """Hard rules missed, over every tier that ran (``"<tier>: <sentence>"``)."""
+        return [f"{r.tier}: {u}" for r in self.ran() for u in r.unmet]
+
+    def headline(self) -> str:
+        """One line: the hard rules missed when there are any, else the solver status."""
+        miss = self.unmet()
+        if miss:
+            return (f"HARD RULES MISSED ({len(miss)}): " + "; ".join(miss[:3])
+                    + (f"; … {len(miss) - 3} more (see the report)" if len(miss) > 3 else "")
+                    + f" — solver status {self.status()}")
+        return f"all hard rules met — solver status {self.status()}"
+
     def status(self) -> str:
         """Worst solver status over the tiers that ran (``not_run`` when none did)."""
         statuses = [r.status.value for r in self.ran()]
@@ -104,26 +117,41 @@ class Plan:
             "scenario_name": self.scenario.name,
             "scenario_toml": scenario_to_toml(self.scenario),
             "scenario_overrides": " ".join(self.inputs.overrides),
+            "input_crs": self.inputs.crs,
+            "gcj02_converted": ", ".join(self.inputs.crs_converted) or "none",
             "distance_mode": self.distance_mode,
             "township_source": self.region.township_source or "estimated",
             "solver": f"HiGHS (highspy {pkg_version('highspy')}) via Pyomo {pkg_version('pyomo')}",
             "status": self.status(),
-            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "headline": self.headline(),
+            "hard_rules_missed": len(self.unmet()),
             "notices": " | ".join(self.notices),
         }
         meta["input_sha256"] = {name: file_sha256(p) for name, p in self.inputs.files().items() if Path(p).is_file()}
         for name, r in self.results.items():
-            meta[name] = {"status": r.status.value, "objective": r.objective, "gap": r.gap,
-                          "seconds": round(r.seconds, 3), **r.metadata}
+            meta[name] = {"status": r.status.value, "objective": r.objective, "gap": r.gap, **r.metadata}
         if self.joint is not None:
             meta["joint"] = self.joint.metadata(self.scenario.joint)
         if self.network_summary:
             meta["network"] = self.network_summary
         return meta
 
+    def timings_record(self) -> dict[str, Any]:
+        """Wall-clock facts of the run: seconds per stage and per tier's solve, and when it ran.
+
+        Kept out of the GeoPackage and the report (those are byte-for-byte reproducible);
+        written to ``<stem>_timings.json`` with ``gzcharge plan --timings``.
+        """
+        from datetime import UTC, datetime
+
+        return {"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                "stages_s": {k: round(v, 3) for k, v in self.timings.items()},
+                "solve_s": {name: round(r.seconds, 3) for name, r in self.results.items()}}
+
     def summary_rows(self) -> list[tuple[str, Any]]:
         """Key figures for the CLI's summary table."""
-        rows: list[tuple[str, Any]] = [("region", f"{self.region.name} ({self.region.code})"),
+        rows: list[tuple[str, Any]] = [("headline", self.headline()),
+                                       ("region", f"{self.region.name} ({self.region.code})"),
                                        ("distance mode", self.distance_mode),
                                        ("townships", self.region.township_source or "estimated (labelled)")]
         if self.joint is not None:
@@ -169,6 +197,7 @@ def run_plan(
     t0 = time.perf_counter()
     jp = scenario.joint
     tiers = [t for t in all_tiers() if t.enabled(scenario) and (not jp.enabled or t.name in jp.tiers)]
+    notices += inputs.check(region)  # every input table read once, by meaning (header mappings, rows outside)
 
     network = pois = builtup = net_summary = None
     want_network = scenario.distance.mode == "network"
@@ -253,29 +282,44 @@ def run_plan(
                 joint=joint, network_summary=net_summary, notices=list(dict.fromkeys(notices)), timings=timings)
 
 
-def write_plan(plan: Plan, out: str | Path, *, report: bool = True, lang: str | None = None,
+def write_plan(plan: Plan, out: str | Path, *, report: bool = True, timings: bool = False, lang: str | None = None,
                qgis_project: bool = True) -> list[Path]:
     """Write the plan's GeoPackage, its QGIS project (``.qgz``) and, with ``report``, the report.
 
     The report (Markdown/HTML + PNG map + ``_tables.xlsx``) is in ``lang`` (``zh``/``en``;
-    default Chinese for Guizhou regions); ``qgis_project=False`` leaves out the ``.qgz``. Returns
-    the written paths. Every file is written atomically.
+    default Chinese for Guizhou regions); ``qgis_project=False`` leaves out the ``.qgz``.
+    Returns the written paths. The files are one :class:`~gzcharge.export.outputs.OutputSet`:
+    all are renamed into place together when every one is complete, or none is; files of the
+    set that this run does not write (an earlier run's report or timings) are removed then.
+    The GeoPackage, report and map are reproducible byte for byte; with ``timings`` the
+    wall-clock facts go to ``<stem>_timings.json`` (:meth:`Plan.timings_record`).
     """
-    from gzcharge.export.gpkg import write_geopackage
+    import json
 
-    t0 = time.perf_counter()
+    from gzcharge.export.gpkg import write_geopackage
+    from gzcharge.export.outputs import OutputSet, output_file
+
     out = Path(out)
-    written = [write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)]
-    plan.timings["export_gpkg"] = time.perf_counter() - t0
+    stem = out.with_suffix("")
     from gzcharge.export.i18n import check_lang, default_lang
     from gzcharge.export.qgz import write_qgz
 
     lang = check_lang(lang or default_lang(plan.region.code))
-    if qgis_project:
-        written.append(write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}",
-                                 lang=lang))
-    if report:
-        from gzcharge.export.plan_report import write_plan_report
+    family = [stem.with_name(stem.name + suffix)
+              for suffix in ("_report.md", "_report.html", "_report.png", "_tables.xlsx", ".qgz", "_timings.json")]
+    with OutputSet(replaces=family) as outputs:
+        t0 = time.perf_counter()
+        write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)
+        plan.timings["export_gpkg"] = time.perf_counter() - t0
+        if qgis_project:
+            write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}", lang=lang)
+        if report:
+            from gzcharge.export.plan_report import write_plan_report
 
-        written += write_plan_report(plan, out.with_suffix(""), lang=lang)
-    return written
+            t0 = time.perf_counter()
+            write_plan_report(plan, stem, lang=lang)
+            plan.timings["export_report"] = time.perf_counter() - t0
+        if timings:
+            with output_file(family[-1]) as tmp:
+                tmp.write_text(json.dumps(plan.timings_record(), indent=2) + "\n", encoding="utf-8")
+    return outputs.paths

@@ -173,6 +173,7 @@ class Region:
         """
         import geopandas as gpd
         import numpy as np
+        import pandas as pd
         import shapely
 
         from gzcharge.sources import builtin
@@ -213,6 +214,13 @@ class Region:
             logger.info("%s: %d of %d features are not 2020 Guizhou counties; census figures estimated by "
                         "area overlay with the built-in counties", Path(path).name, int(unmatched.sum()),
                         len(counties))
+        pop = pd.to_numeric(counties["pop_total"], errors="coerce").fillna(0.0)
+        if float(pop.sum()) <= 0:
+            b = counties.total_bounds.round(2).tolist()
+            raise DataError(
+                f"{path}: the boundary (bounds {b}) has no 2020 census coverage — it lies outside Guizhou's "
+                "88 counties, so every demand would be 0; give a boundary within Guizhou (WGS-84 lon/lat, or "
+                "--crs gcj02/bd09/EPSG:<code> for other coordinates)")
         boundary = shapely.union_all(counties.geometry.to_numpy())
         seats = builtin.load_seats()
         inside = seats.within(boundary).to_numpy()

@@ -414,8 +414,8 @@ def sweep(
     """
     import pandas as pd
 
-    from gzcharge._util import atomic_output
     from gzcharge.errors import ExportError
+    from gzcharge.export.outputs import output_file
     from gzcharge.scenario import load_scenario
 
     say = progress or (lambda m, f: None)
@@ -523,7 +523,7 @@ def sweep(
 
     files = []
     summary_path = out / SUMMARY_NAME
-    with atomic_output(summary_path) as tmp:
+    with output_file(summary_path) as tmp:
         table.to_csv(tmp, index=False)
     files.append(summary_path)
     if plot:
@@ -582,7 +582,7 @@ def _plot(table: pd.DataFrame, keys: list[str], path: Path, *, title: str) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gzcharge._util import atomic_output
+    from gzcharge.export.outputs import output_file
     from gzcharge.export.report import find_cjk_font
 
     ok = table[(table["status"] == "ok") & table["coverage_pct"].notna() & table["total_cost_cny"].notna()]
@@ -627,7 +627,7 @@ def _plot(table: pd.DataFrame, keys: list[str], path: Path, *, title: str) -> Pa
         if len(ok):
             ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
-        with atomic_output(path) as tmp:
+        with output_file(path) as tmp:
             fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)

@@ -131,8 +131,15 @@ def _independent_seat_evs(code: str, scenario) -> float:
     r = c.loc[code]
     assert pd.isna(r["pop_city_core"])  # a county (县): seat = share × urban
     ev = scenario.ev
-    evs = r["households"] * r["longform_households_with_car"] / r["households_longform"] \
-        * ev.cars_per_car_household * ev.car_growth * ev.ev_share_of_cars
+    # EVs = stock(year) × w / Σw over the 88 counties, w = households × car share × prefecture adoption;
+    # the stock is log-linear from 700,000 (2026) at stock_growth_after a year
+    k = c[c["level"] == "county"]
+    adopt = k.index.str[:4].map(lambda p: ev.adoption_by_prefecture.get(p + "00", 1.0)).to_numpy(float)
+    w_all = (k["households"] * k["longform_households_with_car"] / k["households_longform"] * adopt).sum()
+    w = r["households"] * r["longform_households_with_car"] / r["households_longform"] \
+        * ev.adoption_by_prefecture.get(code[:4] + "00", 1.0)
+    stock = 700_000.0 * (1.0 + ev.stock_growth_after) ** (ev.year - 2026)
+    evs = stock * w / w_all
     return scenario.public.county_seat_share_of_urban * r["pop_urban"] * evs / r["pop_total"]
 
 
@@ -309,3 +316,17 @@ def test_builtup_from_overpass_matches_file(tmp_path, fake_overpass_landuse):
     assert sorted(b["osm_id"]) == sorted(want)
     ind = gpd.GeoSeries([want[i] for i in b["osm_id"]], crs=4326).to_crs("EPSG:3067").area.to_numpy()
     assert b.to_crs("EPSG:3067").area.to_numpy() == pytest.approx(ind, rel=1e-9)
+
+
+def test_province_and_prefecture_agree_on_evs():
+    """One EV definition: a county has the same EVs planned alone (its prefecture's file) and inside the
+    province run; the province total is the stock path's 2030 value (700,000 × 1.15^4 = 1,224,304)."""
+    from gzcharge.demand import county_evs
+    from gzcharge.region import get_region
+    from gzcharge.scenario import load_scenario
+
+    prov = county_evs(get_region("贵州省").counties, load_scenario(ROOT / "models" / "province.toml").ev)
+    assert prov.sum() == pytest.approx(700_000 * 1.15 ** 4, rel=1e-9)
+    for name, file in (("贵阳市", "guiyang.toml"), ("毕节市", "bijie.toml"), ("安顺市", "anshun.toml")):
+        alone = county_evs(get_region(name).counties, load_scenario(ROOT / "models" / file).ev)
+        assert alone.to_dict() == pytest.approx(prov.reindex(alone.index).to_dict(), rel=1e-12)

@@ -402,7 +402,8 @@ def _y_network():
 def _y_plan(**kw):
     cg, pts, sa = _y_network()
     base = dict(range_km=160, range_derate=1.0, max_gap_km=150, gravity_beta=2, gravity_daily_trips=11000,
-                ev_share=0.1, peak_hour_factor=0.1, session_min=30, wait_target_min=10, min_plugs=1)
+                ev_share=0.1, peak_hour_factor=0.1, session_min=30, wait_target_min=10, min_plugs=1,
+                holiday_peak_factor=1.0)  # the hand sizing below is for the average day
     params = HighwayParams(**{**base, **kw})
     cs = build_candidates(cg, params, service_areas=sa)
     tr = build_traffic(cs.corridors, params, pts)
@@ -513,7 +514,9 @@ def test_user_layer_with_sites_csv_and_prefectures(tmp_path):
                                        geometry=[], crs=4326)
 
     _Region.counties = counties
-    res = plan_highway(HighwayParams(max_gap_km=31), region=_Region(), expressways=lp, service_areas=sp)
+    # all_service_areas off: the hand case is the model's choice among the service areas
+    res = plan_highway(HighwayParams(max_gap_km=31, all_service_areas=False), region=_Region(), expressways=lp,
+                       service_areas=sp)
     # existing SA10 is open; G=31 (not 30: the CSV's 7-decimal degrees move sites by ~1 cm, so
     # keep the hand case off the boundary). Next site ≤ 41 → 40, then ≤ 71 → 70, and 70 → 100
     # is 30 ≤ 31: 2 new sites. One is not enough: it would have to be ≤ 41 and ≥ 69.

@@ -26,7 +26,8 @@ def _inputs():
 
 def test_short_trips_need_no_highway_charging_and_totals_scale_with_population():
     line, towns = _inputs()
-    p = HighwayParams(range_km=200, range_derate=1.0, max_gap_km=50, gravity_beta=2, ev_share=1.0)
+    p = HighwayParams(range_km=200, range_derate=1.0, max_gap_km=50, gravity_beta=2, ev_share=1.0,
+                      gravity_trips_per_1000_pop=5)
     res = plan_highway(p, expressways=line, settlements=towns)
     od = res.od_flows.set_index("od_id")
     pairs = {frozenset((o, d)) for o, d in zip(od["origin"], od["destination"], strict=True)}

@@ -116,7 +116,10 @@ def test_plan_cli_writes_styled_gpkg_and_report(tmp_path, township_file):
     assert "安顺市" in text and "公共充电：分县达标情况" in text  # a Guizhou region: the Chinese report by default
     assert (tmp_path / "anshun.qgz").exists() and (tmp_path / "anshun_tables.xlsx").exists()
     assert "data:image/png;base64," in html.read_text()
-    assert "highway tier skipped" in res.stderr  # no expressway data offline: one-line notice
+    # no expressway data offline: the highway tier plans on the built-in OSM trunk-road skeleton, named as such
+    assert "highway tier skipped" not in res.stderr
+    assert "road skeleton: OSM trunk roads via scgraph_data (ODbL)" in text
+    assert (meta.filter(like="road_source") == "road skeleton: OSM trunk roads via scgraph_data (ODbL)").any()
 
 
 @pytest.mark.qgis

@@ -108,17 +108,17 @@ def test_apply_overrides_does_not_mutate_input():
 
 def test_extends_chain_merges_key_by_key(tmp_path):
     _write(tmp_path / "base.toml", "name='base'\n[public]\ntownship_radius_km = 8.0\ncounty_seat_radius_km = 4.0\n"
-                                   "[solver]\nthreads = 1\n")
+                                   "[solver]\ntime_limit_s = 30\n")
     sub = tmp_path / "sub"
     sub.mkdir()
     _write(sub / "mid.toml", "extends = '../base.toml'\n[public]\ncounty_seat_radius_km = 2.5\n")
     leaf = _write(sub / "leaf.toml", "extends = 'mid.toml'\nname = 'leaf'\n[public]\nmode = 'max_cover'\n")
-    s = load_scenario(leaf, overrides=["solver.threads=3"])
+    s = load_scenario(leaf, overrides=["solver.time_limit_s=45"])
     assert s.name == "leaf"
     assert s.public.township_radius_km == 8.0  # from base, two levels up
     assert s.public.county_seat_radius_km == 2.5  # mid overrides base
     assert s.public.mode == "max_cover"  # leaf
-    assert s.solver.threads == 3  # --set wins over everything
+    assert s.solver.time_limit_s == 45  # --set wins over everything (threads would be bounded by the cores)
     assert s.public.city_core_radius_km == Scenario().public.city_core_radius_km  # model default
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -50,7 +51,7 @@ def _params(max_per_site: int = 1, **kw) -> SwapParams:
     st["car"] = StationTypeParams(capacity_swaps_day=600, battery_stock=20, cost_cny=3_000_000,
                                   max_per_site=max_per_site, battery_turns_per_day=8, pack_cost_cny=0)
     # deadhead 0.5 CNY/km over 365 days: a = 2 × 0.5 × 365 = 365 CNY per (swap/day)·km
-    return SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, **kw)
+    return SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, **{"min_utilisation": 0.0, **kw})
 
 
 def _fleets() -> pd.DataFrame:
@@ -189,7 +190,7 @@ def _pack_case(pack_cost: float, **kw):
     st = dict(SwapParams().station_types)
     st["car"] = StationTypeParams(capacity_swaps_day=500, battery_stock=20, cost_cny=3_000_000, max_per_site=2,
                                   battery_turns_per_day=8, pack_cost_cny=pack_cost)
-    params = SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, battery_reserve_share=0.2, **kw)
+    params = SwapParams(station_types=st, deadhead_cny_per_km=0.5, horizon_days=365, battery_reserve_share=0.2, **{"min_utilisation": 0.0, **kw})
     fleets = pd.DataFrame({"fleet_id": ["A"], "fleet_type": ["taxi"], "vehicles": [500.0],
                            "swaps_per_vehicle_day": [1.0], "lon": [LON], "lat": [LAT]})
     sites = gpd.GeoDataFrame({"site_id": ["S1"]}, geometry=[Point(LON + 0.005, LAT)], crs="EPSG:4326")
@@ -329,8 +330,8 @@ def test_default_fleets_from_census(anshun):
     f = default_fleets(anshun, SwapParams()).set_index("fleet_id")
     assert f.loc["520402-taxi", "vehicles"] == pytest.approx(192.69375)
     assert f.loc["520402-taxi", "swaps_day"] == pytest.approx(192.69375 * 1.5)
-    # mine trucks: 51.385 × 2 × 0.1 × 0.6 = 6.1662 vehicles × 3 swaps
-    assert f.loc["520402-mine_truck", "swaps_day"] == pytest.approx(51.385 * 2 * 0.1 * 0.6 * 3)
+    # mine trucks only in the coal prefectures 六盘水, 毕节, 黔西南: none in 安顺
+    assert not f.index.str.endswith("mine_truck").any()
 
 
 def test_county_fleet_spread_over_urban_disc(anshun):
@@ -395,3 +396,52 @@ def test_area_without_population_plans_nothing_without_crashing(tmp_path):
     res = plan_swap(Region.from_file(path, code_field="code", name_field="name"))
     assert len(res.stations) == 0
     assert float(res.summary["swaps_day"].sum()) == 0.0
+
+
+def test_utilisation_floor_drops_small_fleets_only():
+    """Hand instance: sites S0, S1; points a (300/day, reaches S0), b (50/day, reaches S0, S1), c (40/day, S1).
+
+    Floor 0.2 of a 500/day station = 100/day. S0 gathers a + b = 350 ≥ 100 (viable), S1 gathers
+    b + c = 90 < 100 (not viable): a and b are kept (S0 reaches them), c is dropped. A point with
+    no site in reach (d) is kept for the reach check to name.
+    """
+    import scipy.sparse as sp
+
+    from gzcharge.tiers.swap import utilisation_floor
+
+    reach = sp.csr_array(np.array([[1.0, 0], [2.0, 3.0], [0, 1.0], [0, 0]]))
+    keep = utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.2)
+    assert keep.tolist() == [True, True, False, True]
+    # a floor of 0 keeps everything; at 0.8 (400/day) no site is viable: all but the unreachable d go
+    assert utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.0).all()
+    assert utilisation_floor(reach, np.array([300.0, 50.0, 40.0, 5.0]), np.array(["car"] * 4),
+                             np.full(4, 500.0), 0.8).tolist() == [False, False, False, True]
+
+
+def test_province_default_swap_is_demand_driven():
+    """Province default (no fleet file): every swap site reaches the utilisation floor, and swap costs far
+    less than public charging.
+
+    Public cost lower bound, by hand: the 2030 EVs (1,224,304) × 6.8 kWh × 0.5 public share need
+    ≥ 1,224,304 × 3.4 / (46.5 kW × 24 h × 0.06 = 66.96 kWh per plug-day) = 62,165 plugs. A plan with n
+    stations pays ≥ 400,000 CNY per station (the cheapest candidate type, with its first 2 plugs) and
+    46,500 CNY per further plug: cost ≥ 400,000 n + 46,500 (62,165 − 2 n) ≥ 46,500 × 62,165 ≈ 2.89 B CNY
+    for every n (400,000 > 2 × 46,500).
+    """
+    from gzcharge.region import get_region
+    from gzcharge.scenario import load_scenario, swap_params
+    from gzcharge.tiers.swap import plan_swap
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "models" / "province.toml")
+    p = swap_params(s)
+    res = plan_swap(get_region("贵州省"), p)
+    st = res.stations
+    assert len(st) > 0
+    cap = st["station_type"].map({k: v.capacity_swaps_day for k, v in p.station_types.items()})
+    util = st["swaps_served"] / (st["n_stations"] * cap)
+    assert (util >= p.min_utilisation - 1e-9).all(), st.loc[util < p.min_utilisation]
+    assert any("demand-driven" in n for n in res.notes)  # the small fleets are named, not planned
+    public_lower_bound = 46_500 * 1_224_304 * 6.8 * 0.5 / (46.5 * 24 * 0.06)
+    assert float(st["cost_cny"].sum()) < 0.2 * public_lower_bound

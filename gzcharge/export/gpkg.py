@@ -9,7 +9,8 @@ styles from), so the layers open styled. The run's metric CRS is recorded in
 ``run_metadata`` (key ``metric_crs``) and registered in ``gpkg_spatial_ref_sys``.
 
 Everything is written into a temporary file beside the target and moved into place only
-when complete (:func:`gzcharge._util.atomic_output`).
+when complete — together with the run's other files when an
+:class:`~gzcharge.export.outputs.OutputSet` is open (:func:`gzcharge.export.outputs.output_file`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gzcharge._util import atomic_output, preview_ids
+from gzcharge._util import preview_ids
 from gzcharge.errors import ExportError
+from gzcharge.export.outputs import export_error, output_file, output_timestamp
 from gzcharge.export.styles import DEFAULT_STYLES, LayerStyle, qml_summary, style_for_layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -270,6 +271,9 @@ def _write_frame(
     try:
         pyogrio.write_dataframe(frame, path, **kwargs, **options)
     except Exception as exc:  # pyogrio/GDAL errors: name the layer
+        mapped = export_error(exc, path)  # disk full, read-only, permission: say so
+        if mapped is not None:
+            raise mapped from exc
         raise ExportError(f"cannot write layer {layer!r} to {path}: {exc}") from exc
 
 
@@ -420,7 +424,7 @@ def _write_layers(
             table = pd.DataFrame(rows, columns=["key", "value"])
             _write_frame(tmp, METADATA_LAYER, table)
 
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = output_timestamp().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     table = _style_rows(styled, now)
     if existing_styles is not None and len(existing_styles):
         keep = existing_styles[~existing_styles["f_table_name"].isin(list(layers))]
@@ -430,7 +434,18 @@ def _write_layers(
         _write_frame(tmp, STYLES_TABLE, table, FID="id")
     if crs_entry is not None:
         _register_srs(tmp, crs_entry[1])
+    _stamp_contents(tmp, now)
     return [p[0] for p in prepared]
+
+
+def _stamp_contents(db: Path, stamp: str) -> None:
+    """Set ``gpkg_contents.last_change`` of every table to ``stamp`` (GDAL writes the wall clock)."""
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute("UPDATE gpkg_contents SET last_change = ?", (stamp,))
+    finally:
+        con.close()
 
 
 def write_geopackage(
@@ -475,7 +490,7 @@ def write_geopackage(
         reserved or clashing names, a style that does not fit its layer.
     """
     target = Path(path)
-    with atomic_output(target, suffix=".gpkg") as tmp:
+    with output_file(target) as tmp:
         names = _write_layers(tmp, layers, styles, metadata, metric_crs)
     logger.info("wrote %s: %s", target, ", ".join(names))
     return target
@@ -509,7 +524,7 @@ def append_layers(
             f"cannot add layers to {target}: the file does not exist; write it with write_geopackage first"
         )
     _check_is_gpkg(target)
-    with atomic_output(target, suffix=".gpkg") as tmp:
+    with output_file(target) as tmp:
         shutil.copyfile(target, tmp)
         present = {str(n) for n in pyogrio.list_layers(tmp)[:, 0]}
         existing_styles = None

@@ -193,6 +193,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "overview.townships_estimated": {
         "en": "Township seats: none given — township demand is an ESTIMATED lattice (labelled).",
         "zh": "乡镇驻地：未提供，乡镇需求点为**估算**的规则网格（已标注），请用 --townships 提供实际驻地。"},
+    "headline.missed": {"en": "**HARD RULES MISSED ({n:int})** — the plan below does not meet:",
+                        "zh": "**未满足的硬性规则（{n:int} 项）**——以下规划未能满足："},
+    "headline.item": {"en": "{tier}: {item}", "zh": "{tier:tiers}：{item}"},
     "overview.status": {"en": "Status: {status:status}.", "zh": "求解状态：{status:status}。"},
     "overview.overrides": {"en": "Overrides: `{overrides}`", "zh": "参数覆盖：`{overrides}`"},
     "overview.totals": {"en": "Total cost of the plan: **{cost:cost}**.", "zh": "规划总投资：**{cost:cost}**。"},
@@ -214,8 +217,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.county": {"en": "county", "zh": "县级"},
     "kind.custom": {"en": "custom area", "zh": "自定义范围"},
     # ------------------------------------------------------------------ public tier
-    "public.mode": {"en": "Mode: **{mode}**; solver status **{status:status}**, relative gap {gap:share}, {seconds:.1f} s.",
-                    "zh": "模型：**{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
+    "public.mode": {"en": "Mode: **{mode}**; solver status **{status:status}**, relative gap {gap:share} (solver "
+                          "seconds: see --timings).",
+                    "zh": "模型：**{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}（求解用时见 --timings）。"},
     "public.radius": {"en": "Service radius: city core {city:num} km, county seat {county:num} km, township "
                             "{township:num} km ({mode} distances{circuity}).",
                       "zh": "服务半径：城市核心区 {city:num} 公里，县城 {county:num} 公里，乡镇 {township:num} 公里"
@@ -225,10 +229,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "of its EVs covered; at least one station per {per:int} EVs per county.",
                        "zh": "硬性目标：乡镇全覆盖 = {full}；每县至少 {cov:share} 的电动汽车在服务半径内；"
                              "每县每 {per:int} 辆电动汽车至少 1 座充电站。"},
-    "public.ev_stock": {"en": "EV stock {year}: 2020 census households × car-owning share (long-form sample) × cars "
-                              "per car household {cars:num} × growth {growth:num} × EV share {share:share}.",
-                        "zh": "{year} 年电动汽车保有量：2020 年普查户数 × 有车户比例（长表抽样）× 有车户户均车辆 "
-                              "{cars:num} × 增长系数 {growth:num} × 电动化比例 {share:share}。"},
+    "public.ev_stock": {"en": "EV stock {year}: the province's NEV stock path ({stock:int} NEVs in {year}) shared out by "
+                              "2020 census households × car-owning share (long-form sample) × the prefecture's "
+                              "relative adoption (ev.adoption_by_prefecture), over all 88 counties.",
+                        "zh": "{year} 年电动汽车保有量：全省新能源汽车保有量路径（{year} 年 {stock:int} 辆）按 2020 年普查"
+                              "户数 × 有车户比例（长表抽样）× 所在市州相对普及程度（ev.adoption_by_prefecture）分配到全省 "
+                              "88 个县。"},
     "public.budget": {"en": "Budget {budget}, station limit {limit}.", "zh": "预算 {budget}，站点数上限 {limit}。"},
     "public.unmet_budget": {"en": "budget {budget:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
                                   "costs {cheapest:,.0f} CNY (sites and plugs)",
@@ -250,6 +256,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "service-area spacing).",
                       "zh": "电动汽车标称续航 {range:num} 公里，折减系数 ×{derate:num}；每次出行计入接入段（县城 ↔ "
                             "高速公路）；快充站最大间距 {gap:num} 公里（JTG 服务区间距）。"},
+    "highway.corridors": {"en": "Corridors: {source}.", "zh": "高速公路走廊数据：{source}。"},
+    "highway.sizing": {"en": "Sizing: holiday peak day × {holiday:num} of the average day, peak hour {peak:num} of the "
+                             "day; every service area ≥ {share:.0%} of {spaces} small-car spaces as charging spaces "
+                             "(2022 national action plan).",
+                       "zh": "规模测算：节假日高峰日为平日的 {holiday:num} 倍，高峰小时占全天 {peak:num}；每个服务区至少 "
+                             "{share:.0%} 的小客车车位（共 {spaces} 个）配建充电车位（2022 年国家行动方案）。"},
     "highway.result": {"en": "{stations:int} stations, {plugs:int} plugs.",
                        "zh": "共 {stations:int} 座快充站，{plugs:int} 个充电桩。"},
     "highway.note": {"en": "Note: {note}", "zh": "说明：{note}"},
@@ -278,8 +290,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hydrogen.result": {"en": "{stations:int} stations, cost {cost:cost}; solver status **{status:status}**, gap {gap:share}.",
                         "zh": "共 {stations:int} 座加氢站，投资 {cost:cost}；求解状态 **{status:status}**，间隙 {gap:share}。"},
     # ------------------------------------------------------------------ swap
-    "swap.mode": {"en": "Mode **{mode}**; solver status **{status:status}**, relative gap {gap:share}, {seconds:.1f} s.",
-                  "zh": "模型 **{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}，用时 {seconds:.1f} 秒。"},
+    "swap.mode": {"en": "Mode **{mode}**; solver status **{status:status}**, relative gap {gap:share} (solver seconds: "
+                        "see --timings).",
+                  "zh": "模型 **{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}（求解用时见 --timings）。"},
     "swap.fleets_file": {"en": "Fleets: {file}.", "zh": "车队数据：{file}。"},
     "swap.fleets_default": {"en": "Fleets: documented per-capita defaults of [swap] (vehicles per 10,000 urban "
                                   "residents).",
@@ -334,6 +347,7 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
 #: Section titles (the English text the code writes) -> other languages.
 TITLES: dict[str, dict[str, str]] = {
     "Overview": {"zh": "概况"},
+    "Hard rules missed": {"zh": "未满足的硬性规则"},
     "Rules, assumptions and sources": {"zh": "规划规则、假设与来源"},
     "Scenario values and sources": {"zh": "情景参数取值与来源"},
     "Notes and assumptions": {"zh": "说明与假设"},

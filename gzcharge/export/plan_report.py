@@ -145,8 +145,6 @@ def scenario_sources(plan: Plan, lang: str) -> pd.DataFrame | None:
 
 def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
     """Every report section of the plan, in order (titles and texts as :class:`Msg` or text)."""
-    import pandas as pd
-
     from gzcharge.export.i18n import msg
 
     reg = plan.region
@@ -166,7 +164,12 @@ def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
         overview.append(msg("overview.totals", cost=total))
     if plan.inputs.overrides:
         overview.append(msg("overview.overrides", overrides=" ".join(plan.inputs.overrides)))
-    sections: list[tuple[Any, Any]] = [("Overview", overview)]
+    sections: list[tuple[Any, Any]] = []
+    miss = [(r.tier, u) for r in plan.ran() for u in r.unmet]
+    if miss:  # a hard rule the plan misses is its headline (the same list as Plan.unmet())
+        sections.append(("Hard rules missed", [msg("headline.missed", n=len(miss))]
+                         + [msg("headline.item", tier=t, item=u) for t, u in miss]))
+    sections.append(("Overview", overview))
     sources = scenario_sources(plan, lang)
     if sources is not None:
         sections.append(("Rules, assumptions and sources",
@@ -179,8 +182,7 @@ def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
     if plan.notices:
         lead = [msg("notes.english")] if lang == "zh" else []
         sections.append(("Notes and assumptions", lead + [str(n) for n in plan.notices]))
-    sections.append(("Timings (s)", pd.DataFrame({"stage": list(plan.timings),
-                                                  "seconds": [round(v, 2) for v in plan.timings.values()]})))
+    # timings are not part of the report (it is byte-for-byte reproducible); see --timings
     return sections
 
 

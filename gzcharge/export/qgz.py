@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gzcharge._util import atomic_output
 from gzcharge.errors import ExportError
+from gzcharge.export.outputs import output_file
 
 logger = logging.getLogger(__name__)
 
@@ -302,8 +302,10 @@ def write_qgz(path: str | os.PathLike[str], gpkg: str | os.PathLike[str], *, tit
     target = Path(path)
     if target.suffix.lower() != ".qgz":
         raise ExportError(f"QGIS project path {target} must end in .qgz")
+    from gzcharge.export.outputs import pending_path
+
     gpkg = Path(gpkg)
-    layers = project_layers(gpkg)
+    layers = project_layers(pending_path(gpkg))  # the GeoPackage of the same, not yet committed set
     if not any(ly.geometry for ly in layers):
         raise ExportError(f"cannot write a QGIS project for {gpkg}: it has no spatial layer")
     same_folder = gpkg.resolve().parent == target.resolve().parent
@@ -380,7 +382,7 @@ def write_qgz(path: str | os.PathLike[str], gpkg: str | os.PathLike[str], *, tit
     ET.SubElement(paths, "Absolute", {"type": "bool"}).text = "false"
     ET.indent(root, space=" ")
     xml = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
-    with atomic_output(target, suffix=".qgz") as tmp:
+    with output_file(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             info = zipfile.ZipInfo(target.with_suffix(".qgs").name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gzcharge._util import atomic_output
 from gzcharge.errors import ExportError
+from gzcharge.export.outputs import output_file, pending_path
 from gzcharge.export.styles import LayerStyle, style_for_layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -313,7 +313,7 @@ def render_map(
                 framealpha=0.85,
             )
         target = Path(png_path)
-        with atomic_output(target, suffix=".png") as tmp:
+        with output_file(target) as tmp:
             fig.savefig(tmp, format="png", bbox_inches="tight")
     finally:
         plt.close(fig)
@@ -548,7 +548,7 @@ def write_report(
     if png is not None:
         rel = os.path.relpath(png, md_path.parent)
         md += [f"![{title}]({Path(rel).as_posix()})", ""]
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        data = base64.b64encode(pending_path(png).read_bytes()).decode("ascii")
         body.append(
             f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"></figure>'
         )
@@ -568,9 +568,9 @@ def write_report(
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
-    with atomic_output(md_path, suffix=".md") as tmp:
+    with output_file(md_path) as tmp:
         tmp.write_text("\n".join(md), encoding="utf-8")
-    with atomic_output(html_path, suffix=".html") as tmp:
+    with output_file(html_path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     out["md"], out["html"] = md_path, html_path
     return out

@@ -265,8 +265,8 @@ class LayerStyle:
         ]
         codes = np.full(n, -1, dtype=int)
         if self.kind == "categorized":
-            texts = [
-                frame[f].map(lambda v: OTHER if pd.isna(v) else value_key(v)).astype(object)
+            texts = [  # fresh Series: the frame's attrs (e.g. DataFrames) would break pd.concat
+                pd.Series(frame[f].map(lambda v: OTHER if pd.isna(v) else value_key(v)).to_numpy(dtype=object))
                 for f in self.fields
             ]
             keys = texts[0] if len(texts) == 1 else pd.concat(texts, axis=1).agg("|".join, axis=1)
@@ -637,10 +637,13 @@ DEFAULT_STYLES: dict[str, LayerStyle] = {
         [(True, "已覆盖", "#1a9641", 1.4), (False, "未覆盖", "#d7191c", 1.8)],
         base=Symbol("#000000", 1.4, outline_color="#ffffff"),
     ),
+    # estimated township points (no --townships file) are a class of their own: they are not real seats
     "townships": categorized_style(
         "point",
-        "covered",
-        [(True, "已覆盖", "#1a9641", 2.2), (False, "未覆盖", "#d7191c", 2.8)],
+        ("estimated", "covered"),
+        [((False, True), "已覆盖", "#1a9641", 2.2), ((False, False), "未覆盖", "#d7191c", 2.8),
+         ((True, True), "估计乡镇点·已覆盖", "#a6dba0", 1.8, "circle"),
+         ((True, False), "估计乡镇点·未覆盖", "#f4a582", 2.0, "circle")],
         label_field="name",
         base=Symbol("#000000", 2.2, shape="triangle"),
     ),

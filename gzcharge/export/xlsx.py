@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gzcharge._util import atomic_output
 from gzcharge.errors import ExportError
+from gzcharge.export.outputs import output_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -91,6 +91,6 @@ def write_xlsx(path: str | os.PathLike[str], tables: Sequence[tuple[Any, pd.Data
             width = max([len(str(col))] + [len(str(v)) for v in sheet[col].tolist()[:200]])
             ws.column_dimensions[letter].width = min(max(8, width * (2 if lang == "zh" else 1.1) + 2), 60)
         ws.freeze_panes = "A2"
-    with atomic_output(target, suffix=".xlsx") as tmp:
+    with output_file(target) as tmp:
         wb.save(tmp)
     return target

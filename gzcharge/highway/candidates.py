@@ -101,7 +101,7 @@ def _as_bool(v: Any, where: str) -> bool:
     raise DataError(f"{where}: 'existing' must be true/false (or 1/0, yes/no), got {v!r}")
 
 
-def read_sites_csv(path: str | Path) -> gpd.GeoDataFrame:
+def read_sites_csv(path: str | Path, *, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Read a service-area CSV ``name, lon, lat[, existing]`` (WGS-84) into points.
 
     Raises
@@ -110,27 +110,17 @@ def read_sites_csv(path: str | Path) -> gpd.GeoDataFrame:
         Missing file/columns, non-numeric or out-of-range coordinates, bad ``existing`` values.
     """
     import geopandas as gpd
-    import pandas as pd
+
+    from gzcharge.sources.files import points_from_table, read_table
 
     p = Path(path)
     if not p.exists():
         raise DataError(f"service-area file {p} does not exist; give a CSV with columns name, lon, lat[, existing]")
-    try:
-        df = pd.read_csv(p, encoding="utf-8-sig")
-    except Exception as exc:
-        raise DataError(f"cannot read service-area CSV {p}: {exc}") from exc
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    missing = [c for c in ("name", "lon", "lat") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)} (need name, lon, lat)")
-    lon = pd.to_numeric(df["lon"], errors="coerce")
-    lat = pd.to_numeric(df["lat"], errors="coerce")
-    bad = df.index[lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 90)]
-    if len(bad):
-        rows = ", ".join(str(i + 2) for i in bad[:10])
-        raise DataError(f"{p}: lon/lat missing or out of range on line(s) {rows}; give WGS-84 degrees")
+    df = read_table(p, "service-area file", ("name", "lon", "lat", "existing"), required=("name", "lon", "lat"))
+    pts = points_from_table(df, "service-area file", crs)
+    lon, lat = pts.x, pts.y
     existing = (
-        [_as_bool(v, f"{p} line {i + 2}") for i, v in enumerate(df["existing"].fillna(""))]
+        [_as_bool(v, f"{p} line {i + 2}") if str(v).strip() else False for i, v in enumerate(df["existing"])]
         if "existing" in df.columns
         else [False] * len(df)
     )

@@ -52,9 +52,11 @@ Sizing (stated assumptions)
   (first open site from the origin, then the last one before the range would be exceeded);
   every stop is one session. Round trips per day are half the pair's daily EV flow (the flow
   counts both directions).
-* Peak-hour arrivals ``λ = sessions/day × peak_hour_factor``; service rate per plug
+* Design-hour arrivals ``λ = sessions/day × holiday_peak_factor × peak_hour_factor`` (the peak
+  hour of a holiday peak day); service rate per plug
   ``μ = 60 / session_min`` per hour; Poisson arrivals, exponential service (M/M/c).
-* Plugs: the smallest ``c ≥ min_plugs`` with ``c·μ > λ`` and Erlang-C mean wait
+* Plugs: the smallest ``c ≥ min_plugs`` (at a service area ``c ≥ ⌈charging_space_share ×
+  service_area_car_spaces⌉``, the 2022 action plan's 10 % of small-car spaces) with ``c·μ > λ`` and Erlang-C mean wait
   ``W_q = C(c, λ/μ) / (c·μ − λ) ≤ wait_target_min``. Power = plugs × ``plug_kw``.
 """
 
@@ -730,8 +732,11 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     for n in sorted(open_nodes):
         sid = node_site.get(n, f"node-{n}")
         row = cands.sites.loc[sid] if sid in cands.sites.index else None
-        lam = sessions.get(n, 0.0) * params.peak_hour_factor
-        plugs, wq = erlang_c_plugs(lam, params.session_min, params.wait_target_min, params.min_plugs)
+        lam = sessions.get(n, 0.0) * params.holiday_peak_factor * params.peak_hour_factor
+        fewest = params.min_plugs
+        if row is not None and row["kind"] == "service_area":  # 2022 action plan: >= 10 % of small-car spaces
+            fewest = max(fewest, math.ceil(params.charging_space_share * params.service_area_car_spaces - 1e-9))
+        plugs, wq = erlang_c_plugs(lam, params.session_min, params.wait_target_min, fewest)
         seg, km = posts.get(n, (-1, float("nan")))
         status = "existing" if (row is not None and row["existing"]) else ("synthetic" if (row is not None and row["synthetic"]) else "new")
         st_rows.append(
@@ -897,6 +902,7 @@ def prepare_highway(
 
     poly = getattr(region, "boundary", None)
     cg = None
+    gateways = None
     if expressways is not None:
         if isinstance(expressways, (str, Path)):
             cg = corridors_from_file(expressways, endpoint_snap_m=params.endpoint_snap_m, carriageway_merge_m=0.0,
@@ -907,7 +913,7 @@ def prepare_highway(
     else:
         lines = None
         if network is not None:
-            lines = corridor_lines_from_osmnx(network.graph)
+            lines = corridor_lines_from_osmnx(network.expressway_graph())
             lines = lines.set_crs(network.crs, allow_override=True)
         elif osm_file is not None:
             from gzcharge.network import build_network
@@ -915,13 +921,23 @@ def prepare_highway(
             if poly is None:
                 raise DataError("an OSM file needs a region (--prefecture or --boundary) to clip it to")
             network = build_network(poly, crs=getattr(region, "metric_crs", None), osm_file=str(osm_file))
-            lines = corridor_lines_from_osmnx(network.graph).set_crs(network.crs, allow_override=True)
-        if lines is None or len(lines) == 0:
+            lines = corridor_lines_from_osmnx(network.expressway_graph()).set_crs(network.crs, allow_override=True)
+        if (lines is None or len(lines) == 0) and params.road_skeleton == "auto" and poly is not None:
+            # offline default: the built-in OSM trunk-road skeleton (scgraph_data, ODbL)
+            from gzcharge.highway.skeleton import skeleton_corridors
+
+            cg, gateways = skeleton_corridors(region, params)
+            if cg is None:
+                return skipped()
+        elif lines is None or len(lines) == 0:
             return skipped()
-        cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m, interchange_merge_m=params.interchange_merge_m,
-                             carriageway_merge_m=params.carriageway_merge_m, source=str(osm_file or "road network"))
+        else:
+            cg = build_corridors(lines, endpoint_snap_m=params.endpoint_snap_m,
+                                 interchange_merge_m=params.interchange_merge_m,
+                                 carriageway_merge_m=params.carriageway_merge_m, source=str(osm_file or "road network"))
     if cg.graph.number_of_edges() == 0:
         return skipped()
+    on_skeleton = gateways is not None
 
     # service areas: user file/points, else the OSM file the corridors came from
     src_file = osm_file
@@ -938,9 +954,19 @@ def prepare_highway(
     pts = settlements
     if pts is None and region is not None:
         pts = county_seat_points(region)
-    cands = build_candidates(cg, params, service_areas=sa, existing=ex, settlements=pts)
+    cand_params = params
+    notes: list[str] = []
+    if on_skeleton:
+        from gzcharge.sources.builtin import TRUNK_ROADS_LABEL
+
+        cand_params = params.model_copy(update={"candidate_snap_m": params.skeleton_snap_m})
+        sa = merge_site_pairs(sa, params.service_area_pair_m, cg.crs)
+        notes.append(f"{TRUNK_ROADS_LABEL}: {cg.length_km:,.0f} km of expressways and national/provincial trunk "
+                     f"roads (no road class in the data), {len(gateways)} province-border gateway(s) with "
+                     f"{params.gateway_daily_vehicles:,.0f} vehicles/day of through traffic each (assumption)")
+    cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts)
     od = read_od_csv(od_file) if od_file is not None else None
-    traffic = build_traffic(cands.corridors, params, pts, od=od)
+    traffic = build_traffic(cands.corridors, params, pts, od=od, gateways=gateways)
     short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
     n_short = 0
     if len(traffic.od):
@@ -951,10 +977,52 @@ def prepare_highway(
             logger.info("%d OD path(s) up to %g km need no highway charging (round trip on one home charge)",
                         n_short, short_km)
             traffic.od = traffic.od.loc[~short].reset_index(drop=True)
-    details = {"rejected_sites": cands.rejected, "n_short_trips": n_short,
+    details = {"rejected_sites": cands.rejected, "n_short_trips": n_short, "snap_m": cand_params.candidate_snap_m,
+               "road_source": cg.source, "gateways": gateways,
                "components": [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]}
-    return prepare_highway_from(cands, traffic, params, fixed_open=fixed_open, areas=getattr(region, "counties", None),
-                                details=details)
+    fixed = list(fixed_open or [])
+    sa_ids = cands.sites.index[cands.sites["kind"] == "service_area"].tolist()
+    if params.all_service_areas and sa_ids:
+        if params.stations is None and params.budget_cny is None:
+            fixed += [i for i in sa_ids if i not in fixed]
+            notes.append(f"every service area gets chargers (2022 national action plan): {len(sa_ids)} service-area "
+                         "site(s) fixed open")
+        else:
+            notes.append("highway.stations/budget_cny set: service areas are chosen by the model "
+                         "(highway.all_service_areas applies without them)")
+    return prepare_highway_from(cands, traffic, params, fixed_open=fixed or None,
+                                areas=getattr(region, "counties", None), notes=notes, details=details)
+
+
+def merge_site_pairs(sites: Any, pair_m: float, crs: Any) -> Any:
+    """One row per group of site points closer than ``pair_m`` (single linkage), at the group's mean position.
+
+    The two sides of an expressway service area are two points 50–300 m apart; on a skeleton that
+    has one line for both carriageways they are one site. The first row of a group keeps its
+    attributes (name, ``existing``: true when any member is).
+    """
+    if sites is None or len(sites) == 0 or pair_m <= 0:
+        return sites
+    import geopandas as gpd
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pm = sites.to_crs(crs)
+    xy = shapely.get_coordinates(pm.geometry.values)
+    pairs = cKDTree(xy).query_pairs(pair_m, output_type="ndarray")
+    n = len(xy)
+    _, lab = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)),
+                                  directed=False)
+    cnt = np.bincount(lab)
+    mx, my = np.bincount(lab, weights=xy[:, 0]) / cnt, np.bincount(lab, weights=xy[:, 1]) / cnt
+    first = pd.Series(np.arange(n)).groupby(lab).min().to_numpy()
+    out = pm.iloc[first].copy()
+    if "existing" in out.columns:
+        out["existing"] = pd.Series(pm["existing"].astype(bool).to_numpy()).groupby(lab).any().to_numpy()
+    out = out.set_geometry(gpd.points_from_xy(mx, my, crs=crs))
+    return out.reset_index(drop=True).to_crs(sites.crs)
 
 
 def plan_highway(params: HighwayParams, **inputs: Any) -> HighwayResult:

@@ -75,8 +75,12 @@ class HighwayTier(Tier):
         hp = ctx.scenario.highway
         from gzcharge.export.i18n import msg
 
-        text: list[Any] = [msg("highway.rules", range=hp.range_km, derate=hp.range_derate, gap=hp.max_gap_km),
-                           msg("highway.result", stations=len(hs), plugs=int(hs["plugs"].sum()) if len(hs) else 0)]
+        source = (prep.data.details or {}).get("road_source") or ""
+        text: list[Any] = [msg("highway.corridors", source=source)] if source else []
+        text += [msg("highway.rules", range=hp.range_km, derate=hp.range_derate, gap=hp.max_gap_km),
+                 msg("highway.sizing", holiday=hp.holiday_peak_factor, peak=hp.peak_hour_factor,
+                     share=hp.charging_space_share, spaces=hp.service_area_car_spaces),
+                 msg("highway.result", stations=len(hs), plugs=int(hs["plugs"].sum()) if len(hs) else 0)]
         why = _why_no_station(prep.data, res, hp) if len(hs) == 0 else None
         if why is not None:
             text.append(msg("highway.none", reason=why))
@@ -90,7 +94,7 @@ class HighwayTier(Tier):
         summary = [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()) if len(hs) else 0)]
         if len(hs) == 0:
             summary.append(("highway", str(why) if why is not None else (res.notice or "no station needed")))
-        meta = {"notice": res.notice or "", "stations": len(hs)}
+        meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
         if why is not None and not res.notice:
             notes.append(f"highway: no station planned: {why}")

@@ -14,6 +14,15 @@ Flows
   corridor shortest-path length (km) between their nodes plus both access distances. The
   ``g_ij`` are scaled so that their sum is ``gravity_daily_trips`` (vehicles/day, both
   directions). The EV flow of a pair is ``ev_share`` times its vehicle flow.
+* **Through traffic at the province border** (``gateways``: points where the roads cross
+  the border, :mod:`gzcharge.highway.skeleton`): each gateway ``g`` carries
+  ``F = gateway_daily_vehicles`` vehicles/day (both directions) on top of the gravity total.
+  The share ``s = gateway_through_share`` crosses the province to another gateway: gateway
+  ``g`` sends ``T_gh = s · F · F_h / Σ F_h'`` over the gateways ``h`` whose trip from ``g``
+  exceeds the short-trip length (a transit driver picks the exit by destination, not by
+  distance), and the pair gets ``(T_gh + T_hg) / 2``. The rest ``(1 − s) · F`` goes to the
+  county seats by the gravity rule ``w_j / d_gj^beta`` (normalised over the seats reachable
+  from ``g``). Gateways take no part in the seat-to-seat gravity model.
 * **User OD CSV** ``origin, destination, flow`` (vehicles/day, symmetric pairs added
   together; origin/destination match the points' ``settlement_id`` or ``name``), multiplied by
   ``daily_trips_scale``. Unknown origins/destinations raise :class:`DataError` naming them.
@@ -169,18 +178,14 @@ def read_od_csv(path: str | Path) -> pd.DataFrame:
     """Read a user OD CSV with columns ``origin, destination, flow`` (vehicles/day)."""
     import pandas as pd
 
+    from gzcharge.sources.files import numeric_column, read_table
+
     p = Path(path)
     if not p.exists():
         raise DataError(f"OD file {p} does not exist; give a CSV with columns origin, destination, flow")
-    df = pd.read_csv(p, encoding="utf-8-sig", dtype={"origin": str, "destination": str})
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    missing = [c for c in ("origin", "destination", "flow") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: missing column(s) {', '.join(missing)}; need origin, destination, flow")
-    flow = pd.to_numeric(df["flow"], errors="coerce")
-    bad = df.index[flow.isna() | (flow < 0)]
-    if len(bad):
-        raise DataError(f"{p}: flow missing, non-numeric or negative on line(s) {', '.join(str(i + 2) for i in bad[:10])}")
+    df = read_table(p, "OD file", ("origin", "destination", "flow"), required=("origin", "destination", "flow"))
+    flow = numeric_column(df, "flow", "OD file", minimum=0.0, allow_missing=False,
+                          fix="give vehicles/day (>= 0) on every line")
     return pd.DataFrame({"origin": df["origin"].astype(str).str.strip(),
                          "destination": df["destination"].astype(str).str.strip(), "flow": flow})
 
@@ -193,6 +198,7 @@ def build_traffic(
     od: pd.DataFrame | None = None,
     id_col: str = "settlement_id",
     weight_col: str = "population",
+    gateways: gpd.GeoDataFrame | None = None,
 ) -> Traffic:
     """OD flows and paths on the corridor graph (modifies ``cg`` only when it has no interchanges).
 
@@ -208,6 +214,10 @@ def build_traffic(
         traffic (the gap rule alone decides).
     od
         User OD table (``origin``, ``destination``, ``flow``); replaces the gravity model.
+    gateways
+        Province-border gateways (``settlement_id``, ``name``, points): OD points of through
+        traffic (see the module docstring). With a user OD table they are only points the table
+        may name.
     """
     import pandas as pd
 
@@ -224,6 +234,14 @@ def build_traffic(
     else:
         w = np.ones(len(points))
     import shapely
+
+    n_seats = len(ids)
+    if gateways is not None and len(gateways):
+        gids = gateways["settlement_id"].astype(str).tolist()
+        ids, names, w = ids + gids, names + gateways["name"].astype(str).tolist(), np.r_[w, np.zeros(len(gids))]
+        points = pd.concat([points[["geometry"]].to_crs(4326), gateways[["geometry"]].to_crs(4326)],
+                           ignore_index=True).set_crs(4326, allow_override=True)
+    is_gw = np.arange(len(ids)) >= n_seats
 
     nodes, acc = attach_points(cg, points, max_access_km=params.seat_access_max_km)
     pxy = shapely.get_coordinates(points.to_crs(cg.crs).geometry.values)
@@ -275,6 +293,8 @@ def build_traffic(
         if total_trips is None:
             total_trips = params.gravity_trips_per_1000_pop * float(aw.sum()) / 1000.0
         pairs = [(a, b, g / tot * total_trips) for a, b, g in raw] if tot > 0 else []
+        if is_gw.any():
+            pairs += _gateway_pairs(pts, is_gw, dist, params)
 
     rows = []
     access: dict = {}
@@ -298,6 +318,33 @@ def build_traffic(
                          "share": share})
     df = pd.DataFrame(rows, columns=cols)
     return Traffic(df, pts, unattached, access)
+
+
+def _gateway_pairs(pts: pd.DataFrame, is_gw: np.ndarray, dist: dict, params: HighwayParams) -> list[tuple]:
+    """Through-traffic pairs of the province-border gateways (module docstring, "Through traffic")."""
+    F, s, beta = params.gateway_daily_vehicles, params.gateway_through_share, params.gravity_beta
+    short = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
+    att = pts["node"].notna().to_numpy()
+    gw = [i for i in np.flatnonzero(is_gw & att)]
+    seats = [j for j in np.flatnonzero(~is_gw & att) if pts["weight"].iat[j] > 0]
+    ids, node, acc, w = pts.index.tolist(), pts["node"].tolist(), pts["access_km"].to_numpy(float), pts["weight"].to_numpy(float)
+
+    def trip(i: int, j: int) -> float | None:
+        if node[i] == node[j] or node[j] not in dist[node[i]]:
+            return None
+        return dist[node[i]][node[j]] + acc[i] + acc[j]
+
+    out: dict[tuple[str, str], float] = {}
+    for g in gw:
+        raw = [(j, w[j] / d ** beta) for j in seats if (d := trip(g, j)) is not None and d > 0]
+        tot = sum(v for _, v in raw)
+        for j, v in raw:
+            out[(ids[g], ids[j])] = (1.0 - s) * F * v / tot
+        far = [h for h in gw if h != g and (d := trip(g, h)) is not None and d > short]
+        for h in far:  # T_gh = s F / |far| (equal F_h); the pair gets the mean of both directions
+            key = tuple(sorted((ids[g], ids[h])))
+            out[key] = out.get(key, 0.0) + s * F / len(far) / 2.0
+    return [(a, b, f) for (a, b), f in sorted(out.items()) if f > 0]
 
 
 def _path_km(G: nx.Graph, path: list) -> float:

@@ -175,6 +175,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"scenario file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text TOML file (byte {exc.start} is not UTF-8); "
+                          "give a scenario .toml such as gzcharge/models/default.toml") from None
     except OSError as exc:
         raise ConfigError(f"cannot read scenario file {path}: {exc}") from None
 

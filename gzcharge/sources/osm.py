@@ -7,7 +7,10 @@ Two ways in, one result:
   pass (highway objects only, with node locations); the drivable ways that touch the buffered
   region and exactly the nodes they reference are written to a highway-only,
   reference-complete OSM XML file in a temporary folder, which :func:`osmnx.graph_from_xml`
-  turns into a graph.
+  turns into a graph. This route costs ~5.5 KB and ~0.5 ms per raw OSM node; the road
+  network of a plan (:func:`gzcharge.network.build_network`) reads files through
+  :mod:`gzcharge.sources.pbf` instead (arrays, cached, same graph), and
+  :func:`graph_from_file` stays the osmnx reference for small files.
 * **Online** through osmnx and the Overpass API (:func:`graph_from_overpass`,
   :func:`pois_from_overpass`), with a cache folder, a configurable endpoint and a hard
   timeout. All osmnx settings are applied in one place, :func:`osmnx_settings`, for the
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gzcharge.errors import DataError, NetworkError
+from gzcharge.errors import ConfigError, DataError, NetworkError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -537,6 +540,95 @@ def graph_from_file(
 
 
 # ---------------------------------------------------------------------------- Overpass
+#: longest accepted --timeout (a day); HTTP and Overpass timeouts above this are typos
+MAX_TIMEOUT_S = 86_400.0
+
+
+def check_timeout(timeout_s: Any) -> float:
+    """Return ``timeout_s`` as seconds when it is a usable network timeout.
+
+    Raises
+    ------
+    ConfigError
+        Not a number, not finite, ``<= 0`` or longer than :data:`MAX_TIMEOUT_S`.
+    """
+    try:
+        t = float(timeout_s)
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (math.isfinite(t) and 0 < t <= MAX_TIMEOUT_S):
+        raise ConfigError(f"--timeout {timeout_s!r}: the network deadline must be in (0, {MAX_TIMEOUT_S:g}] s, "
+                          f"e.g. --timeout {DEFAULT_TIMEOUT_S:g}")
+    return t
+
+
+class _DeadlinePassed(BaseException):
+    """Raised by the SIGALRM handler of :func:`_deadline` (a BaseException: no library swallows it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """A total deadline for a block of network calls: connect, headers and body together.
+
+    requests' timeout applies to each socket read, so a server that sends one byte a second
+    never trips it. On the main thread a ``SIGALRM`` interval timer interrupts the block after
+    ``seconds`` (raising :class:`_DeadlinePassed`); elsewhere only the per-read timeout holds.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise _DeadlinePassed()
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextlib.contextmanager
+def _overpass_call(url: str, timeout_s: float) -> Iterator[None]:
+    """Run an osmnx download under the total deadline; class every failure as a NetworkError.
+
+    Garbage answers (not JSON, or JSON that is not an Overpass result) are network errors,
+    not data errors: the region is fine, the server is not.
+    """
+    import osmnx as ox
+    import requests
+
+    try:
+        with _deadline(timeout_s):
+            yield
+    except _DeadlinePassed:
+        raise NetworkError(
+            f"Overpass API at {url} did not finish within the {timeout_s:g} s deadline (--timeout); "
+            "try a longer --timeout or another --endpoint, or work offline with --osm-file FILE"
+        ) from None
+    except (NetworkError, DataError, ConfigError):
+        raise
+    except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
+        raise _overpass_error(e, url, timeout_s) from e
+    except ox._errors.InsufficientResponseError as e:
+        if isinstance(e.__cause__, ValueError):  # osmnx wraps a JSON decode failure of a 200 answer
+            raise NetworkError(
+                f"Overpass API at {url} answered something that is not an Overpass JSON result; "
+                "check --endpoint (it must be the .../api base URL of an Overpass server) or use --osm-file"
+            ) from None
+        raise
+    except (KeyError, TypeError, AttributeError) as e:
+        raise NetworkError(
+            f"Overpass API at {url} answered JSON that is not an Overpass result ({type(e).__name__}: {e}); "
+            "check --endpoint or use --osm-file"
+        ) from None
+
+
 def _overpass_error(e: Exception, endpoint: str, timeout_s: float) -> NetworkError:
     detail = str(e)
     if "Errno" in detail:  # requests' nested message: keep the OS reason only
@@ -584,25 +676,22 @@ def graph_from_overpass(
         The answer has no drivable road inside the region.
     """
     import osmnx as ox
-    import requests
 
+    timeout_s = check_timeout(timeout_s)
     polygon = _check_polygon(polygon)
     poly_buff = buffer_polygon(polygon, buffer_m)
     url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
     with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
         try:
             # unsimplified and truncated to poly_buff; simplified below exactly as the file path
-            G_raw = ox.graph_from_polygon(
-                poly_buff,
-                custom_filter=overpass_drive_filter(),
-                retain_all=True,
-                simplify=False,
-                truncate_by_edge=False,
-            )
-        except NetworkError:
-            raise
-        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
-            raise _overpass_error(e, url, timeout_s) from e
+            with _overpass_call(url, timeout_s):
+                G_raw = ox.graph_from_polygon(
+                    poly_buff,
+                    custom_filter=overpass_drive_filter(),
+                    retain_all=True,
+                    simplify=False,
+                    truncate_by_edge=False,
+                )
         except ox._errors.InsufficientResponseError as e:
             raise DataError(
                 f"Overpass at {url} returned no drivable roads for region {_fmt_bounds(polygon.bounds)}; "
@@ -694,7 +783,9 @@ def pois_from_file(
     keys = list(spec)
     copy_keys = list(dict.fromkeys([*keys, *POI_EXTRA_TAGS]))
     records: list[dict[str, Any]] = []
-    fp = osmium.FileProcessor(str(p)).with_areas()
+    # only objects with a queried key reach Python (untagged nodes stay in libosmium)
+    key_filter = osmium.filter.KeyFilter(*keys)
+    fp = osmium.FileProcessor(str(p)).with_areas(key_filter).with_filter(osmium.filter.KeyFilter(*keys))
     try:
         for obj in fp:
             if obj.is_area():
@@ -749,16 +840,13 @@ def _features_from_overpass(
         Overpass unreachable or failing; the message names ``--osm-file``.
     """
     import osmnx as ox
-    import requests
 
+    timeout_s = check_timeout(timeout_s)
     url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
     with osmnx_settings(endpoint=url, timeout_s=timeout_s, cache_dir=cache_dir, use_cache=use_cache):
         try:
-            return ox.features_from_polygon(polygon, dict(spec))
-        except NetworkError:
-            raise
-        except (requests.exceptions.RequestException, ox._errors.ResponseStatusCodeError) as e:
-            raise _overpass_error(e, url, timeout_s) from e
+            with _overpass_call(url, timeout_s):
+                return ox.features_from_polygon(polygon, dict(spec))
         except ox._errors.InsufficientResponseError:
             return None
 

@@ -76,7 +76,7 @@ class PlanContext:
     distance_network: Any = None
     pois: Any = None
     builtup: Any = None
-    year: int = 2025
+    year: int = 2030
     notices: list[str] = field(default_factory=list)
     progress: ProgressCallback | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -152,6 +152,9 @@ class TierResult:
         The tier's own result object (e.g. :class:`~gzcharge.tiers.public.PublicResult`).
     skipped
         Why the tier did not run (None when it ran).
+    unmet
+        Hard rules of the tier the plan misses (one sentence each, naming the county/site): the
+        plan's headline whenever it is not empty, whatever the solver status.
     """
 
     tier: str
@@ -167,6 +170,7 @@ class TierResult:
     notes: list[str] = field(default_factory=list)
     raw: Any = None
     skipped: str | None = None
+    unmet: list[str] = field(default_factory=list)
 
     @classmethod
     def skipped_result(cls, tier: str, title: str, reason: str) -> TierResult:
@@ -227,6 +231,11 @@ class Tier:
         """:meth:`prepare` with its time recorded."""
         t0 = time.perf_counter()
         prep = self.prepare(ctx)
+        rules = ctx.memo("site_rules", ctx.inputs.site_rules) if ctx.inputs is not None else None
+        if rules is not None and not prep.skipped:  # the planner's required/forbidden sites and zones
+            from gzcharge.candidates import apply_site_rules
+
+            prep.notes += apply_site_rules(rules, self.name, prep)
         prep.seconds = time.perf_counter() - t0
         return prep
 

@@ -118,10 +118,9 @@ def read_hydrogen_sources(path_or_frame: str | Path | pd.DataFrame, region: Regi
         p = Path(path_or_frame)
         if not p.exists():
             raise DataError(f"hydrogen source file {p} does not exist; give a CSV with name, lon, lat, kind")
-        try:
-            df = pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise DataError(f"hydrogen source file {p}: cannot read as CSV ({exc})") from None
+        from gzcharge.sources.files import read_table
+
+        df = read_table(p, "hydrogen source file", ("name", "lon", "lat", "kind"), required=("name", "lon", "lat"))
         src, line0 = str(p), 2
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("name", "lon", "lat") if c not in df.columns]

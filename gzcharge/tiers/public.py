@@ -191,6 +191,10 @@ class PublicPrepared:
         Bool per demand point: a township seat.
     counties_idx, county_evs, min_sites_req
         County adcodes (positions of the block's areas), EVs per county, stations required per county.
+    own_town
+        Per candidate site, the demand row of the township it belongs to under the own-charger
+        rule (``public.township_own_charger``: its nearest real township seat within reach), -1
+        for none; ``None`` when the rule is off.
     unmet, notes, timings
         Targets that cannot be met whatever is chosen; notes; seconds per stage.
     """
@@ -206,6 +210,7 @@ class PublicPrepared:
     counties_idx: pd.Index
     county_evs: np.ndarray
     min_sites_req: np.ndarray
+    own_town: np.ndarray | None = None
     unmet: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -243,6 +248,7 @@ def prepare_public(
     existing_stations: Any = None,
     builtup: gpd.GeoDataFrame | None = None,
     progress: ProgressCallback | None = None,
+    user_sites: Any = None,
 ) -> PublicPrepared:
     """Demand, candidates, cost matrix and the model block of the public tier, without solving.
 
@@ -269,7 +275,8 @@ def prepare_public(
     if builtup is not None and demand.attrs.get("urban_note"):
         notes.append(demand.attrs["urban_note"])
     t = stage("demand", t)
-    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations)
+    cands = public_candidates(region, scenario, demand=demand, pois=pois, existing_stations=existing_stations,
+                              user_sites=user_sites)
     t = stage("candidates", t)
     cutoff = 2.0 * float(demand["radius_m"].max())
     cm = _cost_matrix(demand, cands, region, scenario, network, cutoff, progress)
@@ -285,7 +292,15 @@ def prepare_public(
         raise DataError(f"demand points in unknown counties: {preview_ids(demand['demand_id'][group < 0])}")
     weight = demand["weight_evs"].to_numpy(float)
     is_town = (demand["tier"] == "township").to_numpy()
-    must = is_town & p.township_full_coverage
+    estimated = is_town & (demand["source"].astype(str).to_numpy() == "estimated")
+    # estimated township points are not real seats: they count as demand, never as hard targets
+    must = is_town & ~estimated & p.township_full_coverage
+    own_town = None
+    if p.township_own_charger and (is_town & ~estimated).any():
+        cover, own_town = own_township_cover(cm.values, radius, is_town & ~estimated)
+    if estimated.any() and p.township_full_coverage:
+        notes.append(f"{int(estimated.sum())} estimated township points are soft targets (covered where the plan "
+                     "reaches them, never a reason for infeasibility); pass --townships FILE for real seats")
     county_evs = demand.attrs["county_evs"].reindex(counties_idx).fillna(0.0).to_numpy()
     min_sites_req = np.ceil(county_evs / p.evs_per_station - 1e-9).astype(int)
     # the "one station per N EVs" count only counts sites that reach demand of their own county: a
@@ -331,9 +346,11 @@ def prepare_public(
             raise ConfigError(f"public.max_stations={p.max_stations} is below the {int(existing.sum())} existing "
                               "stations (they are kept); raise public.max_stations")
     plugs_have = cands["plugs"].to_numpy(float) if "plugs" in cands else np.full(len(cands), np.nan)
-    if (existing & ~np.isfinite(plugs_have)).any():
-        notes.append(f"{int((existing & ~np.isfinite(plugs_have)).sum())} existing station(s) without a plug count "
-                     f"are taken to have min_plugs = {p.min_plugs} plugs")
+    unknown = existing & ~np.isfinite(plugs_have)
+    if unknown.any():
+        plugs_have = np.where(unknown, float(max(p.existing_plugs_unknown, p.min_plugs)), plugs_have)
+        notes.append(f"{int(unknown.sum())} existing station(s) without a plug count are taken to have "
+                     f"{max(p.existing_plugs_unknown, p.min_plugs)} plugs (public.existing_plugs_unknown, an assumption)")
     hard_rules = p.mode == "min_cost"
     block = CoverageBlock(
         name="public", site_ids=pd.Index(cands["site_id"]), site_cost=site_cost, cover=cover, weight=weight,
@@ -351,7 +368,7 @@ def prepare_public(
                           "lon": lonlat.x.to_numpy(), "lat": lonlat.y.to_numpy()})
     return PublicPrepared(region=region, demand=demand, candidates=cands, cost=cm, radius=radius, block=block,
                           sites=sites, is_town=is_town, counties_idx=counties_idx, county_evs=county_evs,
-                          min_sites_req=min_sites_req, unmet=unmet, notes=notes, timings=timings)
+                          min_sites_req=min_sites_req, own_town=own_town, unmet=unmet, notes=notes, timings=timings)
 
 
 def public_model_data(region: Region, scenario: Scenario, *, network: Any = None, pois: gpd.GeoDataFrame | None = None,
@@ -571,8 +588,15 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     pos, dist = _nearest_open(prep.cost.values, x)
     station_ids = cands["site_id"].to_numpy()
     covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
+    own = None
+    if prep.own_town is not None:  # own-charger rule: a township counts as covered by a site of its own
+        own = np.zeros(len(demand), dtype=bool)
+        own[prep.own_town[x & (prep.own_town >= 0)]] = True
+        covered = covered & (own | ~(prep.is_town & (demand["source"].astype(str).to_numpy() != "estimated")))
     _check_sizing(prep, sz, covered, p)
     dem = demand.copy()
+    if own is not None:
+        dem["own_charger"] = own
     dem["covered"] = covered
     dem["distance_m"] = dist
     dem["station_id"] = np.where(pos >= 0, station_ids[np.maximum(pos, 0)], None)
@@ -622,16 +646,20 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
                                          prep.min_sites_req, p)
     tcols = ["demand_id", "settlement_id", "name", "county_adcode", "weight_evs", "covered", "station_id", "distance_m",
              "source", "geometry"]
+    if "own_charger" in dem:
+        tcols.insert(tcols.index("covered") + 1, "own_charger")
     if multi:
         tcols.insert(-1, "covered_year")
     towns = dem[dem["tier"] == "township"][tcols].copy()
+    towns.insert(tcols.index("source") + 1, "estimated", (towns["source"] == "estimated").to_numpy())
     cutoff = 2.0 * float(demand["radius_m"].max())
-    towns["unmet_reason"] = np.where(
-        towns["covered"], "",
-        np.where(towns["distance_m"].notna(),
-                 "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
-                 + f"{p.township_radius_km * 1000:.0f} m",
-                 f"no station within {cutoff:.0f} m"))
+    within = towns["distance_m"].to_numpy(float) <= p.township_radius_km * 1000
+    reason = np.where(towns["distance_m"].notna(),
+                      "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
+                      + f"{p.township_radius_km * 1000:.0f} m",
+                      f"no station within {cutoff:.0f} m")
+    reason = np.where(within, "no station of its own (the stations in reach belong to other townships)", reason)
+    towns["unmet_reason"] = np.where(towns["covered"], "", reason)
     towns = towns.reset_index(drop=True)
 
     mode = p.mode
@@ -648,7 +676,7 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
         f"{p.min_plugs}; energy = EVs × {p.kwh_per_ev_day:g} kWh × {p.public_charging_share:g}")
     cm = prep.cost
     notes.append(f"distances: {cm.mode} ({'circuity ' + str(cm.meta.get('circuity')) if cm.mode == 'screening' else 'road graph'})")
-    if mode == "min_cost" and p.township_full_coverage and not towns["covered"].all():
+    if mode == "min_cost" and p.township_full_coverage and not towns.loc[towns["source"] != "estimated", "covered"].all():
         raise SolverError("public: internal check failed: a township is uncovered in a min_cost plan",
                           ) from None
     notes.extend(unmet)
@@ -660,6 +688,44 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
         stations=st, demand=dem, counties=counties, townships=towns, summary=_summary(dem, st), status=str(sol.status),
         objective=float(sol.objective), gap=gap, solver_seconds=float(sol.size.get("solve_s", sol.seconds)), mode=mode,
         unmet=unmet, timings=timings, notes=notes, candidates=cands, cost=cm, size=dict(sol.size))
+
+
+def own_township_cover(dist: sp.csr_array, radius: np.ndarray, town_rows: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    """Coverage with the own-charger rule: a township is covered only by the sites that belong to it.
+
+    A site belongs to the nearest township seat (rows ``town_rows``) within that seat's radius
+    (ties: the lower row). Township rows keep only their own sites; other rows keep every site
+    within their radius. So a station between two seats counts for one of them, never both
+    (the 2023 rural-charging policy asks for a charger in every township, 乡乡有桩).
+
+    Parameters
+    ----------
+    dist
+        Demand × site distances (CSR, metres; missing = beyond the cutoff).
+    radius
+        Per demand row, its service radius (m).
+    town_rows
+        Bool per demand row: a township seat the rule applies to.
+
+    Returns
+    -------
+    (cover, own_town)
+        Boolean CSR coverage and, per site, the township row it belongs to (-1: none).
+    """
+    v = dist.tocoo()
+    keep = v.data <= radius[v.row]
+    r, c, d = v.row[keep], v.col[keep], v.data[keep]
+    t = town_rows[r]
+    own_town = np.full(dist.shape[1], -1, dtype=np.int64)
+    if t.any():
+        order = np.lexsort((r[t], d[t], c[t]))  # by site, then distance, then row
+        cs, rs = c[t][order], r[t][order]
+        first = np.r_[True, cs[1:] != cs[:-1]]
+        own_town[cs[first]] = rs[first]
+    ok = ~t | (own_town[c] == r)
+    cover = sp.csr_array((np.ones(int(ok.sum()), dtype=bool), (r[ok], c[ok])), shape=dist.shape)
+    cover.sort_indices()
+    return cover, own_town
 
 
 def _check_sizing(prep: PublicPrepared, sz: _Sizing, covered: np.ndarray, p: Any) -> None:
@@ -769,13 +835,17 @@ def _compliance(region: Region, dem, st, counties_idx: pd.Index, county_evs: np.
         row["stations_existing"] = int((s["status"] == "existing").sum())
         row["stations_required"] = int(min_sites_req[k])
         row["plugs"] = int(s["plugs"].sum())
+        row["plugs_added"] = int(s["plugs_added"].sum())
+        row["plugs_existing"] = row["plugs"] - row["plugs_added"]
         row["kw"] = float(s["kw"].sum())
+        row["evs_per_plug"] = county_evs[k] / row["plugs"] if row["plugs"] > 0 else np.nan
         row["plugs_per_1000_evs"] = 1000.0 * row["plugs"] / county_evs[k] if county_evs[k] > 0 else np.nan
         row["cost_cny"] = float(s["cost_cny"].sum())
         text = []
-        miss = d[(d["tier"] == "township") & ~d["covered"]]
+        miss = d[(d["tier"] == "township") & ~d["covered"] & (d["source"] != "estimated")]
         if len(miss) and p.township_full_coverage:
-            text.append(f"townships uncovered: {len(miss)} ({preview_ids(miss['name'], 5)})")
+            what = "without a charger of their own" if p.township_own_charger else "uncovered"
+            text.append(f"townships {what}: {len(miss)} ({preview_ids(miss['name'], 5)})")
         if w > 0 and row["coverage_pct"] < 100 * p.min_county_coverage - 1e-6:
             text.append(f"coverage {row['coverage_pct']:.1f}% < {100 * p.min_county_coverage:.0f}%")
         if row["stations"] < row["stations_required"]:
@@ -814,7 +884,10 @@ _COUNTY_COLUMNS = {
     "evs": "EVs",
     "stations": "stations",
     "stations_new": "new",
+    "stations_existing": "existing",
     "plugs": "plugs",
+    "plugs_added": "plugs added",
+    "evs_per_plug": "EVs / plug",
     "city_coverage_pct": "city core %",
     "county_coverage_pct": "county seat %",
     "township_coverage_pct": "township %",
@@ -835,8 +908,15 @@ class PublicTier(Tier):
     uses_settlements = True
 
     def prepare(self, ctx: PlanContext) -> Prepared:
+        from gzcharge.candidates import read_existing_stations
+
+        inp = ctx.inputs
+        rules = ctx.memo("site_rules", inp.site_rules)
+        existing = read_existing_stations(inp.existing_stations, crs=inp.existing_crs or inp.crs) \
+            if inp.existing_stations else None
         prep = prepare_public(ctx.region, ctx.scenario, network=ctx.distance_network, pois=ctx.pois,
-                              existing_stations=ctx.inputs.existing_stations, builtup=ctx.builtup)
+                              existing_stations=existing, builtup=ctx.builtup,
+                              user_sites=rules.for_tier("public") if rules is not None else None)
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=prep, notes=list(prep.notes))
 
     def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
@@ -847,8 +927,11 @@ class PublicTier(Tier):
     def assess(self, ctx: PlanContext, prep: Prepared, sol: Any) -> TierResult:
         res = assess_public(prep.data, sol, ctx.scenario)
         st = res.stations
+        evs = float(res.counties["evs"].sum()) if len(res.counties) else 0.0
+        plugs = int(st["plugs"].sum())
         summary = [("public stations", f"{len(st)} ({int((st['status'] == 'new').sum())} new)"),
-                   ("public plugs", int(st["plugs"].sum())),
+                   ("public plugs", f"{plugs} ({int(st['plugs_added'].sum())} added)"),
+                   ("EVs per public plug", f"{evs / plugs:.1f} (China end 2025: 9.3)" if plugs else "–"),
                    ("public cost (CNY)", f"{float(st['cost_cny'].sum()):,.0f}"),
                    ("public solver", f"{res.mode}: {res.status}, gap {res.gap:.3%}")]
         meta = {"mode": res.mode, "unmet": " | ".join(res.unmet)}
@@ -856,7 +939,59 @@ class PublicTier(Tier):
                           gap=res.gap, seconds=res.solver_seconds,
                           layers={"counties": res.counties, "townships": res.townships, "demand_points": res.demand,
                                   "public_stations": st},
-                          summary=summary, sections=_sections(ctx, res), metadata=meta, notes=list(res.notes), raw=res)
+                          summary=summary, sections=_sections(ctx, res), metadata=meta, notes=list(res.notes), raw=res,
+                          unmet=list(res.unmet) if res.mode == "min_cost" or res.mode == "max_cover_fallback" else [])
+
+
+def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
+    """The plan against published figures (:data:`gzcharge.facts.FACTS`): one row per indicator.
+
+    Columns ``indicator, plan, reference, source``; the plan's values count existing and new
+    stations alike (the network the region would have).
+    """
+    from gzcharge.facts import FACTS
+
+    st, tw = pub.stations, pub.townships
+    evs = float(pub.counties["evs"].sum()) if len(pub.counties) else 0.0
+    plugs = int(st["plugs"].sum()) if len(st) else 0
+    kw = float(st["kw"].sum()) if len(st) else 0.0
+    n_st = len(st)
+    n_new = int((st["status"] == "new").sum()) if len(st) else 0
+    added = int(st["plugs_added"].sum()) if len(st) else 0
+    real = tw[tw["source"] != "estimated"] if len(tw) else tw
+    own = int(real["own_charger"].sum()) if "own_charger" in real and len(real) else int(real["covered"].sum()) \
+        if len(real) else 0
+    f = FACTS
+    year = scenario.ev.year
+
+    def ratio(a: float, b: float, fmt: str = "{:,.1f}") -> str:
+        return fmt.format(a / b) if b > 0 else "–"
+
+    rows = [
+        (f"NEVs in the region, {year}", f"{evs:,.0f}",
+         f"Guizhou path: {scenario.ev.stock(year):,.0f} in {year}; target {f['gz_nev_target_2026'].value:,.0f} by 2026; "
+         f"{f['gz_nev_stock_2022'].value:,.0f} at the end of 2022",
+         f"{f['gz_nev_target_2026'].source}; {f['gz_nev_stock_2022'].source}"),
+        ("EVs per public plug (existing + new)", ratio(evs, plugs),
+         f"China {f['cn_evs_per_public_charger_2025'].value:.1f} (end 2025), "
+         f"{f['cn_evs_per_public_charger_2024'].value:.1f} (end 2024); plausible plan range 5-30",
+         f"{f['cn_evs_per_public_charger_2025'].source}; {f['cn_evs_per_public_charger_2024'].source}"),
+        ("public plugs per 1,000 EVs", ratio(1000.0 * plugs, evs),
+         f"China {1000.0 / f['cn_evs_per_public_charger_2025'].value:.0f} (end 2025)",
+         f['cn_evs_per_public_charger_2025'].source),
+        ("average kW per plug", ratio(kw, plugs), f"China {f['cn_public_kw_per_charger_2025'].value:.1f} kW (end 2025)",
+         f['cn_public_kw_per_charger_2025'].source),
+        ("EVs per public station", ratio(evs, n_st, "{:,.0f}"),
+         f"national norm ≤ {f['cn_evs_per_public_station_norm'].value:,.0f}; this scenario ≤ "
+         f"{scenario.public.evs_per_station:,.0f} per county", f['cn_evs_per_public_station_norm'].source),
+        ("townships with a charger of their own", f"{own} of {len(real)}" if len(real) else "– (no township seats given)",
+         f"Guizhou: all {f['gz_townships_with_chargers_2023'].value:,.0f} townships since 2023-09",
+         f['gz_townships_with_chargers_2023'].source),
+        ("public stations per township", ratio(n_st, len(real)) if len(real) else "–", "–", "–"),
+        ("stations: existing kept / new", f"{n_st - n_new:,} / {n_new:,}", "–", "--existing FILE"),
+        ("plugs: existing kept / added", f"{plugs - added:,} / {added:,}", "–", "--existing FILE"),
+    ]
+    return pd.DataFrame(rows, columns=["indicator", "plan", "reference", "source"])
 
 
 def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
@@ -897,19 +1032,19 @@ def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
     mode = "network" if ctx.distance_network is not None else "screening"
     sections: list[tuple[str, Any]] = []
     rules: list[Any] = [
-        msg("public.mode", mode=pub.mode, status=pub.status, gap=pub.gap, seconds=pub.solver_seconds),
+        msg("public.mode", mode=pub.mode, status=pub.status, gap=pub.gap),
         msg("public.radius", city=p.city_core_radius_km, county=p.county_seat_radius_km, township=p.township_radius_km,
             mode=msg(f"mode.{mode}"), circuity=msg("public.circuity", c=sc.distance.circuity) if mode == "screening"
             else ""),
         msg("public.targets", full=msg("yes" if p.township_full_coverage else "no"), cov=p.min_county_coverage,
             per=p.evs_per_station),
-        msg("public.ev_stock", year=sc.ev.year, cars=sc.ev.cars_per_car_household, growth=sc.ev.car_growth,
-            share=sc.ev.ev_share_of_cars),
+        msg("public.ev_stock", year=sc.ev.year, stock=sc.ev.stock(sc.ev.year)),
     ]
     if p.budget_cny is not None or p.max_stations is not None:
         rules.append(msg("public.budget", budget=f"{p.budget_cny:,.0f} CNY" if p.budget_cny is not None else "–",
                          limit=p.max_stations or "–"))
     sections.append(("Public charging (市、县、乡三级): rules", rules))
+    sections.append(("Reality check: the plan against published figures", reality_check(pub, sc)))
     sections.append(("Public charging: result by tier", pub.summary))
     cols = [c for c in _COUNTY_COLUMNS if c in pub.counties.columns]
     sections.append(("Public charging: county compliance", pd.DataFrame(pub.counties[cols])))

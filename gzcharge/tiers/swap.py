@@ -133,6 +133,11 @@ _COLUMN_ALIASES = {
 }
 
 
+#: Chinese headers of a fleet table (on top of the shared name/lon/lat aliases).
+_FLEET_HEADER_ALIASES = {"fleet_type": ("车型", "车队类型", "车辆类型"), "vehicles": ("车辆数", "车辆", "数量"),
+                         "county": ("区县", "县"), "city": ("城市", "市州"), "fleet_id": ("车队编号", "编号")}
+
+
 def read_fleet_file(path: str | Path, params: SwapParams | None = None) -> pd.DataFrame:
     """Read a fleet file (CSV or TOML) into a validated table.
 
@@ -174,11 +179,11 @@ def read_fleet_file(path: str | Path, params: SwapParams | None = None) -> pd.Da
             raise DataError(f"fleet file {p}: 'fleet' must be an array of tables ([[fleet]])")
         records = [{str(k).strip().lower(): v for k, v in r.items()} for r in rows]
         wheres = [f"fleet[{i + 1}]" for i in range(len(records))]
-    elif suffix in (".csv", ".txt"):
-        try:
-            df = pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise DataError(f"fleet file {p}: cannot read as CSV ({exc})") from None
+    elif suffix in (".csv", ".txt", ".tsv", ".xlsx"):
+        from gzcharge.sources.files import read_table
+
+        df = read_table(p, "fleet file", ("name", "lon", "lat", *_FLEET_HEADER_ALIASES),
+                        extra_aliases=_FLEET_HEADER_ALIASES)
         df.columns = [str(c).strip().lower() for c in df.columns]
         records = df.to_dict("records")
         wheres = [f"line {i + 2}" for i in range(len(records))]
@@ -251,15 +256,19 @@ def default_fleets(region: Region, params: SwapParams) -> pd.DataFrame:
     """Fleets per county from the per-type defaults (no fleet file).
 
     ``vehicles = pop_urban / 10,000 × per_10k_urban × electrified_share × swap_share`` per
-    county and fleet type (counties without a census urban population get none).
+    county and fleet type (counties without a census urban population get none; a type with
+    ``prefectures`` only in those prefectures).
     """
     c = region.counties
     urban = pd.to_numeric(c["pop_urban"], errors="coerce").fillna(0.0).to_numpy(float)
     rows = []
     county_name = dict(zip(c["adcode"].astype(str), c["name"].astype(str), strict=True))
+    codes = c["adcode"].astype(str)
     for key, f in params.fleets.items():
         veh = urban / 1e4 * f.per_10k_urban * f.electrified_share * f.swap_share
-        for code, v in zip(c["adcode"].astype(str), veh, strict=True):
+        if f.prefectures:
+            veh = np.where(codes.str[:4].add("00").isin(f.prefectures).to_numpy(), veh, 0.0)
+        for code, v in zip(codes, veh, strict=True):
             if v > 0:
                 rows.append({"fleet_id": f"{code}-{key}", "fleet_type": key, "vehicles": float(v),
                              "swaps_per_vehicle_day": f.swaps_per_vehicle_day, "swaps_day": float(v) * f.swaps_per_vehicle_day,
@@ -507,7 +516,7 @@ class SwapPrepared:
     cost: Any
     data: SwapModelData
     type_names: list[str]
-    year: int = 2025
+    year: int = 2030
 
 
 @dataclass
@@ -568,6 +577,53 @@ class SwapResult:
 
 
 # =========================================================================== prepare
+def utilisation_floor(reach_km: sp.csr_array, swaps: np.ndarray, station_type: np.ndarray, capacity: np.ndarray,
+                      floor: float) -> np.ndarray:
+    """Demand points whose fleet can fill a swap station to ``floor`` of its capacity.
+
+    A site ``j`` is viable for station type ``k`` when the swaps of the type-``k`` points within
+    reach (``reach_km[i, j]`` stored) sum to at least ``floor × capacity_k``; a point is kept when
+    some viable site of its type reaches it (points with no site in reach at all are kept for the
+    reach check to name). Dropping points lowers other sites' sums, so the
+    test repeats until nothing changes (at most one pass per point; usually two or three).
+
+    Parameters
+    ----------
+    reach_km
+        Demand × site sparse matrix; a stored entry means the site is within the point's service
+        distance.
+    swaps, station_type, capacity
+        Per demand point: swaps/day, its station type and that type's capacity (swaps/day).
+    floor
+        Utilisation floor (0-1); 0 keeps every point.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask over the demand points.
+    """
+    n = len(swaps)
+    keep = np.ones(n, dtype=bool)
+    if floor <= 0 or n == 0:
+        return keep
+    a = sp.csr_array((np.ones(reach_km.nnz), reach_km.indices, reach_km.indptr), shape=reach_km.shape)
+    need = floor * np.asarray(capacity, float)
+    types = pd.unique(np.asarray(station_type))
+    unreachable = np.diff(a.indptr) == 0  # kept: the reach check names them as data errors
+    while True:
+        new = unreachable.copy()
+        for t in types:
+            rows = (np.asarray(station_type) == t) & keep
+            if not rows.any():
+                continue
+            sums = a.T @ np.where(rows, swaps, 0.0)          # swaps of type t within reach of each site
+            viable = (sums >= need[rows][0] - 1e-9).astype(float)
+            new |= rows & ((a @ viable) > 0)
+        if (new == keep).all():
+            return keep
+        keep = new
+
+
 def prepare_swap(
     region: Region,
     params: SwapParams | None = None,
@@ -575,7 +631,7 @@ def prepare_swap(
     fleets: str | Path | pd.DataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     costs: CostMatrix | None = None,
-    year: int = 2025,
+    year: int = 2030,
 ) -> SwapPrepared:
     """Fleet demand, candidates, distances and the core block of the swap tier, without solving.
 
@@ -670,6 +726,24 @@ def prepare_swap(
     keep = v.data <= service_km[v.row] * 1000.0
     dist_km = sp.csr_array((v.data[keep] / 1000.0, (v.row[keep], v.col[keep])), shape=cm.shape)
     dist_km.sort_indices()
+
+    stype = demand["fleet_type"].map({k: f.station_type for k, f in params.fleets.items()}).to_numpy(object)
+    cap = np.array([params.station_types[t].capacity_swaps_day for t in stype], dtype=float)
+    ok = utilisation_floor(dist_km, demand["swaps_day"].to_numpy(float), stype, cap, params.min_utilisation)
+    if not ok.all():
+        low = demand.loc[~ok]
+        by = low.groupby("fleet_type")["swaps_day"].agg(["sum", "size"])
+        notes.append(
+            f"swap demand-driven: {int((~ok).sum())} fleet point(s) with {low['swaps_day'].sum():,.0f} swaps/day "
+            "stay with depot/public charging — no "
+            f"candidate site reaches {params.min_utilisation:.0%} of a station's capacity from them "
+            f"(swap.min_utilisation); by fleet: "
+            + ", ".join(f"{k} {r['sum']:,.1f}/day" for k, r in by.iterrows()))
+        demand = demand.loc[ok].reset_index(drop=True)
+        ids = pd.Index(demand["demand_id"])
+        cm = cm.subset(ids, site_ids)
+        dist_km = dist_km[np.flatnonzero(ok)]
+        dist_km.sort_indices()
 
     type_names = sorted({params.fleets[t].station_type for t in demand["fleet_type"]}) or ["car"]
     st = [params.station_types[k] for k in type_names]
@@ -1006,7 +1080,7 @@ def plan_swap(
     time_limit_s: float | None = None,
     mip_rel_gap: float | None = None,
     threads: int | None = None,
-    year: int = 2025,
+    year: int = 2030,
 ) -> SwapResult:
     """Plan battery-swap stations for a region: ``assess_swap(prep, solve_swap(prep))``.
 
@@ -1068,6 +1142,11 @@ class SwapTier(Tier):
         notes = list(prep.notes)
         if ctx.inputs.fleets is None:
             notes.append("no --fleets FILE: fleets are the documented per-capita defaults of [swap]")
+        if prep.demand.empty:
+            return Prepared(self.name, notes=notes, skipped=(
+                f"no fleet fills a swap station to the utilisation floor of {params.min_utilisation:.0%} "
+                "(swap.min_utilisation) — fleets here charge at depots or public chargers; give --fleets FILE "
+                "with depots, or lower the floor"))
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=(prep, params), notes=notes)
 
     def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
@@ -1087,7 +1166,7 @@ class SwapTier(Tier):
         from gzcharge.export.i18n import msg
 
         text: list[Any] = [
-            msg("swap.mode", mode=res.mode, status=res.status, gap=res.gap, seconds=res.seconds),
+            msg("swap.mode", mode=res.mode, status=res.status, gap=res.gap),
             msg("swap.fleets_file", file=ctx.inputs.fleets) if ctx.inputs.fleets else msg("swap.fleets_default"),
             msg("swap.result", n=n, sites=len(st), served=served, station=res.station_cost_cny,
                 packs=res.pack_cost_cny),
