@@ -34,7 +34,7 @@ def _plan_gpkg(path: Path) -> Path:
                                  "phase_year": pd.array([2023, 2025, 2025, None], dtype="Int64")},
                                 geometry=[Point(105.9, 26.2), Point(106.1, 26.2), Point(105.85, 26.15),
                                           Point(106.15, 26.25)], crs=4326)
-    towns = gpd.GeoDataFrame({"name": ["甲乡", "乙镇"], "covered": [True, False]},
+    towns = gpd.GeoDataFrame({"name": ["甲乡", "乙镇"], "covered": [True, False], "estimated": [False, False]},
                              geometry=[Point(105.95, 26.25), Point(106.05, 26.12)], crs=4326)
     roads = gpd.GeoDataFrame({"covered": [True, False]},
                              geometry=[LineString([(105.8, 26.2), (106.0, 26.21)]),

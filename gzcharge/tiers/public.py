@@ -1009,9 +1009,11 @@ def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
     for row in c.itertuples(index=False):
         items: list[Any] = []
         d = dem[dem["county_adcode"].astype(str) == str(row.adcode)]
-        miss = d[(d["tier"] == "township") & ~d["covered"].astype(bool)]
+        miss = d[(d["tier"] == "township") & ~d["covered"].astype(bool)
+                 & (d["source"] != "estimated" if "source" in d.columns else True)]
         if len(miss) and p.township_full_coverage:
-            items.append(msg("public.unmet_townships", n=len(miss), names=preview_ids(miss["name"], 5)))
+            what = msg("public.what_own" if getattr(p, "township_own_charger", False) else "public.what_uncovered")
+            items.append(msg("public.unmet_townships", what=what, n=len(miss), names=preview_ids(miss["name"], 5)))
         if row.coverage_pct == row.coverage_pct and row.coverage_pct < 100 * p.min_county_coverage - 1e-6:
             items.append(msg("public.unmet_coverage", pct=row.coverage_pct, target_pct=100 * p.min_county_coverage))
         if row.stations < row.stations_required:
