@@ -7,6 +7,8 @@ subclasses; :func:`main` turns them into one clear line on stderr and the class'
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import sys
 
@@ -642,6 +644,17 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if argv is None:  # the process's entry point: fewer garbage collections, none at exit
+        # A prefecture plan spent ~1.1 s in the cyclic GC, most of it in 5 full collections that
+        # walk every live object (imported libraries, Pyomo models); gen-0 after 10,000 instead of
+        # 700 net allocations: 0.4 s and no full one. The cost: cyclic garbage lives longer (a
+        # full collection after ~1 M container allocations instead of ~70 k); acyclic objects,
+        # numpy arrays and frames included, are still freed at once by reference counting.
+        gc.set_threshold(10_000, *gc.get_threshold()[1:])
+        # The interpreter's last collections visit every object left (~0.7 s after a prefecture
+        # plan); frozen ones are left to the OS. atexit runs this after the handlers registered
+        # later (LIFO), and the outputs are closed by then.
+        atexit.register(gc.freeze)
     forget_committed()
     old_handlers = _install_signal_handlers()
     caught: list = []

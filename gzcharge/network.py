@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,47 +74,15 @@ DEFAULT_SPEEDS_KPH: dict[str, float] = {
 FALLBACK_SPEED_KPH = 25.0
 #: effective speed as a share of the posted limit where ``maxspeed`` is tagged
 MAXSPEED_FACTOR = 0.9
-#: parsed maxspeed values outside this range (km/h) are ignored as tagging errors
-MAXSPEED_RANGE_KPH = (5.0, 150.0)
 #: OSM classes that form the expressway subgraph (高速公路 and 国道-class trunk roads + ramps)
 EXPRESSWAY_CLASSES: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
 #: rank of classes when a simplified edge carries several (lower = more important)
 _CLASS_RANK = {c: i for i, c in enumerate(DEFAULT_SPEEDS_KPH)}
 
-_NUM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
 
 ProgressCallback = Callable[[str, float], None]
 
-
-def parse_maxspeed(value: Any) -> float:
-    """Parse an OSM ``maxspeed`` value to km/h; ``nan`` when absent or not numeric.
-
-    ``"80"`` → 80, ``"80 km/h"`` → 80, ``"50 mph"`` → 80.47, ``"60;80"`` or ``["60", "80"]``
-    → 70 (mean), ``"CN:urban"``/``"none"``/``"signals"`` → nan.
-    """
-    if value is None:
-        return math.nan
-    if isinstance(value, list | tuple):
-        parts = [parse_maxspeed(v) for v in value]
-        good = [v for v in parts if not math.isnan(v)]
-        return float(np.mean(good)) if good else math.nan
-    if isinstance(value, int | float):
-        v = float(value)
-    else:
-        s = str(value)
-        if ";" in s or "|" in s:
-            return parse_maxspeed(re.split(r"[;|]", s))
-        m = _NUM.match(s)
-        if not m:
-            return math.nan
-        v = float(m.group(1))
-        unit = (m.group(2) or "").lower()
-        if unit == "mph":
-            v *= 1.609344
-        elif unit == "knots":
-            v *= 1.852
-    lo, hi = MAXSPEED_RANGE_KPH
-    return v if lo <= v <= hi else math.nan
+from gzcharge.sources.pbf import MAXSPEED_RANGE_KPH, parse_maxspeed  # noqa: E402,F401  (tag parsing lives with the reader)
 
 
 def _main_class(value: Any) -> str:

@@ -114,6 +114,8 @@ class Region:
     settlements: gpd.GeoDataFrame
     township_source: str | None = None
     prefecture_seat: PrefectureSeat | None = None
+    #: the boundary file a custom region was read from (for messages)
+    source_file: str | None = None
 
     def __repr__(self) -> str:
         return (f"Region(kind={self.kind!r}, code={self.code!r}, name={self.name!r}, "
@@ -173,7 +175,6 @@ class Region:
         """
         import geopandas as gpd
         import numpy as np
-        import pandas as pd
         import shapely
 
         from gzcharge.sources import builtin
@@ -214,13 +215,6 @@ class Region:
             logger.info("%s: %d of %d features are not 2020 Guizhou counties; census figures estimated by "
                         "area overlay with the built-in counties", Path(path).name, int(unmatched.sum()),
                         len(counties))
-        pop = pd.to_numeric(counties["pop_total"], errors="coerce").fillna(0.0)
-        if float(pop.sum()) <= 0:
-            b = counties.total_bounds.round(2).tolist()
-            raise DataError(
-                f"{path}: the boundary (bounds {b}) has no 2020 census coverage — it lies outside Guizhou's "
-                "88 counties, so every demand would be 0; give a boundary within Guizhou (WGS-84 lon/lat, or "
-                "--crs gcj02/bd09/EPSG:<code> for other coordinates)")
         boundary = shapely.union_all(counties.geometry.to_numpy())
         seats = builtin.load_seats()
         inside = seats.within(boundary).to_numpy()
@@ -230,7 +224,7 @@ class Region:
             code, name = str(feats["code"].iloc[0]), str(feats["name"].iloc[0])
         else:
             code = name = Path(path).stem
-        return cls(kind="custom", code=code, name=name, boundary=boundary,
+        return cls(kind="custom", code=code, name=name, boundary=boundary, source_file=str(path),
                    counties=counties.reset_index(drop=True),
                    settlements=seats[inside].reset_index(drop=True))
 
@@ -308,6 +302,25 @@ class Region:
         settlements = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
         settlements["population"] = settlements["population"].astype(np.float64)
         return dataclasses.replace(self, settlements=settlements, township_source=label)
+
+    def require_census(self, what: str) -> None:
+        """Raise :class:`DataError` when the region has no 2020 census coverage (``what`` needs it).
+
+        A boundary outside Guizhou's 88 counties has no population, so every EV-based demand would
+        be 0: planning it would be a silent empty plan. Tiers that need only user data (a highway
+        plan from ``--od``) do not call this.
+        """
+        import pandas as pd
+
+        pop = pd.to_numeric(self.counties["pop_total"], errors="coerce").fillna(0.0) if len(self.counties) \
+            else pd.Series(dtype=float)
+        if float(pop.sum()) <= 0:
+            b = self.counties.total_bounds.round(2).tolist() if len(self.counties) else "?"
+            raise DataError(
+                f"{self.source_file or self.name}: the boundary (bounds {b}) has no 2020 census coverage — it lies outside Guizhou's "
+                f"88 counties, so {what} would be 0; give a boundary within Guizhou (WGS-84 lon/lat, or "
+                "--crs gcj02/bd09/EPSG:<code> for other coordinates), or run only tiers with their own demand "
+                "files (e.g. --tiers highway --od flows.csv)")
 
     def to_layers(self) -> dict[str, gpd.GeoDataFrame]:
         """Return export layers ``boundary`` (one row), ``counties`` and ``settlements`` (EPSG:4326)."""

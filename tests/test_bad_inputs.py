@@ -79,7 +79,7 @@ def digest(folder: Path) -> dict[str, str]:
         (["--out", "{d}/folder.gpkg", "--prefecture", "安顺市"], 7, ["folder.gpkg", "is a folder"]),
         (["--out", "{d}/p.gpkg", "--prefecture", "安顺市", "--province"], 2, ["exactly one area"]),
         (["--out", "{d}/p.gpkg", "--county", "普定县", "--tiers", "public,bogus"], 2, ["--tiers", "bogus"]),
-        (["--out", "{d}/p.gpkg", "--county", "普定县", "--crs", "bd09"], 2, ["--crs", "bd09"]),
+        (["--out", "{d}/p.gpkg", "--county", "普定县", "--crs", "bd10"], 2, ["bd10"]),
         (["--out", "{d}/p.gpkg", "--county", "普定县", "--timeout", "0"], 2, ["--timeout", "0"]),
         (["--out", "{d}/p.gpkg", "--county", "普定县", "--timeout", "-5"], 2, ["--timeout", "-5"]),
         (["--out", "{d}/p.gpkg", "--county", "普定县", "--timeout", "inf"], 2, ["--timeout", "inf"]),

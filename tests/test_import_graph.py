@@ -120,3 +120,80 @@ def test_registry_and_scenario_name_the_same_tiers():
     from gzcharge.tiers import REGISTRY
 
     assert set(REGISTRY) == set(TIERS)
+
+
+# ------------------------------------------------------------------ what an import loads at run time
+HEAVY = ("pyomo", "scipy", "scipy.stats", "pandas", "numpy", "matplotlib", "geopandas", "shapely", "pyproj",
+         "pyogrio", "osmnx", "networkx", "dask", "highspy")
+
+
+def _loaded_after(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; return ``{"heavy": [...], "out": ...}`` from its last line."""
+    import json
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport json, sys\nprint(json.dumps({{'heavy': [n for n in {HEAVY!r} if n in sys.modules], 'out': OUT}}))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT.parent, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_cli_import_and_help_load_no_heavy_library():
+    """``gzcharge --help`` stays fast (issue 13: <= 0.3 s): the CLI imports its libraries inside the commands."""
+    r = _loaded_after("import gzcharge.cli\nOUT = None")
+    assert r["heavy"] == [], f"import gzcharge.cli loads {r['heavy']}"
+    r = _loaded_after("import contextlib, io, sys\nfrom gzcharge.cli import app\nbuf = io.StringIO()\n"
+                      "with contextlib.redirect_stdout(buf):\n"
+                      "    try:\n        app(['--help'])\n    except SystemExit:\n        pass\n"
+                      "OUT = buf.getvalue()")
+    assert "plan" in r["out"], "the help text lists the commands"
+    assert r["heavy"] == [], f"gzcharge --help loads {r['heavy']}"
+
+
+def test_plan_module_loads_no_solver_drawing_or_osm_library():
+    """``import gzcharge.plan`` loads the numeric core's pandas/scipy.sparse, not Pyomo, matplotlib or OSM."""
+    r = _loaded_after("import gzcharge.plan\nOUT = None")
+    bad = [n for n in r["heavy"] if n in ("pyomo", "scipy.stats", "matplotlib", "geopandas", "osmnx", "dask")]
+    assert not bad, f"import gzcharge.plan loads {bad}"
+
+
+def test_building_a_model_does_not_import_scipy_stats():
+    """Pyomo imports scipy.stats at once when scipy is already loaded; gzcharge's builders avoid it.
+
+    The toy set cover of tests/test_locate_coverage.py without reductions or start, so the Pyomo
+    model is built and solved: by hand its unique optimum is {S2, S4} (c is covered only by S2; a
+    and e then need S4). The scipy module gzcharge loaded first must still be the one in use.
+    """
+    code = (
+        "import numpy as np, pandas as pd, scipy.sparse, sys\n"
+        "first = sys.modules['scipy.sparse']\n"
+        "from gzcharge.locate.coverage import set_cover\n"
+        "INF = np.inf\n"
+        "cost = pd.DataFrame({'S1': [2.0, 3.0, 50.0, INF, 40.0], 'S2': [30.0, 9.0, 1.0, 5.0, INF],\n"
+        "                     'S3': [INF, 25.0, 20.0, 2.0, 4.0], 'S4': [1.0, 12.0, np.nan, 15.0, 6.0]},\n"
+        "                    index=list('abcde'))\n"
+        "r = set_cover(cost, 10, reduce=False, warm_start=False)\n"
+        "OUT = {'selected': sorted(r.selected), 'pyomo': 'pyomo.environ' in sys.modules,\n"
+        "       'same_scipy': sys.modules['scipy.sparse'] is first and sys.modules['scipy'].sparse is first}"
+    )
+    r = _loaded_after(code)
+    assert r["out"]["pyomo"], "the test must go through a Pyomo model"
+    assert r["out"]["selected"] == ["S2", "S4"]
+    assert r["out"]["same_scipy"]
+    assert "scipy.stats" not in r["heavy"]
+
+
+def test_model_builders_import_pyomo_through_the_helper():
+    """Every function that creates a Pyomo model gets ``pyo`` from ``gzcharge._util.import_pyomo``."""
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            src = ast.unparse(fn)
+            if "ConcreteModel(" in src and ("import pyomo.environ" in src or "import_pyomo()" not in src):
+                bad.append(f"{path.relative_to(ROOT)}:{fn.name}")
+    assert not bad, f"use pyo = import_pyomo() in {bad}"

@@ -258,10 +258,10 @@ def test_plan_joint_anshun_all_tiers(tmp_path) -> None:
 def test_joint_params_bad_input_one_line() -> None:
     from gzcharge.scenario.joint import joint_params
 
-    cases = [({"budgets_cny": [1e6]}, "1 budgets for 4 years"),
-             ({"budgets_cny": [1e6, 1e6, -1.0, 1e6]}, ">= 0 CNY"),
-             ({"targets": {"public": [0.5, 0.7, 0.9, 1.5]}}, r"in \[0, 1\]"),
-             ({"targets": {"swap": [0.5, 0.7, 0.6, 0.9]}}, "falls over the years"),
+    cases = [({"budgets_cny": [1e6]}, "1 budgets for 5 years"),
+             ({"budgets_cny": [1e6, 1e6, -1.0, 1e6, 1e6]}, ">= 0 CNY"),
+             ({"targets": {"public": [0.5, 0.7, 0.9, 0.95, 1.5]}}, r"in \[0, 1\]"),
+             ({"targets": {"swap": [0.5, 0.7, 0.6, 0.9, 1.0]}}, "falls over the years"),
              ({"compatible": [["public", "tram"]]}, "unknown tier"),
              ({"objective": "max_service"}, "needs joint.budgets_cny"),
              ({"budget": 5}, "budget")]

@@ -105,8 +105,8 @@ def test_plan_cli_writes_styled_gpkg_and_report(tmp_path, township_file):
     assert meta["input_sha256.townships"] == hashlib.sha256(township_file.read_bytes()).hexdigest()
     st = pyogrio.read_dataframe(out, layer="public_stations")
     assert set(st["tier"]) <= {"city", "county", "township"} and (st["plugs"] >= 2).all()
-    # sizing rule stated in the report: plugs = max(2, ceil(EVs × 6 × 0.4 / (60 × 24 × 0.15)))
-    expected = np.maximum(2, np.ceil(st["evs_served"] * 6 * 0.4 / (60 * 24 * 0.15) - 1e-9))
+    # sizing rule stated in the report: plugs = max(2, ceil(EVs × 6.8 × 0.5 / (46.5 × 24 × 0.06)))
+    expected = np.maximum(2, np.ceil(st["evs_served"] * 6.8 * 0.5 / (46.5 * 24 * 0.06) - 1e-9))
     assert (st["plugs"].to_numpy() == expected.to_numpy()).all()
     report = tmp_path / "anshun_report.md"
     html = tmp_path / "anshun_report.html"

@@ -268,6 +268,11 @@ def _write_frame(
         kwargs["VERSION"] = GPKG_VERSION
     if geometry_type is not None:
         kwargs["geometry_type"] = geometry_type
+    # ``path`` is a temporary of an output set, fsynced once before it is renamed into place
+    # (export.outputs): SQLite's fsync at every GDAL commit buys nothing here and was ~1.2 s of
+    # the 1.5 s GeoPackage of a prefecture plan (0.26 s without; benchmarks/README.md, session 3).
+    sync = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
     try:
         pyogrio.write_dataframe(frame, path, **kwargs, **options)
     except Exception as exc:  # pyogrio/GDAL errors: name the layer
@@ -275,6 +280,8 @@ def _write_frame(
         if mapped is not None:
             raise mapped from exc
         raise ExportError(f"cannot write layer {layer!r} to {path}: {exc}") from exc
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": sync})
 
 
 def _style_rows(styled: Mapping[str, str], now: str) -> pd.DataFrame:

@@ -143,11 +143,9 @@ def render_map(
     metric_crs
         Projected CRS of the map (axes in km); default: the Gauss-Krüger zone of the centroid.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
@@ -191,7 +189,16 @@ def render_map(
         return 1.0 if geometry == "line" else 2.0
 
     items = sorted((rank(n, g), i, n, g) for i, (n, g) in enumerate(layers.items()))
-    fig, ax = plt.subplots(figsize=size_in, dpi=dpi)
+    # A figure outside pyplot (no global state, no backend selection) on an Agg canvas that draws
+    # once, at savefig: GeoDataFrame.plot calls canvas.draw_idle() after every layer, and on a
+    # plain Agg canvas each of those is a full render (9 layers: ~1.8 of 2.5 s for 安顺市).
+    class SaveOnlyCanvas(FigureCanvasAgg):
+        def draw_idle(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    fig = Figure(figsize=size_in, dpi=dpi)
+    SaveOnlyCanvas(fig)
+    ax = fig.subplots()
     try:
         handles: list[Any] = []
         for _, _, name, gdf in items:
@@ -316,7 +323,7 @@ def render_map(
         with output_file(target) as tmp:
             fig.savefig(tmp, format="png", bbox_inches="tight")
     finally:
-        plt.close(fig)
+        fig.clear()
     return target
 
 

@@ -706,6 +706,17 @@ DEFAULT_STYLES: dict[str, LayerStyle] = {
 }
 
 #: Fallback per geometry when a layer has no style of its own.
+#: Styles for a default layer that lacks a classification field of its default style, by layer name.
+FALLBACK_STYLES: dict[str, LayerStyle] = {
+    "townships": categorized_style(
+        "point",
+        "covered",
+        [(True, "已覆盖", "#1a9641", 2.2), (False, "未覆盖", "#d7191c", 2.8)],
+        label_field="name",
+        base=Symbol("#000000", 2.2, shape="triangle"),
+    ),
+}
+
 GENERIC_STYLES: dict[str, LayerStyle] = {
     "point": single_style("point", Symbol("#3182bd", 2.0)),
     "line": single_style("line", Symbol("#636363", 0.4)),
@@ -724,6 +735,8 @@ def style_for_layer(name: str, geometry: Geometry, columns: Iterable[str] = ()) 
     """
     cols = set(columns)
     style = DEFAULT_STYLES.get(name)
+    if style is not None and not set(style.fields) <= cols and name in FALLBACK_STYLES:
+        style = FALLBACK_STYLES[name]  # e.g. a townships layer without the "estimated" column
     if style is None or style.geometry != geometry or not set(style.fields) <= cols:
         if style is not None:
             logger.info(

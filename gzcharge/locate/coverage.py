@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gzcharge._util import preview_ids
+from gzcharge._util import import_pyomo, preview_ids
 from gzcharge.distances import CostMatrix
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate import _heuristics, _prepare, _reduce
@@ -300,7 +300,7 @@ _SET_COVER_STEPS: list[Callable[[Any, _Instance, dict], None]] = [
 
 
 def _build(steps: list, inst: _Instance, spec: dict) -> Any:
-    import pyomo.environ as pyo
+    pyo = import_pyomo()  # not `import pyomo.environ`: see gzcharge._util.import_pyomo
 
     m = pyo.ConcreteModel(name=spec.get("name", "coverage"))
     for step in steps:

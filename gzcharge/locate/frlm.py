@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gzcharge._util import preview_ids
+from gzcharge._util import import_pyomo, preview_ids
 from gzcharge.errors import DataError, InfeasibleError
 from gzcharge.locate._common import LocateResult, Status
 from gzcharge.locate._paths import (
@@ -313,7 +313,7 @@ def _define_cost_objective(m: Any, inst: _Instance) -> None:
 
 
 def _build(inst: _Instance, steps: list) -> Any:
-    import pyomo.environ as pyo
+    pyo = import_pyomo()  # not `import pyomo.environ`: see gzcharge._util.import_pyomo
 
     m = pyo.ConcreteModel(name="frlm")
     for step in steps:

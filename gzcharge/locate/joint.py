@@ -111,7 +111,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gzcharge._util import preview_ids
+from gzcharge._util import import_pyomo, preview_ids
 from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
 
 logger = logging.getLogger(__name__)
@@ -1343,7 +1343,7 @@ def _objective(L: _Layout, objective: str, discount_rate: float, year_weight: np
 
 def _to_pyomo(L: _Layout, c: np.ndarray, const: float, sense: str) -> tuple[Any, list]:
     """Pyomo model from the layout: one Var component per block variable, one Constraint per family."""
-    import pyomo.environ as pyo
+    pyo = import_pyomo()  # not `import pyomo.environ`: see gzcharge._util.import_pyomo
     from pyomo.core.expr.numeric_expr import LinearExpression
 
     m = pyo.ConcreteModel(name="joint")

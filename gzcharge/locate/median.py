@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gzcharge._util import preview_ids
+from gzcharge._util import import_pyomo, preview_ids
 from gzcharge.distances import CostMatrix
 from gzcharge.errors import DataError, InfeasibleError, SolverError
 from gzcharge.locate._common import LocateResult, Status
@@ -501,7 +501,7 @@ def _levels(d: _MedianData) -> None:
 
 
 def _build(data: _MedianData, steps: list) -> Any:
-    import pyomo.environ as pyo
+    pyo = import_pyomo()  # not `import pyomo.environ`: see gzcharge._util.import_pyomo
 
     model = pyo.ConcreteModel(name="p_median")
     for step in steps:

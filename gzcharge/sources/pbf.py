@@ -35,14 +35,50 @@ import hashlib
 import logging
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gzcharge.errors import DataError
+
+#: parsed maxspeed values outside this range (km/h) are ignored as tagging errors
+MAXSPEED_RANGE_KPH = (5.0, 150.0)
+_NUM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
+
+
+def parse_maxspeed(value: Any) -> float:
+    """Parse an OSM ``maxspeed`` value to km/h; ``nan`` when absent or not numeric.
+
+    ``"80"`` → 80, ``"80 km/h"`` → 80, ``"50 mph"`` → 80.47, ``"60;80"`` or ``["60", "80"]``
+    → 70 (mean), ``"CN:urban"``/``"none"``/``"signals"`` → nan.
+    """
+    if value is None:
+        return math.nan
+    if isinstance(value, list | tuple):
+        parts = [parse_maxspeed(v) for v in value]
+        good = [v for v in parts if not math.isnan(v)]
+        return float(np.mean(good)) if good else math.nan
+    if isinstance(value, int | float):
+        v = float(value)
+    else:
+        s = str(value)
+        if ";" in s or "|" in s:
+            return parse_maxspeed(re.split(r"[;|]", s))
+        m = _NUM.match(s)
+        if not m:
+            return math.nan
+        v = float(m.group(1))
+        unit = (m.group(2) or "").lower()
+        if unit == "mph":
+            v *= 1.609344
+        elif unit == "knots":
+            v *= 1.852
+    lo, hi = MAXSPEED_RANGE_KPH
+    return v if lo <= v <= hi else math.nan
 
 if TYPE_CHECKING:  # pragma: no cover
     from shapely.geometry.base import BaseGeometry
@@ -79,7 +115,7 @@ class DrivableWays:
     oneway
         0 two-way, 1 one-way along the node order, -1 one-way against it; int8 ``(W,)``.
     maxspeed_kph
-        Parsed ``maxspeed`` (:func:`gzcharge.network.parse_maxspeed`), ``nan`` when absent.
+        Parsed ``maxspeed`` (:func:`parse_maxspeed`), ``nan`` when absent.
     maxspeed, name, ref
         Raw tag text ('' when absent), unicode arrays ``(W,)``.
     n_highway
@@ -129,7 +165,6 @@ def scan_drivable_ways(path: str | Path) -> DrivableWays:
     import shapely
     from osmium.filter import EntityFilter, KeyFilter
 
-    from gzcharge.network import parse_maxspeed
     from gzcharge.sources import osm
 
     p = osm._check_file(path)

@@ -536,9 +536,10 @@ def _sizing(prep: PublicPrepared, sol: JointSolution) -> _Sizing:
     x = np.zeros(m, bool)
     x[pos] = True
     plugs = np.zeros(m)
-    plugs[pos] = rows["plugs"].to_numpy(float)
     build = np.full(m, None, dtype=object)
-    build[pos] = rows["build_year"].to_numpy(dtype=object)
+    if len(rows):  # a plan that opens nothing has no plugs/build_year columns
+        plugs[pos] = rows["plugs"].to_numpy(float)
+        build[pos] = rows["build_year"].to_numpy(dtype=object)
     years = sorted(sol.service.loc[sol.service["block"] == b.name, "year"].unique().tolist())
     pcols = [c for c in rows.columns if c.startswith("plugs_")] if len(years) > 1 else []
     pby = pd.DataFrame(np.zeros((m, len(pcols))), columns=pcols)
@@ -910,6 +911,7 @@ class PublicTier(Tier):
     def prepare(self, ctx: PlanContext) -> Prepared:
         from gzcharge.candidates import read_existing_stations
 
+        ctx.region.require_census("every public-charging demand (EVs from census households)")
         inp = ctx.inputs
         rules = ctx.memo("site_rules", inp.site_rules)
         existing = read_existing_stations(inp.existing_stations, crs=inp.existing_crs or inp.crs) \
