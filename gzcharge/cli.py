@@ -42,10 +42,18 @@ def _stderr():
     return Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logging."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show info logging."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the gzcharge version and exit."),
 ) -> None:
     """gzcharge: plan public, highway, swap and hydrogen facilities for Guizhou."""
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
@@ -124,8 +132,8 @@ def _resolve_region(
     if boundary and name:
         raise ConfigError("give either a region name or --boundary FILE, not both")
     if boundary:
-        # default attribute names: code / name (the file reader lists the fields when they are missing)
-        region = Region.from_file(boundary, code_field=code_field or "code", name_field=name_field or "name", crs=crs)
+        # default attribute names code / name; a file with names only gets derived codes (a warning says so)
+        region = Region.from_file(boundary, code_field=code_field, name_field=name_field or "name", crs=crs)
     elif name:
         region = get_region(name)
     else:
@@ -133,6 +141,31 @@ def _resolve_region(
     if townships:
         region = region.with_townships(townships, crs=crs)
     return region
+
+
+class _SeenWarnings(logging.Handler):
+    """Collects the warnings logged during a command, so its closing notes do not repeat them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001 - a malformed log call must not break the command
+            pass
+
+    def __enter__(self) -> _SeenWarnings:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def already_shown(self, note: str) -> bool:
+        """Whether ``note`` (possibly with a ``tier: `` prefix) was printed as a warning."""
+        return any(m and (m == note or note.endswith(m)) for m in self.messages)
 
 
 def _stdout():
@@ -348,18 +381,22 @@ def plan(
     candidates: str = typer.Option(None, "--candidates", help="Planner's sites (CSV/XLSX/GPKG: lon, lat[, site_id, name, role = candidate/required/forbidden, tier, plugs, cost_cny]); every tier honours them."),
     exclude: str = typer.Option(None, "--exclude", help="Exclusion polygons (GPKG/GeoJSON/SHP: 生态保护红线, 永久基本农田, water …): no new site inside."),
     strict: bool = typer.Option(False, "--strict", help="Input rows outside the region are an error (default: dropped with a notice)."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the Markdown/HTML report with a PNG map and an .xlsx of its tables."),
     joint: bool = typer.Option(False, "--joint", help="One model over all tiers with shared budget/sites and phasing by year (scenario [joint])."),
     timings: bool = typer.Option(False, "--timings", help="Also write <out stem>_timings.json (seconds per stage, wall-clock time); the GeoPackage and report are reproducible byte for byte and carry none."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (中文规划说明; default for Guizhou regions) or en."),
 ) -> None:
     """Plan charging facilities for an area and write a styled GeoPackage plus a report."""
+    from gzcharge.export.i18n import check_lang
     from gzcharge.plan import PlanInputs, run_plan, write_plan
     from gzcharge.scenario import load_scenario
 
+    if lang is not None:
+        check_lang(lang)
     overrides = list(set_) + _tier_overrides(tiers) + (["joint.enabled=true"] if joint else [])
     _check_out(out)
     _check_timeout(timeout)
-    with _Progress("plan") as say:
+    with _SeenWarnings() as seen, _Progress("plan") as say:
         say("loading region and scenario", 0.01)
         reg, default_scen = _plan_region(prefecture, province, county, boundary, code_field, name_field, crs, townships)
         scen = load_scenario(scenario or default_scen, overrides=overrides)
@@ -384,8 +421,8 @@ def plan(
 
             raise DataError("nothing was planned: " + "; ".join(result.notices or ["every tier is switched off"]))
         say("writing GeoPackage and report", 0.92)
-        written = write_plan(result, out, report=report, timings=timings)
-    _print_plan_summary(result, written)
+        written = write_plan(result, out, report=report, timings=timings, lang=lang)
+    _print_plan_summary(result, written, seen)
 
 
 @app.command()
@@ -409,6 +446,7 @@ def highway(
     od: str = typer.Option(None, "--od", help="OD flows CSV (origin, destination, flow)."),
     crs: str = typer.Option("wgs84", "--crs", help=_CRS_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write the report with a map."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (default for Guizhou regions) or en."),
 ) -> None:
     """Plan the highway fast-charging tier only (same as `gzcharge plan --tiers highway`)."""
     plan(out=out, prefecture=prefecture, province=province, county=county, boundary=boundary,
@@ -416,10 +454,10 @@ def highway(
          existing=None, osm_file=osm_file, online=online, endpoint=endpoint, timeout=timeout,
          expressways=expressways, service_areas=service_areas, existing_fast=existing_fast, od=od,
          fleets=None, h2_sources=None, freight_od=None, tiers="highway", crs=crs, candidates=None, exclude=None,
-         strict=False, report=report, joint=False)
+         strict=False, report=report, joint=False, lang=lang)
 
 
-def _print_plan_summary(result, written) -> None:
+def _print_plan_summary(result, written, seen: _SeenWarnings | None = None) -> None:
     from rich.table import Table
 
     console = _stdout()
@@ -448,6 +486,8 @@ def _print_plan_summary(result, written) -> None:
             table.add_row(*cells)
         console.print(table)
     for n in result.notices:
+        if seen is not None and seen.already_shown(n):
+            continue  # printed once already, as a warning while it happened
         _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in written))
     t = result.timings
@@ -460,22 +500,44 @@ def compare(
     b: str = typer.Argument(..., help="Plan GeoPackage B (the variant)."),
     out: str = typer.Option(..., "--out", "-o", help="Comparison GeoPackage (styled change layers + summary)."),
     allow_different_regions: bool = typer.Option(False, "--allow-different-regions", help="Compare plans of different areas anyway."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write the comparison report (.md/.html with a diff map, .xlsx) and a QGIS project."),
+    lang: str = typer.Option(None, "--lang", help="Report language: zh (default for Guizhou regions) or en."),
 ) -> None:
     """Compare two plans: added/removed/resized sites, coverage change per county and tier, cost change."""
-    from gzcharge.compare import compare_plans, comparison_tables, write_comparison
+    from pathlib import Path
+
+    from gzcharge.compare import (
+        compare_plans,
+        comparison_tables,
+        write_comparison,
+        write_comparison_report,
+    )
+    from gzcharge.export.i18n import check_lang, default_lang
+    from gzcharge.export.outputs import OutputSet
+    from gzcharge.export.qgz import write_qgz
 
     _check_out(out)
     with _Progress("compare") as say:
         say("reading plans", 0.1)
         c = compare_plans(a, b, allow_different_regions=allow_different_regions)
         say("writing GeoPackage", 0.7)
-        write_comparison(c, out)
+        stem = Path(out).with_suffix("")
+        family = [stem.with_name(stem.name + s) for s in (".qgz", "_report.md", "_report.html", "_report.png",
+                                                           "_tables.xlsx")]
+        with OutputSet(replaces=family) as outputs:  # the GeoPackage, project and report: all or none
+            write_comparison(c, out)
+            if report:
+                lang = check_lang(lang or default_lang(c.b_meta.get("region_code")))
+                say("writing report", 0.8)
+                write_qgz(stem.with_suffix(".qgz"), out, title=f"compare {Path(a).name} → {Path(b).name}", lang=lang)
+                write_comparison_report(c, stem, lang=lang)
+        written = outputs.paths
     console = _stdout()
     for t in comparison_tables(c):
         console.print(t)
     for n in c.notes:
         _stderr().print(f"[yellow]note:[/] {_escape(n)}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {out}")
+    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 @app.command()

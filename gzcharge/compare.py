@@ -2,7 +2,8 @@
 cost changed per county and tier; which townships gained or lost coverage.
 
 :func:`compare_plans` reads two files written by ``gzcharge plan`` (A = the reference, B = the
-what-if) and returns a :class:`Comparison`; :func:`write_comparison` writes it as a styled
+what-if) and returns a :class:`Comparison`; :func:`write_comparison_report` writes its report
+(Markdown/HTML with a diff map, tables as ``.xlsx``); :func:`write_comparison` writes it as a styled
 GeoPackage (``site_changes`` points categorised 新增/移除/扩容/缩减/不变, ``county_changes``
 polygons graduated by the change of coverage, ``township_changes`` points, a ``summary``
 table and ``run_metadata`` recording both inputs); :func:`comparison_tables` gives rich
@@ -58,6 +59,7 @@ __all__ = [
     "comparison_tables",
     "tier_coverage",
     "write_comparison",
+    "write_comparison_report",
 ]
 
 #: Site layers compared, in output order.
@@ -760,3 +762,86 @@ def comparison_tables(comparison: Comparison) -> list[Any]:
             t2.add_row(*[str(r[c]) if c == "name" else num(r[c], signed=True) for c, _ in spec])
         tables.append(t2)
     return tables
+
+
+# =========================================================================== report
+def comparison_sections(comparison: Comparison, lang: str) -> list[tuple[Any, Any]]:
+    """Report sections of a comparison: what changed, the counts, the changed sites and counties."""
+    import pandas as pd
+
+    from gzcharge.export.i18n import msg
+
+    c = comparison
+    counts = c.counts()
+    sc = c.site_changes
+    total = {k: int(counts[k].sum()) if len(counts) else 0 for k in ("added", "removed", "resized", "unchanged")}
+    overview: list[Any] = [
+        msg("compare.files", a=c.a_path.name, b=c.b_path.name, sa=c.a_meta.get("scenario_name", "?"),
+            sb=c.b_meta.get("scenario_name", "?")),
+        msg("compare.counts", **total),
+    ]
+    if (sc["cost_cny_a"].notna() | sc["cost_cny_b"].notna()).any():
+        ca, cb = float(np.nansum(sc["cost_cny_a"])), float(np.nansum(sc["cost_cny_b"]))
+        overview.append(msg("compare.cost", a=ca, b=cb, d=cb - ca))
+    if c.scenario_diff:
+        overview.append(msg("compare.scenario_diff", diff="; ".join(
+            f"`{k}` {_fmt(va)} → {_fmt(vb)}" for k, (va, vb) in c.scenario_diff.items())))
+    else:
+        overview.append(msg("compare.no_diff"))
+    sections: list[tuple[Any, Any]] = [("Overview", overview), ("Summary", counts)]
+    changed = sc[sc["change"] != "unchanged"]
+    if len(changed):
+        cols = [x for x in ("layer", "detail", "site_id", "name", "county_adcode", "tier", "capacity_unit",
+                            "capacity_a", "capacity_b", "cost_cny_a", "cost_cny_b", "d_cost_cny") if x in changed]
+        sections.append(("Site changes", pd.DataFrame(changed[cols])))
+    cc = c.county_changes
+    cols = [x for x in ("adcode", "name", "coverage_pct_a", "coverage_pct_b", "d_coverage_pct", "d_township_coverage_pct",
+                        "stations_a", "stations_b", "d_plugs", "cost_cny_a", "cost_cny_b", "d_cost_cny") if x in cc]
+    if len(cols) > 2:
+        sections.append(("Coverage change by county", pd.DataFrame(cc[cols])))
+    tw = c.township_changes
+    if tw is not None and len(tw):
+        moved = tw[tw["change"].isin(["newly_covered", "lost"])]
+        if len(moved):
+            sections.append(("Township changes", pd.DataFrame(moved[["name", "county_adcode", "change_zh"]])))
+    if c.notes:
+        sections.append(("Notes", list(c.notes)))
+    return sections
+
+
+def write_comparison_report(comparison: Comparison, stem: str | Path, *, lang: str = "en") -> list[Path]:
+    """Write ``<stem>_report.md``/``.html`` with a diff map (``.png``) and ``<stem>_tables.xlsx``.
+
+    The map shows the sites added, removed, enlarged and reduced (styles of
+    :mod:`gzcharge.export.compare_styles`) over the counties shaded by the change of coverage.
+    """
+    import pandas as pd
+
+    from gzcharge.export.compare_styles import COMPARE_STYLES
+    from gzcharge.export.i18n import msg
+    from gzcharge.export.report import legend_layers, write_report
+    from gzcharge.export.xlsx import write_xlsx
+
+    stem = Path(stem)
+    c = comparison
+    region = c.b_meta.get("region") or c.a_meta.get("region") or ""
+    sections = comparison_sections(c, lang)
+    sites = c.site_changes
+    layers: dict[str, Any] = {"county_changes": c.county_changes}
+    if c.township_changes is not None and len(c.township_changes):
+        layers["township_changes"] = c.township_changes
+    layers["site_changes"] = sites[sites["change"] != "unchanged"] if (sites["change"] != "unchanged").any() else sites
+    styles = {k: v for k, v in COMPARE_STYLES.items() if k in layers}
+    if "d_coverage_pct" not in c.county_changes.columns:
+        styles.pop("county_changes", None)
+    layers, styles = legend_layers(layers, lang, styles)
+    paths = write_report(stem.with_name(stem.name + "_report.md"),
+                         title=msg("compare.title", region=region, a=c.a_meta.get("scenario_name", "A"),
+                                   b=c.b_meta.get("scenario_name", "B")),
+                         sections=sections, map_layers=layers, styles=styles, metric_crs=c.metric_crs,
+                         map_title=msg("compare.map_title", region=region), lang=lang)
+    out = list(paths.values())
+    tables = [(t, x) for t, x in sections if isinstance(x, pd.DataFrame) and len(x)]
+    if tables:
+        out.append(write_xlsx(stem.with_name(stem.name + "_tables.xlsx"), tables, lang=lang))
+    return out

@@ -104,21 +104,21 @@ class JointResult:
 
     def sections(self, jp: JointParams) -> list[tuple[str, Any]]:
         """Report sections of the joint plan (the tiers add their own)."""
+        from gzcharge.export.i18n import msg
+
         sol = self.solution
-        text = (
-            f"- One model over the tiers {', '.join(self.tiers)} for the years {', '.join(map(str, jp.years))}; "
-            f"objective **{jp.objective}**. Each tier's data are prepared exactly as for its own plan.\n"
-            f"- Budgets per year: {jp.budgets_cny if jp.budgets_cny is not None else 'none'}"
-            f"{' (unspent budget carries over)' if jp.carry_over else ''}; total budget: "
-            f"{jp.total_budget_cny if jp.total_budget_cny is not None else 'none'}.\n"
-            f"- Targets by year: {dict(jp.targets) or 'none'}; hard rules from "
-            f"{jp.hard_from_year or jp.years[-1]}.\n"
-            f"- Once built a site stays built; co-located sites (within {jp.colocation_m:g} m) pay the shared "
-            f"land + grid cost once.\n"
-        )
+        none = msg("none")
+        text: list[Any] = [
+            msg("joint.model", tiers=list(self.tiers), years=", ".join(map(str, jp.years)), objective=jp.objective),
+            msg("joint.budgets", budgets=jp.budgets_cny if jp.budgets_cny is not None else none,
+                carry=msg("joint.carry") if jp.carry_over else "",
+                total=f"{jp.total_budget_cny:,.0f} CNY" if jp.total_budget_cny is not None else none),
+            msg("joint.targets", targets=dict(jp.targets), hard=jp.hard_from_year or jp.years[-1]),
+            msg("joint.stay", m=jp.colocation_m),
+        ]
         if sol is not None:
-            text += f"- Solver status **{sol.status}**, relative gap {sol.gap:.4%}.\n"
-        text += f"- The tier that drives cost: **{self.cost_driver or '–'}**.\n"
+            text.append(msg("joint.solver", status=sol.status, gap=sol.gap))
+        text.append(msg("joint.driver", tier=self.cost_driver or "–"))
         out: list[tuple[str, Any]] = [("Joint plan with phasing", text)]
         for title, table in (("Cost by tier and year", self.joint_costs), ("Service by tier and year", self.joint_service),
                              ("What a marginal budget buys", self.joint_marginal)):

@@ -282,9 +282,12 @@ def run_plan(
                 joint=joint, network_summary=net_summary, notices=list(dict.fromkeys(notices)), timings=timings)
 
 
-def write_plan(plan: Plan, out: str | Path, *, report: bool = True, timings: bool = False) -> list[Path]:
-    """Write the plan's GeoPackage (and, with ``report``, the Markdown/HTML report + PNG map).
+def write_plan(plan: Plan, out: str | Path, *, report: bool = True, timings: bool = False, lang: str | None = None,
+               qgis_project: bool = True) -> list[Path]:
+    """Write the plan's GeoPackage, its QGIS project (``.qgz``) and, with ``report``, the report.
 
+    The report (Markdown/HTML + PNG map + ``_tables.xlsx``) is in ``lang`` (``zh``/``en``;
+    default Chinese for Guizhou regions); ``qgis_project=False`` leaves out the ``.qgz``.
     Returns the written paths. The files are one :class:`~gzcharge.export.outputs.OutputSet`:
     all are renamed into place together when every one is complete, or none is; files of the
     set that this run does not write (an earlier run's report or timings) are removed then.
@@ -298,17 +301,23 @@ def write_plan(plan: Plan, out: str | Path, *, report: bool = True, timings: boo
 
     out = Path(out)
     stem = out.with_suffix("")
+    from gzcharge.export.i18n import check_lang, default_lang
+    from gzcharge.export.qgz import write_qgz
+
+    lang = check_lang(lang or default_lang(plan.region.code))
     family = [stem.with_name(stem.name + suffix)
-              for suffix in ("_report.md", "_report.html", "_report.png", "_timings.json")]
+              for suffix in ("_report.md", "_report.html", "_report.png", "_tables.xlsx", ".qgz", "_timings.json")]
     with OutputSet(replaces=family) as outputs:
         t0 = time.perf_counter()
         write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)
         plan.timings["export_gpkg"] = time.perf_counter() - t0
+        if qgis_project:
+            write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}", lang=lang)
         if report:
             from gzcharge.export.plan_report import write_plan_report
 
             t0 = time.perf_counter()
-            write_plan_report(plan, stem)
+            write_plan_report(plan, stem, lang=lang)
             plan.timings["export_report"] = time.perf_counter() - t0
         if timings:
             with output_file(family[-1]) as tmp:

@@ -23,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gzcharge.errors import ConfigError, DataError
 
@@ -148,7 +148,7 @@ class Region:
         cls,
         path: str | os.PathLike[str],
         *,
-        code_field: str,
+        code_field: str | None,
         name_field: str,
         crs: str = "wgs84",
         layer: str | None = None,
@@ -165,7 +165,9 @@ class Region:
         path
             Boundary file.
         code_field, name_field
-            Fields with each feature's code and name.
+            Fields with each feature's code and name. ``code_field=None``: the ``code`` field when
+            the file has one, else codes are derived (a logged warning says so): the 2020 adcode of
+            a feature named like a Guizhou county (西秀区 -> 520402), else ``<file stem>-<n>``.
         crs
             ``"wgs84"`` or ``"gcj02"`` (Amap/DataV coordinates, converted to WGS-84).
         layer
@@ -178,8 +180,25 @@ class Region:
         from gzcharge.sources import builtin
         from gzcharge.sources.files import read_boundaries
 
+        derive = False
+        if code_field is None:
+            import pyogrio
+
+            try:
+                fields = list(pyogrio.read_info(path, layer=layer)["fields"])
+            except Exception:  # unreadable: read_boundaries below says why
+                fields = ["code"]
+            derive = "code" not in fields and name_field in fields
+            code_field = name_field if derive else "code"
         feats = read_boundaries(path, code_field=code_field, name_field=name_field, crs=crs,
                                 layer=layer)
+        if derive:
+            feats["code"] = _derived_codes(feats["name"], Path(path).stem)
+            logger.warning("%s: no code field; codes derived from the %r field (Guizhou county names -> 2020 "
+                           "adcodes, others %s-1, -2, …): %s. Pass --code-field to use your own codes",
+                           Path(path).name, name_field, Path(path).stem,
+                           ", ".join(f"{n}={c}" for n, c in list(zip(feats["name"], feats["code"], strict=True))[:6])
+                           + (" …" if len(feats) > 6 else ""))
         codes, remapped = builtin.normalize_county_codes(feats["code"])
         if remapped:
             logger.info("%s: mapped renamed county codes %s", Path(path).name, remapped)
@@ -531,3 +550,19 @@ def list_regions() -> pd.DataFrame:
     facts = builtin.load_facts()
     out = facts[["level", "adcode", "name", "prefecture_adcode", "pop_total"]]
     return out.rename(columns={"level": "kind"}).reset_index(drop=True)
+
+
+def _derived_codes(names: Any, stem: str) -> list[str]:
+    """Codes for boundary features that have names only: the county adcode by name, else ``stem-n``."""
+    from gzcharge.sources import builtin
+
+    known = builtin.load_counties()
+    by_name = dict(zip(known["name"].astype(str), known["adcode"].astype(str), strict=True))
+    out, n = [], 0
+    for name in [str(x).strip() for x in names]:
+        code = by_name.get(name)
+        if code is None or code in out:
+            n += 1
+            code = f"{stem}-{n}"
+        out.append(code)
+    return out

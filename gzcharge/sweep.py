@@ -191,6 +191,8 @@ def plan_row(plan: Any) -> dict[str, Any]:
         if f is not None and "cost_cny" in f:
             total += float(pd.to_numeric(f["cost_cny"], errors="coerce").fillna(0).sum())
     row["total_cost_cny"] = total
+    # the swap tier's cost does not move with public budgets or radii: without it, budget variants differ visibly
+    row["cost_excl_swap_cny"] = total - row.get("swap_cost_cny", 0.0)
     cov = tier_coverage(layers.get("demand_points"))
     for t in ("city", "county", "township"):
         row[f"coverage_{t}_pct"] = cov.get(t, math.nan)
@@ -224,7 +226,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         plan = run_plan(region, scen, inputs)
         row.update(plan_row(plan))
         if job.get("out"):
-            write_plan(plan, job["out"], report=False)
+            write_plan(plan, job["out"], report=False, qgis_project=False)
             row["gpkg"] = Path(job["out"]).name
     except InfeasibleError as exc:
         row.update(status="infeasible", error=str(exc))
@@ -238,6 +240,18 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # =========================================================================== execution
+def _quiet_dask() -> None:
+    """Keep dask's scheduler/nanny INFO lines out of the output unless info logging is on (``-v``).
+
+    Importing ``distributed`` sets its logger to INFO (dask's ``logging`` config), whatever the
+    command line asked for before, so the level is set again after the import.
+    """
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        return
+    for name in ("distributed", "tornado", "bokeh"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class _Runner:
     """Submit jobs to dask (local or remote cluster) or run them in this process."""
 
@@ -255,6 +269,7 @@ class _Runner:
         except ImportError as exc:
             raise ConfigError('sweeps run on dask: pip install "dask[distributed]" '
                               f"(or use scheduler={INPROCESS!r} to run serially): {exc}") from None
+        _quiet_dask()
         if self.scheduler:
             try:
                 self.client = Client(self.scheduler, timeout="10s")
@@ -493,7 +508,7 @@ def sweep(
         rec.setdefault("gpkg", "")
         records.append(rec)
     front = ["run", "slug", *[k for k, _ in grid_keys], "overrides", "status", "solver_status", "gap", "stations",
-             "stations_new", "plugs", "cost_cny", "total_cost_cny", "coverage_city_pct", "coverage_county_pct",
+             "stations_new", "plugs", "cost_cny", "total_cost_cny", "cost_excl_swap_cny", "coverage_city_pct", "coverage_county_pct",
              "coverage_township_pct", "coverage_pct", "townships_covered", "townships_total", "unmet_count",
              "seconds", "error", "gpkg"]
     table = pd.DataFrame(records)
@@ -527,7 +542,7 @@ def sweep_table(table: pd.DataFrame) -> Any:
     keys = [c for c in table.columns if "." in c and c not in ("base_overrides",)]
     out = Table(title=f"sweep: {len(table)} runs, {int((table['status'] == 'ok').sum())} ok")
     heads = ["run", *[k.rpartition(".")[2] for k in keys], "status", "stations", "plugs", "cost (M CNY)",
-             "coverage %", "township %", "unmet", "s"]
+             "excl. swap (M CNY)", "coverage %", "township %", "unmet", "s"]
     for h in heads:
         out.add_column(h, justify="left" if h == "status" else "right", overflow="fold")
 
@@ -541,6 +556,7 @@ def sweep_table(table: pd.DataFrame) -> Any:
         status = r["status"] if r["status"] == "ok" else f"{r['status']}: {str(r.get('error', ''))[:60]}"
         out.add_row(str(r["run"]), *[str(r[k]) for k in keys], status, f(r["stations"], "{:.0f}"),
                     f(r["plugs"], "{:.0f}"), f(r["total_cost_cny"] / 1e6 if r["status"] == "ok" else math.nan, "{:.2f}"),
+                    f(r["cost_excl_swap_cny"] / 1e6 if r["status"] == "ok" else math.nan, "{:.2f}"),
                     f(r["coverage_pct"], "{:.1f}"), f(r["coverage_township_pct"], "{:.1f}"),
                     f(r["unmet_count"], "{:.0f}"), f(r["seconds"], "{:.1f}"))
     return out

@@ -370,10 +370,10 @@ def test_report_markdown_html_and_map(tmp_path: Path) -> None:
     md = out["md"].read_text(encoding="utf-8")
     assert md.startswith("# 安顺市公共充电规划")
     assert "![安顺市公共充电规划](report.png)" in md
-    assert "| 西秀区 | 96.00 |" in md and "| 县 | 覆盖率% |" in md
+    assert "| 西秀区 | 96 |" in md and "| 县 | 覆盖率% |" in md
     page = out["html"].read_text(encoding="utf-8")
     assert 'src="data:image/png;base64,' in page  # self-contained
-    assert "<td>西秀区</td>" in page and '<td class="num">42.50</td>' in page
+    assert "<td>西秀区</td>" in page and '<td class="num">42.5</td>' in page
     assert "<li><strong>站点</strong> 3 座</li>" in page
     img = mpimg.imread(out["png"])[..., :3]
     assert img.std() > 0.05
@@ -404,7 +404,7 @@ def test_report_bad_input(tmp_path: Path) -> None:
 
     with pytest.raises(ExportError, match="must end in .md or .html"):
         write_report(tmp_path / "r.txt", title="t", sections=[])
-    with pytest.raises(ExportError, match="content must be Markdown text or a DataFrame"):
+    with pytest.raises(ExportError, match="content must be Markdown text, a message, a list of them or a DataFrame"):
         write_report(tmp_path / "r.md", title="t", sections=[("x", 3)])
     with pytest.raises(ExportError, match="no_dir"):
         write_report(tmp_path / "no_dir" / "r.md", title="t", sections=[("x", "y")])

@@ -113,7 +113,8 @@ def test_plan_cli_writes_styled_gpkg_and_report(tmp_path, township_file):
     png = tmp_path / "anshun_report.png"
     assert report.exists() and html.exists() and png.stat().st_size > 10_000
     text = report.read_text()
-    assert "安顺市" in text and "county compliance" in text
+    assert "安顺市" in text and "公共充电：分县达标情况" in text  # a Guizhou region: the Chinese report by default
+    assert (tmp_path / "anshun.qgz").exists() and (tmp_path / "anshun_tables.xlsx").exists()
     assert "data:image/png;base64," in html.read_text()
     # no expressway data offline: the highway tier plans on the built-in OSM trunk-road skeleton, named as such
     assert "highway tier skipped" not in res.stderr

@@ -6,9 +6,10 @@ GeoPackage carries). It writes ``<stem>.md``, ``<stem>.html`` (map embedded as a
 no external files needed) and ``<stem>.png``, each atomically.
 
 The map is drawn with matplotlib (Agg backend) in a metric CRS with axes in kilometres,
-a scale bar and a north arrow. Chinese text needs a CJK font: WenQuanYi Micro Hei
-(Debian ``fonts-wqy-microhei``), Noto Sans CJK or another found by matplotlib; without
-one the map falls back to English labels and logs a warning.
+a scale bar and a north arrow. Chinese text uses Noto Sans SC (SIL Open Font License 1.1),
+shipped by the PyPI dependency ``pylopdf-fonts-zh-cn`` so every machine draws the same
+glyphs; a system CJK font (WenQuanYi Micro Hei, Noto Sans CJK, …) is the fallback, and without
+any the map uses English labels and logs a warning.
 """
 
 from __future__ import annotations
@@ -76,11 +77,31 @@ _MARKERS = {
 _PT_PER_MM = 72 / 25.4
 _LINESTYLES = {"solid": "-", "dash": "--", "dot": ":", "dash dot": "-."}
 
-Section = tuple[str, "str | pd.DataFrame"]
+#: ``(title, content)``: title text or :class:`~gzcharge.export.i18n.Msg`; content Markdown text, a
+#: ``Msg``, a list of texts/``Msg`` (a bulleted list) or a DataFrame (a table).
+Section = tuple[Any, Any]
+
+
+def packaged_cjk_font() -> str | None:
+    """Path of the Noto Sans SC font shipped by the ``pylopdf-fonts-zh-cn`` dependency, or ``None``."""
+    try:
+        from importlib.resources import files
+
+        path = files("pylopdf_fonts_zh_cn").joinpath("NotoSansSC-Regular.otf")
+    except (ImportError, ModuleNotFoundError):
+        return None
+    return str(path) if path.is_file() else None
 
 
 def find_cjk_font() -> str | None:
-    """Return the path of a font with Chinese glyphs, or ``None``."""
+    """Return the path of a font with Chinese glyphs, or ``None``.
+
+    The packaged Noto Sans SC comes first (the same map on every machine), then the system
+    fonts of :data:`CJK_FONT_PATHS`, then any CJK family matplotlib knows.
+    """
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        return packaged
     for path in CJK_FONT_PATHS:
         if os.path.exists(path):
             return path
@@ -151,7 +172,8 @@ def render_map(
         text = str
     else:
         logger.warning(
-            "no CJK font found (install fonts-wqy-microhei); the map uses English labels"
+            "no CJK font found (reinstall gzcharge to get pylopdf-fonts-zh-cn, or install fonts-wqy-microhei); "
+            "the map uses English labels"
         )
         text = _latin
 
@@ -305,6 +327,34 @@ def render_map(
     return target
 
 
+def legend_layers(
+    map_layers: Mapping[str, gpd.GeoDataFrame],
+    lang: str,
+    styles: Mapping[str, LayerStyle] | None = None,
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, LayerStyle]]:
+    """Map layers keyed by their name in ``lang`` (the legend's captions), with the styles resolved.
+
+    Styles are looked up under the original layer name (``styles`` first, else
+    :func:`style_for_layer`) so renaming keeps each layer's look.
+    """
+    from gzcharge.export.i18n import LAYER_NAMES
+
+    layers: dict[str, Any] = {}
+    resolved: dict[str, LayerStyle] = {}
+    for name, gdf in map_layers.items():
+        if gdf is None or not len(gdf) or not gdf.geometry.notna().any():
+            continue
+        kind = gdf.geom_type.dropna().iloc[0]
+        geometry = "point" if "Point" in kind else "line" if "Line" in kind else "polygon"
+        columns = [c for c in gdf.columns if c != gdf.geometry.name]
+        style = (styles or {}).get(name)
+        if style is None or style.geometry != geometry or not set(style.fields) <= set(columns):
+            style = style_for_layer(name, geometry, columns)  # type: ignore[arg-type]
+        label = LAYER_NAMES.get(name, (name, name))[0 if lang == "en" else 1]
+        layers[label], resolved[label] = gdf, style
+    return layers, resolved
+
+
 def _scale_bar(ax: Any) -> None:
     """A scale bar of a round length (1, 2, 5 × 10^k m) about a fifth of the map width."""
     import math
@@ -356,10 +406,10 @@ def table_markdown(frame: pd.DataFrame) -> str:
 
 
 def table_html(frame: pd.DataFrame) -> str:
-    """A DataFrame as an HTML table (escaped)."""
+    """A DataFrame as an HTML table (escaped) inside a horizontally scrollable box."""
     if frame.index.name is not None:
         frame = frame.reset_index()
-    numeric = [frame[c].dtype.kind in "iuf" for c in frame.columns]
+    numeric = frame.attrs.get("numeric") or [frame[c].dtype.kind in "iuf" for c in frame.columns]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False):
@@ -370,7 +420,8 @@ def table_html(frame: pd.DataFrame) -> str:
             for v, num in zip(row, numeric, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _inline(text: str) -> str:
@@ -414,21 +465,24 @@ def markdown_to_html(text: str) -> str:
     return "\n".join(blocks)
 
 
-_CSS = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #bbb;padding:0.25em 0.6em}th{background:#eee}td.num{text-align:right}
-img{max-width:100%;border:1px solid #ccc}h1{border-bottom:2px solid #444}"""
+_CSS = """body{font-family:"Noto Sans SC","Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC",sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}
+.table-wrap{max-width:100%;overflow-x:auto;margin:0.5em 0 1.5em}
+table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:0.25em 0.6em;white-space:nowrap}th{background:#eee;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;border:1px solid #ccc}h1{border-bottom:2px solid #444}
+@media (max-width:700px){body{margin:0.5em auto;font-size:0.9em}th,td{padding:0.2em 0.35em}}"""
 
 
 def write_report(
     path: str | os.PathLike[str],
     *,
-    title: str,
+    title: Any,
     sections: Sequence[Section],
     map_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
     styles: Mapping[str, LayerStyle] | None = None,
     png_path: str | os.PathLike[str] | None = None,
     metric_crs: str | None = None,
-    map_title: str | None = None,
+    map_title: Any = None,
+    lang: str = "en",
 ) -> dict[str, Path]:
     """Write the report as Markdown and self-contained HTML, plus the PNG map.
 
@@ -440,7 +494,9 @@ def write_report(
     title
         Report title (Chinese allowed).
     sections
-        ``(heading, content)`` pairs; content is Markdown text or a DataFrame (a table).
+        ``(heading, content)`` pairs (see :data:`Section`): headings and messages are rendered in
+        ``lang`` through :mod:`gzcharge.export.i18n`, tables get translated headers and number
+        formats for people (:func:`~gzcharge.export.i18n.display_table`).
     map_layers
         Layers for the map (see :func:`render_map`); ``None`` or empty: no map.
     styles
@@ -449,6 +505,8 @@ def write_report(
         Where the map goes; default ``<stem>.png`` beside the report.
     metric_crs
         Map CRS (default: the Gauss-Krüger zone of the layers' centroid).
+    lang
+        ``zh`` or ``en``.
 
     Returns
     -------
@@ -457,15 +515,28 @@ def write_report(
     """
     import pandas as pd
 
+    from gzcharge.export.i18n import Msg, check_lang, display_table, tr
+
+    check_lang(lang)
     target = Path(path)
     if target.suffix.lower() not in (".md", ".html", ".htm"):
         raise ExportError(f"report path {target} must end in .md or .html")
     md_path, html_path = target.with_suffix(".md"), target.with_suffix(".html")
+    rendered: list[tuple[str, Any]] = []
     for heading, content in sections:
-        if not isinstance(content, str | pd.DataFrame):
+        if isinstance(content, pd.DataFrame):
+            body: Any = display_table(content, lang)
+        elif isinstance(content, str | Msg):
+            body = tr(content, lang)
+        elif isinstance(content, list | tuple) and all(isinstance(x, str | Msg) for x in content):
+            body = "\n".join(f"- {tr(x, lang)}" for x in content)
+        else:
             raise ExportError(
-                f"report section {heading!r}: content must be Markdown text or a DataFrame, not {type(content).__name__}"
+                f"report section {heading!r}: content must be Markdown text, a message, a list of them or a "
+                f"DataFrame, not {type(content).__name__}"
             )
+        rendered.append((tr(heading, lang), body))
+    title = tr(title, lang)
     out: dict[str, Path] = {}
     png: Path | None = None
     if map_layers:
@@ -473,7 +544,7 @@ def write_report(
         render_map(
             png,
             map_layers,
-            title=map_title if map_title is not None else title,
+            title=tr(map_title, lang) if map_title is not None else title,
             styles=styles,
             metric_crs=metric_crs,
         )
@@ -488,7 +559,7 @@ def write_report(
         body.append(
             f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"></figure>'
         )
-    for heading, content in sections:
+    for heading, content in rendered:
         md += [f"## {heading}", ""]
         body.append(f"<h2>{html.escape(heading)}</h2>")
         if isinstance(content, pd.DataFrame):
@@ -498,7 +569,8 @@ def write_report(
             md += [content.strip(), ""]
             body.append(markdown_to_html(content))
     page = (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"

@@ -73,18 +73,19 @@ class HighwayTier(Tier):
         res = assess_highway(prep.data, sol, ctx.scenario.highway)
         hs = res.highway_stations
         hp = ctx.scenario.highway
+        from gzcharge.export.i18n import msg
+
         source = (prep.data.details or {}).get("road_source") or ""
-        text = (f"- Corridors: {source}.\n" if source else "") + (
-            f"- EV range {hp.range_km:g} km nominal, derated ×{hp.range_derate:g}; every trip counts its access "
-            f"legs (county seat ↔ expressway); maximum gap between fast-charging sites {hp.max_gap_km:g} km "
-            "(JTG service-area spacing).\n"
-            f"- Sizing: holiday peak day × {hp.holiday_peak_factor:g} of the average day, peak hour "
-            f"{hp.peak_hour_factor:g} of the day; every service area ≥ {hp.charging_space_share:.0%} of "
-            f"{hp.service_area_car_spaces} small-car spaces as charging spaces (2022 national action plan).\n"
-            f"- {len(hs)} stations, {int(hs['plugs'].sum()) if len(hs) else 0} plugs.\n"
-        )
+        text: list[Any] = [msg("highway.corridors", source=source)] if source else []
+        text += [msg("highway.rules", range=hp.range_km, derate=hp.range_derate, gap=hp.max_gap_km),
+                 msg("highway.sizing", holiday=hp.holiday_peak_factor, peak=hp.peak_hour_factor,
+                     share=hp.charging_space_share, spaces=hp.service_area_car_spaces),
+                 msg("highway.result", stations=len(hs), plugs=int(hs["plugs"].sum()) if len(hs) else 0)]
+        why = _why_no_station(prep.data, res, hp) if len(hs) == 0 else None
+        if why is not None:
+            text.append(msg("highway.none", reason=why))
         if res.notice:
-            text += f"- Note: {res.notice}\n"
+            text.append(msg("highway.note", note=res.notice))
         sections: list[tuple[str, Any]] = [(self.title, text)]
         if res.summary is not None and len(res.summary):
             sections.append(("Highway corridors", res.summary))
@@ -92,9 +93,28 @@ class HighwayTier(Tier):
             sections.append(("Highway by prefecture", res.by_prefecture))
         summary = [("highway stations", len(hs)), ("highway plugs", int(hs["plugs"].sum()) if len(hs) else 0)]
         if len(hs) == 0:
-            summary.append(("highway", res.notice or "no station needed"))
+            summary.append(("highway", str(why) if why is not None else (res.notice or "no station needed")))
         meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
+        if why is not None and not res.notice:
+            notes.append(f"highway: no station planned: {why}")
         return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,
                           gap=sol.gap, seconds=sol.seconds, layers=res.layers(), summary=summary,
                           sections=sections, metadata=meta, notes=notes, raw=res)
+
+
+def _why_no_station(prep: Any, res: Any, hp: Any) -> Any:
+    """Why a highway plan has no station (a message), from the preparation's counts."""
+    from gzcharge.export.i18n import msg
+
+    d = {**(getattr(prep, "details", None) or {}), **(res.details or {})}
+    short_km = hp.min_charging_trip_km if hp.min_charging_trip_km is not None else hp.effective_range_km / 2
+    if res.notice and not d.get("n_candidates"):
+        return None  # the notice (e.g. no expressway data) says it
+    if not d.get("n_candidates"):
+        return msg("highway.why_no_candidates")
+    if not d.get("n_paths"):
+        return msg("highway.why_short_trips", n=d.get("n_short_trips", 0), km=short_km)
+    if d.get("n_existing"):
+        return msg("highway.why_existing", n=d["n_existing"], range=hp.effective_range_km, gap=hp.max_gap_km)
+    return msg("highway.why_within_range", range=hp.effective_range_km, gap=hp.max_gap_km)

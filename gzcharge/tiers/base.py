@@ -175,8 +175,10 @@ class TierResult:
     @classmethod
     def skipped_result(cls, tier: str, title: str, reason: str) -> TierResult:
         """A tier that did not run: its reason is a section and a summary row."""
+        from gzcharge.export.i18n import msg
+
         return cls(tier=tier, title=title, skipped=reason, summary=[(tier, "skipped")],
-                   sections=[(title, reason)], metadata={"skipped": True, "notice": reason}, notes=[reason])
+                   sections=[(title, msg("tier.skipped", reason=reason))], metadata={"skipped": True, "notice": reason}, notes=[reason])
 
 
 class Tier:

@@ -842,9 +842,10 @@ class HydrogenTier(Tier):
         st = res.stations
         hp = ctx.scenario.hydrogen
         cost = float(st["cost_cny"].sum()) if len(st) and "cost_cny" in st else 0.0
-        text = (f"- Fuel-cell heavy trucks: truck share {hp.truck_share:g} of expressway vehicles × hydrogen share "
-                f"{hp.hydrogen_share:g}; range {hp.range_km:g} km; whole trips (access legs included).\n"
-                f"- {len(st)} stations, cost {cost:,.0f} CNY; solver status **{sol.status}**, gap {sol.gap:.4%}.\n")
+        from gzcharge.export.i18n import msg
+
+        text: list[Any] = [msg("hydrogen.rules", truck=hp.truck_share, h2=hp.hydrogen_share, range=hp.range_km),
+                           msg("hydrogen.result", stations=len(st), cost=cost, status=sol.status, gap=sol.gap)]
         sections: list[tuple[str, Any]] = [(self.title, text)]
         if res.phases is not None and len(res.phases):
             sections.append(("Hydrogen phases", res.phases))

@@ -491,8 +491,9 @@ def solve_public(prep: PublicPrepared, scenario: Scenario, *, time_limit_s: floa
         return solve_joint([blk], total_budget=B, objective="min_cost", **kw)
     except InfeasibleError:
         pass
-    head = (f"budget {B:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan costs "
-            f"{sol.objective:,.0f} CNY (sites and plugs)")
+    from gzcharge.export.i18n import msg
+
+    head = msg("public.unmet_budget", budget=B, cheapest=sol.objective)  # a str: the English text
     fb = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
     fb.notes.append(head)
     if not p.fallback_max_cover:
@@ -877,6 +878,7 @@ def _summary(dem, st) -> pd.DataFrame:
 
 
 # =========================================================================== the Tier
+#: County table columns of the report (headers in :data:`gzcharge.export.i18n.COLUMNS`).
 _COUNTY_COLUMNS = {
     "adcode": "县代码 adcode",
     "name": "县 county",
@@ -994,42 +996,70 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["indicator", "plan", "reference", "source"])
 
 
+def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
+    """The unmet targets per county as report messages (the same rules as ``unmet_targets``)."""
+    from gzcharge.export.i18n import msg
+
+    c = pub.counties
+    need = {"adcode", "name", "coverage_pct", "stations", "stations_required"}
+    if not need <= set(c.columns):
+        return list(pub.unmet)
+    dem = pub.demand
+    if not {"county_adcode", "tier", "covered", "name"} <= set(dem.columns):
+        return list(pub.unmet)
+    by_code: dict[str, Any] = {}
+    for row in c.itertuples(index=False):
+        items: list[Any] = []
+        d = dem[dem["county_adcode"].astype(str) == str(row.adcode)]
+        miss = d[(d["tier"] == "township") & ~d["covered"].astype(bool)
+                 & (d["source"] != "estimated" if "source" in d.columns else True)]
+        if len(miss) and p.township_full_coverage:
+            what = msg("public.what_own" if getattr(p, "township_own_charger", False) else "public.what_uncovered")
+            items.append(msg("public.unmet_townships", what=what, n=len(miss), names=preview_ids(miss["name"], 5)))
+        if row.coverage_pct == row.coverage_pct and row.coverage_pct < 100 * p.min_county_coverage - 1e-6:
+            items.append(msg("public.unmet_coverage", pct=row.coverage_pct, target_pct=100 * p.min_county_coverage))
+        if row.stations < row.stations_required:
+            items.append(msg("public.unmet_stations", n=row.stations, req=row.stations_required,
+                             per=p.evs_per_station))
+        if items:
+            by_code[f"{row.adcode} {row.name}: "] = msg("public.unmet_county", code=row.adcode, name=row.name,
+                                                        items=items)
+    # the tier's own lines, in order; the per-county ones as messages, others (e.g. the budget) as written
+    return [next((m for prefix, m in by_code.items() if u.startswith(prefix)), u) for u in pub.unmet]
+
+
 def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
+    from gzcharge.export.i18n import msg
+
     sc = ctx.scenario
     p = sc.public
     mode = "network" if ctx.distance_network is not None else "screening"
     sections: list[tuple[str, Any]] = []
-    rules = (
-        f"- Mode: **{pub.mode}**; solver status **{pub.status}**, relative gap {pub.gap:.4%} "
-        "(solver seconds: see --timings).\n"
-        f"- Service radius: city core {p.city_core_radius_km:g} km, county seat {p.county_seat_radius_km:g} km, "
-        f"township {p.township_radius_km:g} km ({mode} distances"
-        + (f", circuity {sc.distance.circuity:g}" if mode == "screening" else "")
-        + ").\n"
-        f"- Hard targets: every township covered (乡镇全覆盖) = {p.township_full_coverage}; "
-        f"each county ≥ {p.min_county_coverage:.0%} of its EVs covered; at least one station per "
-        f"{p.evs_per_station:g} EVs per county.\n"
-        f"- EV stock {sc.ev.year}: the province's NEV stock path ({sc.ev.stock(sc.ev.year):,.0f} NEVs in "
-        f"{sc.ev.year}) shared out by 2020 census households × car-owning share (long-form sample) × the "
-        "prefecture's relative adoption (ev.adoption_by_prefecture), over all 88 counties.\n"
-    )
+    rules: list[Any] = [
+        msg("public.mode", mode=pub.mode, status=pub.status, gap=pub.gap),
+        msg("public.radius", city=p.city_core_radius_km, county=p.county_seat_radius_km, township=p.township_radius_km,
+            mode=msg(f"mode.{mode}"), circuity=msg("public.circuity", c=sc.distance.circuity) if mode == "screening"
+            else ""),
+        msg("public.targets", full=msg("yes" if p.township_full_coverage else "no"), cov=p.min_county_coverage,
+            per=p.evs_per_station),
+        msg("public.ev_stock", year=sc.ev.year, stock=sc.ev.stock(sc.ev.year)),
+    ]
     if p.budget_cny is not None or p.max_stations is not None:
-        rules += f"- Budget {p.budget_cny or '–'} CNY, station limit {p.max_stations or '–'}.\n"
+        rules.append(msg("public.budget", budget=f"{p.budget_cny:,.0f} CNY" if p.budget_cny is not None else "–",
+                         limit=p.max_stations or "–"))
     sections.append(("Public charging (市、县、乡三级): rules", rules))
     sections.append(("Reality check: the plan against published figures", reality_check(pub, sc)))
     sections.append(("Public charging: result by tier", pub.summary))
     cols = [c for c in _COUNTY_COLUMNS if c in pub.counties.columns]
-    sections.append(("Public charging: county compliance", pub.counties[cols].rename(columns=_COUNTY_COLUMNS)))
-    sections.append(("Unmet targets", "\n".join(f"- {u}" for u in pub.unmet) if pub.unmet
-                     else "All hard targets are met."))
+    sections.append(("Public charging: county compliance", pd.DataFrame(pub.counties[cols])))
+    sections.append(("Unmet targets", _unmet_messages(pub, p) if pub.unmet else msg("public.all_met")))
     tw = pub.townships
     if len(tw):
         unc = tw.loc[~tw["covered"].astype(bool)]
-        text = (f"{int(tw['covered'].astype(bool).sum())} of {len(tw)} township points covered within "
-                f"{p.township_radius_km:g} km (source: "
-                f"{ctx.region.township_source or 'estimated lattice — not real seats'}).")
-        sections.append(("Townships", text))
+        sections.append(("Townships", msg("public.townships", covered=int(tw["covered"].astype(bool).sum()),
+                                          total=len(tw), radius=p.township_radius_km,
+                                          source=ctx.region.township_source or msg("public.estimated_lattice"))))
         if len(unc):
             cols = [c for c in ("name", "county_adcode", "station_id", "distance_m", "unmet_reason") if c in unc.columns]
-            sections.append(("Townships not covered", unc[cols]))
+            sections.append(("Townships not covered", pd.DataFrame(unc[cols])))
     return sections

@@ -1163,12 +1163,14 @@ class SwapTier(Tier):
         summary = [("swap stations", f"{n} at {len(st)} sites"), ("swaps/day served", f"{served:,.0f}"),
                    ("swap cost (CNY)", f"{float(st['cost_cny'].sum()) if len(st) else 0.0:,.0f}"),
                    ("swap solver", f"{res.status}, gap {res.gap:.3%}")]
-        text = (
-            f"- Mode **{res.mode}**; solver status **{res.status}**, relative gap {res.gap:.4%} (solver seconds: see --timings).\n"
-            f"- Fleets: {ctx.inputs.fleets or 'documented per-capita defaults of [swap] (vehicles per 10,000 urban residents)'}.\n"
-            f"- {n} swap stations at {len(st)} sites serve {served:,.0f} swaps/day; station cost "
-            f"{res.station_cost_cny:,.0f} CNY + extra battery packs {res.pack_cost_cny:,.0f} CNY.\n"
-        )
+        from gzcharge.export.i18n import msg
+
+        text: list[Any] = [
+            msg("swap.mode", mode=res.mode, status=res.status, gap=res.gap),
+            msg("swap.fleets_file", file=ctx.inputs.fleets) if ctx.inputs.fleets else msg("swap.fleets_default"),
+            msg("swap.result", n=n, sites=len(st), served=served, station=res.station_cost_cny,
+                packs=res.pack_cost_cny),
+        ]
         sections: list[tuple[str, Any]] = [(self.title, text)]
         if res.summary is not None and len(res.summary):
             sections.append(("Battery swap by fleet", res.summary))

@@ -1,0 +1,705 @@
+"""Report language: one message catalogue (English and Chinese) and number formats for people.
+
+Report text is written once, in code, as messages; this module holds the words of both
+languages in one place:
+
+* :class:`Msg` — a message key plus its values; :func:`tr` renders it in a language. Keys are
+  looked up in :data:`MESSAGES`; a plain string is looked up in :data:`TITLES` (section titles
+  such as ``"Hydrogen phases"`` translate without a key) and is otherwise kept as it is.
+* :data:`COLUMNS` — table column name -> (English, Chinese) header; ``<col>_a``, ``<col>_b`` and
+  ``d_<col>`` (the two plans of a comparison and their difference) derive from ``<col>``.
+* :data:`VALUES` — cell values of category columns (``tier = city`` -> 城市核心区).
+* Formats: EV and station counts as integers with thousands separators, costs in 万元/亿元
+  (Chinese) or million CNY (English), percentages with one decimal.
+
+Message templates use :class:`str.format` fields with extra format specs: ``{x:int}`` (integer
+with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
+one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
+without trailing zeros), ``{x:status}`` (a solver status in words), ``{x:tiers}`` (tier names),
+``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined). Any other spec is the usual format mini-language.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["LANGS", "Msg", "msg", "tr", "default_lang", "check_lang", "fmt_int", "fmt_cost", "fmt_pct",
+           "fmt_share", "column_label", "display_table", "sheet_table", "COLUMNS", "MESSAGES", "TITLES",
+           "VALUES", "LAYER_NAMES", "missing_translations"]
+
+LANGS = ("zh", "en")
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is a report language, else ``ConfigError``."""
+    from gzcharge.errors import ConfigError
+
+    if lang not in LANGS:
+        raise ConfigError(f"--lang {lang!r}: choose zh (中文) or en (English)")
+    return lang
+
+
+def default_lang(region_code: str | int | None) -> str:
+    """Chinese for Guizhou regions (adcodes 52xxxx), English for any other area."""
+    return "zh" if str(region_code or "").startswith("52") else "en"
+
+
+# =========================================================================== numbers
+def _finite(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def fmt_int(v: Any) -> str:
+    """An integer with thousands separators (``12,527``); empty for missing values."""
+    x = _finite(v)
+    return "" if x is None else f"{round(x):,}"
+
+
+def fmt_cost(v: Any, lang: str) -> str:
+    """Money: ``6,226.0 万元`` / ``1.42 亿元`` in Chinese, ``62.26 million CNY`` in English."""
+    x = _finite(v)
+    if x is None:
+        return ""
+    if lang == "zh":
+        return f"{x / 1e8:,.2f} 亿元" if abs(x) >= 1e8 else f"{x / 1e4:,.1f} 万元"
+    return f"{x / 1e6:,.2f} million CNY" if abs(x) >= 1e6 else f"{x:,.0f} CNY"
+
+
+def fmt_pct(v: Any) -> str:
+    """A percentage given on 0–100, one decimal (``91.8%``)."""
+    x = _finite(v)
+    return "" if x is None else f"{x:.1f}%"
+
+
+def fmt_share(v: Any) -> str:
+    """A share given on 0–1 as a percentage with one decimal (``0.918`` -> ``91.8%``)."""
+    x = _finite(v)
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _fmt_num(v: Any) -> str:
+    x = _finite(v)
+    if x is None:
+        return str(v)
+    if float(x).is_integer():
+        return f"{int(x):,}" if abs(x) >= 1e4 else str(int(x))
+    return f"{x:,.2f}".rstrip("0").rstrip(".") if abs(x) < 1e4 else f"{x:,.0f}"
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "int":
+            return fmt_int(value)
+        if format_spec == "cost":
+            return fmt_cost(value, self.lang)
+        if format_spec == "pct":
+            return fmt_pct(value)
+        if format_spec == "share":
+            return fmt_share(value)
+        if format_spec == "num":
+            return _fmt_num(value)
+        if format_spec == "tiers":  # a tier name or a list of them
+            names = [value] if isinstance(value, str) else list(value)
+            words = [VALUES["tier"].get(n, (n, n))[0 if self.lang == "en" else 1] for n in names]
+            return ("、" if self.lang == "zh" else ", ").join(words)
+        if format_spec == "targets":  # {tier: [share per year]}
+            if not value:
+                return MESSAGES["none"][self.lang]
+            sep = "；" if self.lang == "zh" else "; "
+            return sep.join(f"{self.format_field(k, 'tiers')} " + " → ".join(fmt_share(x) for x in v)
+                            for k, v in dict(value).items())
+        if format_spec == "list":  # messages or texts, joined
+            sep = "；" if self.lang == "zh" else "; "
+            return sep.join(tr(x, self.lang) for x in value)
+        if format_spec == "status":
+            word = STATUS_WORDS.get(str(getattr(value, "value", value)))
+            return str(getattr(value, "value", value)) if word is None else word[0 if self.lang == "en" else 1]
+        if isinstance(value, Msg):
+            return value.render(self.lang)
+        return super().format_field(value, format_spec)
+
+
+# =========================================================================== messages
+class Msg(str):
+    """A translatable message: a key of :data:`MESSAGES` and the values its templates use.
+
+    A ``Msg`` *is* its English text (a ``str``), so code that logs, joins or stores it as text
+    keeps working; the report renders it in its own language with :func:`tr`.
+    """
+
+    key: str
+    args: Mapping[str, Any]
+
+    def __new__(cls, key: str, args: Mapping[str, Any] | None = None) -> Msg:
+        entry = MESSAGES.get(key)
+        if entry is None:
+            raise KeyError(f"no message {key!r} in gzcharge.export.i18n.MESSAGES")
+        values = dict(args or {})
+        obj = super().__new__(cls, _Formatter("en").format(entry["en"], **values))
+        obj.key, obj.args = key, values
+        return obj
+
+    def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # pickling (e.g. dask workers)
+        return self.key, dict(self.args)
+
+    def render(self, lang: str) -> str:
+        """The message in ``lang`` (English when the key has no ``lang`` text)."""
+        entry = MESSAGES[self.key]
+        return _Formatter(lang).format(entry.get(lang) or entry["en"], **self.args)
+
+
+def msg(key: str, **args: Any) -> Msg:
+    """Shorthand for ``Msg(key, args)``."""
+    return Msg(key, args)
+
+
+def tr(text: Any, lang: str) -> str:
+    """Render a :class:`Msg`, translate a known title, or return the text unchanged."""
+    if isinstance(text, Msg):
+        return text.render(lang)
+    text = str(text)
+    if lang == "en":
+        return text
+    return TITLES.get(text, {}).get(lang, text)
+
+
+#: Report messages by key: ``{"en": template, "zh": template}``.
+MESSAGES: dict[str, dict[str, str]] = {
+    # ------------------------------------------------------------------ report frame
+    "report.title": {"en": "Charging facility plan — {region} ({scenario})",
+                     "zh": "{region}充电基础设施规划说明（情景：{scenario}）"},
+    "report.map_title": {"en": "{region} charging facilities plan", "zh": "{region} 充电设施规划"},
+    "overview.region": {"en": "Region: **{name}** ({code}, {kind}), {counties} counties, 2020 census population "
+                                "{pop:int}.",
+                        "zh": "规划范围：**{name}**（{code}，{kind}），辖 {counties} 个县级行政区，"
+                              "2020 年第七次人口普查常住人口 {pop:int} 人。"},
+    "overview.scenario": {"en": "Scenario: `{name}` {description}", "zh": "规划情景：`{name}`（{description}）"},
+    "overview.distances": {"en": "Distances: **{mode}**; metric CRS {crs}.",
+                           "zh": "距离计算：**{mode}**；投影坐标系 {crs}。"},
+    "overview.townships_given": {"en": "Township seats: {source}.", "zh": "乡镇驻地：{source}。"},
+    "overview.townships_estimated": {
+        "en": "Township seats: none given — township demand is an ESTIMATED lattice (labelled).",
+        "zh": "乡镇驻地：未提供，乡镇需求点为**估算**的规则网格（已标注），请用 --townships 提供实际驻地。"},
+    "headline.missed": {"en": "**HARD RULES MISSED ({n:int})** — the plan below does not meet:",
+                        "zh": "**未满足的硬性规则（{n:int} 项）**——以下规划未能满足："},
+    "headline.item": {"en": "{tier}: {item}", "zh": "{tier:tiers}：{item}"},
+    "overview.status": {"en": "Status: {status:status}.", "zh": "求解状态：{status:status}。"},
+    "overview.overrides": {"en": "Overrides: `{overrides}`", "zh": "参数覆盖：`{overrides}`"},
+    "overview.totals": {"en": "Total cost of the plan: **{cost:cost}**.", "zh": "规划总投资：**{cost:cost}**。"},
+    "notes.english": {"en": "", "zh": "以下说明由程序生成，保留英文原文。"},
+    "sources.intro": {
+        "en": "Each rule and default number of the scenario with the explanation and source written beside it "
+              "in the scenario file (`{file}`). Rows marked *assumption* are scenario choices, not measured "
+              "facts: replace them with local figures when you have them.",
+        "zh": "下表列出情景文件（`{file}`）中的各项规则与默认参数，以及文件中注明的含义与来源（原文为英文）。"
+              "标为“假设”的参数是情景选择而非实测数据，有本地数据时请替换。"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "assumption": {"en": "assumption", "zh": "假设"},
+    "fact": {"en": "", "zh": ""},
+    "mode.network": {"en": "network", "zh": "路网距离"},
+    "mode.screening": {"en": "screening", "zh": "直线距离×绕行系数（筛选）"},
+    "kind.prefecture": {"en": "prefecture", "zh": "地级市/州"},
+    "kind.province": {"en": "province", "zh": "省"},
+    "kind.county": {"en": "county", "zh": "县级"},
+    "kind.custom": {"en": "custom area", "zh": "自定义范围"},
+    # ------------------------------------------------------------------ public tier
+    "public.mode": {"en": "Mode: **{mode}**; solver status **{status:status}**, relative gap {gap:share} (solver "
+                          "seconds: see --timings).",
+                    "zh": "模型：**{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}（求解用时见 --timings）。"},
+    "public.radius": {"en": "Service radius: city core {city:num} km, county seat {county:num} km, township "
+                            "{township:num} km ({mode} distances{circuity}).",
+                      "zh": "服务半径：城市核心区 {city:num} 公里，县城 {county:num} 公里，乡镇 {township:num} 公里"
+                            "（{mode}{circuity}）。"},
+    "public.circuity": {"en": ", circuity {c:num}", "zh": "，绕行系数 {c:num}"},
+    "public.targets": {"en": "Hard targets: every township covered (乡镇全覆盖) = {full}; each county ≥ {cov:share} "
+                             "of its EVs covered; at least one station per {per:int} EVs per county.",
+                       "zh": "硬性目标：乡镇全覆盖 = {full}；每县至少 {cov:share} 的电动汽车在服务半径内；"
+                             "每县每 {per:int} 辆电动汽车至少 1 座充电站。"},
+    "public.ev_stock": {"en": "EV stock {year}: the province's NEV stock path ({stock:int} NEVs in {year}) shared out by "
+                              "2020 census households × car-owning share (long-form sample) × the prefecture's "
+                              "relative adoption (ev.adoption_by_prefecture), over all 88 counties.",
+                        "zh": "{year} 年电动汽车保有量：全省新能源汽车保有量路径（{year} 年 {stock:int} 辆）按 2020 年普查"
+                              "户数 × 有车户比例（长表抽样）× 所在市州相对普及程度（ev.adoption_by_prefecture）分配到全省 "
+                              "88 个县。"},
+    "public.budget": {"en": "Budget {budget}, station limit {limit}.", "zh": "预算 {budget}，站点数上限 {limit}。"},
+    "public.unmet_budget": {"en": "budget {budget:,.0f} CNY cannot meet the hard targets: the cheapest compliant plan "
+                                  "costs {cheapest:,.0f} CNY (sites and plugs)",
+                            "zh": "预算 {budget:cost} 无法满足硬性目标：满足全部目标的最低投资为 {cheapest:cost}（站址与充电桩）"},
+    "public.unmet_county": {"en": "{code} {name}: {items:list}", "zh": "{code} {name}：{items:list}"},
+    "public.unmet_townships": {"en": "townships {what}: {n:int} ({names})", "zh": "{what}乡镇 {n:int} 个（{names}）"},
+    "public.what_uncovered": {"en": "uncovered", "zh": "未覆盖的"},
+    "public.what_own": {"en": "without a charger of their own", "zh": "没有自有充电站的"},
+    "public.unmet_coverage": {"en": "coverage {pct:pct} < {target_pct:.0f}%",
+                              "zh": "覆盖率 {pct:pct}，低于 {target_pct:.0f}%"},
+    "public.unmet_stations": {"en": "stations {n:int} < {req:int} (1 per {per:num} EVs)",
+                              "zh": "充电站 {n:int} 座，少于要求的 {req:int} 座（每 {per:num} 辆 1 座）"},
+    "public.all_met": {"en": "All hard targets are met.", "zh": "全部硬性目标均已满足。"},
+    "public.townships": {"en": "{covered:int} of {total:int} township points covered within {radius:num} km "
+                                "(source: {source}).",
+                         "zh": "{total:int} 个乡镇点中 {covered:int} 个在 {radius:num} 公里内有充电站（来源：{source}）。"},
+    "public.estimated_lattice": {"en": "estimated lattice — not real seats", "zh": "估算网格，非实际驻地"},
+    # ------------------------------------------------------------------ highway
+    "highway.rules": {"en": "EV range {range:num} km nominal, derated ×{derate:num}; every trip counts its access legs "
+                            "(county seat ↔ expressway); maximum gap between fast-charging sites {gap:num} km (JTG "
+                            "service-area spacing).",
+                      "zh": "电动汽车标称续航 {range:num} 公里，折减系数 ×{derate:num}；每次出行计入接入段（县城 ↔ "
+                            "高速公路）；快充站最大间距 {gap:num} 公里（JTG 服务区间距）。"},
+    "highway.corridors": {"en": "Corridors: {source}.", "zh": "高速公路走廊数据：{source}。"},
+    "highway.sizing": {"en": "Sizing: holiday peak day × {holiday:num} of the average day, peak hour {peak:num} of the "
+                             "day; every service area ≥ {share:.0%} of {spaces} small-car spaces as charging spaces "
+                             "(2022 national action plan).",
+                       "zh": "规模测算：节假日高峰日为平日的 {holiday:num} 倍，高峰小时占全天 {peak:num}；每个服务区至少 "
+                             "{share:.0%} 的小客车车位（共 {spaces} 个）配建充电车位（2022 年国家行动方案）。"},
+    "highway.result": {"en": "{stations:int} stations, {plugs:int} plugs.",
+                       "zh": "共 {stations:int} 座快充站，{plugs:int} 个充电桩。"},
+    "highway.note": {"en": "Note: {note}", "zh": "说明：{note}"},
+    "highway.none": {"en": "No highway station was planned: {reason}",
+                     "zh": "未规划高速公路快充站：{reason}"},
+    "highway.why_no_candidates": {"en": "no candidate site on the expressways (no service area, existing site or "
+                                        "synthetic site within reach).",
+                                  "zh": "高速公路沿线没有候选站址（服务区、现有站点或补充站点均不可用）。"},
+    "highway.why_short_trips": {"en": "no trip needs charging on the expressways: all {n:int} OD trip(s) are at most "
+                                      "{km:num} km, a round trip on one home charge (highway.min_charging_trip_km).",
+                                "zh": "没有出行需要在高速公路上充电：全部 {n:int} 个起讫点出行均不超过 {km:num} 公里，"
+                                      "一次家充即可往返（highway.min_charging_trip_km）。"},
+    "highway.why_existing": {"en": "the {n:int} existing fast-charging site(s) already keep every trip within the "
+                                   "effective range of {range:num} km and every gap within {gap:num} km.",
+                             "zh": "现有 {n:int} 个快充站已使全部出行在 {range:num} 公里有效续航内、站间距不超过 "
+                                   "{gap:num} 公里。"},
+    "highway.why_within_range": {"en": "every trip fits the effective range of {range:num} km and no corridor stretch "
+                                       "is longer than the maximum gap of {gap:num} km.",
+                                 "zh": "全部出行都在 {range:num} 公里有效续航内，且没有超过最大站间距 {gap:num} "
+                                       "公里的路段。"},
+    # ------------------------------------------------------------------ hydrogen
+    "hydrogen.rules": {"en": "Fuel-cell heavy trucks: truck share {truck:num} of expressway vehicles × hydrogen share "
+                             "{h2:num}; range {range:num} km; whole trips (access legs included).",
+                       "zh": "燃料电池重卡：高速公路车流中货车比例 {truck:num} × 氢能比例 {h2:num}；续航 {range:num} "
+                             "公里；按完整出行计算（含接入段）。"},
+    "hydrogen.result": {"en": "{stations:int} stations, cost {cost:cost}; solver status **{status:status}**, gap {gap:share}.",
+                        "zh": "共 {stations:int} 座加氢站，投资 {cost:cost}；求解状态 **{status:status}**，间隙 {gap:share}。"},
+    # ------------------------------------------------------------------ swap
+    "swap.mode": {"en": "Mode **{mode}**; solver status **{status:status}**, relative gap {gap:share} (solver seconds: "
+                        "see --timings).",
+                  "zh": "模型 **{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}（求解用时见 --timings）。"},
+    "swap.fleets_file": {"en": "Fleets: {file}.", "zh": "车队数据：{file}。"},
+    "swap.fleets_default": {"en": "Fleets: documented per-capita defaults of [swap] (vehicles per 10,000 urban "
+                                  "residents).",
+                            "zh": "车队数据：采用 [swap] 中的人均默认值（每万城镇人口车辆数），未提供车队文件。"},
+    "swap.result": {"en": "{n:int} swap stations at {sites:int} sites serve {served:int} swaps/day; station cost "
+                          "{station:cost} + extra battery packs {packs:cost}.",
+                    "zh": "{sites:int} 个站址共 {n:int} 座换电站，日换电 {served:int} 次；建站投资 {station:cost}，"
+                          "另购电池包 {packs:cost}。"},
+    # ------------------------------------------------------------------ joint
+    "joint.model": {"en": "One model over the tiers {tiers:tiers} for the years {years}; objective **{objective}**. Each "
+                          "tier's data are prepared exactly as for its own plan.",
+                    "zh": "对 {tiers:tiers} 各层级在 {years} 年统一建模；目标 **{objective}**。各层级数据与单独规划时完全相同。"},
+    "joint.budgets": {"en": "Budgets per year: {budgets}{carry}; total budget: {total}.",
+                      "zh": "年度预算：{budgets}{carry}；总预算：{total}。"},
+    "joint.carry": {"en": " (unspent budget carries over)", "zh": "（未用预算结转下一年）"},
+    "joint.targets": {"en": "Targets by year (share of demand served): {targets:targets}; hard rules from {hard}.",
+                      "zh": "分年度目标（需求满足比例）：{targets:targets}；硬性规则自 {hard} 年起执行。"},
+    "joint.stay": {"en": "Once built a site stays built; co-located sites (within {m:num} m) pay the shared land + grid "
+                         "cost once.",
+                   "zh": "站点建成后保留；相距 {m:num} 米以内的合建站点只计一次土地和电网接入费用。"},
+    "joint.solver": {"en": "Solver status **{status}**, relative gap {gap:share}.",
+                     "zh": "求解状态 **{status:status}**，相对间隙 {gap:share}。"},
+    "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
+    "none": {"en": "none", "zh": "无"},
+    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    # ------------------------------------------------------------------ compare
+    "compare.title": {"en": "Plan comparison — {region}: A {a} → B {b}",
+                      "zh": "规划方案对比 — {region}：方案A {a} → 方案B {b}"},
+    "compare.map_title": {"en": "{region}: sites added, removed, resized", "zh": "{region} 站点变化（新增/移除/扩容/缩减）"},
+    "compare.files": {"en": "A (reference): `{a}` (scenario {sa}); B (what-if): `{b}` (scenario {sb}).",
+                      "zh": "方案A（基准）：`{a}`（情景 {sa}）；方案B（比选）：`{b}`（情景 {sb}）。"},
+    "compare.counts": {"en": "Sites: {added:int} added, {removed:int} removed, {resized:int} resized, "
+                             "{unchanged:int} unchanged.",
+                       "zh": "站点：新增 {added:int}，移除 {removed:int}，扩容/缩减 {resized:int}，不变 {unchanged:int}。"},
+    "compare.cost": {"en": "Cost: A {a:cost}, B {b:cost} (change {d:cost}).",
+                     "zh": "投资：方案A {a:cost}，方案B {b:cost}（变化 {d:cost}）。"},
+    "compare.scenario_diff": {"en": "Scenario keys that differ: {diff}.", "zh": "情景参数差异：{diff}。"},
+    "compare.no_diff": {"en": "The two scenarios have the same keys and values.", "zh": "两个方案的情景参数相同。"},
+}
+
+#: Solver statuses (:class:`gzcharge.locate._common.Status` values) -> (English, Chinese).
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "optimal": ("optimal", "最优"),
+    "time_limit_feasible": ("stopped at the time limit with a feasible plan", "达到时间上限，得到可行方案"),
+    "feasible": ("feasible", "可行"),
+    "infeasible": ("infeasible", "无可行解"),
+    "not_run": ("not run", "未运行"),
+    "error": ("error", "出错"),
+    "skipped": ("skipped", "未运行"),
+}
+
+#: Section titles (the English text the code writes) -> other languages.
+TITLES: dict[str, dict[str, str]] = {
+    "Overview": {"zh": "概况"},
+    "Hard rules missed": {"zh": "未满足的硬性规则"},
+    "Rules, assumptions and sources": {"zh": "规划规则、假设与来源"},
+    "Scenario values and sources": {"zh": "情景参数取值与来源"},
+    "Notes and assumptions": {"zh": "说明与假设"},
+    "Timings (s)": {"zh": "计算用时（秒）"},
+    "Joint plan with phasing": {"zh": "分期联合规划"},
+    "Cost by tier and year": {"zh": "分层级分年度投资"},
+    "Service by tier and year": {"zh": "分层级分年度服务水平"},
+    "What a marginal budget buys": {"zh": "追加预算的边际效果"},
+    "Public charging (市、县、乡三级): rules": {"zh": "公共充电（市、县、乡三级）：规划规则"},
+    "Public charging: result by tier": {"zh": "公共充电：分层级结果"},
+    "Reality check: the plan against published figures": {"zh": "合理性检验：规划与公开数据对照"},
+    "Public charging: county compliance": {"zh": "公共充电：分县达标情况"},
+    "Unmet targets": {"zh": "未达标目标"},
+    "Townships": {"zh": "乡镇覆盖"},
+    "Townships not covered": {"zh": "未覆盖乡镇"},
+    "Highway fast charging": {"zh": "高速公路快充"},
+    "Highway corridors": {"zh": "高速公路走廊"},
+    "Highway by prefecture": {"zh": "高速公路分市州"},
+    "Hydrogen refuelling (加氢) for heavy trucks": {"zh": "重卡加氢站"},
+    "Hydrogen phases": {"zh": "加氢站分期建设"},
+    "Hydrogen candidates excluded by the supply rule": {"zh": "因氢源约束排除的加氢候选站"},
+    "Battery swap (换电) for fleets": {"zh": "车队换电站"},
+    "Battery swap by fleet": {"zh": "分车队换电"},
+    "Summary": {"zh": "汇总"},
+    "Site changes": {"zh": "站点变化"},
+    "Coverage change by county": {"zh": "分县覆盖率变化"},
+    "Township changes": {"zh": "乡镇覆盖变化"},
+    "Notes": {"zh": "说明"},
+    "Plan": {"zh": "规划"},
+}
+
+#: Column name -> (English header, Chinese header).
+COLUMNS: dict[str, tuple[str, str]] = {
+    "adcode": ("adcode", "县代码"),
+    "county_adcode": ("county adcode", "所属县代码"),
+    "name": ("name", "名称"),
+    "county": ("county", "县（区）"),
+    "evs": ("EVs", "电动汽车（辆）"),
+    "stations": ("stations", "充电站（座）"),
+    "stations_new": ("new stations", "新建站（座）"),
+    "stations_existing": ("existing stations", "现有站（座）"),
+    "plugs_added": ("plugs added", "新增充电桩（个）"),
+    "plugs_existing": ("existing plugs", "现有充电桩（个）"),
+    "evs_per_plug": ("EVs per plug", "车桩比（辆/桩）"),
+    "indicator": ("indicator", "指标"),
+    "plan": ("plan", "本规划"),
+    "reference": ("published figure", "公开数据"),
+    "source": ("source", "来源"),
+    "plugs": ("plugs", "充电桩（个）"),
+    "kw": ("kW", "功率（千瓦）"),
+    "coverage_pct": ("coverage %", "覆盖率"),
+    "city_coverage_pct": ("city core %", "城市核心区覆盖率"),
+    "county_coverage_pct": ("county seat %", "县城覆盖率"),
+    "township_coverage_pct": ("township %", "乡镇覆盖率"),
+    "covered_pct": ("EVs covered %", "电动汽车覆盖率"),
+    "points_covered_pct": ("points covered %", "需求点覆盖率"),
+    "townships_covered": ("townships covered", "已覆盖乡镇（个）"),
+    "townships_total": ("townships", "乡镇（个）"),
+    "plugs_per_1000_evs": ("plugs / 1,000 EVs", "每千辆车充电桩"),
+    "cost_cny": ("cost", "投资"),
+    "unmet_targets": ("unmet targets", "未达标目标"),
+    "tier": ("tier", "层级"),
+    "demand_points": ("demand points", "需求点（个）"),
+    "year": ("year", "年份"),
+    "share_of_total": ("share of total", "占总投资比例"),
+    "served": ("served", "已服务"),
+    "total": ("total", "总需求"),
+    "share": ("share served", "服务比例"),
+    "fleet_type": ("fleet", "车队类型"),
+    "vehicles": ("vehicles", "车辆（辆）"),
+    "swaps_day": ("swaps/day", "日换电需求（次）"),
+    "swaps_served": ("swaps/day served", "日换电服务（次）"),
+    "served_share": ("share served", "服务比例"),
+    "station_id": ("nearest station", "最近站点"),
+    "distance_m": ("distance (m)", "距离（米）"),
+    "unmet_reason": ("reason", "未覆盖原因"),
+    "stage": ("stage", "计算步骤"),
+    "seconds": ("seconds", "用时（秒）"),
+    "key": ("scenario key", "情景参数"),
+    "value": ("value", "取值"),
+    "kind_of_value": ("kind", "性质"),
+    "explanation": ("explanation and source", "含义与来源（英文原文）"),
+    "section": ("section", "类别"),
+    "item": ("item", "项目"),
+    "a": ("A", "方案A"),
+    "b": ("B", "方案B"),
+    "delta": ("change", "变化"),
+    "layer": ("layer", "图层"),
+    "change": ("change", "变化"),
+    "change_zh": ("change", "变化"),
+    "detail": ("detail", "变化明细"),
+    "site_id": ("site", "站点编号"),
+    "capacity_unit": ("size measure", "规模指标"),
+    "capacity": ("size", "规模"),
+    "size_changes": ("size changes", "规模变化"),
+    "phase": ("phase", "期次"),
+    "phase_name": ("phase", "期次"),
+    "phase_year": ("build year", "建设年份"),
+    "demand_kg_day": ("demand (kg/day)", "需求（公斤/日）"),
+    "capacity_kg_day": ("capacity (kg/day)", "能力（公斤/日）"),
+    "units": ("units", "设备（套）"),
+    "supply_source": ("hydrogen source", "氢源"),
+    "reason": ("reason", "原因"),
+    "corridor": ("corridor", "走廊"),
+    "flow": ("flow", "流量"),
+    "length_km": ("length (km)", "长度（公里）"),
+    "prefecture": ("prefecture", "市州"),
+    "station_type": ("station type", "站型"),
+    "n_stations": ("stations", "站数（座）"),
+    "batteries": ("battery packs", "电池包（个）"),
+    "status": ("status", "状态"),
+    "mode": ("mode", "模型"),
+    "added": ("added", "新增"),
+    "removed": ("removed", "移除"),
+    "resized": ("resized", "扩容/缩减"),
+    "enlarged": ("enlarged", "扩容"),
+    "reduced": ("reduced", "缩减"),
+    "unchanged": ("unchanged", "不变"),
+    "capacity_swaps_day": ("swaps/day capacity", "日换电能力（次）"),
+    # highway corridors and prefectures
+    "component": ("corridor network", "路网分区"),
+    "refs": ("roads", "道路编号"),
+    "new": ("new", "新建（座）"),
+    "existing": ("existing", "现有（座）"),
+    "longest_stretch_km": ("longest stretch without a station (km)", "最长无站路段（公里）"),
+    "gap_ok": ("gap rule met", "满足间距要求"),
+    "corridor_km": ("corridor (km)", "高速里程（公里）"),
+    # hydrogen phases and exclusions
+    "new_stations": ("new stations", "新建站（座）"),
+    "refuelled_flow": ("trucks/day refuelled", "日加氢服务车次"),
+    "refuelled_share": ("share refuelled", "加氢服务比例"),
+    "gap": ("solver gap", "求解间隙"),
+    "supply_km": ("distance to the source (km)", "距氢源（公里）"),
+    # joint marginal budget
+    "extra_budget_cny": ("extra budget", "追加预算"),
+    "objective": ("objective", "目标值"),
+    "delta_objective": ("objective change", "目标值变化"),
+    "delta_per_million_cny": ("change per million CNY", "每百万元变化"),
+    "method": ("method", "方法"),
+}
+
+#: Layer names -> (English, Chinese), for map legends.
+LAYER_NAMES: dict[str, tuple[str, str]] = {
+    "counties": ("counties", "县（区）"), "boundary": ("boundary", "规划范围"),
+    "townships": ("townships", "乡镇"), "demand_points": ("demand points", "需求点"),
+    "public_stations": ("public charging", "公共充电站"), "highway_stations": ("highway fast charging", "高速快充站"),
+    "expressway_segments": ("expressways", "高速公路"), "swap_stations": ("battery swap", "换电站"),
+    "hydrogen_stations": ("hydrogen", "加氢站"), "site_changes": ("sites", "站点"),
+    "county_changes": ("counties", "县（区）"), "township_changes": ("townships", "乡镇"),
+}
+
+#: Cell values of category columns -> (English, Chinese).
+VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "tier": {"city": ("city core", "城市核心区"), "county": ("county seat", "县城"), "township": ("township", "乡镇"),
+             "total": ("total", "合计"), "public": ("public charging", "公共充电"),
+             "highway": ("highway fast charging", "高速快充"), "swap": ("battery swap", "换电"),
+             "hydrogen": ("hydrogen", "加氢")},
+    "fleet_type": {"bus": ("bus", "公交"), "taxi": ("taxi", "出租车"), "logistics": ("logistics", "物流车"),
+                   "sanitation": ("sanitation", "环卫车"), "mine_truck": ("mine truck", "矿用卡车"),
+                   "heavy_truck": ("heavy truck", "重卡"), "total": ("total", "合计")},
+    "station_type": {"car": ("car", "乘用车"), "bus": ("bus", "公交"), "heavy_truck": ("heavy truck", "重卡")},
+    "status": {"new": ("new", "新建"), "existing": ("existing", "现有")},
+    "change": {"added": ("added", "新增"), "removed": ("removed", "移除"), "resized": ("resized", "扩容/缩减"),
+               "unchanged": ("unchanged", "不变")},
+    "detail": {"added": ("added", "新增"), "removed": ("removed", "移除"), "enlarged": ("enlarged", "扩容"),
+               "reduced": ("reduced", "缩减"), "unchanged": ("unchanged", "不变")},
+    "section": {"sites": ("sites", "站点"), "cost": ("cost", "投资"), "coverage": ("coverage", "覆盖"),
+                "counties": ("counties", "县（区）")},
+    "year": {"total": ("total", "合计")},
+    "capacity_unit": {"plugs": ("plugs", "充电桩（个）"), "capacity_swaps_day": ("swaps/day", "日换电能力（次）"),
+                      "capacity_kg_day": ("kg/day", "加氢能力（公斤/日）")},
+    "layer": {"public_stations": ("public charging", "公共充电站"), "highway_stations": ("highway", "高速快充站"),
+              "swap_stations": ("battery swap", "换电站"), "hydrogen_stations": ("hydrogen", "加氢站")},
+}
+
+
+# =========================================================================== tables
+def _column_kind(name: str) -> str:
+    base = _base_column(name)
+    if "cny" in base:
+        return "cost"
+    if base.endswith("_pct") or base.endswith("_%"):
+        return "pct"
+    if base in ("share", "share_of_total", "gap") or base.endswith("_share"):
+        return "share"
+    if base in ("year", "phase_year", "phase") or base.endswith("_year") or "adcode" in base or base.endswith("_id") \
+            or base in ("code", "site_id"):
+        return "code"
+    if base in ("evs", "vehicles", "stations", "stations_new", "plugs", "demand_points", "townships_covered",
+                "townships_total", "swaps_day", "swaps_served", "served", "total", "n_stations", "units", "kw",
+                "stations_existing", "plugs_added", "plugs_existing",
+                "batteries", "distance_m", "demand_kg_day", "capacity_kg_day", "new", "existing", "new_stations",
+                "refuelled_flow") or base.endswith("_m"):
+        return "count"
+    return "number"
+
+
+def _base_column(name: str) -> str:
+    base = name[2:] if name.startswith("d_") else name
+    for suffix in ("_a", "_b"):
+        if base.endswith(suffix) and len(base) > 2:
+            return base[: -len(suffix)]
+    return base
+
+
+def column_label(name: str, lang: str, *, unit: str | None = None) -> str:
+    """Header of column ``name`` in ``lang`` (``_a``/``_b``/``d_`` variants derived)."""
+    i = 0 if lang == "en" else 1
+    base = _base_column(name)
+    label = COLUMNS[base][i] if base in COLUMNS else (COLUMNS[name][i] if name in COLUMNS else name)
+    if name in COLUMNS:
+        label = COLUMNS[name][i]
+    elif base != name:
+        if name.startswith("d_"):
+            label = f"Δ {label}" if lang == "en" else f"{label}变化"
+        label += (" A" if lang == "en" else "（方案A）") if name.endswith("_a") else (
+            (" B" if lang == "en" else "（方案B）") if name.endswith("_b") else "")
+    if unit:
+        label += f" ({unit})" if lang == "en" else f"（{unit}）"
+    return label
+
+
+def _cost_unit(values: Sequence[float], lang: str) -> tuple[float, str, str]:
+    """Divisor, unit label and number format of a cost column (one unit per column)."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    if lang == "zh":
+        return (1e8, "亿元", "{:,.2f}") if top >= 1e9 else (1e4, "万元", "{:,.1f}")
+    return 1e6, "million CNY", "{:,.2f}"
+
+
+def _cell_value(col: str, v: Any, lang: str) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return MESSAGES["yes" if v else "no"][lang]
+    key = _base_column(col)
+    if isinstance(v, str) and key in VALUES and v in VALUES[key]:
+        return VALUES[key][v][0 if lang == "en" else 1]
+    if isinstance(v, str) and key == "status" and v in STATUS_WORDS:
+        return STATUS_WORDS[v][0 if lang == "en" else 1]
+    return v
+
+
+def _prepared(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """Values converted (cost units, category words); headers; number format per column."""
+    import pandas as pd
+
+    if frame.index.name is not None:
+        frame = frame.reset_index()
+    out = {}
+    headers: dict[str, str] = {}
+    formats: dict[str, str] = {}
+    for col in frame.columns:
+        name = str(col)
+        s = frame[col]
+        kind = _column_kind(name) if s.dtype.kind in "iuf" or s.dtype.name in ("Int64", "Float64") else "text"
+        unit = None
+        if kind == "text":
+            values = [_cell_value(name, v, lang) for v in s.tolist()]
+            if _column_kind(name) == "cost":  # e.g. a "total" row label mixed into a numeric column
+                kind = "text"
+        else:
+            values = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+                      for v in s.tolist()]
+            if kind == "cost":
+                div, unit, fmt = _cost_unit([float(v) for v in values if v is not None], lang)
+                values = [None if v is None else float(v) / div for v in values]
+                formats[name] = fmt
+            elif kind == "count":
+                values = [None if v is None else round(float(v)) for v in values]
+                formats[name] = "{:,}"
+            elif kind == "code":
+                values = [None if v is None else (int(v) if float(v).is_integer() else v) for v in values]
+                formats[name] = "{}"
+            elif kind == "pct":
+                formats[name] = "{:.1f}%"
+            elif kind == "share":
+                formats[name] = "share"
+            else:
+                formats[name] = "num"
+        out[name] = values
+        headers[name] = column_label(name, lang, unit=unit)
+    frame_out = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in out.items()}, columns=list(out))
+    return frame_out, headers, formats
+
+
+def display_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The table as text for people: translated headers, category words and number formats.
+
+    Costs take one unit per column (万元, or 亿元 when a value reaches 10 亿; million CNY in
+    English), counts are integers with thousands separators, ``*_pct`` one decimal with ``%``,
+    shares (0–1) as percentages, years and codes without separators.
+    """
+    import pandas as pd
+
+    values, headers, formats = _prepared(frame, lang)
+    cols = {}
+    for name in values.columns:
+        fmt = formats.get(name)
+        col = []
+        for v in values[name].tolist():
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                col.append("")
+            elif fmt is None or isinstance(v, str):
+                col.append(str(v))
+            elif fmt == "share":
+                col.append(fmt_share(v))
+            elif fmt == "num":
+                col.append(_fmt_num(v))
+            else:
+                col.append(fmt.format(v))
+        cols[headers[name]] = col
+    out = pd.DataFrame(cols)
+    out.attrs["numeric"] = [formats.get(n) is not None and formats.get(n) != "{}" for n in values.columns]
+    return out
+
+
+def sheet_table(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table for a spreadsheet: numbers stay numbers (costs in the column's unit).
+
+    Returns the frame with translated headers and the Excel number format per header.
+    """
+    import pandas as pd
+
+    values, headers, formats = _prepared(frame, lang)
+    excel = {"{:,}": "#,##0", "{:,.1f}": "#,##0.0", "{:,.2f}": "#,##0.00", "{:.1f}%": '0.0"%"', "share": "0.0%",
+             "num": "#,##0.##", "{}": "0"}
+    out = pd.DataFrame({headers[n]: pd.Series(values[n].tolist(), dtype=object) for n in values.columns})
+    return out, {headers[n]: excel[f] for n, f in formats.items() if f in excel}
+
+
+def missing_translations(sections: Sequence[tuple[Any, Any]], lang: str = "zh") -> list[str]:
+    """Section titles and table columns that have no ``lang`` text (for tests and reviews)."""
+    import pandas as pd
+
+    missing = []
+    for title, content in sections:
+        if not isinstance(title, Msg) and str(title) not in TITLES:
+            missing.append(f"title {title!r}")
+        if isinstance(content, pd.DataFrame):
+            frame = content.reset_index() if content.index.name is not None else content
+            for col in frame.columns:
+                if _base_column(str(col)) not in COLUMNS and str(col) not in COLUMNS:
+                    missing.append(f"column {col!r} of {title!r}")
+    return missing
