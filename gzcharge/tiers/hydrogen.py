@@ -592,6 +592,38 @@ def _phase_rules(prep: HydrogenPrepared, ph: HydrogenPhase, b: Any, open_mask: n
     return b, {"total_budget": budget}, "max_service"
 
 
+#: target shares tried, relative to the phase's target, when the core finds the full target infeasible
+_TARGET_RETRIES = (1.0, 0.99, 0.95, 0.9, 0.75, 0.5)
+
+
+def _solve_phase(b: Any, kw: dict, objective: str, year: Any, opts: dict, notes: list[str]) -> Any:
+    """One phase's core solve; a min-cost target the core proves infeasible is lowered step by step.
+
+    The target is the share of the flow the phase's sites could refuel with every site open
+    (:meth:`FlowBlock.check`); the core's flow-refuelling rows can be stricter than that check on
+    long corridors (e.g. the supply rule or ties between routes), so the phase keeps the highest
+    target of :data:`_TARGET_RETRIES` that the core can meet and says so.
+    """
+    from dataclasses import replace
+
+    from gzcharge.locate.joint import solve_joint
+
+    target = b.target_share[0] if objective == "min_cost" and b.target_share else None
+    for f in _TARGET_RETRIES if target is not None else (1.0,):
+        bb = b if f == 1.0 else replace(b, target_share=[target * f])
+        try:
+            sol = solve_joint([bb], years=[year], objective=objective, **kw, **opts)
+        except InfeasibleError:
+            if target is None or f == _TARGET_RETRIES[-1]:
+                raise
+            continue
+        if f != 1.0:
+            notes.append(f"hydrogen phase {year}: the target of {target:.1%} of the flow is not reachable by the "
+                         f"refuelling rules; planned for {target * f:.1%} ({f:.0%} of it)")
+        return sol
+    raise InfeasibleError("hydrogen: no phase target could be met")  # pragma: no cover
+
+
 def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None, *, time_limit_s: float | None = None,
                    mip_rel_gap: float | None = None, threads: int | None = None) -> Any:
     """The hydrogen tier alone: one core solve (``solve_joint([block], years=[phase label])``) per phase.
@@ -626,8 +658,10 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
         return _phase_rules(prep, params.phases[k], b, open_mask)
 
     if len(params.phases) == 1 and prep.scopes[0].all():
-        _, kw, objective = phase_block(0, ex.copy())
-        sol = solve_joint([blk], years=[labels[0]], objective=objective, **kw, **opts)
+        b0, kw, objective = phase_block(0, ex.copy())
+        retry_notes: list[str] = []
+        sol = _solve_phase(b0, kw, objective, labels[0], opts, retry_notes)
+        sol.notes.extend(retry_notes)
         ok = served(np.isin(np.arange(len(ex)), prep.site_positions(sol)))
         sol.size["phases"] = [{"phase": 1, "name": params.phases[0].name, "year": params.phases[0].year,
                                "new_stations": int((~sol.sites["existing"].astype(bool)).sum()),
@@ -639,6 +673,7 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     open_mask = ex.copy()
     first = np.full(len(ex), -1)
     rows, svc, costs, statuses, gaps = [], [], [], [], []
+    phase_notes: list[str] = []
     for k, ph in enumerate(params.phases):
         new = prep.scopes[k] & ~open_mask
         before = served(open_mask)
@@ -650,7 +685,9 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
             row["refuelled_flow"] = float(f[before].sum())
         else:
             b, kw, objective = phase_block(k, open_mask)
-            sol = solve_joint([b], years=[labels[k]], objective=objective, **kw, **opts)
+            retry_notes = []
+            sol = _solve_phase(b, kw, objective, labels[k], opts, retry_notes)
+            phase_notes.extend(retry_notes)
             kept = np.flatnonzero(prep.scopes[k] | open_mask)
             pos = kept[pd.Index(b.site_ids).get_indexer(sol.open_sites(b.name))]
             chosen = np.zeros(len(ex), bool)
@@ -679,7 +716,7 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
                                                                    "shared_cost_cny"]),
                          costs=pd.DataFrame(costs), service=pd.DataFrame(svc), status=st, objective=obj,
                          bound=float("nan"), gap=float(max(gaps, default=0.0)), seconds=time.perf_counter() - t0,
-                         size={"phases": rows, "phase_labels": labels})
+                         size={"phases": rows, "phase_labels": labels}, notes=phase_notes)
 
 
 # =========================================================================== assess
@@ -764,7 +801,7 @@ def assess_hydrogen(prep: HydrogenPrepared, sol: Any, params: HydrogenParams | N
                                "status": sol.status, "gap": sol.gap})
     phases["refuelled_share"] = phases["refuelled_flow"] / total if total > 0 else 0.0
     return HydrogenResult(stations=st, excluded=prep.excluded, paths=path_tab, corridors=prep.corridor_table,
-                          phases=phases, notes=list(prep.notes), seconds=time.perf_counter() - t0, solution=sol)
+                          phases=phases, notes=list(prep.notes) + list(getattr(sol, "notes", [])), seconds=time.perf_counter() - t0, solution=sol)
 
 
 def plan_hydrogen(
