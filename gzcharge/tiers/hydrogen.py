@@ -637,7 +637,7 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     ``service``/``costs`` per phase recomputed from the open sites; ``size["phases"]`` has one
     row per phase (``status`` ``"skipped"`` when the phase had nothing to add).
     """
-    from gzcharge.locate.joint import JointSolution, solve_joint
+    from gzcharge.locate.joint import JointSolution
 
     params = params or prep.params
     blk = prep.block
