@@ -185,6 +185,10 @@ class CoverageBlock:
         Apply the hard rules at all.
     tier_weight
         ``ω_b`` in the ``max_service`` objective.
+    forced, forbidden
+        Bool per site (or None): *forced* sites are open by the last year (a planner's
+        "required" site; an existing site already is), *forbidden* sites never open (a
+        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
     """
 
     name: str
@@ -211,6 +215,8 @@ class CoverageBlock:
     hard_from: int | None = None
     hard: bool = True
     tier_weight: float = 1.0
+    forced: np.ndarray | None = None
+    forbidden: np.ndarray | None = None
     kind: str = field(default="coverage", init=False)
 
     @property
@@ -283,6 +289,11 @@ class CapacitatedBlock:
         ``m × K`` most stations of a type at a site (at most ``M_k``), or None (``M_k``
         everywhere); with ``existing`` equal to it the stations are fixed (e.g. to recompute
         the best flows of a chosen plan).
+    forced, forbidden
+        Bool per site (or None): *forced* sites are open by the last year (a planner's
+        "required" site; an existing site already is), *forbidden* sites never open (a
+        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
+        At a capacitated site "open" means at least one station of some type.
     """
 
     name: str
@@ -306,6 +317,8 @@ class CapacitatedBlock:
     packs_per_volume: np.ndarray | None = None
     packs_included: np.ndarray | None = None
     max_stations: np.ndarray | None = None
+    forced: np.ndarray | None = None
+    forbidden: np.ndarray | None = None
     kind: str = field(default="capacitated", init=False)
 
     def __post_init__(self) -> None:
@@ -383,6 +396,10 @@ class FlowBlock:
         Lexicographic ``min_cost`` (one year): among the cheapest plans, the one refuelling the
         most flow — :func:`solve_joint` re-solves ``max_service`` with the cheapest cost as the
         budget (the highway tier's "gap rule first, then the most flow at that cost").
+    forced, forbidden
+        Bool per site (or None): *forced* sites are open by the last year (a planner's
+        "required" site; an existing site already is), *forbidden* sites never open (a
+        planner's "forbidden" site or a site inside an exclusion zone; existing sites stay open).
     """
 
     name: str
@@ -404,6 +421,8 @@ class FlowBlock:
     hard: bool = True
     tier_weight: float = 1.0
     then_max_service: bool = False
+    forced: np.ndarray | None = None
+    forbidden: np.ndarray | None = None
     kind: str = field(default="flow", init=False)
 
     @classmethod
@@ -484,7 +503,8 @@ class FlowBlock:
         return replace(self, site_ids=self.site_ids[idx], site_cost=np.asarray(self.site_cost, float)[idx],
                        existing=ex[idx], set_indptr=np.r_[0, np.cumsum(new_sizes)], set_sites=new_pos[self.set_sites[m]],
                        impossible=impossible, free=np.asarray(self.free, bool) & ~impossible, covers=covers,
-                       check=check)
+                       check=check, forced=None if self.forced is None else np.asarray(self.forced, bool)[idx],
+                       forbidden=None if self.forbidden is None else np.asarray(self.forbidden, bool)[idx])
 
 
 Block = CoverageBlock | CapacitatedBlock | FlowBlock
@@ -1091,6 +1111,58 @@ def _define_flow(L: _Layout, b: FlowBlock, info: dict) -> None:
     info["groups_binary"].append((b.name, new, xo))
 
 
+# --------------------------------------------------------------------------- forced / forbidden sites
+def _site_mask(b: Block, key: str) -> np.ndarray | None:
+    v = getattr(b, key, None)
+    if v is None:
+        return None
+    v = np.asarray(v, bool).ravel()
+    if len(v) != len(b.site_ids):
+        raise DataError(f"block {b.name!r}: {key} has {len(v)} values for {len(b.site_ids)} sites")
+    return v if v.any() else None
+
+
+def _define_site_masks(L: _Layout, blocks: Sequence[Block], info: dict) -> None:
+    """Forced sites open by the last year, forbidden sites never (bounds; one row per forced swap site)."""
+    T = L.T
+    var = {name: (lb, ub) for name, _, _, lb, ub in L.vars}
+    for b in blocks:
+        forced, forbidden = _site_mask(b, "forced"), _site_mask(b, "forbidden")
+        if forced is None and forbidden is None:
+            continue
+        if forced is not None and forbidden is not None and (forced & forbidden).any():
+            raise ConfigError(f"block {b.name!r}: sites {preview_ids(b.site_ids[forced & forbidden])} are both required "
+                              "and forbidden (or inside an exclusion zone); drop one of the two rules")
+        if isinstance(b, CapacitatedBlock):
+            d = info["blocks"][b.name]
+            fs = d["arcs"]["fac_site"]
+            lb, ub = var[f"{b.name}__n"]
+            if forbidden is not None:
+                fb = np.flatnonzero(forbidden[fs] & (d["e_f"] == 0))
+                ub[(fb[:, None] * T + np.arange(T)).ravel()] = 0.0
+            if forced is not None:
+                has = np.zeros(len(b.site_ids), bool)
+                has[fs] = True
+                none = forced & ~has
+                if none.any():
+                    raise InfeasibleError(f"block {b.name!r}: required site(s) {preview_ids(b.site_ids[none])} reach no "
+                                          "demand of this tier, so no station can be placed there; drop the rule or "
+                                          "check the site's position", unserved=[])
+                groups = [(d["no"] + np.flatnonzero(fs == j) * T + T - 1, np.ones(int((fs == j).sum())))
+                          for j in np.flatnonzero(forced)]
+                _sum_rows(L, f"{b.name}__forced", groups, np.ones(len(groups)), np.full(len(groups), np.inf))
+            continue
+        d = info["blocks"][b.name]
+        new = d["new"]
+        lb, ub = var[f"{b.name}__x"]
+        q = np.arange(len(new))
+        if forbidden is not None:
+            fq = q[forbidden[new]]
+            ub[(fq[:, None] * T + np.arange(T)).ravel()] = 0.0
+        if forced is not None:
+            lb[q[forced[new]] * T + T - 1] = 1.0
+
+
 # --------------------------------------------------------------------------- shared sites
 def _fold_single_members(blocks: Sequence[Block], reg: SiteRegistry | None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Shared cost of groups with one binary member and nothing else goes into that member's cost.
@@ -1475,6 +1547,7 @@ def build_joint_model(
             _define_flow(L, b, info)
         else:
             raise ConfigError(f"unknown block type {type(b).__name__}")
+    _define_site_masks(L, blocks, info)
     _define_shared(L, blocks, registry, info)
     _define_budgets(L, B, tb, carry_over)
     yw = np.ones(T) if year_weight is None else np.asarray(year_weight, float)
