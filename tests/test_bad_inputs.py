@@ -278,7 +278,7 @@ def fake_solve(monkeypatch, solved_plan):
                                    *extra)
 
 
-SET = ["p.gpkg", "p_report.html", "p_report.md", "p_report.png"]
+SET = ["p.gpkg", "p.qgz", "p_report.html", "p_report.md", "p_report.png", "p_tables.xlsx"]
 
 
 @pytest.fixture

@@ -455,6 +455,25 @@ def _stamp_contents(db: Path, stamp: str) -> None:
         con.close()
 
 
+def _fix_sqlite_counters(path: str | os.PathLike[str]) -> None:
+    """Set the SQLite header's file change counter and version-valid-for number to 1.
+
+    Both count the write transactions of the file (header bytes 24-27 and 92-95), which differ
+    between otherwise identical runs (GDAL's number of transactions varies); they only serve to
+    invalidate other connections' caches, and the file is closed and not yet visible. Equal values
+    keep the header's page count valid (SQLite reads it only when the two agree).
+    """
+    one = (1).to_bytes(4, "big")
+    with open(path, "r+b") as fh:
+        head = fh.read(100)
+        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+            return
+        fh.seek(24)
+        fh.write(one)
+        fh.seek(92)
+        fh.write(one)
+
+
 def write_geopackage(
     path: str | os.PathLike[str],
     layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
@@ -499,6 +518,7 @@ def write_geopackage(
     target = Path(path)
     with output_file(target) as tmp:
         names = _write_layers(tmp, layers, styles, metadata, metric_crs)
+        _fix_sqlite_counters(tmp)
     logger.info("wrote %s: %s", target, ", ".join(names))
     return target
 
@@ -555,6 +575,7 @@ def append_layers(
             existing_styles=existing_styles if existing_styles is not None else pd.DataFrame(),
             existing_metadata=existing_meta,
         )
+        _fix_sqlite_counters(tmp)
     logger.info("added to %s: %s", target, ", ".join(names))
     return target
 

@@ -91,6 +91,33 @@ def write_xlsx(path: str | os.PathLike[str], tables: Sequence[tuple[Any, pd.Data
             width = max([len(str(col))] + [len(str(v)) for v in sheet[col].tolist()[:200]])
             ws.column_dimensions[letter].width = min(max(8, width * (2 if lang == "zh" else 1.1) + 2), 60)
         ws.freeze_panes = "A2"
+    from gzcharge.export.outputs import output_timestamp
+
+    stamp = output_timestamp().replace(tzinfo=None)  # reproducible: SOURCE_DATE_EPOCH or 1970
+    wb.properties.created = wb.properties.modified = stamp
     with output_file(target) as tmp:
         wb.save(tmp)
+        _reproducible_zip(tmp, stamp)
     return target
+
+
+def _reproducible_zip(path: Path | str, stamp: Any) -> None:
+    """Rewrite the saved workbook so equal tables give equal bytes.
+
+    openpyxl stamps ``docProps/core.xml`` with the save time and every zip entry with the clock;
+    both are set to ``stamp`` (zip entries: at least 1980-01-01, the zip format's first date).
+    """
+    import zipfile
+
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = max((stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second), (1980, 1, 1, 0, 0, 0))
+    with zipfile.ZipFile(path) as zin:
+        items = [(i, zin.read(i.filename)) for i in zin.infolist()]
+    with zipfile.ZipFile(path, "w") as zout:
+        for info, data in items:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=when)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            zout.writestr(zi, data)
