@@ -321,8 +321,11 @@ def _compare_layer(layer: str, a: gpd.GeoDataFrame | None, b: gpd.GeoDataFrame |
         out[c] = np.where(ib >= 0, _take(b, ib, c), _take(a, ia, c))
     if layer == "public_stations":
         out["tier"] = np.where(ib >= 0, _take(b, ib, "tier"), _take(a, ia, "tier"))
+        out["tier_a"] = _take(a, ia, "tier")  # a site's tier can change between plans
+        out["tier_b"] = _take(b, ib, "tier")
     else:
         out["tier"] = np.full(len(ia), _LAYER_TIER.get(layer, layer), dtype=object)
+        out["tier_a"] = out["tier_b"] = out["tier"]
     out["status_a"] = _take(a, ia, "status")
     out["status_b"] = _take(b, ib, "status")
     primary = sizes[0] if sizes else None
@@ -680,9 +683,9 @@ def _summary(sites: gpd.GeoDataFrame, sums: list[dict[str, Any]], counties: gpd.
     if has_cost.any():
         add("cost", "total (CNY)", np.nansum(sites["cost_cny_a"]), np.nansum(sites["cost_cny_b"]))
         tiers = [t for t in (*PUBLIC_TIERS, "highway", "swap", "hydrogen") if ((sites["tier"] == t) & has_cost).any()]
-        for t in tiers:
-            sel = sites["tier"] == t
-            add("cost", f"{t} (CNY)", np.nansum(sites.loc[sel, "cost_cny_a"]), np.nansum(sites.loc[sel, "cost_cny_b"]))
+        for t in tiers:  # each plan's cost under its own tier label of the site
+            add("cost", f"{t} (CNY)", np.nansum(sites.loc[sites["tier_a"] == t, "cost_cny_a"]),
+                np.nansum(sites.loc[sites["tier_b"] == t, "cost_cny_b"]))
 
     for t in (*PUBLIC_TIERS, "all"):
         if t in cov_a or t in cov_b:

@@ -364,7 +364,8 @@ def test_no_report_removes_the_stale_report_of_the_set(capsys, fake_solve, previ
     folder, _ = previous_set
     r = run_cli(capsys, *fake_solve(folder, "--no-report"))
     assert r.code == 0, r.err
-    assert listing(folder) == ["p.gpkg"]  # an old report would describe another plan
+    # an old report would describe another plan; the QGIS project belongs to the GeoPackage and stays
+    assert listing(folder) == ["p.gpkg", "p.qgz"]
 
 
 def test_timings_go_to_their_own_file(capsys, fake_solve, tmp_path):
