@@ -1666,8 +1666,24 @@ def solve_joint(
             res, start_kind = _staged_solve(blocks, model, info, build_kw, time_limit_s=dl.left(),
                                             mip_rel_gap=mip_rel_gap, threads=threads, deadline=dl)
         else:
-            res = solve(model, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start, load_solution=False,
-                        deadline=dl)
+            try:
+                res = solve(model, mip_rel_gap=mip_rel_gap, threads=threads, warm_start=start, load_solution=False,
+                            deadline=dl)
+            except SolverError as exc:
+                # HiGHS ran out of time without taking the start: a start that meets every row of this model is
+                # the best plan known — return it, with an unknown bound, rather than nothing
+                if start is None or start_kind == "none":
+                    raise
+                sx = np.concatenate([np.asarray(start[_key(model, name)], float) for name, *_ in L.vars]) \
+                    if L.vars else np.zeros(0)
+                bad = _violations(L, sx)
+                if bad:  # e.g. "everything in the first year" breaks the yearly budgets
+                    raise SolverError(f"{exc}; the warm start is no plan either (it violates {', '.join(bad[:3])})") \
+                        from None
+                logger.warning("joint: the main solve found no plan of its own (%s); returning the %s start", exc,
+                               start_kind)
+                res = _StartResult(start, time.perf_counter() - t0)
+                start_kind = f"{start_kind} (returned as the plan)"
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"the joint plan is infeasible: the yearly targets and hard rules cannot be met within the budgets "
@@ -2086,6 +2102,22 @@ def _warm_start(blocks: Sequence[Block], model: Any, info: dict, *, registry: Si
         elif n == len(v1):
             x[off: off + n] = v1
     return _start_map(model, L, x), "last_year"
+
+
+class _StartResult:
+    """A :class:`gzcharge.solve.SolveResult` stand-in for a checked start returned as the plan."""
+
+    def __init__(self, start: dict, seconds: float) -> None:
+        from gzcharge.locate._common import Status
+
+        self._start = start
+        self.status = Status.TIME_LIMIT_FEASIBLE
+        self.bound = float("nan")
+        self.seconds = seconds
+        self.details = {"returned_start": True}
+
+    def values(self, key: Any) -> np.ndarray:
+        return np.asarray(self._start[key], float)
 
 
 def _start_map(model: Any, L: _Layout, x: np.ndarray) -> dict:
