@@ -375,6 +375,18 @@ TIER_ALIASES = {"": "", "all": "", "全部": "", "public": "public", "公共": "
 SITE_MATCH_TOLERANCE_M = 100.0
 
 
+def _coded(df: pd.DataFrame, col: str, aliases: dict[str, str], path: Path, allowed: str) -> pd.Series:
+    """Column ``col`` mapped through ``aliases`` (missing column: all empty); unknown values name the lines."""
+    from gzcharge.sources.files import _lines
+
+    raw = df[col].astype(str).str.strip() if col in df.columns else pd.Series("", index=df.index)
+    out = raw.str.lower().map(aliases)
+    if out.isna().any():
+        bad = out.isna()
+        raise DataError(f"{path}: column '{col}' has {raw[bad].iloc[0]!r} on line(s) {_lines(df, bad)}; use {allowed}")
+    return out
+
+
 def read_candidate_sites(path: str | os.PathLike[str], *, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Read a planner's candidate-sites file (``--candidates``).
 
@@ -397,7 +409,7 @@ def read_candidate_sites(path: str | os.PathLike[str], *, crs: str = "wgs84") ->
     """
     import geopandas as gpd
 
-    from gzcharge.sources.files import _lines, numeric_column, points_from_table, read_table
+    from gzcharge.sources.files import numeric_column, points_from_table, read_table
 
     what = "candidate-sites file"
     p = Path(path)
@@ -406,18 +418,9 @@ def read_candidate_sites(path: str | os.PathLike[str], *, crs: str = "wgs84") ->
     if len(df) == 0:
         raise DataError(f"{what} {p}: no rows")
     pts = points_from_table(df, what, crs)
-    role_raw = df["role"].astype(str).str.strip() if "role" in df.columns else pd.Series("", index=df.index)
-    role = role_raw.str.lower().map(ROLE_ALIASES)
-    if role.isna().any():
-        bad = role.isna()
-        raise DataError(f"{p}: column 'role' has {role_raw[bad].iloc[0]!r} on line(s) {_lines(df, bad)}; use "
-                        "candidate/候选, required/必选 or forbidden/禁止")
-    tier_raw = df["tier"].astype(str).str.strip() if "tier" in df.columns else pd.Series("", index=df.index)
-    tier = tier_raw.str.lower().map(TIER_ALIASES)
-    if tier.isna().any():
-        bad = tier.isna()
-        raise DataError(f"{p}: column 'tier' has {tier_raw[bad].iloc[0]!r} on line(s) {_lines(df, bad)}; use "
-                        "public, highway, swap, hydrogen (公共/高速/换电/氢能) or leave it empty for every tier")
+    role = _coded(df, "role", ROLE_ALIASES, p, "candidate/候选, required/必选 or forbidden/禁止")
+    tier = _coded(df, "tier", TIER_ALIASES, p,
+                  "public, highway, swap, hydrogen (公共/高速/换电/氢能) or leave it empty for every tier")
     ids = df["site_id"].astype(str).str.strip() if "site_id" in df.columns else pd.Series("", index=df.index)
     ids = ids.where(ids != "", pd.Series([f"U-{k + 1:04d}" for k in range(len(df))], index=df.index))
     if ids.duplicated().any():

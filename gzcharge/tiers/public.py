@@ -961,8 +961,7 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
     n_new = int((st["status"] == "new").sum()) if len(st) else 0
     added = int(st["plugs_added"].sum()) if len(st) else 0
     real = tw[tw["source"] != "estimated"] if len(tw) else tw
-    own = int(real["own_charger"].sum()) if "own_charger" in real and len(real) else int(real["covered"].sum()) \
-        if len(real) else 0
+    own = int(real["own_charger" if "own_charger" in real else "covered"].sum()) if len(real) else 0
     f = FACTS
     year = scenario.ev.year
 
