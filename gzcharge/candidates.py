@@ -327,7 +327,7 @@ def public_candidates(
     if sid is not None:
         ids = ids.where(frame["ctype"] != "settlement", "settlement-" + sid.astype(str))
     if "user_id" in frame.columns:
-        ids = ids.where(frame["ctype"] != "user", "user-" + frame["user_id"].astype(str))
+        ids = ids.where(frame["ctype"] != "user", pd.Series(planner_site_ids(frame["user_id"]), index=frame.index))
     frame["site_id"] = ids
 
     from gzcharge.demand import _county_of
@@ -373,6 +373,13 @@ TIER_ALIASES = {"": "", "all": "", "全部": "", "public": "public", "公共": "
 #: Distance within which a forbidden or required row matches a tier's candidate site (assumption:
 #: the position error of a hand-placed point or a geocoded address, ~50–200 m).
 SITE_MATCH_TOLERANCE_M = 100.0
+#: Prefix of a candidate-sites file row's id among a tier's sites (``user-<site_id>``), in every tier.
+PLANNER_ID_PREFIX = "user-"
+
+
+def planner_site_ids(site_ids: Any) -> np.ndarray:
+    """Tier site ids of candidate-sites file rows: ``user-<site_id>`` (one rule for every tier)."""
+    return (PLANNER_ID_PREFIX + pd.Series(site_ids, dtype=str)).to_numpy(object)
 
 
 def _coded(df: pd.DataFrame, col: str, aliases: dict[str, str], path: Path, allowed: str) -> pd.Series:
@@ -479,20 +486,27 @@ class SiteRules:
         From :func:`read_exclusion_zones` (or None).
     tolerance_m
         :data:`SITE_MATCH_TOLERANCE_M`.
+    path
+        The candidate-sites file (for messages).
     """
 
     def __init__(self, sites: gpd.GeoDataFrame | None = None, zones: gpd.GeoDataFrame | None = None, *,
-                 tolerance_m: float = SITE_MATCH_TOLERANCE_M) -> None:
+                 tolerance_m: float = SITE_MATCH_TOLERANCE_M, path: str | os.PathLike[str] | None = None) -> None:
         self.sites = sites
         self.zones = zones
         self.tolerance_m = float(tolerance_m)
+        self.path = "" if path is None else str(path)
 
     def for_tier(self, tier: str, roles: tuple[str, ...] = ("candidate", "required")) -> gpd.GeoDataFrame | None:
         """Rows of ``roles`` that apply to ``tier`` (tier column empty or equal), or None."""
+        return self.for_tiers([tier], roles)
+
+    def for_tiers(self, tiers: list[str], roles: tuple[str, ...] = ("candidate", "required")) -> gpd.GeoDataFrame | None:
+        """Rows of ``roles`` that apply to any of ``tiers`` (tier column empty or one of them), or None."""
         if self.sites is None:
             return None
         s = self.sites
-        sel = s[s["role"].isin(roles) & s["tier"].isin(["", tier])]
+        sel = s[s["role"].isin(roles) & s["tier"].isin(["", *tiers])]
         return sel if len(sel) else None
 
     def masks(self, tier: str, sites: pd.DataFrame, existing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -528,8 +542,9 @@ class SiteRules:
                 continue
             rxy = np.column_stack([r.geometry.to_crs(crs_m).x, r.geometry.to_crs(crs_m).y])
             for k, (sid, name) in enumerate(zip(r["site_id"].astype(str), r["name"].astype(str), strict=True)):
-                if sid in pos or f"user-{sid}" in pos:
-                    hit = [pos.get(sid, pos.get(f"user-{sid}"))]
+                uid = PLANNER_ID_PREFIX + sid
+                if sid in pos or uid in pos:
+                    hit = [pos.get(sid, pos.get(uid))]
                 elif role == "required":
                     d, j = tree.query(rxy[k], distance_upper_bound=self.tolerance_m)
                     hit = [int(j)] if np.isfinite(d) else []

@@ -358,6 +358,8 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
 
     G = cands.corridors.graph
     sites = cands.sites
+    if "tier" in sites.columns:  # planner rows for the hydrogen tier only are no fast-charging sites
+        sites = sites[sites["tier"] != "hydrogen"]
     cand_nodes = sites["node"].tolist()
     existing_nodes = sites.loc[sites["existing"], "node"].tolist()
     forced = cands.node_of(list(fixed_open)) if fixed_open else []
@@ -851,6 +853,8 @@ def prepare_highway(
     od_file: str | Path | None = None,
     settlements: Any = None,
     fixed_open: list | None = None,
+    user_sites: Any = None,
+    user_label: str = "candidate-sites file",
 ) -> HighwayPrepared:
     """Corridors, candidates, traffic, gap windows and the core block of the highway tier.
 
@@ -881,6 +885,9 @@ def prepare_highway(
         ``population``).
     fixed_open
         Candidate site ids forced open.
+    user_sites, user_label
+        Rows of a candidate-sites file for the highway/hydrogen tiers and the file's name:
+        snapped to the corridor (:func:`gzcharge.highway.candidates.build_candidates`).
 
     Notes
     -----
@@ -964,7 +971,8 @@ def prepare_highway(
         notes.append(f"{TRUNK_ROADS_LABEL}: {cg.length_km:,.0f} km of expressways and national/provincial trunk "
                      f"roads (no road class in the data), {len(gateways)} province-border gateway(s) with "
                      f"{params.gateway_daily_vehicles:,.0f} vehicles/day of through traffic each (assumption)")
-    cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts)
+    cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts, user_sites=user_sites,
+                             user_label=user_label)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od, gateways=gateways)
     short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2

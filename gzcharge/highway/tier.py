@@ -32,10 +32,15 @@ def _prepare(ctx: PlanContext) -> HighwayPrepared:
         from gzcharge.highway.candidates import SERVICE_AREA_TAGS, service_areas_from_pois
 
         service_areas = service_areas_from_pois(inputs.osm_pois(ctx.region.boundary, SERVICE_AREA_TAGS))
+    # the planner's sites for the tiers on the corridors (those that run): snapped once, shared by both
+    rules = ctx.memo("site_rules", inputs.site_rules)
+    on_corridor = [t for t in ("highway", "hydrogen") if getattr(ctx.scenario.tiers, t, False)]
+    user = rules.for_tiers(on_corridor) if rules is not None and on_corridor else None
     return prepare_highway(ctx.scenario.highway, region=ctx.region, network=ctx.network,
                            expressways=inputs.expressways, service_areas=service_areas,
                            existing_sites=inputs.existing_fast, od_file=inputs.od_file,
-                           settlements=county_seat_points(ctx.region))
+                           settlements=county_seat_points(ctx.region), user_sites=user,
+                           user_label=f"candidate-sites file {rules.path}" if user is not None else "")
 
 
 class HighwayTier(Tier):

@@ -289,6 +289,9 @@ class CapacitatedBlock:
         ``m × K`` most stations of a type at a site (at most ``M_k``), or None (``M_k``
         everywhere); with ``existing`` equal to it the stations are fixed (e.g. to recompute
         the best flows of a chosen plan).
+    station_cost
+        ``m × K`` cost of one station of a type at a site (NaN: ``F_k``), or None (``F_k``
+        everywhere) — e.g. a planner's own figure for a site of the candidate-sites file.
     forced, forbidden
         Bool per site (or None): *forced* sites are open by the last year (a planner's
         "required" site; an existing site already is), *forbidden* sites never open (a
@@ -317,6 +320,7 @@ class CapacitatedBlock:
     packs_per_volume: np.ndarray | None = None
     packs_included: np.ndarray | None = None
     max_stations: np.ndarray | None = None
+    station_cost: np.ndarray | None = None
     forced: np.ndarray | None = None
     forbidden: np.ndarray | None = None
     kind: str = field(default="capacitated", init=False)
@@ -338,7 +342,7 @@ class CapacitatedBlock:
                 raise DataError(f"block {self.name!r}: {key} needs one finite value >= 0 per station type "
                                 f"{self.type_names}, got {a.tolist()}")
         m = sp.csr_array(self.dist).shape[1]
-        for key in ("existing", "max_stations"):
+        for key in ("existing", "max_stations", "station_cost"):
             v = getattr(self, key)
             if v is not None and np.shape(v) != (m, K):
                 raise DataError(f"block {self.name!r}: {key} must be sites × station types ({m} × {K}), got shape "
@@ -352,6 +356,14 @@ class CapacitatedBlock:
     def has_packs(self) -> bool:
         """Whether the block sizes and pays battery packs."""
         return self.pack_cost is not None
+
+    def fac_cost(self, fac_site: np.ndarray, fac_type: np.ndarray) -> np.ndarray:
+        """Cost of one station per facility ``(site, type)``: ``station_cost`` where given, else ``F_k``."""
+        F = np.asarray(self.unit_cost, float)[fac_type]
+        if self.station_cost is None:
+            return F
+        own = np.asarray(self.station_cost, float)[fac_site, fac_type]
+        return np.where(np.isfinite(own), own, F)
 
     def arcs(self) -> dict[str, np.ndarray]:
         """Arc and facility arrays: per arc ``row, site, len, fac``; per facility ``fac_site, fac_type``."""
@@ -943,8 +955,9 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     a = b.arcs()
     nf, ne, nd = len(a["fac_site"]), len(a["row"]), len(b.volume)
     d = np.asarray(b.volume, float)
-    cap, F, M = (np.asarray(b.capacity, float), np.asarray(b.unit_cost, float), np.asarray(b.max_per_site, float))
+    cap, M = np.asarray(b.capacity, float), np.asarray(b.max_per_site, float)
     ft = a["fac_type"]
+    Ff = b.fac_cost(a["fac_site"], ft)  # cost of one station per facility
     e_f = np.zeros(nf)
     if b.existing is not None:
         e_f = np.asarray(b.existing, float)[a["fac_site"], ft]
@@ -1002,8 +1015,8 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     _sum_rows(L, f"{b.name}__target", [(xo + np.arange(ne) * T + t, np.ones(ne)) for t in yrs],
               s[yrs] * D, np.full(len(yrs), np.inf))
     ff, tt = np.repeat(np.arange(nf), T), np.tile(ti, nf)
-    L.add_cum_cost(b.name, tt, no + ff * T + tt, F[ft][ff])
-    L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((F[ft] * e_f).sum())
+    L.add_cum_cost(b.name, tt, no + ff * T + tt, Ff[ff])
+    L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((Ff * e_f).sum())
     if b.has_packs:
         # packs: ρ Σ_{e∋f} x_{e,t} − S n_{f,t} − q_{f,t} <= 0, q integer, cumulative, c per pack
         rho = np.asarray(b.packs_per_volume, float)[ft]
@@ -1472,6 +1485,9 @@ def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_bu
             if len(b.site_cost) != len(b.site_ids) or len(b.existing) != len(b.site_ids):
                 raise DataError(f"block {b.name!r}: site_cost/existing do not match the {len(b.site_ids)} sites")
         cost = np.asarray(getattr(b, "site_cost", getattr(b, "unit_cost", [])), float)
+        own = getattr(b, "station_cost", None)
+        if own is not None:
+            cost = np.r_[cost, np.nan_to_num(np.asarray(own, float).ravel(), nan=0.0)]
         if (~np.isfinite(cost) | (cost < 0)).any():
             raise DataError(f"block {b.name!r}: costs must be finite and >= 0")
     if registry is not None:
@@ -1902,7 +1918,7 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
             for f in np.flatnonzero(N[:, -1] > 0.5):
                 s = int(a["fac_site"][f])
                 k = int(a["fac_type"][f])
-                station = float((N[f, -1] - bi["e_f"][f]) * b.unit_cost[k])
+                station = float((N[f, -1] - bi["e_f"][f]) * b.fac_cost(a["fac_site"][f:f + 1], a["fac_type"][f:f + 1])[0])
                 packs = float(Q[f, -1] * b.pack_cost[k]) if b.has_packs else 0.0
                 row = {"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(bi["e_f"][f] > 0),
                        "build_year": ylab[first[f]] if first[f] >= 0 else None,
@@ -2225,7 +2241,7 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
             ratio = np.divide(e_f, NT, out=np.ones(len(NT)), where=NT > 0)
             p.update(NT=NT, FT=FT, units=units, gain=served_f[units] / NT[units],
                      base=float((served_f * ratio).sum()), need=s * float(np.sum(b.volume)))
-            cost = np.asarray(b.unit_cost, float)[a["fac_type"][units]]
+            cost = b.fac_cost(a["fac_site"], a["fac_type"])[units]
             sites = a["fac_site"][units]
         else:
             new = d["new"]
