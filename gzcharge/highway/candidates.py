@@ -195,8 +195,8 @@ def _attach(
     return out, rej
 
 
-def _attach_planner(cg: CorridorGraph, rows: gpd.GeoDataFrame | None, tol_m: float,
-                    label: str) -> tuple[list[dict], list[dict]]:
+def _attach_planner(cg: CorridorGraph, rows: gpd.GeoDataFrame | None, tol_m: float, label: str,
+                    tol_name: str) -> tuple[list[dict], list[dict]]:
     """Planner rows (``--candidates``) snapped to the corridor: records and rejected rows (see the module docstring)."""
     import pandas as pd
 
@@ -218,13 +218,13 @@ def _attach_planner(cg: CorridorGraph, rows: gpd.GeoDataFrame | None, tol_m: flo
         if not tier[i]:
             continue  # a row for every tier is a corridor site only when it lies on the corridor
         where = (f"{label}: row {rows['site_id'].iloc[i]} ({r['name']}), a {role[i]} {tier[i]} site, lies "
-                 f"{r['distance_m']:,.0f} m from the nearest expressway corridor; the tolerance is {tol_m:g} m")
+                 f"{r['distance_m']:,.0f} m from the nearest expressway corridor; the tolerance is {tol_m:g} m "
+                 f"({tol_name})")
         if role[i] == "required":
             raise DataError(f"{where}. Move the point onto the expressway (a service area or interchange), or give "
                             "it another tier or the role candidate")
         logger.warning("%s: the site is not used", where)
-        out.append({**r, "reason": f"{role[i]} {tier[i]} site of {label}: {r['distance_m']:,.0f} m from the corridor "
-                                   f"(tolerance {tol_m:g} m)"})
+        out.append({**r, "reason": f"{role[i]} {tier[i]} site of {label}, not used"})
     return recs, out
 
 
@@ -237,6 +237,7 @@ def build_candidates(
     settlements: gpd.GeoDataFrame | None = None,
     user_sites: gpd.GeoDataFrame | None = None,
     user_label: str = "candidate-sites file",
+    snap_name: str = "highway.candidate_snap_m",
 ) -> CandidateSet:
     """Attach candidate sites to (a copy of) the corridor graph.
 
@@ -256,6 +257,8 @@ def build_candidates(
     user_sites, user_label
         Rows of a candidate-sites file for the corridor tiers
         (:meth:`gzcharge.candidates.SiteRules.for_tiers`) and the file's name for messages.
+    snap_name
+        The setting ``params.candidate_snap_m`` stands for (named in messages).
 
     Returns
     -------
@@ -281,7 +284,7 @@ def build_candidates(
         r, j = _attach(cg, ex, "existing", "EX", params.candidate_snap_m)
         recs += r
         rejected += j
-    r, j = _attach_planner(cg, user_sites, params.candidate_snap_m, user_label)
+    r, j = _attach_planner(cg, user_sites, params.candidate_snap_m, user_label, snap_name)
     h2_only = [q for q in r if q["tier"] == "hydrogen"]  # not highway candidates: the gap rule does without them
     recs += [q for q in r if q["tier"] != "hydrogen"]
     rejected += j

@@ -971,8 +971,9 @@ def prepare_highway(
         notes.append(f"{TRUNK_ROADS_LABEL}: {cg.length_km:,.0f} km of expressways and national/provincial trunk "
                      f"roads (no road class in the data), {len(gateways)} province-border gateway(s) with "
                      f"{params.gateway_daily_vehicles:,.0f} vehicles/day of through traffic each (assumption)")
+    snap_name = "highway.skeleton_snap_m" if on_skeleton else "highway.candidate_snap_m"
     cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts, user_sites=user_sites,
-                             user_label=user_label)
+                             user_label=user_label, snap_name=snap_name)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od, gateways=gateways)
     short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
@@ -986,6 +987,7 @@ def prepare_highway(
                         n_short, short_km)
             traffic.od = traffic.od.loc[~short].reset_index(drop=True)
     details = {"rejected_sites": cands.rejected, "n_short_trips": n_short, "snap_m": cand_params.candidate_snap_m,
+               "snap_name": snap_name,
                "road_source": cg.source, "gateways": gateways,
                "components": [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]}
     fixed = list(fixed_open or [])

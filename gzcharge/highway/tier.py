@@ -55,12 +55,13 @@ class HighwayTier(Tier):
         notes = [n for n in hp.notes if n != hp.notice]  # a skip notice is reported once, as ``skipped``
         rejected = (hp.details or {}).get("rejected_sites")
         if rejected is not None and len(rejected):
-            snap = ctx.scenario.highway.candidate_snap_m
+            d = hp.details or {}
+            snap = d.get("snap_m", ctx.scenario.highway.candidate_snap_m)
             notes.append(f"{len(rejected)} service area(s)/site(s) not attached to any corridor: "
                          + "; ".join(f"{r['name']} ({r['distance_m']:.0f} m, {r['reason']})"
                                      for _, r in rejected.head(5).iterrows())
                          + (" …" if len(rejected) > 5 else "")
-                         + f" (tolerance highway.candidate_snap_m = {snap:g} m)")
+                         + f" (tolerance {d.get('snap_name', 'highway.candidate_snap_m')} = {snap:g} m)")
         if hp.skipped:
             return Prepared(self.name, data=hp, notes=notes, skipped=hp.notice)
         return Prepared(self.name, block=hp.block, sites=hp.sites, data=hp, notes=notes)
