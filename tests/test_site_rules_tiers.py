@@ -16,13 +16,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 SWAP_COST = 2_500_000.0
 HW_COST = 1_000_000.0
+HW_PLUGS = 1  # below the wait-target sizing: the file's plugs bound the station
+PUB_PLUGS = 3  # a city-core lot that holds 3 plugs (public.min_plugs = 2)
 
 
 def _scenario(reg):
     from gzcharge.scenario import default_scenario_path, load_scenario
 
     return load_scenario(default_scenario_path(str(reg.code)),
-                         overrides=["tiers.public=false", "tiers.highway=true", "tiers.swap=true",
+                         overrides=["tiers.public=true", "tiers.highway=true", "tiers.swap=true",
                                     "tiers.hydrogen=true", "solver.mip_rel_gap=0.05", "solver.time_limit_s=15"])
 
 
@@ -77,21 +79,27 @@ def plans(tmp_path_factory):
     hs = base.results["highway"].layers["highway_stations"]
     fh = hs[hs["status"] != "existing"].iloc[0].geometry
     fy = base.results["hydrogen"].layers["hydrogen_stations"].iloc[0].geometry
+    # a public lot 300 m east of the public station with the most plugs (its demand wants more than PUB_PLUGS)
+    ps = base.results["public"].layers["public_stations"]
+    big = ps.loc[ps["plugs"].idxmax()]
+    b_m = gpd.GeoSeries([big.geometry], crs=4326).to_crs(crs).iloc[0]
+    pub_pt = to_ll(shapely.Point(b_m.x + 300.0, b_m.y))
     folder = tmp_path_factory.mktemp("tier_rules")
     path = folder / "候选站点.csv"
     pd.DataFrame({
-        "编号": ["S1", "H1", "Y1", "FS", "FH", "FY"],
-        "名称": ["自有换电场地", "高速自有场地", "加氢自有场地", "禁止换电", "禁止高速", "禁止加氢"],
-        "角色": ["必选", "必选", "必选", "禁止", "禁止", "禁止"],
-        "层级": ["换电", "高速", "氢能", "换电", "高速", "氢能"],
-        "经度": [sw_pt.x, hw_pt.x, h2_pt.x, pingba.x, fh.x, fy.x],
-        "纬度": [sw_pt.y, hw_pt.y, h2_pt.y, pingba.y, fh.y, fy.y],
-        "费用": [SWAP_COST, HW_COST, "", "", "", ""],
+        "编号": ["S1", "H1", "Y1", "FS", "FH", "FY", "P1"],
+        "名称": ["自有换电场地", "高速自有场地", "加氢自有场地", "禁止换电", "禁止高速", "禁止加氢", "自有停车场"],
+        "角色": ["必选", "必选", "必选", "禁止", "禁止", "禁止", "必选"],
+        "层级": ["换电", "高速", "氢能", "换电", "高速", "氢能", "公共"],
+        "经度": [sw_pt.x, hw_pt.x, h2_pt.x, pingba.x, fh.x, fy.x, pub_pt.x],
+        "纬度": [sw_pt.y, hw_pt.y, h2_pt.y, pingba.y, fh.y, fy.y, pub_pt.y],
+        "费用": [SWAP_COST, HW_COST, "", "", "", "", ""],
+        "桩数": ["", HW_PLUGS, "", "", "", "", PUB_PLUGS],
     }).to_csv(path, index=False, encoding="utf-8")
     ruled = run_plan(reg, scen, PlanInputs(candidates=str(path)))
     lines = shapely.union_all(seg.geometry.values)
     return dict(reg=reg, scen=scen, base=base, ruled=ruled, lines=lines, hw=hw_pt, h2=h2_pt, sw=sw_pt,
-                pingba=pingba, fh=fh, fy=fy, folder=folder)
+                pingba=pingba, fh=fh, fy=fy, folder=folder, big=big)
 
 
 def test_required_swap_site_at_a_new_position_is_in_the_plan(plans):
@@ -131,6 +139,17 @@ def test_required_highway_site_is_snapped_onto_the_corridor(plans):
     assert 900.0 < d <= 1000.0 * 1.002  # within the tolerance, never farther than the construction
     # it is placed in the range/gap model at that position: a station of a corridor segment with a km post
     assert isinstance(st["segment"], (int, np.integer, str)) and np.isfinite(st["km_post"])
+    # the file's plugs bound its sizing (the wait-target rule alone gives at least highway.min_plugs)
+    assert plans["scen"].highway.min_plugs > HW_PLUGS
+    assert st["plugs"] == HW_PLUGS and st["kw"] == pytest.approx(HW_PLUGS * plans["scen"].highway.plug_kw)
+
+
+def test_public_planner_site_holds_at_most_its_plugs(plans):
+    st = plans["ruled"].results["public"].layers["public_stations"]
+    row = st[st["site_id"] == "user-P1"]
+    assert len(row) == 1
+    assert plans["big"]["plugs"] > PUB_PLUGS  # the demand there asks for more plugs than the lot holds
+    assert plans["scen"].public.min_plugs <= row.iloc[0]["plugs"] <= PUB_PLUGS
 
 
 def test_required_hydrogen_site_is_in_the_plan(plans):
@@ -148,6 +167,23 @@ def test_required_hydrogen_site_is_in_the_plan(plans):
     # a hydrogen-only row is no fast-charging candidate
     assert "user-Y1" not in set(ruled.results["highway"].layers["highway_stations"]["site_id"])
     assert "user-H1" not in set(h2["site_id"])
+
+
+def test_report_lists_each_tiers_rules_and_what_the_forced_sites_cost(plans):
+    ruled = plans["ruled"]
+    for tier, forced, forbidden in (("swap", "S1", "FS"), ("highway", "H1", "FH"), ("hydrogen", "Y1", "FY")):
+        secs = [c for t, c in ruled.results[tier].sections if getattr(t, "key", "") == "rules.title"]
+        assert len(secs) == 1, tier
+        tab = secs[0].set_index("site_id")
+        assert tab.loc[forced, "rule"] == "required" and tab.loc[forced, "in_plan"], tier
+        assert tab.loc[forbidden, "rule"] == "forbidden" and not tab.loc[forbidden, "in_plan"], tier
+        # the forcing cost is the forced site's cost in the tier's station layer
+        layer = next(v for k, v in ruled.results[tier].layers.items() if k.endswith("_stations"))
+        own = float(layer.loc[layer["site_id"] == f"user-{forced}", "cost_cny"].sum())
+        assert tab.loc[forced, "cost_cny"] == pytest.approx(own) and own > 0, tier
+    swap = ruled.results["swap"].layers["swap_stations"]
+    assert ruled.results["swap"].sections[-1][1].set_index("site_id").loc["S1", "cost_cny"] == pytest.approx(
+        float(swap.loc[swap["site_id"] == "user-S1", "cost_cny"].sum()))
 
 
 def test_forbidden_generated_candidates_of_each_tier_are_absent(plans):

@@ -323,6 +323,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
     "none": {"en": "none", "zh": "无"},
     "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    # ------------------------------------------------------------------ site rules (--candidates, --exclude)
+    "rules.title": {"en": "Site rules of the candidate-sites file: {tier:tiers}", "zh": "候选站点文件的站点规则：{tier:tiers}"},
+    "rules.required": {"en": "required by the candidate-sites file", "zh": "候选站点文件规定必选"},
+    "rules.required_missed": {"en": "required, but no {tier} site lies within {m:num} m (the tier could not place it)",
+                              "zh": "规定必选，但 {m:num} 米内没有{tier:tiers}站点（本层级无法布设）"},
+    "rules.forbidden": {"en": "forbidden by the candidate-sites file", "zh": "候选站点文件规定禁止"},
+    "rules.zone": {"en": "inside exclusion zone {zone}", "zh": "位于禁建区 {zone} 内"},
     # ------------------------------------------------------------------ reality check (public tier)
     "fact.source": {"en": "{fact:source}", "zh": "{fact:source}"},
     "reality.sources": {"en": "{items:list}", "zh": "{items:list}"},
@@ -484,6 +491,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "units": ("units", "设备（套）"),
     "supply_source": ("hydrogen source", "氢源"),
     "reason": ("reason", "原因"),
+    "rule": ("rule", "规则"),
+    "matched": ("tier site", "对应站点"),
+    "in_plan": ("in the plan", "是否入选"),
     "corridor": ("corridor", "走廊"),
     "flow": ("flow", "流量"),
     "length_km": ("length (km)", "长度（公里）"),
@@ -534,6 +544,7 @@ LAYER_NAMES: dict[str, tuple[str, str]] = {
 
 #: Cell values of category columns -> (English, Chinese).
 VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "rule": {"required": ("required", "必选"), "forbidden": ("forbidden", "禁止")},
     "tier": {"city": ("city core", "城市核心区"), "county": ("county seat", "县城"), "township": ("township", "乡镇"),
              "total": ("total", "合计"), "public": ("public charging", "公共充电"),
              "highway": ("highway fast charging", "高速快充"), "swap": ("battery swap", "换电"),

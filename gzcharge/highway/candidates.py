@@ -13,7 +13,8 @@ Four kinds of candidates, each attached to the corridor graph as a node:
 * ``user`` — rows of a planner's candidate-sites file (``--candidates``) for the highway or
   hydrogen tier, snapped like service areas (same tolerance ``candidate_snap_m``, on the built-in
   skeleton ``skeleton_snap_m``) and placed in the corridor's range/gap model at the snapped
-  point; ids ``user-<site_id>``, cost the file's ``cost_cny`` (else the service-area cost). A
+  point; ids ``user-<site_id>``, cost the file's ``cost_cny`` (else the service-area cost), its
+  ``plugs`` the most plugs the station is sized to (:func:`~gzcharge.highway.model.assess_highway`). A
   row naming the tier that lies farther away is an error when required and a warning
   (listed in :attr:`CandidateSet.rejected`) when a candidate; a row for every tier (no tier) is
   a corridor site only when it lies within the tolerance (a city parking lot is no highway
@@ -77,7 +78,8 @@ class CandidateSet:
         ``interchange``/``synthetic``/``user``), ``name``, ``existing`` (bool), ``synthetic``
         (bool), ``cost_cny``, ``snap_m`` (distance from the input point to the corridor),
         ``tier`` (planner rows: the tier they are for, ``""`` = every tier; others ``""``),
-        ``own_cost_cny`` (planner rows: the file's cost, else NaN).
+        ``own_cost_cny`` (planner rows: the file's cost, else NaN), ``max_plugs`` (planner rows: the
+        file's plugs, the most the site holds; else NaN).
     rejected
         DataFrame of input sites not attached: ``name``, ``lon``, ``lat``, ``distance_m``,
         ``reason``.
@@ -209,9 +211,10 @@ def _attach_planner(cg: CorridorGraph, rows: gpd.GeoDataFrame | None, tol_m: flo
     tier = rows["tier"].astype(str).to_numpy()
     role = rows["role"].astype(str).to_numpy()
     cost = pd.to_numeric(rows["cost_cny"], errors="coerce").to_numpy(float)
+    plugs = pd.to_numeric(rows["plugs"], errors="coerce").to_numpy(float)
     for rec in recs:
         i = rec["row"]
-        rec.update(site_id=uid[i], tier=tier[i], own_cost_cny=cost[i])
+        rec.update(site_id=uid[i], tier=tier[i], own_cost_cny=cost[i], max_plugs=plugs[i])
     out = []
     for r in rej:
         i = r["row"]
@@ -323,12 +326,14 @@ def build_candidates(
         rec["cost_cny"] = 0.0 if rec["existing"] else (float(own) if np.isfinite(own) else cost[rec["kind"]])
         rec.setdefault("tier", "")
         rec.setdefault("own_cost_cny", np.nan)
+        rec.setdefault("max_plugs", np.nan)
         if rec["tier"] == "hydrogen" and rec["node"] in syn_nodes:
             continue  # a hydrogen-only row on a fast-charging site's node: the node keeps that site's id
         cg.graph.nodes[rec["node"]]["site_id"] = rec["site_id"]
         cg.graph.nodes[rec["node"]]["site_kind"] = rec["kind"]
     recs += h2_only
-    cols = ["site_id", "node", "kind", "name", "existing", "synthetic", "cost_cny", "snap_m", "tier", "own_cost_cny"]
+    cols = ["site_id", "node", "kind", "name", "existing", "synthetic", "cost_cny", "snap_m", "tier", "own_cost_cny",
+            "max_plugs"]
     sites = pd.DataFrame(recs, columns=cols).set_index("site_id")
     rej = pd.DataFrame(rejected, columns=["name", "lon", "lat", "distance_m", "reason"])
     if len(rej):

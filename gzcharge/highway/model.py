@@ -163,20 +163,32 @@ def _minimal_sets(sets: list[list]) -> list[list]:
 
 
 # ---------------------------------------------------------------------- sizing
+def erlang_c_wait_min(arrivals_per_h: float, session_min: float, plugs: int) -> float:
+    """M/M/c mean wait (minutes) with ``plugs`` servers; ``inf`` when they cannot keep up (c·μ <= λ)."""
+    lam = float(arrivals_per_h)
+    mu = 60.0 / session_min
+    c = int(plugs)
+    if lam <= 0:
+        return 0.0
+    a = lam / mu
+    if c <= a:
+        return math.inf
+    b = 1.0  # Erlang B by the recursion, then Erlang C
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    pw = c * b / (c - a * (1 - b))
+    return pw / (c * mu - lam) * 60.0
+
+
 def erlang_c_plugs(arrivals_per_h: float, session_min: float, wait_target_min: float, min_plugs: int = 1) -> tuple[int, float]:
     """Smallest plug count with M/M/c mean wait ≤ target; returns (plugs, mean wait in minutes)."""
     lam = float(arrivals_per_h)
     mu = 60.0 / session_min
     if lam <= 0:
         return max(1, min_plugs), 0.0
-    a = lam / mu
-    c = max(min_plugs, int(math.floor(a)) + 1)
+    c = max(min_plugs, int(math.floor(lam / mu)) + 1)
     while True:
-        b = 1.0
-        for k in range(1, c + 1):
-            b = a * b / (k + a * b)
-        pw = c * b / (c - a * (1 - b))
-        wq_min = pw / (c * mu - lam) * 60.0
+        wq_min = erlang_c_wait_min(lam, session_min, c)
         if wq_min <= wait_target_min + 1e-12:
             return c, wq_min
         c += 1
@@ -731,6 +743,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     # stations
     node_site = {n: sid for sid, n in zip(cands.sites.index, cands.sites["node"], strict=True)}
     st_rows = []
+    capped: list[str] = []
     for n in sorted(open_nodes):
         sid = node_site.get(n, f"node-{n}")
         row = cands.sites.loc[sid] if sid in cands.sites.index else None
@@ -739,6 +752,10 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         if row is not None and row["kind"] == "service_area":  # 2022 action plan: >= 10 % of small-car spaces
             fewest = max(fewest, math.ceil(params.charging_space_share * params.service_area_car_spaces - 1e-9))
         plugs, wq = erlang_c_plugs(lam, params.session_min, params.wait_target_min, fewest)
+        cap = row.get("max_plugs", np.nan) if row is not None else np.nan
+        if np.isfinite(cap) and plugs > cap:  # a planner's site holds at most its file's plugs
+            plugs, wq = int(cap), erlang_c_wait_min(lam, params.session_min, int(cap))
+            capped.append(f"{sid} ({int(cap)} plugs, mean wait {wq:.1f} min)")
         seg, km = posts.get(n, (-1, float("nan")))
         status = "existing" if (row is not None and row["existing"]) else ("synthetic" if (row is not None and row["synthetic"]) else "new")
         st_rows.append(
@@ -816,7 +833,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     )
     result.details.update({"stretch_note": stretch_note, "total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
-                           "effective_range_km": R})
+                           "effective_range_km": R, "capped_plugs": capped})
     return result
 
 

@@ -102,6 +102,10 @@ class HighwayTier(Tier):
             summary.append(("highway", str(why) if why is not None else (res.notice or "no station needed")))
         meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
+        if (res.details or {}).get("capped_plugs"):
+            notes.append("planner's site(s) sized to the plugs of the candidate-sites file, fewer than the wait target "
+                         f"(highway.wait_target_min = {hp.wait_target_min:g} min) asks for: "
+                         + "; ".join(res.details["capped_plugs"]))
         if why is not None and not res.notice:
             notes.append(f"highway: no station planned: {why}")
         return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,

@@ -170,6 +170,10 @@ class CoverageBlock:
     existing_plugs
         Plugs already standing per site (existing sites: free, counted toward capacity; NaN
         or None: ``min_plugs``). Ignored for new sites.
+    max_plugs
+        Most plugs a new site can hold (NaN or None: no limit beyond the demand in reach), e.g. a
+        planner's own lot of the candidate-sites file; at least ``min_plugs``. Ignored for
+        existing sites.
     year_scale
         ``σ_t`` per year: demand energy of year ``t`` is ``σ_t e_i`` (e.g. EV stock of year
         ``t`` over the stock ``energy`` describes); default 1 in every year.
@@ -208,6 +212,7 @@ class CoverageBlock:
     plug_cost: float = 0.0
     min_plugs: int = 0
     existing_plugs: np.ndarray | None = None
+    max_plugs: np.ndarray | None = None
     year_scale: Sequence[float] | None = None
     objective_weight: np.ndarray | None = None
     target_share: Sequence[float] | None = None
@@ -892,7 +897,11 @@ def _define_capacity(L: _Layout, b: CoverageBlock, info: dict, d: dict, CG: sp.c
     ppos[psites] = np.arange(len(psites))
     standing = b.plugs_standing()
     reach_e = np.bincount(ja, weights=Eg[ga], minlength=m)
-    pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))[psites]
+    pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))
+    if b.max_plugs is not None:  # a site's own limit (new sites)
+        cap = np.asarray(b.max_plugs, float)
+        pmax = np.where(~ex & np.isfinite(cap), np.minimum(pmax, cap), pmax)
+    pmax = pmax[psites]
     plb = np.where(ex[psites], standing[psites], 0.0)
     po = L.add_var(f"{b.name}__plugs", len(psites) * T, "real" if info.get("relax_plugs") else "integer",
                    np.repeat(plb, T), np.repeat(pmax, T))
@@ -1405,7 +1414,8 @@ def _check_coverage(b: CoverageBlock, T: int) -> None:
     n, m = b.cover.shape
     for what, arr, size in (("site_ids", b.site_ids, m), ("site_cost", b.site_cost, m), ("weight", b.weight, n),
                             ("existing", b.existing, m), ("must", b.must, n), ("energy", b.energy, n),
-                            ("existing_plugs", b.existing_plugs, m), ("objective_weight", b.objective_weight, n)):
+                            ("existing_plugs", b.existing_plugs, m), ("max_plugs", b.max_plugs, m),
+                            ("objective_weight", b.objective_weight, n)):
         if arr is not None and len(arr) != size:
             raise DataError(f"block {b.name!r}: {what} has {len(arr)} values for {size} "
                             f"{'sites' if size == m else 'demand rows'}")
@@ -1431,6 +1441,13 @@ def _check_coverage(b: CoverageBlock, T: int) -> None:
         have = np.asarray(b.existing_plugs, float)
         if (np.isfinite(have) & (have < 0)).any():
             raise DataError(f"block {b.name!r}: existing_plugs must be >= 0 (NaN = unknown)")
+    if b.max_plugs is not None:
+        cap = np.asarray(b.max_plugs, float)
+        low = np.isfinite(cap) & (cap < b.min_plugs)
+        if low.any():
+            raise DataError(f"block {b.name!r}: sites {preview_ids(b.site_ids[low])} hold at most {cap[low].min():g} "
+                            f"plugs, fewer than the {b.min_plugs} every new station has (min_plugs); give them more "
+                            "plugs or lower min_plugs")
 
 
 def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_budget: Any, registry: SiteRegistry | None,

@@ -360,6 +360,8 @@ def prepare_public(
         energy=weight * p.kwh_per_ev_day * p.public_charging_share,
         plug_capacity=p.plug_kw * p.hours_per_day * p.utilisation_target, plug_cost=p.cost_per_extra_plug_cny,
         min_plugs=int(p.min_plugs), existing_plugs=np.where(existing, plugs_have, np.nan),
+        max_plugs=np.where(~existing & (cands["ctype"].to_numpy() == "user"), plugs_have, np.nan)
+        if "ctype" in cands else None,
         objective_weight=None if hard_rules else weight + _DELTA_EVS, max_new_sites=max_new)
     lonlat = cands.geometry.to_crs("EPSG:4326")
     sites = pd.DataFrame({"site_id": cands["site_id"].to_numpy(), "name": cands["name"].to_numpy(),
