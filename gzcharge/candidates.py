@@ -8,7 +8,8 @@ Candidate types (``ctype``) and where they come from:
 ``user``
     Sites of a planner's candidate-sites file (``--candidates``, roles candidate/required, tier
     public or empty); cost from its ``cost_cny`` column, else ``public.candidate_cost_cny.grid``
-    (a site on new land — an assumption; the file's cost is the planner's own figure).
+    (a site on new land — an assumption; the file's cost is the planner's own figure); ``plugs``
+    the most plugs the site holds (empty: no limit).
 ``settlement``
     Seats of the region's settlements (prefecture/county seats, townships).
 ``fuel_station``
@@ -263,7 +264,8 @@ def public_candidates(
         g = user_sites.geometry.to_crs(crs)
         parts.append(pd.DataFrame({
             "ctype": "user", "name": user_sites["name"].astype(str).to_numpy(), "x": g.x.to_numpy(),
-            "y": g.y.to_numpy(), "plugs": np.nan, "kw": np.nan, "source": "candidates-file",
+            "y": g.y.to_numpy(), "plugs": pd.to_numeric(user_sites["plugs"], errors="coerce").to_numpy(float),
+            "kw": np.nan, "source": "candidates-file",
             "user_id": user_sites["site_id"].astype(str).to_numpy(),
             "user_cost": pd.to_numeric(user_sites["cost_cny"], errors="coerce").to_numpy(float),
         }))
@@ -327,7 +329,7 @@ def public_candidates(
     if sid is not None:
         ids = ids.where(frame["ctype"] != "settlement", "settlement-" + sid.astype(str))
     if "user_id" in frame.columns:
-        ids = ids.where(frame["ctype"] != "user", "user-" + frame["user_id"].astype(str))
+        ids = ids.where(frame["ctype"] != "user", pd.Series(planner_site_ids(frame["user_id"]), index=frame.index))
     frame["site_id"] = ids
 
     from gzcharge.demand import _county_of
@@ -373,6 +375,13 @@ TIER_ALIASES = {"": "", "all": "", "全部": "", "public": "public", "公共": "
 #: Distance within which a forbidden or required row matches a tier's candidate site (assumption:
 #: the position error of a hand-placed point or a geocoded address, ~50–200 m).
 SITE_MATCH_TOLERANCE_M = 100.0
+#: Prefix of a candidate-sites file row's id among a tier's sites (``user-<site_id>``), in every tier.
+PLANNER_ID_PREFIX = "user-"
+
+
+def planner_site_ids(site_ids: Any) -> np.ndarray:
+    """Tier site ids of candidate-sites file rows: ``user-<site_id>`` (one rule for every tier)."""
+    return (PLANNER_ID_PREFIX + pd.Series(site_ids, dtype=str)).to_numpy(object)
 
 
 def _coded(df: pd.DataFrame, col: str, aliases: dict[str, str], path: Path, allowed: str) -> pd.Series:
@@ -396,6 +405,25 @@ def read_candidate_sites(path: str | os.PathLike[str], *, crs: str = "wgs84") ->
     every plan; ``forbidden``/禁止 — never open a tier site there), ``tier`` (层级: public/公共,
     highway/高速, swap/换电, hydrogen/氢能; empty = every tier), ``plugs`` (capacity, whole
     plugs > 0) and ``cost_cny`` (费用; CNY > 0; empty = the tier's default cost).
+
+    How each tier takes a candidate or required row (ids ``user-<site_id>`` in every tier;
+    forbidden rows and exclusion zones act through :meth:`SiteRules.masks`):
+
+    ============  ==========================================  ============================================
+    tier          ``cost_cny``                                ``plugs``
+    ============  ==========================================  ============================================
+    public        the site's cost (first ``min_plugs`` plugs)  most plugs the site holds (``max_plugs``)
+    highway       the site's cost                              most plugs the station is sized to
+    swap          the cost of one swap station there           not a swap notion (capacity is stations ×
+                                                               ``capacity_swaps_day``): not used
+    hydrogen      the station's cost                           not a hydrogen notion (sizes in kg/day)
+    ============  ==========================================  ============================================
+
+    Public and swap take a row anywhere (free point sites); highway and hydrogen snap it onto
+    the expressway corridor within ``highway.candidate_snap_m`` (``skeleton_snap_m`` on the
+    built-in skeleton): farther is an error for a required row naming the tier, a warning for a
+    candidate, and a row without a tier is then simply no corridor site
+    (:func:`gzcharge.highway.candidates.build_candidates`).
 
     Returns
     -------
@@ -479,20 +507,27 @@ class SiteRules:
         From :func:`read_exclusion_zones` (or None).
     tolerance_m
         :data:`SITE_MATCH_TOLERANCE_M`.
+    path
+        The candidate-sites file (for messages).
     """
 
     def __init__(self, sites: gpd.GeoDataFrame | None = None, zones: gpd.GeoDataFrame | None = None, *,
-                 tolerance_m: float = SITE_MATCH_TOLERANCE_M) -> None:
+                 tolerance_m: float = SITE_MATCH_TOLERANCE_M, path: str | os.PathLike[str] | None = None) -> None:
         self.sites = sites
         self.zones = zones
         self.tolerance_m = float(tolerance_m)
+        self.path = "" if path is None else str(path)
 
     def for_tier(self, tier: str, roles: tuple[str, ...] = ("candidate", "required")) -> gpd.GeoDataFrame | None:
         """Rows of ``roles`` that apply to ``tier`` (tier column empty or equal), or None."""
+        return self.for_tiers([tier], roles)
+
+    def for_tiers(self, tiers: list[str], roles: tuple[str, ...] = ("candidate", "required")) -> gpd.GeoDataFrame | None:
+        """Rows of ``roles`` that apply to any of ``tiers`` (tier column empty or one of them), or None."""
         if self.sites is None:
             return None
         s = self.sites
-        sel = s[s["role"].isin(roles) & s["tier"].isin(["", tier])]
+        sel = s[s["role"].isin(roles) & s["tier"].isin(["", *tiers])]
         return sel if len(sel) else None
 
     def masks(self, tier: str, sites: pd.DataFrame, existing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -506,6 +541,8 @@ class SiteRules:
         """
         import geopandas as gpd
         from scipy.spatial import cKDTree
+
+        from gzcharge.export.i18n import msg
 
         m = len(sites)
         forced, forbidden = np.zeros(m, bool), np.zeros(m, bool)
@@ -528,8 +565,9 @@ class SiteRules:
                 continue
             rxy = np.column_stack([r.geometry.to_crs(crs_m).x, r.geometry.to_crs(crs_m).y])
             for k, (sid, name) in enumerate(zip(r["site_id"].astype(str), r["name"].astype(str), strict=True)):
-                if sid in pos or f"user-{sid}" in pos:
-                    hit = [pos.get(sid, pos.get(f"user-{sid}"))]
+                uid = PLANNER_ID_PREFIX + sid
+                if sid in pos or uid in pos:
+                    hit = [pos.get(sid, pos.get(uid))]
                 elif role == "required":
                     d, j = tree.query(rxy[k], distance_upper_bound=self.tolerance_m)
                     hit = [int(j)] if np.isfinite(d) else []
@@ -537,12 +575,12 @@ class SiteRules:
                     hit = list(tree.query_ball_point(rxy[k], self.tolerance_m))
                 if role == "required":
                     forced[hit] = True
-                    reason = "required by the candidate-sites file" if hit else \
-                        f"required, but no {tier} site lies within {self.tolerance_m:g} m (the tier could not place it)"
+                    reason = msg("rules.required") if hit else msg("rules.required_missed", tier=tier,
+                                                                    m=self.tolerance_m)
                 else:
                     hit = [h for h in hit if not ex[h]]
                     forbidden[hit] = True
-                    reason = "forbidden by the candidate-sites file"
+                    reason = msg("rules.forbidden")
                 rows.append({"site_id": sid, "name": name, "rule": role, "reason": reason,
                              "matched": ", ".join(ids[hit])})
         if self.zones is not None and len(self.zones):
@@ -560,7 +598,7 @@ class SiteRules:
                 first_zone.setdefault(int(a), zname[b])
             for j in np.flatnonzero(inside & ~forbidden):
                 rows.append({"site_id": ids[j], "name": str(sites["name"].iloc[j]) if "name" in sites else "",
-                             "rule": "forbidden", "reason": f"inside exclusion zone {first_zone[int(j)]}",
+                             "rule": "forbidden", "reason": msg("rules.zone", zone=first_zone[int(j)]),
                              "matched": ids[j]})
             forbidden |= inside
         return forced, forbidden, pd.DataFrame(rows, columns=["site_id", "name", "rule", "reason", "matched"])
@@ -585,8 +623,9 @@ def apply_site_rules(rules: SiteRules, tier: str, prep: Any) -> list[str]:
         forced &= ~ex  # already open
     blk.forced = forced if forced.any() else None
     blk.forbidden = forbidden if forbidden.any() else None
+    prep.site_rules = table
     notes = []
-    cost = np.asarray(getattr(blk, "site_cost", np.zeros(len(sites))), float)
+    cost = site_open_cost(blk)
     if forced.any():
         own = float(cost[forced].sum()) if len(cost) == len(sites) else float("nan")
         notes.append(f"{int(forced.sum())} required site(s) forced open: {preview_ids(sites['site_id'][forced])} "
@@ -600,3 +639,44 @@ def apply_site_rules(rules: SiteRules, tier: str, prep: Any) -> list[str]:
         notes.append(f"{int(forbidden.sum())} site(s) forbidden ({zones} inside exclusion zones): "
                      f"{preview_ids(sites['site_id'][forbidden])}")
     return notes
+
+
+def site_open_cost(blk: Any) -> np.ndarray:
+    """Cost of opening each site of a core block (CNY): ``site_cost``, or for a capacitated block the
+    cheapest single station there (``station_cost`` where given, else the type's ``unit_cost``)."""
+    if getattr(blk, "site_cost", None) is not None:
+        return np.asarray(blk.site_cost, float)
+    unit = np.asarray(blk.unit_cost, float)
+    m = len(blk.site_ids)
+    per = np.broadcast_to(unit, (m, len(unit))).copy()
+    if getattr(blk, "station_cost", None) is not None:
+        own = np.asarray(blk.station_cost, float)
+        per = np.where(np.isfinite(own), own, per)
+    return per.min(axis=1) if per.size else np.zeros(m)
+
+
+def site_rules_section(prep: Any, result: Any) -> tuple[Any, pd.DataFrame] | None:
+    """The report table of a tier's site rules: each rule, the tier site it matched, whether that site is
+    in the plan and what it costs there (the forcing cost of a required site), or None without rules.
+
+    ``prep`` is the tier's :class:`~gzcharge.tiers.base.Prepared` (its ``site_rules`` table from
+    :func:`apply_site_rules`), ``result`` its :class:`~gzcharge.tiers.base.TierResult`; the cost is
+    the sum of ``cost_cny`` over the site's rows in the tier's ``*_stations`` layer.
+    """
+    table = getattr(prep, "site_rules", None)
+    if table is None or not len(table):
+        return None
+    cost = pd.Series(dtype=float)
+    for name, layer in (result.layers or {}).items():
+        if name.endswith("_stations") and {"site_id", "cost_cny"} <= set(getattr(layer, "columns", [])):
+            cost = pd.to_numeric(layer["cost_cny"], errors="coerce").groupby(layer["site_id"].astype(str)).sum()
+            break
+    matched = table["matched"].astype(str)
+    first = matched.str.split(", ").str[0]
+    out = table.assign(in_plan=[bool(m) and all(x in cost.index for x in m.split(", ")) for m in matched],
+                       cost_cny=[float(sum(cost[x] for x in m.split(", ") if x in cost.index))
+                                 if m and any(x in cost.index for x in m.split(", ")) else np.nan for m in matched])
+    out.loc[first == "", "in_plan"] = False
+    from gzcharge.export.i18n import msg
+
+    return msg("rules.title", tier=result.tier), out

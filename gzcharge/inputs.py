@@ -54,7 +54,8 @@ class PlanInputs:
         from gzcharge.candidates import SiteRules, read_candidate_sites, read_exclusion_zones
 
         return SiteRules(read_candidate_sites(self.candidates, crs=self.crs) if self.candidates else None,
-                         read_exclusion_zones(self.exclude, crs=self.crs) if self.exclude else None)
+                         read_exclusion_zones(self.exclude, crs=self.crs) if self.exclude else None,
+                         path=self.candidates)
 
     def osm_pois(self, polygon: Any, tags: dict) -> Any:
         """OSM points of interest from the local file or, with ``online``, from Overpass."""

@@ -274,6 +274,12 @@ def run_plan(
             t1 = time.perf_counter()
             results[tier.name] = tier.run(ctx, prep)
             timings[tier.name] = time.perf_counter() - t1
+    from gzcharge.candidates import site_rules_section
+
+    for prep in preps:  # the planner's site rules per tier, with what the forced sites cost in the plan
+        sec = site_rules_section(prep, results[prep.tier]) if prep.tier in results else None
+        if sec is not None:
+            results[prep.tier].sections.append(sec)
     for r in results.values():
         notices += [f"{r.tier}: {x}" for x in dict.fromkeys(r.notes) if r.skipped is None]
     timings["total"] = time.perf_counter() - t0

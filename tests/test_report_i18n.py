@@ -192,3 +192,41 @@ def test_highway_hydrogen_and_joint_tables_translate() -> None:
     # 30,000,000 CNY = 3,000 万元; 120.4 trucks/day -> 120; gap 0.001 -> 0.1%
     assert zh.iloc[0].tolist() == ["1", "一期", "2025", "3", "120", "3,000.0", "最优", "0.1%"]
     assert zh.iloc[1, 6] == "达到时间上限，得到可行方案"
+
+
+#: ASCII words a Chinese reality-check table may keep: units and codes (kW; the CLI flag --existing).
+_REALITY_ZH_ALLOWED = {"kW", "existing"}
+
+
+def test_zh_reality_check_table_has_no_english_words(tmp_path: Path) -> None:
+    """A zh report's reality-check table is Chinese in every cell: only the listed units/codes are ASCII words."""
+    from gzcharge.plan import PlanInputs, run_plan, write_plan
+    from gzcharge.region import get_region
+    from gzcharge.scenario import default_scenario_path, load_scenario
+
+    reg = get_region("安顺市")
+    scen = load_scenario(default_scenario_path(str(reg.code)),
+                         overrides=["tiers.public=true", "tiers.highway=false", "tiers.swap=false",
+                                    "tiers.hydrogen=false", "solver.mip_rel_gap=0.05", "solver.time_limit_s=15"])
+    plan = run_plan(reg, scen, PlanInputs())
+    write_plan(plan, tmp_path / "plan.gpkg", lang="zh", qgis_project=False)
+    md = next(tmp_path.glob("*_report.md")).read_text(encoding="utf-8")
+    title = tr("Reality check: the plan against published figures", "zh")
+    assert title == "合理性检验：规划与公开数据对照"
+    lines = md.split(title, 1)[1].splitlines()
+    start = next(k for k, ln in enumerate(lines) if ln.startswith("|"))
+    rows = []
+    for ln in lines[start:]:
+        if not ln.startswith("|"):
+            break
+        rows.append(ln)
+    body = rows[2:]  # header and the |---| rule, then one row per indicator
+    assert len(body) == 9  # the nine indicators of reality_check
+    assert rows[0].split("|")[1].strip() == "指标"
+    words = set(re.findall(r"[A-Za-z]+", "\n".join(rows)))
+    assert words <= _REALITY_ZH_ALLOWED, words - _REALITY_ZH_ALLOWED
+    # the English report keeps the English texts (the same catalogue, other language)
+    en = i18n.display_table(plan.results["public"].sections[[t for t, _ in plan.results["public"].sections].index(
+        "Reality check: the plan against published figures")][1], "en")
+    assert en.iloc[0, 0] == f"NEVs in the region, {scen.ev.year}"
+    assert "Ministry of Public Security" in en.iloc[1, 3]

@@ -16,7 +16,8 @@ Message templates use :class:`str.format` fields with extra format specs: ``{x:i
 with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
 one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
 without trailing zeros), ``{x:status}`` (a solver status in words), ``{x:tiers}`` (tier names),
-``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined). Any other spec is the usual format mini-language.
+``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined), ``{x:source}`` (the
+source of a :class:`gzcharge.facts.Fact` in the report language). Any other spec is the usual format mini-language.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class _Formatter(string.Formatter):
             sep = "；" if self.lang == "zh" else "; "
             return sep.join(f"{self.format_field(k, 'tiers')} " + " → ".join(fmt_share(x) for x in v)
                             for k, v in dict(value).items())
+        if format_spec == "source":  # a gzcharge.facts.Fact: where it comes from, in the report language
+            return (value.source_zh or value.source) if self.lang == "zh" else value.source
         if format_spec == "list":  # messages or texts, joined
             sep = "；" if self.lang == "zh" else "; "
             return sep.join(tr(x, self.lang) for x in value)
@@ -320,6 +323,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
     "none": {"en": "none", "zh": "无"},
     "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    # ------------------------------------------------------------------ site rules (--candidates, --exclude)
+    "rules.title": {"en": "Site rules of the candidate-sites file: {tier:tiers}", "zh": "候选站点文件的站点规则：{tier:tiers}"},
+    "rules.required": {"en": "required by the candidate-sites file", "zh": "候选站点文件规定必选"},
+    "rules.required_missed": {"en": "required, but no {tier} site lies within {m:num} m (the tier could not place it)",
+                              "zh": "规定必选，但 {m:num} 米内没有{tier:tiers}站点（本层级无法布设）"},
+    "rules.forbidden": {"en": "forbidden by the candidate-sites file", "zh": "候选站点文件规定禁止"},
+    "rules.zone": {"en": "inside exclusion zone {zone}", "zh": "位于禁建区 {zone} 内"},
+    # ------------------------------------------------------------------ reality check (public tier)
+    "fact.source": {"en": "{fact:source}", "zh": "{fact:source}"},
+    "reality.sources": {"en": "{items:list}", "zh": "{items:list}"},
+    "reality.none": {"en": "–", "zh": "–"},
+    "reality.nevs": {"en": "NEVs in the region, {year}", "zh": "区域新能源汽车保有量（{year} 年）"},
+    "reality.nevs_ref": {"en": "Guizhou path: {stock:int} in {year}; target {target:int} by 2026; {s22:int} at the end "
+                               "of 2022",
+                         "zh": "贵州路径：{year} 年 {stock:int} 辆；目标 2026 年 {target:int} 辆；2022 年底 {s22:int} 辆"},
+    "reality.evs_per_plug": {"en": "EVs per public plug (existing + new)",
+                             "zh": "每个公共充电桩服务的电动汽车（现有 + 新建）"},
+    "reality.evs_per_plug_ref": {"en": "China {a:.1f} (end 2025), {b:.1f} (end 2024); plausible plan range 5-30",
+                                 "zh": "全国 {a:.1f}（2025 年底）、{b:.1f}（2024 年底）；规划合理范围 5–30"},
+    "reality.plugs_per_1000": {"en": "public plugs per 1,000 EVs", "zh": "每千辆电动汽车的公共充电桩"},
+    "reality.plugs_per_1000_ref": {"en": "China {v:.0f} (end 2025)", "zh": "全国 {v:.0f}（2025 年底）"},
+    "reality.kw_per_plug": {"en": "average kW per plug", "zh": "单桩平均功率（kW）"},
+    "reality.kw_per_plug_ref": {"en": "China {v:.1f} kW (end 2025)", "zh": "全国 {v:.1f} kW（2025 年底）"},
+    "reality.evs_per_station": {"en": "EVs per public station", "zh": "每座公共充电站服务的电动汽车"},
+    "reality.evs_per_station_ref": {"en": "national norm ≤ {norm:int}; this scenario ≤ {own:int} per county",
+                                    "zh": "国家要求 ≤ {norm:int}；本情景每县 ≤ {own:int}"},
+    "reality.own_charger": {"en": "townships with a charger of their own", "zh": "有自有充电站的乡镇"},
+    "reality.own_charger_value": {"en": "{own:int} of {n:int}", "zh": "{own:int} / {n:int}"},
+    "reality.no_townships": {"en": "– (no township seats given)", "zh": "–（未提供乡镇驻地）"},
+    "reality.own_charger_ref": {"en": "Guizhou: all {n:int} townships since 2023-09",
+                                "zh": "贵州：2023 年 9 月起全部 {n:int} 个乡镇"},
+    "reality.stations_per_township": {"en": "public stations per township", "zh": "每个乡镇的公共充电站"},
+    "reality.stations_kept_new": {"en": "stations: existing kept / new", "zh": "充电站：保留现有 / 新建"},
+    "reality.plugs_kept_added": {"en": "plugs: existing kept / added", "zh": "充电桩：保留现有 / 新增"},
+    "reality.existing_file": {"en": "--existing FILE", "zh": "现状充电站文件（--existing）"},
     # ------------------------------------------------------------------ compare
     "compare.title": {"en": "Plan comparison — {region}: A {a} → B {b}",
                       "zh": "规划方案对比 — {region}：方案A {a} → 方案B {b}"},
@@ -453,6 +491,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "units": ("units", "设备（套）"),
     "supply_source": ("hydrogen source", "氢源"),
     "reason": ("reason", "原因"),
+    "rule": ("rule", "规则"),
+    "matched": ("tier site", "对应站点"),
+    "in_plan": ("in the plan", "是否入选"),
     "corridor": ("corridor", "走廊"),
     "flow": ("flow", "流量"),
     "length_km": ("length (km)", "长度（公里）"),
@@ -503,6 +544,7 @@ LAYER_NAMES: dict[str, tuple[str, str]] = {
 
 #: Cell values of category columns -> (English, Chinese).
 VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "rule": {"required": ("required", "必选"), "forbidden": ("forbidden", "禁止")},
     "tier": {"city": ("city core", "城市核心区"), "county": ("county seat", "县城"), "township": ("township", "乡镇"),
              "total": ("total", "合计"), "public": ("public charging", "公共充电"),
              "highway": ("highway fast charging", "高速快充"), "swap": ("battery swap", "换电"),
@@ -593,6 +635,8 @@ def _cell_value(col: str, v: Any, lang: str) -> Any:
         pass
     if isinstance(v, bool) or type(v).__name__ == "bool_":
         return MESSAGES["yes" if v else "no"][lang]
+    if isinstance(v, Msg):  # a cell written as a message (e.g. the reality check's texts)
+        return v.render(lang)
     key = _base_column(col)
     if isinstance(v, str) and key in VALUES and v in VALUES[key]:
         return VALUES[key][v][0 if lang == "en" else 1]

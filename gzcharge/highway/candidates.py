@@ -10,6 +10,15 @@ Four kinds of candidates, each attached to the corridor graph as a node:
   explicit layer); fixed open, cost 0.
 * ``interchange`` — for each settlement (county seat, town), the nearest interchange within
   ``interchange_town_km``.
+* ``user`` — rows of a planner's candidate-sites file (``--candidates``) for the highway or
+  hydrogen tier, snapped like service areas (same tolerance ``candidate_snap_m``, on the built-in
+  skeleton ``skeleton_snap_m``) and placed in the corridor's range/gap model at the snapped
+  point; ids ``user-<site_id>``, cost the file's ``cost_cny`` (else the service-area cost), its
+  ``plugs`` the most plugs the station is sized to (:func:`~gzcharge.highway.model.assess_highway`). A
+  row naming the tier that lies farther away is an error when required and a warning
+  (listed in :attr:`CandidateSet.rejected`) when a candidate; a row for every tier (no tier) is
+  a corridor site only when it lies within the tolerance (a city parking lot is no highway
+  site). Rows for the hydrogen tier only are not highway candidates (column ``tier``).
 * ``synthetic`` — where the candidates above leave a station-free stretch longer than
   ``max_gap_km`` (see :func:`~gzcharge.highway.corridors.gap_stretches` with *all*
   candidates open: the gap windows' definition), in rounds: (1) the edges of every
@@ -67,7 +76,10 @@ class CandidateSet:
     sites
         DataFrame indexed by ``site_id``: ``node``, ``kind`` (``service_area``/``existing``/
         ``interchange``/``synthetic``/``user``), ``name``, ``existing`` (bool), ``synthetic``
-        (bool), ``cost_cny``, ``snap_m`` (distance from the input point to the corridor).
+        (bool), ``cost_cny``, ``snap_m`` (distance from the input point to the corridor),
+        ``tier`` (planner rows: the tier they are for, ``""`` = every tier; others ``""``),
+        ``own_cost_cny`` (planner rows: the file's cost, else NaN), ``max_plugs`` (planner rows: the
+        file's plugs, the most the site holds; else NaN).
     rejected
         DataFrame of input sites not attached: ``name``, ``lon``, ``lat``, ``distance_m``,
         ``reason``.
@@ -179,8 +191,44 @@ def _attach(
             )
             continue
         out.append({"site_id": f"{prefix}-{i + 1:04d}", "node": node, "kind": "existing" if ex else kind,
-                    "name": name, "existing": ex, "synthetic": False, "snap_m": float(dist[i])})
+                    "name": name, "existing": ex, "synthetic": False, "snap_m": float(dist[i]), "row": i})
+    for r, i in zip(rej, [i for i, n in enumerate(nodes) if n is None], strict=True):
+        r["row"] = i
     return out, rej
+
+
+def _attach_planner(cg: CorridorGraph, rows: gpd.GeoDataFrame | None, tol_m: float, label: str,
+                    tol_name: str) -> tuple[list[dict], list[dict]]:
+    """Planner rows (``--candidates``) snapped to the corridor: records and rejected rows (see the module docstring)."""
+    import pandas as pd
+
+    from gzcharge.candidates import planner_site_ids
+
+    if rows is None or len(rows) == 0:
+        return [], []
+    recs, rej = _attach(cg, rows, "user", "user", tol_m)
+    uid = planner_site_ids(rows["site_id"])
+    tier = rows["tier"].astype(str).to_numpy()
+    role = rows["role"].astype(str).to_numpy()
+    cost = pd.to_numeric(rows["cost_cny"], errors="coerce").to_numpy(float)
+    plugs = pd.to_numeric(rows["plugs"], errors="coerce").to_numpy(float)
+    for rec in recs:
+        i = rec["row"]
+        rec.update(site_id=uid[i], tier=tier[i], own_cost_cny=cost[i], max_plugs=plugs[i])
+    out = []
+    for r in rej:
+        i = r["row"]
+        if not tier[i]:
+            continue  # a row for every tier is a corridor site only when it lies on the corridor
+        where = (f"{label}: row {rows['site_id'].iloc[i]} ({r['name']}), a {role[i]} {tier[i]} site, lies "
+                 f"{r['distance_m']:,.0f} m from the nearest expressway corridor; the tolerance is {tol_m:g} m "
+                 f"({tol_name})")
+        if role[i] == "required":
+            raise DataError(f"{where}. Move the point onto the expressway (a service area or interchange), or give "
+                            "it another tier or the role candidate")
+        logger.warning("%s: the site is not used", where)
+        out.append({**r, "reason": f"{role[i]} {tier[i]} site of {label}, not used"})
+    return recs, out
 
 
 def build_candidates(
@@ -190,6 +238,9 @@ def build_candidates(
     service_areas: gpd.GeoDataFrame | None = None,
     existing: gpd.GeoDataFrame | None = None,
     settlements: gpd.GeoDataFrame | None = None,
+    user_sites: gpd.GeoDataFrame | None = None,
+    user_label: str = "candidate-sites file",
+    snap_name: str = "highway.candidate_snap_m",
 ) -> CandidateSet:
     """Attach candidate sites to (a copy of) the corridor graph.
 
@@ -206,10 +257,20 @@ def build_candidates(
     settlements
         Points (``name``) of towns/county seats: their nearest interchange within
         ``interchange_town_km`` becomes a candidate.
+    user_sites, user_label
+        Rows of a candidate-sites file for the corridor tiers
+        (:meth:`gzcharge.candidates.SiteRules.for_tiers`) and the file's name for messages.
+    snap_name
+        The setting ``params.candidate_snap_m`` stands for (named in messages).
 
     Returns
     -------
     CandidateSet
+
+    Raises
+    ------
+    DataError
+        A required highway/hydrogen row farther than ``candidate_snap_m`` from every corridor.
     """
     import pandas as pd
     import shapely
@@ -226,6 +287,10 @@ def build_candidates(
         r, j = _attach(cg, ex, "existing", "EX", params.candidate_snap_m)
         recs += r
         rejected += j
+    r, j = _attach_planner(cg, user_sites, params.candidate_snap_m, user_label, snap_name)
+    h2_only = [q for q in r if q["tier"] == "hydrogen"]  # not highway candidates: the gap rule does without them
+    recs += [q for q in r if q["tier"] != "hydrogen"]
+    rejected += j
     # several inputs on one node: keep the first (existing wins over planned)
     seen: dict = {}
     for rec in sorted(recs, key=lambda q: (not q["existing"], q["site_id"])):
@@ -254,12 +319,21 @@ def build_candidates(
 
     # synthetic candidates where the stretch with every candidate open is still too long
     recs += _synthetic(cg, set(seen), params)
+    syn_nodes = {q["node"] for q in recs}
     cost = params.site_cost_by_type
-    for rec in recs:
-        rec["cost_cny"] = 0.0 if rec["existing"] else cost[rec["kind"]]
+    for rec in recs + h2_only:
+        own = rec.get("own_cost_cny", np.nan)
+        rec["cost_cny"] = 0.0 if rec["existing"] else (float(own) if np.isfinite(own) else cost[rec["kind"]])
+        rec.setdefault("tier", "")
+        rec.setdefault("own_cost_cny", np.nan)
+        rec.setdefault("max_plugs", np.nan)
+        if rec["tier"] == "hydrogen" and rec["node"] in syn_nodes:
+            continue  # a hydrogen-only row on a fast-charging site's node: the node keeps that site's id
         cg.graph.nodes[rec["node"]]["site_id"] = rec["site_id"]
         cg.graph.nodes[rec["node"]]["site_kind"] = rec["kind"]
-    cols = ["site_id", "node", "kind", "name", "existing", "synthetic", "cost_cny", "snap_m"]
+    recs += h2_only
+    cols = ["site_id", "node", "kind", "name", "existing", "synthetic", "cost_cny", "snap_m", "tier", "own_cost_cny",
+            "max_plugs"]
     sites = pd.DataFrame(recs, columns=cols).set_index("site_id")
     rej = pd.DataFrame(rejected, columns=["name", "lon", "lat", "distance_m", "reason"])
     if len(rej):

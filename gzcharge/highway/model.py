@@ -163,20 +163,32 @@ def _minimal_sets(sets: list[list]) -> list[list]:
 
 
 # ---------------------------------------------------------------------- sizing
+def erlang_c_wait_min(arrivals_per_h: float, session_min: float, plugs: int) -> float:
+    """M/M/c mean wait (minutes) with ``plugs`` servers; ``inf`` when they cannot keep up (c·μ <= λ)."""
+    lam = float(arrivals_per_h)
+    mu = 60.0 / session_min
+    c = int(plugs)
+    if lam <= 0:
+        return 0.0
+    a = lam / mu
+    if c <= a:
+        return math.inf
+    b = 1.0  # Erlang B by the recursion, then Erlang C
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    pw = c * b / (c - a * (1 - b))
+    return pw / (c * mu - lam) * 60.0
+
+
 def erlang_c_plugs(arrivals_per_h: float, session_min: float, wait_target_min: float, min_plugs: int = 1) -> tuple[int, float]:
     """Smallest plug count with M/M/c mean wait ≤ target; returns (plugs, mean wait in minutes)."""
     lam = float(arrivals_per_h)
     mu = 60.0 / session_min
     if lam <= 0:
         return max(1, min_plugs), 0.0
-    a = lam / mu
-    c = max(min_plugs, int(math.floor(a)) + 1)
+    c = max(min_plugs, int(math.floor(lam / mu)) + 1)
     while True:
-        b = 1.0
-        for k in range(1, c + 1):
-            b = a * b / (k + a * b)
-        pw = c * b / (c - a * (1 - b))
-        wq_min = pw / (c * mu - lam) * 60.0
+        wq_min = erlang_c_wait_min(lam, session_min, c)
         if wq_min <= wait_target_min + 1e-12:
             return c, wq_min
         c += 1
@@ -358,6 +370,8 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
 
     G = cands.corridors.graph
     sites = cands.sites
+    if "tier" in sites.columns:  # planner rows for the hydrogen tier only are no fast-charging sites
+        sites = sites[sites["tier"] != "hydrogen"]
     cand_nodes = sites["node"].tolist()
     existing_nodes = sites.loc[sites["existing"], "node"].tolist()
     forced = cands.node_of(list(fixed_open)) if fixed_open else []
@@ -729,6 +743,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     # stations
     node_site = {n: sid for sid, n in zip(cands.sites.index, cands.sites["node"], strict=True)}
     st_rows = []
+    capped: list[str] = []
     for n in sorted(open_nodes):
         sid = node_site.get(n, f"node-{n}")
         row = cands.sites.loc[sid] if sid in cands.sites.index else None
@@ -737,6 +752,10 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
         if row is not None and row["kind"] == "service_area":  # 2022 action plan: >= 10 % of small-car spaces
             fewest = max(fewest, math.ceil(params.charging_space_share * params.service_area_car_spaces - 1e-9))
         plugs, wq = erlang_c_plugs(lam, params.session_min, params.wait_target_min, fewest)
+        cap = row.get("max_plugs", np.nan) if row is not None else np.nan
+        if np.isfinite(cap) and plugs > cap:  # a planner's site holds at most its file's plugs
+            plugs, wq = int(cap), erlang_c_wait_min(lam, params.session_min, int(cap))
+            capped.append(f"{sid} ({int(cap)} plugs, mean wait {wq:.1f} min)")
         seg, km = posts.get(n, (-1, float("nan")))
         status = "existing" if (row is not None and row["existing"]) else ("synthetic" if (row is not None and row["synthetic"]) else "new")
         st_rows.append(
@@ -814,7 +833,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     )
     result.details.update({"stretch_note": stretch_note, "total_ev_flow": total, "refuelled_ev_flow": ref_flow,
                            "refuelled_share": ref_flow / total if total > 0 else float("nan"),
-                           "effective_range_km": R})
+                           "effective_range_km": R, "capped_plugs": capped})
     return result
 
 
@@ -851,6 +870,8 @@ def prepare_highway(
     od_file: str | Path | None = None,
     settlements: Any = None,
     fixed_open: list | None = None,
+    user_sites: Any = None,
+    user_label: str = "candidate-sites file",
 ) -> HighwayPrepared:
     """Corridors, candidates, traffic, gap windows and the core block of the highway tier.
 
@@ -881,6 +902,9 @@ def prepare_highway(
         ``population``).
     fixed_open
         Candidate site ids forced open.
+    user_sites, user_label
+        Rows of a candidate-sites file for the highway/hydrogen tiers and the file's name:
+        snapped to the corridor (:func:`gzcharge.highway.candidates.build_candidates`).
 
     Notes
     -----
@@ -964,7 +988,9 @@ def prepare_highway(
         notes.append(f"{TRUNK_ROADS_LABEL}: {cg.length_km:,.0f} km of expressways and national/provincial trunk "
                      f"roads (no road class in the data), {len(gateways)} province-border gateway(s) with "
                      f"{params.gateway_daily_vehicles:,.0f} vehicles/day of through traffic each (assumption)")
-    cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts)
+    snap_name = "highway.skeleton_snap_m" if on_skeleton else "highway.candidate_snap_m"
+    cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts, user_sites=user_sites,
+                             user_label=user_label, snap_name=snap_name)
     od = read_od_csv(od_file) if od_file is not None else None
     traffic = build_traffic(cands.corridors, params, pts, od=od, gateways=gateways)
     short_km = params.min_charging_trip_km if params.min_charging_trip_km is not None else params.effective_range_km / 2
@@ -978,6 +1004,7 @@ def prepare_highway(
                         n_short, short_km)
             traffic.od = traffic.od.loc[~short].reset_index(drop=True)
     details = {"rejected_sites": cands.rejected, "n_short_trips": n_short, "snap_m": cand_params.candidate_snap_m,
+               "snap_name": snap_name,
                "road_source": cg.source, "gateways": gateways,
                "components": [{k: v for k, v in c.items() if k != "nodes"} for c in cg.components]}
     fixed = list(fixed_open or [])

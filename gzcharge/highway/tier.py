@@ -32,10 +32,15 @@ def _prepare(ctx: PlanContext) -> HighwayPrepared:
         from gzcharge.highway.candidates import SERVICE_AREA_TAGS, service_areas_from_pois
 
         service_areas = service_areas_from_pois(inputs.osm_pois(ctx.region.boundary, SERVICE_AREA_TAGS))
+    # the planner's sites for the tiers on the corridors (those that run): snapped once, shared by both
+    rules = ctx.memo("site_rules", inputs.site_rules)
+    on_corridor = [t for t in ("highway", "hydrogen") if getattr(ctx.scenario.tiers, t, False)]
+    user = rules.for_tiers(on_corridor) if rules is not None and on_corridor else None
     return prepare_highway(ctx.scenario.highway, region=ctx.region, network=ctx.network,
                            expressways=inputs.expressways, service_areas=service_areas,
                            existing_sites=inputs.existing_fast, od_file=inputs.od_file,
-                           settlements=county_seat_points(ctx.region))
+                           settlements=county_seat_points(ctx.region), user_sites=user,
+                           user_label=f"candidate-sites file {rules.path}" if user is not None else "")
 
 
 class HighwayTier(Tier):
@@ -50,12 +55,13 @@ class HighwayTier(Tier):
         notes = [n for n in hp.notes if n != hp.notice]  # a skip notice is reported once, as ``skipped``
         rejected = (hp.details or {}).get("rejected_sites")
         if rejected is not None and len(rejected):
-            snap = ctx.scenario.highway.candidate_snap_m
+            d = hp.details or {}
+            snap = d.get("snap_m", ctx.scenario.highway.candidate_snap_m)
             notes.append(f"{len(rejected)} service area(s)/site(s) not attached to any corridor: "
                          + "; ".join(f"{r['name']} ({r['distance_m']:.0f} m, {r['reason']})"
                                      for _, r in rejected.head(5).iterrows())
                          + (" …" if len(rejected) > 5 else "")
-                         + f" (tolerance highway.candidate_snap_m = {snap:g} m)")
+                         + f" (tolerance {d.get('snap_name', 'highway.candidate_snap_m')} = {snap:g} m)")
         if hp.skipped:
             return Prepared(self.name, data=hp, notes=notes, skipped=hp.notice)
         return Prepared(self.name, block=hp.block, sites=hp.sites, data=hp, notes=notes)
@@ -96,6 +102,10 @@ class HighwayTier(Tier):
             summary.append(("highway", str(why) if why is not None else (res.notice or "no station needed")))
         meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
+        if (res.details or {}).get("capped_plugs"):
+            notes.append("planner's site(s) sized to the plugs of the candidate-sites file, fewer than the wait target "
+                         f"(highway.wait_target_min = {hp.wait_target_min:g} min) asks for: "
+                         + "; ".join(res.details["capped_plugs"]))
         if why is not None and not res.notice:
             notes.append(f"highway: no station planned: {why}")
         return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,

@@ -170,6 +170,10 @@ class CoverageBlock:
     existing_plugs
         Plugs already standing per site (existing sites: free, counted toward capacity; NaN
         or None: ``min_plugs``). Ignored for new sites.
+    max_plugs
+        Most plugs a new site can hold (NaN or None: no limit beyond the demand in reach), e.g. a
+        planner's own lot of the candidate-sites file; at least ``min_plugs``. Ignored for
+        existing sites.
     year_scale
         ``σ_t`` per year: demand energy of year ``t`` is ``σ_t e_i`` (e.g. EV stock of year
         ``t`` over the stock ``energy`` describes); default 1 in every year.
@@ -208,6 +212,7 @@ class CoverageBlock:
     plug_cost: float = 0.0
     min_plugs: int = 0
     existing_plugs: np.ndarray | None = None
+    max_plugs: np.ndarray | None = None
     year_scale: Sequence[float] | None = None
     objective_weight: np.ndarray | None = None
     target_share: Sequence[float] | None = None
@@ -289,6 +294,9 @@ class CapacitatedBlock:
         ``m × K`` most stations of a type at a site (at most ``M_k``), or None (``M_k``
         everywhere); with ``existing`` equal to it the stations are fixed (e.g. to recompute
         the best flows of a chosen plan).
+    station_cost
+        ``m × K`` cost of one station of a type at a site (NaN: ``F_k``), or None (``F_k``
+        everywhere) — e.g. a planner's own figure for a site of the candidate-sites file.
     forced, forbidden
         Bool per site (or None): *forced* sites are open by the last year (a planner's
         "required" site; an existing site already is), *forbidden* sites never open (a
@@ -317,6 +325,7 @@ class CapacitatedBlock:
     packs_per_volume: np.ndarray | None = None
     packs_included: np.ndarray | None = None
     max_stations: np.ndarray | None = None
+    station_cost: np.ndarray | None = None
     forced: np.ndarray | None = None
     forbidden: np.ndarray | None = None
     kind: str = field(default="capacitated", init=False)
@@ -338,7 +347,7 @@ class CapacitatedBlock:
                 raise DataError(f"block {self.name!r}: {key} needs one finite value >= 0 per station type "
                                 f"{self.type_names}, got {a.tolist()}")
         m = sp.csr_array(self.dist).shape[1]
-        for key in ("existing", "max_stations"):
+        for key in ("existing", "max_stations", "station_cost"):
             v = getattr(self, key)
             if v is not None and np.shape(v) != (m, K):
                 raise DataError(f"block {self.name!r}: {key} must be sites × station types ({m} × {K}), got shape "
@@ -352,6 +361,14 @@ class CapacitatedBlock:
     def has_packs(self) -> bool:
         """Whether the block sizes and pays battery packs."""
         return self.pack_cost is not None
+
+    def fac_cost(self, fac_site: np.ndarray, fac_type: np.ndarray) -> np.ndarray:
+        """Cost of one station per facility ``(site, type)``: ``station_cost`` where given, else ``F_k``."""
+        F = np.asarray(self.unit_cost, float)[fac_type]
+        if self.station_cost is None:
+            return F
+        own = np.asarray(self.station_cost, float)[fac_site, fac_type]
+        return np.where(np.isfinite(own), own, F)
 
     def arcs(self) -> dict[str, np.ndarray]:
         """Arc and facility arrays: per arc ``row, site, len, fac``; per facility ``fac_site, fac_type``."""
@@ -880,7 +897,11 @@ def _define_capacity(L: _Layout, b: CoverageBlock, info: dict, d: dict, CG: sp.c
     ppos[psites] = np.arange(len(psites))
     standing = b.plugs_standing()
     reach_e = np.bincount(ja, weights=Eg[ga], minlength=m)
-    pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))[psites]
+    pmax = np.maximum(np.where(ex, standing, m0), np.ceil(reach_e * sig.max() / kap - 1e-9))
+    if b.max_plugs is not None:  # a site's own limit (new sites)
+        cap = np.asarray(b.max_plugs, float)
+        pmax = np.where(~ex & np.isfinite(cap), np.minimum(pmax, cap), pmax)
+    pmax = pmax[psites]
     plb = np.where(ex[psites], standing[psites], 0.0)
     po = L.add_var(f"{b.name}__plugs", len(psites) * T, "real" if info.get("relax_plugs") else "integer",
                    np.repeat(plb, T), np.repeat(pmax, T))
@@ -943,8 +964,9 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     a = b.arcs()
     nf, ne, nd = len(a["fac_site"]), len(a["row"]), len(b.volume)
     d = np.asarray(b.volume, float)
-    cap, F, M = (np.asarray(b.capacity, float), np.asarray(b.unit_cost, float), np.asarray(b.max_per_site, float))
+    cap, M = np.asarray(b.capacity, float), np.asarray(b.max_per_site, float)
     ft = a["fac_type"]
+    Ff = b.fac_cost(a["fac_site"], ft)  # cost of one station per facility
     e_f = np.zeros(nf)
     if b.existing is not None:
         e_f = np.asarray(b.existing, float)[a["fac_site"], ft]
@@ -1002,8 +1024,8 @@ def _define_capacitated(L: _Layout, b: CapacitatedBlock, info: dict) -> None:
     _sum_rows(L, f"{b.name}__target", [(xo + np.arange(ne) * T + t, np.ones(ne)) for t in yrs],
               s[yrs] * D, np.full(len(yrs), np.inf))
     ff, tt = np.repeat(np.arange(nf), T), np.tile(ti, nf)
-    L.add_cum_cost(b.name, tt, no + ff * T + tt, F[ft][ff])
-    L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((F[ft] * e_f).sum())
+    L.add_cum_cost(b.name, tt, no + ff * T + tt, Ff[ff])
+    L.const[b.name] = L.const.get(b.name, np.zeros(T)) - float((Ff * e_f).sum())
     if b.has_packs:
         # packs: ρ Σ_{e∋f} x_{e,t} − S n_{f,t} − q_{f,t} <= 0, q integer, cumulative, c per pack
         rho = np.asarray(b.packs_per_volume, float)[ft]
@@ -1392,7 +1414,8 @@ def _check_coverage(b: CoverageBlock, T: int) -> None:
     n, m = b.cover.shape
     for what, arr, size in (("site_ids", b.site_ids, m), ("site_cost", b.site_cost, m), ("weight", b.weight, n),
                             ("existing", b.existing, m), ("must", b.must, n), ("energy", b.energy, n),
-                            ("existing_plugs", b.existing_plugs, m), ("objective_weight", b.objective_weight, n)):
+                            ("existing_plugs", b.existing_plugs, m), ("max_plugs", b.max_plugs, m),
+                            ("objective_weight", b.objective_weight, n)):
         if arr is not None and len(arr) != size:
             raise DataError(f"block {b.name!r}: {what} has {len(arr)} values for {size} "
                             f"{'sites' if size == m else 'demand rows'}")
@@ -1418,6 +1441,13 @@ def _check_coverage(b: CoverageBlock, T: int) -> None:
         have = np.asarray(b.existing_plugs, float)
         if (np.isfinite(have) & (have < 0)).any():
             raise DataError(f"block {b.name!r}: existing_plugs must be >= 0 (NaN = unknown)")
+    if b.max_plugs is not None:
+        cap = np.asarray(b.max_plugs, float)
+        low = np.isfinite(cap) & (cap < b.min_plugs)
+        if low.any():
+            raise DataError(f"block {b.name!r}: sites {preview_ids(b.site_ids[low])} hold at most {cap[low].min():g} "
+                            f"plugs, fewer than the {b.min_plugs} every new station has (min_plugs); give them more "
+                            "plugs or lower min_plugs")
 
 
 def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_budget: Any, registry: SiteRegistry | None,
@@ -1472,6 +1502,9 @@ def _check(blocks: Sequence[Block], years: Sequence[Any], budgets: Any, total_bu
             if len(b.site_cost) != len(b.site_ids) or len(b.existing) != len(b.site_ids):
                 raise DataError(f"block {b.name!r}: site_cost/existing do not match the {len(b.site_ids)} sites")
         cost = np.asarray(getattr(b, "site_cost", getattr(b, "unit_cost", [])), float)
+        own = getattr(b, "station_cost", None)
+        if own is not None:
+            cost = np.r_[cost, np.nan_to_num(np.asarray(own, float).ravel(), nan=0.0)]
         if (~np.isfinite(cost) | (cost < 0)).any():
             raise DataError(f"block {b.name!r}: costs must be finite and >= 0")
     if registry is not None:
@@ -1902,7 +1935,7 @@ def _read(blocks: Sequence[Block], reg: SiteRegistry | None, info: dict, x: np.n
             for f in np.flatnonzero(N[:, -1] > 0.5):
                 s = int(a["fac_site"][f])
                 k = int(a["fac_type"][f])
-                station = float((N[f, -1] - bi["e_f"][f]) * b.unit_cost[k])
+                station = float((N[f, -1] - bi["e_f"][f]) * b.fac_cost(a["fac_site"][f:f + 1], a["fac_type"][f:f + 1])[0])
                 packs = float(Q[f, -1] * b.pack_cost[k]) if b.has_packs else 0.0
                 row = {"block": b.name, "site_id": b.site_ids[s], "group_id": gid(s), "existing": bool(bi["e_f"][f] > 0),
                        "build_year": ylab[first[f]] if first[f] >= 0 else None,
@@ -2225,7 +2258,7 @@ def _phased_vector(blocks: Sequence[Block], info: dict, final: dict[str, np.ndar
             ratio = np.divide(e_f, NT, out=np.ones(len(NT)), where=NT > 0)
             p.update(NT=NT, FT=FT, units=units, gain=served_f[units] / NT[units],
                      base=float((served_f * ratio).sum()), need=s * float(np.sum(b.volume)))
-            cost = np.asarray(b.unit_cost, float)[a["fac_type"][units]]
+            cost = b.fac_cost(a["fac_site"], a["fac_type"])[units]
             sites = a["fac_site"][units]
         else:
             new = d["new"]

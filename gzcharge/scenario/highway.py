@@ -203,7 +203,9 @@ class HighwayParams(BaseModel):
     route_logit_theta: float = Field(10.0, ge=0, description="logit route-split parameter per unit of relative "
                                      "detour (dimensionless; assumption, 5–20)")
     round_trip: bool = True
-    candidate_snap_m: float = Field(500.0, gt=0)
+    candidate_snap_m: float = Field(500.0, gt=0, description="service areas and planner sites farther than this "
+                                    "from an expressway are not corridor sites (m; assumption 200-1,000: a service "
+                                    "area's forecourt lies a few hundred metres from the carriageway)")
     endpoint_snap_m: float = Field(100.0, ge=0, le=1000)
     carriageway_merge_m: float = Field(100.0, ge=0, le=500)
     seat_access_max_km: float = Field(30.0, gt=0)
@@ -224,8 +226,9 @@ class HighwayParams(BaseModel):
     road_skeleton: Literal["auto", "off"] = Field("auto", description="'auto': the built-in OSM trunk-road "
                                                   "skeleton when no other expressway source is given")
     skeleton_merge_m: float = Field(500.0, ge=0, le=3000, description="node-merge radius of the skeleton (m)")
-    skeleton_snap_m: float = Field(3000.0, gt=0, description="service areas farther than this from the "
-                                   "skeleton are rejected (m)")
+    skeleton_snap_m: float = Field(3000.0, gt=0, description="service areas and planner sites farther than this "
+                                   "from the skeleton are rejected (m; assumption 1,000-5,000: the built-in skeleton "
+                                   "is one simplified centre line per road)")
     service_area_pair_m: float = Field(1000.0, ge=0, description="service-area points closer than this are one "
                                        "site on the skeleton (the two sides of a pair)")
 

@@ -115,6 +115,8 @@ class Prepared:
         Why the tier does not run (None when it does).
     seconds
         Preparation time.
+    site_rules
+        The planner's site rules applied to the block (:meth:`gzcharge.candidates.SiteRules.masks`), or None.
     """
 
     tier: str
@@ -124,6 +126,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0
+    site_rules: pd.DataFrame | None = None
 
 
 @dataclass

@@ -216,9 +216,18 @@ def _candidates(candidates: Any) -> tuple[pd.DataFrame, Any]:
     sites = candidates
     if hasattr(candidates, "sites") and hasattr(candidates, "corridors"):
         # a highway CandidateSet: its costs and "existing" flags are fast-charging facts, not hydrogen ones
+        # (a planner row's own cost is the planner's figure for every tier it is for)
         graph = candidates.corridors
-        keep = [c for c in ("node", "kind", "name") if c in candidates.sites.columns]
-        sites = candidates.sites[keep].copy()
+        cs = candidates.sites
+        if "tier" in cs.columns:
+            cs = cs[cs["tier"] != "highway"]
+        keep = [c for c in ("node", "kind", "name") if c in cs.columns]
+        sites = cs[keep].copy()
+        if "own_cost_cny" in cs.columns:
+            sites["cost_cny"] = cs["own_cost_cny"].astype(float)
+        # a planner's row wins the node over a fast-charging candidate there
+        planner = (sites["kind"] == "user").to_numpy()
+        sites = sites[~(sites["node"].isin(sites.loc[planner, "node"]).to_numpy() & ~planner)]
     if not isinstance(sites, pd.DataFrame):
         raise DataError(f"candidates must be a CandidateSet or a DataFrame indexed by site_id, not {type(sites).__name__}")
     if "node" not in sites.columns:
@@ -653,8 +662,14 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     def served(mask: np.ndarray) -> np.ndarray:
         return np.asarray(blk.check(mask), bool) if mask.any() else np.zeros(len(f), bool)
 
+    # the planner's required sites (block mask) open by the last phase, whatever its scope
+    forced = np.zeros(len(ex), bool) if blk.forced is None else np.asarray(blk.forced, bool)
+
+    def scope(k: int) -> np.ndarray:
+        return prep.scopes[k] | forced if k == len(params.phases) - 1 else prep.scopes[k]
+
     def phase_block(k: int, open_mask: np.ndarray) -> tuple[Any, dict, str]:
-        b = blk if (prep.scopes[k].all() and (open_mask == ex).all()) else blk.subset(prep.scopes[k], existing=open_mask)
+        b = blk if (scope(k).all() and (open_mask == ex).all()) else blk.subset(scope(k), existing=open_mask)
         return _phase_rules(prep, params.phases[k], b, open_mask)
 
     if len(params.phases) == 1 and prep.scopes[0].all():
@@ -675,20 +690,21 @@ def solve_hydrogen(prep: HydrogenPrepared, params: HydrogenParams | None = None,
     rows, svc, costs, statuses, gaps = [], [], [], [], []
     phase_notes: list[str] = []
     for k, ph in enumerate(params.phases):
-        new = prep.scopes[k] & ~open_mask
+        new = scope(k) & ~open_mask
         before = served(open_mask)
-        reach = served(open_mask | prep.scopes[k])
+        reach = served(open_mask | scope(k))
         row = {"phase": k + 1, "name": ph.name, "year": ph.year, "new_stations": 0, "status": "skipped", "gap": 0.0,
                "cost_cny": 0.0}
-        if not new.any() or total <= 0 or not (reach & ~before).any() or (
-                ph.stations == 0 or (ph.budget_cny is not None and ph.budget_cny <= 0)):
+        must = (new & forced).any()
+        if not must and (not new.any() or total <= 0 or not (reach & ~before).any() or (
+                ph.stations == 0 or (ph.budget_cny is not None and ph.budget_cny <= 0))):
             row["refuelled_flow"] = float(f[before].sum())
         else:
             b, kw, objective = phase_block(k, open_mask)
             retry_notes = []
             sol = _solve_phase(b, kw, objective, labels[k], opts, retry_notes)
             phase_notes.extend(retry_notes)
-            kept = np.flatnonzero(prep.scopes[k] | open_mask)
+            kept = np.flatnonzero(scope(k) | open_mask)
             pos = kept[pd.Index(b.site_ids).get_indexer(sol.open_sites(b.name))]
             chosen = np.zeros(len(ex), bool)
             chosen[pos] = True

@@ -360,6 +360,8 @@ def prepare_public(
         energy=weight * p.kwh_per_ev_day * p.public_charging_share,
         plug_capacity=p.plug_kw * p.hours_per_day * p.utilisation_target, plug_cost=p.cost_per_extra_plug_cny,
         min_plugs=int(p.min_plugs), existing_plugs=np.where(existing, plugs_have, np.nan),
+        max_plugs=np.where(~existing & (cands["ctype"].to_numpy() == "user"), plugs_have, np.nan)
+        if "ctype" in cands else None,
         objective_weight=None if hard_rules else weight + _DELTA_EVS, max_new_sites=max_new)
     lonlat = cands.geometry.to_crs("EPSG:4326")
     sites = pd.DataFrame({"site_id": cands["site_id"].to_numpy(), "name": cands["name"].to_numpy(),
@@ -949,8 +951,11 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
     """The plan against published figures (:data:`gzcharge.facts.FACTS`): one row per indicator.
 
     Columns ``indicator, plan, reference, source``; the plan's values count existing and new
-    stations alike (the network the region would have).
+    stations alike (the network the region would have). Every text cell is a message of
+    :data:`gzcharge.export.i18n.MESSAGES` (``reality.*``, sources ``fact.source``), so the report
+    shows the table in its own language; numbers are plain strings.
     """
+    from gzcharge.export.i18n import msg
     from gzcharge.facts import FACTS
 
     st, tw = pub.stations, pub.townships
@@ -964,33 +969,38 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
     own = int(real["own_charger" if "own_charger" in real else "covered"].sum()) if len(real) else 0
     f = FACTS
     year = scenario.ev.year
+    none = msg("reality.none")
 
-    def ratio(a: float, b: float, fmt: str = "{:,.1f}") -> str:
-        return fmt.format(a / b) if b > 0 else "–"
+    def ratio(a: float, b: float, fmt: str = "{:,.1f}") -> Any:
+        return fmt.format(a / b) if b > 0 else none
+
+    def src(*keys: str) -> Any:
+        return msg("reality.sources", items=[msg("fact.source", fact=f[k]) for k in keys])
 
     rows = [
-        (f"NEVs in the region, {year}", f"{evs:,.0f}",
-         f"Guizhou path: {scenario.ev.stock(year):,.0f} in {year}; target {f['gz_nev_target_2026'].value:,.0f} by 2026; "
-         f"{f['gz_nev_stock_2022'].value:,.0f} at the end of 2022",
-         f"{f['gz_nev_target_2026'].source}; {f['gz_nev_stock_2022'].source}"),
-        ("EVs per public plug (existing + new)", ratio(evs, plugs),
-         f"China {f['cn_evs_per_public_charger_2025'].value:.1f} (end 2025), "
-         f"{f['cn_evs_per_public_charger_2024'].value:.1f} (end 2024); plausible plan range 5-30",
-         f"{f['cn_evs_per_public_charger_2025'].source}; {f['cn_evs_per_public_charger_2024'].source}"),
-        ("public plugs per 1,000 EVs", ratio(1000.0 * plugs, evs),
-         f"China {1000.0 / f['cn_evs_per_public_charger_2025'].value:.0f} (end 2025)",
-         f['cn_evs_per_public_charger_2025'].source),
-        ("average kW per plug", ratio(kw, plugs), f"China {f['cn_public_kw_per_charger_2025'].value:.1f} kW (end 2025)",
-         f['cn_public_kw_per_charger_2025'].source),
-        ("EVs per public station", ratio(evs, n_st, "{:,.0f}"),
-         f"national norm ≤ {f['cn_evs_per_public_station_norm'].value:,.0f}; this scenario ≤ "
-         f"{scenario.public.evs_per_station:,.0f} per county", f['cn_evs_per_public_station_norm'].source),
-        ("townships with a charger of their own", f"{own} of {len(real)}" if len(real) else "– (no township seats given)",
-         f"Guizhou: all {f['gz_townships_with_chargers_2023'].value:,.0f} townships since 2023-09",
-         f['gz_townships_with_chargers_2023'].source),
-        ("public stations per township", ratio(n_st, len(real)) if len(real) else "–", "–", "–"),
-        ("stations: existing kept / new", f"{n_st - n_new:,} / {n_new:,}", "–", "--existing FILE"),
-        ("plugs: existing kept / added", f"{plugs - added:,} / {added:,}", "–", "--existing FILE"),
+        (msg("reality.nevs", year=year), f"{evs:,.0f}",
+         msg("reality.nevs_ref", stock=scenario.ev.stock(year), year=year, target=f["gz_nev_target_2026"].value,
+             s22=f["gz_nev_stock_2022"].value),
+         src("gz_nev_target_2026", "gz_nev_stock_2022")),
+        (msg("reality.evs_per_plug"), ratio(evs, plugs),
+         msg("reality.evs_per_plug_ref", a=f["cn_evs_per_public_charger_2025"].value,
+             b=f["cn_evs_per_public_charger_2024"].value),
+         src("cn_evs_per_public_charger_2025", "cn_evs_per_public_charger_2024")),
+        (msg("reality.plugs_per_1000"), ratio(1000.0 * plugs, evs),
+         msg("reality.plugs_per_1000_ref", v=1000.0 / f["cn_evs_per_public_charger_2025"].value),
+         src("cn_evs_per_public_charger_2025")),
+        (msg("reality.kw_per_plug"), ratio(kw, plugs),
+         msg("reality.kw_per_plug_ref", v=f["cn_public_kw_per_charger_2025"].value), src("cn_public_kw_per_charger_2025")),
+        (msg("reality.evs_per_station"), ratio(evs, n_st, "{:,.0f}"),
+         msg("reality.evs_per_station_ref", norm=f["cn_evs_per_public_station_norm"].value,
+             own=scenario.public.evs_per_station), src("cn_evs_per_public_station_norm")),
+        (msg("reality.own_charger"), msg("reality.own_charger_value", own=own, n=len(real)) if len(real)
+         else msg("reality.no_townships"),
+         msg("reality.own_charger_ref", n=f["gz_townships_with_chargers_2023"].value),
+         src("gz_townships_with_chargers_2023")),
+        (msg("reality.stations_per_township"), ratio(n_st, len(real)) if len(real) else none, none, none),
+        (msg("reality.stations_kept_new"), f"{n_st - n_new:,} / {n_new:,}", none, msg("reality.existing_file")),
+        (msg("reality.plugs_kept_added"), f"{plugs - added:,} / {added:,}", none, msg("reality.existing_file")),
     ]
     return pd.DataFrame(rows, columns=["indicator", "plan", "reference", "source"])
 

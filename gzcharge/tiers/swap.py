@@ -446,6 +446,8 @@ class SwapModelData:
     pack_cost, packs_per_swap, packs_included
         Per station type: CNY per extra pack, packs needed per swap/day
         (``(1 + reserve) / turns``), packs included in a station; None: packs not modelled.
+    station_cost
+        Sites × station types: cost of one station there (NaN: the type's ``unit_cost``), or None.
     """
 
     demand_ids: pd.Index
@@ -463,6 +465,7 @@ class SwapModelData:
     pack_cost: np.ndarray | None = None
     packs_per_swap: np.ndarray | None = None
     packs_included: np.ndarray | None = None
+    station_cost: np.ndarray | None = None
 
     def block(self, name: str = "swap", **kwargs: Any) -> CapacitatedBlock:
         """The core's :class:`~gzcharge.locate.joint.CapacitatedBlock` of these arrays.
@@ -480,6 +483,7 @@ class SwapModelData:
             pack_cost=None if self.pack_cost is None else np.asarray(self.pack_cost, float),
             packs_per_volume=None if self.packs_per_swap is None else np.asarray(self.packs_per_swap, float),
             packs_included=None if self.packs_included is None else np.asarray(self.packs_included, float),
+            station_cost=None if self.station_cost is None else np.asarray(self.station_cost, float),
             **kwargs)
 
 
@@ -632,6 +636,7 @@ def prepare_swap(
     candidates: gpd.GeoDataFrame | None = None,
     costs: CostMatrix | None = None,
     year: int = 2030,
+    user_sites: gpd.GeoDataFrame | None = None,
 ) -> SwapPrepared:
     """Fleet demand, candidates, distances and the core block of the swap tier, without solving.
 
@@ -652,6 +657,11 @@ def prepare_swap(
         columns = site ids); default: screening distances in the region's metric CRS.
     year
         Year label of the tier's own solve (the plan year).
+    user_sites
+        Rows of a candidate-sites file for this tier (:meth:`gzcharge.candidates.SiteRules.for_tier`):
+        added to the candidates as ``user-<site_id>``; their ``cost_cny`` is the cost of one swap
+        station there (else the station type's ``cost_cny``). ``plugs`` is not a swap notion (a
+        station's capacity is ``capacity_swaps_day``) and is not used.
 
     Returns
     -------
@@ -698,6 +708,19 @@ def prepare_swap(
         cands = candidates.to_crs("EPSG:4326").copy()
         if "name" not in cands:
             cands["name"] = cands["site_id"].astype(str)
+    own_cost = pd.Series(np.nan, index=cands["site_id"].astype(str))
+    if user_sites is not None and len(user_sites):
+        from gzcharge.candidates import planner_site_ids
+
+        uids = planner_site_ids(user_sites["site_id"])
+        cands = pd.concat([cands, gpd.GeoDataFrame({"site_id": uids, "name": user_sites["name"].astype(str).to_numpy()},
+                                                   geometry=user_sites.geometry.to_crs(4326).values, crs="EPSG:4326")],
+                          ignore_index=True)
+        own_cost = pd.concat([own_cost, pd.Series(pd.to_numeric(user_sites["cost_cny"], errors="coerce").to_numpy(float),
+                                                  index=uids)])
+        notes.append(f"{len(uids)} site(s) of the candidate-sites file added to the candidates"
+                     + ("; their plugs column is not a swap notion and is not used"
+                        if user_sites["plugs"].notna().any() else ""))
     if not cands["site_id"].is_unique:
         raise DataError(f"duplicate swap candidate site ids: {preview_ids(cands.loc[cands['site_id'].duplicated(), 'site_id'])}")
     counties = region.counties[["adcode", "geometry"]].copy()
@@ -764,6 +787,8 @@ def prepare_swap(
         pack_cost=np.array([s.pack_cost_cny for s in st], dtype=float),
         packs_per_swap=np.array([(1.0 + params.battery_reserve_share) / s.battery_turns_per_day for s in st]),
         packs_included=np.array([s.battery_stock for s in st], dtype=float),
+        station_cost=np.repeat(own_cost.reindex(site_ids.astype(str)).to_numpy(float)[:, None], len(st), axis=1)
+        if np.isfinite(own_cost.to_numpy(float)).any() else None,
     )
     notes.append(
         f"battery packs per site = stations × battery_stock + extra packs bought at pack_cost_cny, where the swaps "
@@ -918,8 +943,7 @@ def assess_swap(prep: SwapPrepared, sol: JointSolution, params: SwapParams | Non
     served = np.bincount(a["row"], weights=x, minlength=len(b.volume))
     fac_served = np.bincount(a["fac"], weights=x, minlength=len(n_f))
     ft = a["fac_type"]
-    F = np.asarray(b.unit_cost, float)[ft]
-    station_f = (n_f - ex) * F
+    station_f = (n_f - ex) * b.fac_cost(a["fac_site"], ft)
     if b.has_packs:
         rho, inc = np.asarray(b.packs_per_volume, float)[ft], np.asarray(b.packs_included, float)[ft]
         extra = np.maximum(np.ceil(rho * fac_served - 1e-9) - inc * n_f, 0.0).astype(np.int64)
@@ -1002,7 +1026,7 @@ def _best_flows(b: CapacitatedBlock, N: np.ndarray, params: SwapParams, *, year:
         ex = np.zeros(len(n_f)) if b.existing is None else np.asarray(b.existing, float)[a["fac_site"], ft]
         left = np.inf
         if params.mode == "max_served" and params.budget_cny is not None:
-            left = max(float(params.budget_cny) - float(((n_f - ex) * np.asarray(b.unit_cost, float)[ft]).sum()), 0.0)
+            left = max(float(params.budget_cny) - float(((n_f - ex) * b.fac_cost(a["fac_site"], ft)).sum()), 0.0)
         if b.has_packs:
             rho, inc = np.asarray(b.packs_per_volume, float)[ft], np.asarray(b.packs_included, float)[ft]
             worst = float((np.ceil(np.maximum(rho * np.asarray(b.capacity, float)[ft] - inc, 0.0) * n_f)
@@ -1138,7 +1162,9 @@ class SwapTier(Tier):
         from gzcharge.scenario import swap_params
 
         params = swap_params(ctx.scenario)
-        prep = prepare_swap(ctx.region, params, fleets=ctx.inputs.fleets, year=ctx.year)
+        rules = ctx.memo("site_rules", ctx.inputs.site_rules)
+        prep = prepare_swap(ctx.region, params, fleets=ctx.inputs.fleets, year=ctx.year,
+                            user_sites=rules.for_tier(self.name) if rules is not None else None)
         notes = list(prep.notes)
         if ctx.inputs.fleets is None:
             notes.append("no --fleets FILE: fleets are the documented per-capita defaults of [swap]")
