@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,9 +43,16 @@ def env_for(tree: Path) -> dict:
 ENV = env_for(ROOT)
 
 
+MEDIANS: dict[tuple[str, ...], tuple[float, float]] = {}  # command -> (median wall s, median CPU s) of its runs
+
+
 def run(cmd: list[str], repeat: int, tree: Path = ROOT) -> tuple[float, float, str]:
-    """(min wall s, CPU s of that run, its stdout+stderr) of ``cmd`` run ``repeat`` times in ``tree``."""
+    """(min wall s, CPU s of that run, its stdout+stderr) of ``cmd`` run ``repeat`` times in ``tree``.
+
+    The medians of all runs' wall and CPU times go to ``MEDIANS[(str(tree), *cmd)]``.
+    """
     best = (float("inf"), float("nan"), "")
+    walls, cpus = [], []
     for _ in range(repeat):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
@@ -54,8 +62,11 @@ def run(cmd: list[str], repeat: int, tree: Path = ROOT) -> tuple[float, float, s
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        walls.append(wall)
+        cpus.append(cpu)
         if wall < best[0]:
             best = (wall, cpu, proc.stdout + proc.stderr)
+    MEDIANS[(str(tree), *cmd)] = (statistics.median(walls), statistics.median(cpus))
     return best
 
 
@@ -117,6 +128,9 @@ def main() -> None:
             cells += [f"{wall:.2f}", f"{cpu:.2f}"]
         print(f"| {label} | " + " | ".join(cells) + " |")
     print()
+    for tree in trees:
+        mw, mc = MEDIANS[(str(tree), py, "-m", "gzcharge", "--help")]
+        print(f"- {tree.name}: `gzcharge --help` median of {args.repeat} runs: wall {mw:.2f} s, CPU {mc:.2f} s")
     for stmt in ("import gzcharge.cli", "import gzcharge.plan"):
         print(f"`{stmt}` loads: {', '.join(loaded_modules(stmt, heavy)) or 'none of the heavy libraries'}")
     if args.skip_plan:
@@ -131,7 +145,9 @@ def main() -> None:
             m = re.search(r"timings \(s\): (.*)", text)
             stages = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)", m.group(1))} if m else {}
             solve = sum(stages.get(k, 0.0) for k in SOLVE_STAGES)
-            print(f"- {tree.name}: wall {wall:.2f} s, CPU {cpu:.2f} s; tier stages (model build + HiGHS) {solve:.2f} s, the rest "
+            mw, mc = MEDIANS[(str(tree), *cmd)]
+            print(f"- {tree.name}: median of {args.repeat} runs: wall {mw:.2f} s, CPU {mc:.2f} s")
+            print(f"- {tree.name}: fastest run: wall {wall:.2f} s, CPU {cpu:.2f} s; tier stages (model build + HiGHS) {solve:.2f} s, the rest "
                   f"{wall - solve:.2f} s")
             print("  stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
         for tree in trees:

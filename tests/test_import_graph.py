@@ -200,3 +200,24 @@ def test_model_builders_import_pyomo_through_the_helper():
             if "ConcreteModel(" in src and ("import pyomo.environ" in src or "import_pyomo()" not in src):
                 bad.append(f"{path.relative_to(ROOT)}:{fn.name}")
     assert not bad, f"use pyo = import_pyomo() in {bad}"
+
+
+def test_prefecture_plan_builds_no_pyomo_model(tmp_path):
+    """Issue 13: the README plan solves every tier from arrays; Pyomo (0.3 s + a pyplot import) is not loaded.
+
+    The swap tier's flow re-solve runs in this plan (it has swap stations), so its model goes
+    through ``build_joint_model(as_arrays=True)`` too.
+    """
+    out = tmp_path / "anshun.gpkg"
+    code = (
+        "import contextlib, io, sqlite3\nfrom gzcharge.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    try:\n        app(['plan', '--prefecture', '安顺市', '--out', {str(out)!r}, '--no-report'])\n"
+        "    except SystemExit as e:\n        assert not e.code, e.code\n"
+        f"con = sqlite3.connect({str(out)!r})\n"
+        "OUT = {name: con.execute(f'SELECT count(*) FROM \"{name}\"').fetchone()[0]\n"
+        "       for (name,) in con.execute('SELECT table_name FROM gpkg_contents')}"
+    )
+    r = _loaded_after(code)
+    assert r["out"].get("swap_stations", 0) > 0, f"the plan must run the swap tier: {r['out']}"
+    assert "pyomo" not in r["heavy"], "a Pyomo model was built on the plan path"

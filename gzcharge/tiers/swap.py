@@ -1019,7 +1019,7 @@ def _best_flows(b: CapacitatedBlock, N: np.ndarray, params: SwapParams, *, year:
     fixed = dataclasses.replace(b, existing=N, max_stations=N, target_share=None, hard_from=None, hard=True,
                                 full_service=full)
     if full:
-        model, _ = build_joint_model([fixed], years=[year], objective="min_cost")
+        model, _ = build_joint_model([fixed], years=[year], objective="min_cost", as_arrays=True)
     else:
         ft = a["fac_type"]
         n_f = N[a["fac_site"], ft]
@@ -1034,11 +1034,11 @@ def _best_flows(b: CapacitatedBlock, N: np.ndarray, params: SwapParams, *, year:
         else:
             worst = 0.0
         model, _ = build_joint_model([fixed], years=[year], objective="max_service",
-                                     total_budget=min(left, worst + 1.0))
+                                     total_budget=min(left, worst + 1.0), as_arrays=True)
     solver = SolverParams()
     res = solve(model, time_limit_s=solver.time_limit_s, mip_rel_gap=solver.mip_rel_gap, load_solution=False,
                 enforce_wall_clock=True)
-    x = np.clip(np.asarray(res.values(model.component(f"{b.name}__flow")), float), 0.0, None)
+    x = np.clip(np.asarray(res.values(f"{b.name}__flow"), float), 0.0, None)
     x[x < 1e-7] = 0.0
     return x
 
