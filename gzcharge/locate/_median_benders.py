@@ -27,14 +27,18 @@ integer ``y`` that cut is tight: ``θ_i`` = the cost of the nearest open site. T
 cuts equals the LP bound of the radius formulation (:mod:`gzcharge.locate.median`).
 
 1. The LP relaxation by cutting planes, separating at an in-out point (Ben-Ameur & Neto
-   2007) between the LP optimum and a core point, then at the LP optimum itself.
-2. Reduced-cost fixing with the LP duals and the heuristic's cost ``UB``: a site whose
-   reduced cost lifts the bound above ``UB`` cannot be in a better plan; cuts without a dual
-   are dropped.
-3. The master MIP, re-solved with the tight cuts of its solution added, until its solution
-   has no violated cut (it is then optimal for the full problem) or the deadline.
+   2007) between the LP optimum and a core point, then at the LP optimum itself; the LP's
+   ``p`` largest sites, swap-improved, may lower the heuristic's cost ``UB``.
+2. Branch and cut on ``y`` (the paper's branch-and-Benders-cut; HiGHS has no lazy-constraint
+   callback in Python, and re-solving the master MIP with more cuts restarts its tree each
+   time): best bound first, every node's LP re-solved from the last basis with the shared cut
+   pool, separated until no cut is violated; a node is pruned when its LP bound reaches
+   ``UB`` (``UB - 1`` with integer costs and weights: a better plan is at least 1 cheaper);
+   per node, reduced-cost fixing closes (opens) the sites whose reduced cost lifts the bound
+   to that cutoff; branching on the most fractional ``y``. A node whose LP ``y`` is integer
+   with no violated cut is a plan at its LP cost.
 
-Every master solve is a relaxation of the full problem: its proven bound is a bound.
+The smallest LP bound of the open nodes is a lower bound when the deadline stops the tree.
 """
 
 from __future__ import annotations
@@ -167,6 +171,8 @@ def solve_benders(
     ``true_cost(mask)`` is the caller's cost of a plan (``None`` when infeasible); ``start``
     a feasible plan (its cost is the first upper bound).
     """
+    import heapq
+
     import highspy
 
     t0 = time.perf_counter()
@@ -174,7 +180,15 @@ def solve_benders(
     f = np.zeros(m) if site_cost is None else np.asarray(site_cost, float)
     sep = _Separator(C)
     best_y, ub = start.copy(), float(true_cost(start))
-    details: dict[str, Any] = {"formulation": "benders", "lp_rounds": 0, "mip_rounds": 0}
+    details: dict[str, Any] = {"formulation": "benders", "lp_rounds": 0, "nodes": 0}
+    # integer costs and weights: a better plan costs at least 1 less
+    integral = all(np.array_equal(a, np.round(a)) for a in (C, w, f))
+
+    def cutoff() -> float:
+        """A node whose LP bound reaches this holds no plan better than ``ub`` (by the gap)."""
+        if integral:
+            return ub - 1.0 + 1e-6 * max(1.0, abs(ub))
+        return ub - mip_rel_gap * max(abs(ub), 1e-9)
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -203,24 +217,30 @@ def solve_benders(
         bad = v - th > _VIOL_TOL * np.maximum(1.0, np.abs(th))
         return rows[bad], D[bad]
 
-    def run(limit: float | None) -> None:
-        h.setOptionValue("time_limit", float(limit) + h.getRunTime() if limit is not None else np.inf)
+    hard_end = None if deadline.end is None else deadline.end + 0.5
+
+    def on_interrupt(e: Any) -> None:
+        if hard_end is not None and time.perf_counter() > hard_end:
+            e.interrupt()
+
+    for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
+        cb.subscribe(on_interrupt)
+
+    def run() -> Any:
+        left = deadline.left()
+        h.setOptionValue("time_limit", float(left) + h.getRunTime() if left is not None else np.inf)
         h.run()
+        return h.getModelStatus()
 
     add_cuts(np.arange(n), sep.level(best_y.astype(float)))  # tight at the start
     core = 0.5 * best_y + 0.5 * (p / m)
     lb = -np.inf
-    # 1. LP by cutting planes
-    while True:
-        left = deadline.left()
-        if left is not None and left <= 0:
-            break
-        run(left)
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    # 1. LP by cutting planes, in-out separation
+    while not deadline.expired:
+        if run() != highspy.HighsModelStatus.kOptimal:
             break
         details["lp_rounds"] += 1
-        sol = h.getSolution()
-        xv = np.asarray(sol.col_value)
+        xv = np.asarray(h.getSolution().col_value)
         y, th = xv[:m], xv[m:]
         lb = max(lb, float(h.getInfo().objective_function_value))
         rows, D = violated(y, th, 0.5 * y + 0.5 * core)
@@ -233,9 +253,7 @@ def solve_benders(
     lp_done = details["lp_rounds"] > 0 and h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     details["lp_bound"] = lb
     details["lp_s"] = time.perf_counter() - t0
-    if lp_done and ub - lb <= mip_rel_gap * max(abs(ub), 1e-9):
-        details["cuts"] = n_cuts
-        return best_y, lb, True, details
+
     def polish(mask: np.ndarray) -> None:
         """Swap-improve a plan; keep it when it beats the best (a lower UB fixes more sites)."""
         nonlocal best_y, ub
@@ -244,107 +262,93 @@ def solve_benders(
         if cost is not None and cost < ub - 1e-9 * max(1.0, abs(ub)):
             best_y, ub = cand, float(cost)
 
-    # 2. reduced-cost fixing and dropping cuts without a dual
-    if lp_done:
-        y_lp = np.asarray(h.getSolution().col_value)[:m]
+    def rounded(y: np.ndarray) -> np.ndarray:
+        """The existing sites and the LP's largest others, ``p`` in all."""
         top = fixed_open.copy()
         free = np.flatnonzero(~fixed_open)
-        top[free[np.argsort(-y_lp[free], kind="stable")[: p - int(fixed_open.sum())]]] = True
-        polish(top)  # the LP's p largest sites, swap-improved
-        details["ub_after_lp"] = ub
-        sol = h.getSolution()
-        rc = np.asarray(sol.col_dual)[:m]
-        y = np.asarray(sol.col_value)[:m]
-        tol = 1e-9 * max(1.0, abs(ub))
-        zero = (y < 1e-9) & (lb + rc > ub + tol) & ~fixed_open
-        one = (y > 1 - 1e-9) & (lb - rc > ub + tol)
-        idx = np.flatnonzero(zero | one).astype(np.int32)
-        if len(idx):
-            v = one[idx].astype(float)
-            h.changeColsBounds(len(idx), idx, v, v)
-        details["fixed_closed"], details["fixed_open"] = int(zero.sum()), int(one.sum())
-        row_dual = np.asarray(sol.row_dual)[1:]
-        drop = np.flatnonzero(np.abs(row_dual) < 1e-12).astype(np.int32) + 1
-        if len(drop):
-            h.deleteRows(len(drop), drop)
-            n_cuts -= len(drop)
-    # 3. master MIP rounds
-    h.changeColsIntegrality(m, np.arange(m, dtype=np.int32), np.full(m, highspy.HighsVarType.kInteger))
-    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    hard_end = None if deadline.end is None else deadline.end + 0.5
+        top[free[np.argsort(-y[free], kind="stable")[: p - int(fixed_open.sum())]]] = True
+        return top
 
-    def on_interrupt(e: Any) -> None:
-        if hard_end is not None and time.perf_counter() > hard_end:
-            e.interrupt()
+    if not lp_done:
+        details.update(cuts=n_cuts, solve_s=time.perf_counter() - t0)
+        return best_y, lb, False, details
+    if lb >= cutoff():
+        details["cuts"] = n_cuts
+        return best_y, ub, True, details
+    polish(rounded(np.asarray(h.getSolution().col_value)[:m]))
+    details["ub_after_lp"] = ub
+    # drop the cuts without a dual (separation brings back those a node needs)
+    row_dual = np.asarray(h.getSolution().row_dual)[1:]
+    drop = np.flatnonzero(np.abs(row_dual) < 1e-12).astype(np.int32) + 1
+    if len(drop):
+        h.deleteRows(len(drop), drop)
+        n_cuts -= len(drop)
+    h.setBasis()  # the deleted rows leave no valid basis behind
 
-    found: list[np.ndarray] = []
+    # 2. branch and cut on y: the LP with the cut pool at every node, reduced-cost fixing per node
+    all_y = np.arange(m, dtype=np.int32)
 
-    def on_improving(e: Any) -> None:  # every improving master plan of a round gets its cuts
-        found.append(np.array(e.data_out.mip_solution, dtype=float))
-
-    for cb in (h.cbSimplexInterrupt, h.cbMipInterrupt, h.cbIpmInterrupt):
-        cb.subscribe(on_interrupt)
-    h.cbMipImprovingSolution.subscribe(on_improving)
-    proven = False
-    presolve_off = False
-    mip_bound = -np.inf
-    while True:
-        left = deadline.left()
-        if left is not None and left <= 0.05:
-            break
-        th_start = C[:, best_y].min(axis=1)
-        s = highspy.HighsSolution()
-        s.col_value = np.r_[best_y.astype(float), th_start]
-        s.value_valid = True
-        h.setSolution(s)
-        found.clear()
-        run(left)
-        details["mip_rounds"] += 1
-        sol = h.getSolution()
-        if sol.value_valid and not presolve_off:
+    def node_lp(lo: np.ndarray, hi: np.ndarray) -> tuple[str, float, np.ndarray | None, np.ndarray | None]:
+        """``(outcome, bound, y, reduced costs)`` of a node: 'pruned', 'infeasible', 'stopped' or 'open'."""
+        h.changeColsBounds(m, all_y, lo, hi)
+        while True:
+            st = run()
+            if st == highspy.HighsModelStatus.kInfeasible:
+                return "infeasible", np.inf, None, None
+            if st != highspy.HighsModelStatus.kOptimal:
+                return "stopped", -np.inf, None, None
+            obj = float(h.getInfo().objective_function_value)
+            if obj >= cutoff():
+                return "pruned", obj, None, None
+            sol = h.getSolution()
             xv = np.asarray(sol.col_value)
-            got = float(f @ xv[:m] + w @ xv[m:])
-            rep = float(h.getInfo().objective_function_value)
-            if abs(got - rep) > 1e-6 * max(1.0, abs(got)):
-                # HiGHS 1.16 with a MIP start and presolve has reported a wrong "optimal" objective and
-                # bound (FIELD-NOTES; seen here on pmed11: 7694 for a solution worth 7696): presolve off
-                logger.info("benders: HiGHS reported %.10g for a solution worth %.10g; presolve off", rep, got)
-                h.setOptionValue("presolve", "off")
-                presolve_off = True
-                continue
-        st = h.getModelStatus()
-        info = h.getInfo()
-        if np.isfinite(info.mip_dual_bound):
-            mip_bound = max(mip_bound, float(info.mip_dual_bound))
-        sol = h.getSolution()
-        if not sol.value_valid:
+            rows, D = violated(xv[:m], xv[m:], xv[:m])
+            if not len(rows):
+                return "open", obj, xv[:m], np.asarray(sol.col_dual)[:m]
+            add_cuts(rows, D)
+
+    root_lo, root_hi = lo_y.copy(), np.ones(m)
+    heap: list = [(lb, 0, 0, root_lo, root_hi)]  # (parent bound, -depth, tie, lo, hi), best bound first
+    tie = 1
+    stopped_at = None
+    while heap:
+        if deadline.expired:
             break
-        xv = np.asarray(sol.col_value)
-        y = xv[:m] > 0.5
-        cost = true_cost(y)
-        if cost is not None and cost < ub - 1e-9 * max(1.0, abs(ub)):
-            best_y, ub = y, float(cost)
-        if int(y.sum()) == p:
-            polish(y)
-        rows, D = violated(y.astype(float), xv[m:], y.astype(float))
-        logger.debug("benders MIP round %d: %s, bound %.10g, master %.10g, plan %s, %d violated cuts",
-                     details["mip_rounds"], st, info.mip_dual_bound, info.objective_function_value, cost, len(rows))
-        if st != highspy.HighsModelStatus.kOptimal:
+        key, negdepth, _, lo, hi = heapq.heappop(heap)
+        if key >= cutoff():
+            continue
+        out, obj, y, rc = node_lp(lo, hi)
+        details["nodes"] += 1
+        if out == "stopped":
+            stopped_at = key
             break
-        if not len(rows):
-            proven = ub - mip_bound <= mip_rel_gap * max(abs(ub), 1e-9) + 1e-9
-            break
-        # tight cuts of the round's other improving plans too (fewer rounds)
-        seen = {tuple(np.flatnonzero(y))}
-        for xs in found[:-1][-5:]:
-            yk = xs[:m] > 0.5
-            key = tuple(np.flatnonzero(yk))
-            if key in seen or int(yk.sum()) != p:
-                continue
-            seen.add(key)
-            rk, dk = violated(yk.astype(float), xs[m:], yk.astype(float))
-            rows, D = np.r_[rows, rk], np.r_[D, dk]
-        add_cuts(rows, D)
-    details.update(cuts=n_cuts, mip_bound=mip_bound, solve_s=time.perf_counter() - t0)
-    bound = max(lb, mip_bound)
-    return best_y, bound, proven or ub - bound <= mip_rel_gap * max(abs(ub), 1e-9), details
+        if out != "open":
+            continue
+        frac = np.abs(y - np.round(y))
+        if frac.max() <= 1e-6:  # integer y and no violated cut: θ is the plan's cost
+            yy = y > 0.5
+            cost = true_cost(yy)
+            if cost is not None and cost < ub - 1e-9 * max(1.0, abs(ub)):
+                best_y, ub = yy, float(cost)
+            continue
+        if -negdepth <= 3 or details["nodes"] % 20 == 0:
+            polish(rounded(y))
+        # reduced-cost fixing for the subtree
+        cut = cutoff()
+        lo, hi = lo.copy(), hi.copy()
+        hi[(lo < 0.5) & (y < 1e-9) & (obj + rc >= cut)] = 0.0
+        lo[(hi > 0.5) & (y > 1 - 1e-9) & (obj - rc >= cut)] = 1.0
+        j = int(np.argmax(np.where((lo < hi), frac, -1.0)))
+        for v in (1.0, 0.0):
+            clo, chi = lo.copy(), hi.copy()
+            clo[j] = chi[j] = v
+            if clo.sum() <= p <= chi.sum():
+                heapq.heappush(heap, (obj, negdepth - 1, tie, clo, chi))
+                tie += 1
+    open_keys = [k for k, *_ in heap] + ([stopped_at] if stopped_at is not None else [])
+    proven = not open_keys or min(open_keys) >= cutoff()
+    bound = ub if proven else max(lb, min(min(open_keys), ub))
+    details.update(cuts=n_cuts, open_nodes=len(heap), solve_s=time.perf_counter() - t0)
+    gap_ok = ub - bound <= mip_rel_gap * max(abs(ub), 1e-9)
+    return best_y, bound, proven or gap_ok, details
+
