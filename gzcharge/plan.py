@@ -314,18 +314,29 @@ def write_plan(plan: Plan, out: str | Path, *, report: bool = True, timings: boo
     family = [stem.with_name(stem.name + suffix)
               for suffix in ("_report.md", "_report.html", "_report.png", "_tables.xlsx", ".qgz", "_timings.json")]
     with OutputSet(replaces=family) as outputs:
-        t0 = time.perf_counter()
-        write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)
-        plan.timings["export_gpkg"] = time.perf_counter() - t0
-        if qgis_project:
-            write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}", lang=lang)
-        if report:
-            from gzcharge.export.plan_report import write_plan_report
+        map_job = None
+        if report:  # the map is drawn (in a child where possible) while the other files are written
+            from gzcharge.export.plan_report import start_plan_map
 
+            map_job = start_plan_map(plan, stem, lang=lang)
+        try:
             t0 = time.perf_counter()
-            write_plan_report(plan, stem, lang=lang)
-            plan.timings["export_report"] = time.perf_counter() - t0
-        if timings:
-            with output_file(family[-1]) as tmp:
-                tmp.write_text(json.dumps(plan.timings_record(), indent=2) + "\n", encoding="utf-8")
-    return outputs.paths
+            write_geopackage(out, plan.layers(), metadata=plan.metadata(), metric_crs=plan.region.metric_crs)
+            plan.timings["export_gpkg"] = time.perf_counter() - t0
+            if qgis_project:
+                write_qgz(out.with_suffix(".qgz"), out, title=f"{plan.region.name} — {plan.scenario.name}", lang=lang)
+            if report:
+                from gzcharge.export.plan_report import write_plan_report
+
+                t0 = time.perf_counter()
+                write_plan_report(plan, stem, lang=lang, map_job=map_job)
+                plan.timings["export_report"] = time.perf_counter() - t0
+            if timings:
+                with output_file(family[-1]) as tmp:
+                    tmp.write_text(json.dumps(plan.timings_record(), indent=2) + "\n", encoding="utf-8")
+        except BaseException:
+            if map_job is not None:  # no map child may outlive a failed set
+                map_job.cancel()
+            raise
+    order = {p: k for k, p in enumerate([out, *family])}  # the GeoPackage first, then the family's order
+    return sorted(outputs.paths, key=lambda p: order.get(p, len(order)))

@@ -79,3 +79,53 @@ def test_one_file_outside_a_set_is_its_own_set(tmp_path: Path) -> None:
         tmp.write_text("a")
         assert not (tmp_path / "a.txt").exists()
     assert (tmp_path / "a.txt").read_text() == "a"
+
+
+def _map_layers():
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    counties = gpd.GeoDataFrame({"name": ["西秀区", "平坝区"], "adcode": ["520402", "520403"]},
+                                geometry=[box(105.8, 26.1, 106.1, 26.4), box(106.1, 26.3, 106.4, 26.6)], crs=4326)
+    towns = gpd.GeoDataFrame({"name": ["安顺", "平坝"], "kind": ["县城", "乡镇"]},
+                             geometry=[Point(105.93, 26.25), Point(106.25, 26.4)], crs=4326)
+    return {"counties": counties, "townships": towns}
+
+
+def test_map_drawn_by_the_child_is_the_inline_map_byte_for_byte(tmp_path, monkeypatch):
+    """MapJob's forked child draws the same PNG as render_map in this process, into the open set."""
+    import os
+
+    from gzcharge.export.outputs import OutputSet
+    from gzcharge.export.report import MapJob, render_map
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    render_map(tmp_path / "inline.png", _map_layers(), title="安顺市")
+    with OutputSet() as s:
+        job = MapJob(tmp_path / "child.png", _map_layers(), title="安顺市")
+        assert job._pid is not None  # drawn by a child
+        assert not (tmp_path / "child.png").exists()  # nothing final before the set commits
+        assert job.wait() == tmp_path / "child.png"
+        assert s.staged(tmp_path / "child.png").exists()
+    assert (tmp_path / "child.png").read_bytes() == (tmp_path / "inline.png").read_bytes()
+    monkeypatch.setenv("GZCHARGE_MAP_INLINE", "1")
+    with OutputSet():
+        job = MapJob(tmp_path / "here.png", _map_layers(), title="安顺市")
+        assert job._pid is None
+        job.wait()
+    assert (tmp_path / "here.png").read_bytes() == (tmp_path / "inline.png").read_bytes()
+
+
+def test_failed_set_stops_the_map_child_and_leaves_no_file(tmp_path):
+    from gzcharge.export.outputs import OutputSet
+    from gzcharge.export.report import MapJob
+
+    with pytest.raises(RuntimeError), OutputSet():
+        job = MapJob(tmp_path / "m.png", _map_layers(), title="x")
+        try:
+            raise RuntimeError("a later writer failed")
+        except BaseException:
+            job.cancel()
+            raise
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["plan_sections", "scenario_sources", "write_plan_report"]
+__all__ = ["plan_sections", "scenario_sources", "start_plan_map", "write_plan_report"]
 
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _HEADER = re.compile(r"^\[([A-Za-z0-9_.]+)\]\s*(#.*)?$")
@@ -197,28 +197,51 @@ def _total_cost(plan: Plan) -> float | None:
     return sum(costs) if costs else None
 
 
-def write_plan_report(plan: Plan, stem: str | Path, *, lang: str = "en") -> list[Path]:
-    """Write ``<stem>_report.md``/``.html``/``.png`` and ``<stem>_tables.xlsx``; return their paths."""
-    import pandas as pd
+def start_plan_map(plan: Plan, stem: str | Path, *, lang: str = "en") -> Any:
+    """Start drawing ``<stem>_report.png`` (a :class:`~gzcharge.export.report.MapJob`), or ``None`` without layers.
 
-    from gzcharge.export.i18n import msg
-    from gzcharge.export.report import legend_layers, write_report
-    from gzcharge.export.xlsx import write_xlsx
+    Started by :func:`gzcharge.plan.write_plan` before the GeoPackage so the map is drawn while
+    the other files are written; :func:`write_plan_report` collects it.
+    """
+    from gzcharge.export.i18n import msg, tr
+    from gzcharge.export.report import MapJob, legend_layers
 
     stem = Path(stem)
     reg = plan.region
-    sections = plan_sections(plan, lang)
     layers = plan.layers()
     map_layers = {k: layers[k] for k in ("counties", "boundary", "expressway_segments", "townships",
                                          "public_stations", "swap_stations", "hydrogen_stations", "highway_stations")
                   if k in layers and len(layers[k])}
+    if not map_layers:
+        return None
     map_layers, styles = legend_layers(map_layers, lang)
+    return MapJob(stem.with_name(stem.name + "_report.png"), map_layers,
+                  title=tr(msg("report.map_title", region=reg.name), lang), styles=styles,
+                  metric_crs=reg.metric_crs)
+
+
+def write_plan_report(plan: Plan, stem: str | Path, *, lang: str = "en", map_job: Any = None) -> list[Path]:
+    """Write ``<stem>_report.md``/``.html``/``.png`` and ``<stem>_tables.xlsx``; return their paths.
+
+    ``map_job`` is the map :func:`start_plan_map` started (started here when not given).
+    """
+    import pandas as pd
+
+    from gzcharge.export.i18n import msg
+    from gzcharge.export.report import write_report
+    from gzcharge.export.xlsx import write_xlsx
+
+    stem = Path(stem)
+    reg = plan.region
+    if map_job is None:
+        map_job = start_plan_map(plan, stem, lang=lang)
+    sections = plan_sections(plan, lang)
+    tables = [(title, content) for title, content in sections if isinstance(content, pd.DataFrame) and len(content)]
+    xlsx = write_xlsx(stem.with_name(stem.name + "_tables.xlsx"), tables, lang=lang) if tables else None
     paths = write_report(stem.with_name(stem.name + "_report.md"),
                          title=msg("report.title", region=reg.name, scenario=plan.scenario.name),
-                         sections=sections, map_layers=map_layers, styles=styles, metric_crs=reg.metric_crs,
-                         map_title=msg("report.map_title", region=reg.name), lang=lang)
-    tables = [(title, content) for title, content in sections if isinstance(content, pd.DataFrame) and len(content)]
+                         sections=sections, map_job=map_job, lang=lang)
     out = list(paths.values())
-    if tables:
-        out.append(write_xlsx(stem.with_name(stem.name + "_tables.xlsx"), tables, lang=lang))
+    if xlsx is not None:
+        out.append(xlsx)
     return out

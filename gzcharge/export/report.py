@@ -129,6 +129,7 @@ def render_map(
     metric_crs: str | None = None,
     size_in: tuple[float, float] = (8.0, 8.0),
     dpi: int = 150,
+    write_to: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Draw the layers to a PNG (atomically) and return its path.
 
@@ -142,6 +143,10 @@ def render_map(
         Layer name -> :class:`LayerStyle`; others use :func:`style_for_layer` by name.
     metric_crs
         Projected CRS of the map (axes in km); default: the Gauss-Krüger zone of the centroid.
+    write_to
+        Write the PNG exactly here instead of through :func:`output_file` (a temporary that
+        an open :class:`~gzcharge.export.outputs.OutputSet` already holds for ``png_path``;
+        used by :class:`MapJob`).
     """
     from matplotlib import font_manager
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -320,11 +325,109 @@ def render_map(
                 framealpha=0.85,
             )
         target = Path(png_path)
-        with output_file(target) as tmp:
-            fig.savefig(tmp, format="png", bbox_inches="tight")
+        if write_to is not None:
+            fig.savefig(write_to, format="png", bbox_inches="tight")
+        else:
+            with output_file(target) as tmp:
+                fig.savefig(tmp, format="png", bbox_inches="tight")
     finally:
         fig.clear()
     return target
+
+
+class MapJob:
+    """The report map (:func:`render_map`), drawn by a forked child while this process writes the rest.
+
+    Drawing the map (matplotlib's import and the drawing, ~0.6–0.9 s of a prefecture plan) needs
+    nothing the GeoPackage, QGIS project and workbook writers produce, so on POSIX systems a
+    child forked from this process draws it into the temporary the open
+    :class:`~gzcharge.export.outputs.OutputSet` holds for the PNG, while the parent writes the
+    other files; :meth:`wait` collects it. The child runs the same code on a copy of the same
+    data, so the PNG is byte-identical to one drawn in-process. It never touches the output
+    set (it leaves with ``os._exit``; SIGINT/SIGTERM kill it outright): the parent still
+    commits or removes every file. When ``fork`` is unavailable, there is no open output set,
+    ``GZCHARGE_MAP_INLINE=1`` is set, or the child fails or takes longer than
+    ``timeout_s``, the map is drawn in this process instead (same bytes, only slower).
+    """
+
+    def __init__(self, png_path: str | os.PathLike[str], map_layers: Mapping[str, gpd.GeoDataFrame], *,
+                 timeout_s: float = 120.0, **kwargs: Any) -> None:
+        from gzcharge.export.outputs import _hook, active
+
+        self.target = Path(png_path)
+        self._args = (map_layers, kwargs)
+        self._timeout = timeout_s
+        self._pid: int | None = None
+        self._tmp: Path | None = None
+        s = active()
+        if s is None or not hasattr(os, "fork") or os.environ.get("GZCHARGE_MAP_INLINE") == "1":
+            return
+        _hook(f"before:{self.target.name}")
+        self._tmp = s.temp_for(self.target)
+        pid = os.fork()
+        if pid == 0:  # child: draw, then leave without unwinding the parent's stack or atexit handlers
+            code = 1
+            try:
+                import signal
+
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                render_map(self.target, map_layers, write_to=self._tmp, **kwargs)
+                code = 0
+            except BaseException:  # the parent draws it again and reports any error itself
+                pass
+            finally:
+                os._exit(code)
+        self._pid = pid
+
+    def cancel(self) -> None:
+        """Stop the child (if running) and remove what it wrote: the run failed before :meth:`wait`."""
+        import contextlib
+        import signal
+
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+
+    def wait(self) -> Path:
+        """The map's final path once it is written (drawn here when the child did not)."""
+        import time
+
+        from gzcharge.export.outputs import _hook
+
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            deadline = time.monotonic() + self._timeout
+            status = None
+            while status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+                elif time.monotonic() > deadline:
+                    import signal
+
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    logger.info("the map child took longer than %.0f s; drawing the map here", self._timeout)
+                    break
+                else:
+                    time.sleep(0.01)
+            if status == 0 and self._tmp is not None and self._tmp.exists():
+                _hook(f"after:{self.target.name}")
+                return self.target
+            logger.debug("the map child failed (status %s); drawing the map here", status)
+        map_layers, kwargs = self._args
+        if self._tmp is not None:  # the output set holds the temporary already
+            render_map(self.target, map_layers, write_to=self._tmp, **kwargs)
+            _hook(f"after:{self.target.name}")
+        else:
+            render_map(self.target, map_layers, **kwargs)
+        return self.target
 
 
 def legend_layers(
@@ -483,6 +586,7 @@ def write_report(
     metric_crs: str | None = None,
     map_title: Any = None,
     lang: str = "en",
+    map_job: MapJob | None = None,
 ) -> dict[str, Path]:
     """Write the report as Markdown and self-contained HTML, plus the PNG map.
 
@@ -507,6 +611,9 @@ def write_report(
         Map CRS (default: the Gauss-Krüger zone of the layers' centroid).
     lang
         ``zh`` or ``en``.
+    map_job
+        A map already being drawn (:class:`MapJob`, started by the caller before its other
+        writes); used instead of ``map_layers``/``styles``/``png_path``.
 
     Returns
     -------
@@ -539,7 +646,10 @@ def write_report(
     title = tr(title, lang)
     out: dict[str, Path] = {}
     png: Path | None = None
-    if map_layers:
+    if map_job is not None:
+        png = map_job.wait()
+        out["png"] = png
+    elif map_layers:
         png = Path(png_path) if png_path is not None else target.with_suffix(".png")
         render_map(
             png,
