@@ -275,10 +275,9 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
     timings = {"prepare": sum(p.seconds for _, p in active)}
     t1 = time.perf_counter()
     marginal = jp.marginal and (jp.budgets_cny is not None or jp.total_budget_cny is not None)
-    # with the marginal-budget table the main solve keeps a quarter of the budget for the re-solves
-    # (assumption, plausible 0.1-0.5: each re-solve starts from the main plan and only has to improve it)
-    main_dl = Deadline.of(deadline, _MAIN_SHARE * jp.time_limit_s) if marginal else deadline
-    sol = solve_joint(blocks, **kw, deadline=main_dl)
+    # the main solve may use the whole budget (the plan comes first; keeping 1/4 for the re-solves gave a
+    # worse province plan: benchmarks/README.md Session 4); the re-solves get what it leaves
+    sol = solve_joint(blocks, **kw, deadline=deadline)
     timings["solve"] = time.perf_counter() - t1
     for (tier, prep), blk in zip(active, blocks, strict=True):
         results[tier.name] = tier.assess(ctx, dataclasses.replace(prep, block=blk), sol)
@@ -308,8 +307,6 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
 #: province model's presolve alone takes 7-10 s on 2 shared cores, benchmarks/README.md Session 3;
 #: plausible 2-20 s). With less left, the re-solve is skipped and its row says so.
 _MIN_RESOLVE_S = 5.0
-#: Share of ``joint.time_limit_s`` the main solve may use when marginal re-solves follow.
-_MAIN_SHARE = 0.75
 
 
 def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float, deadline: Any = None) -> pd.DataFrame:

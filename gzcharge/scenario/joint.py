@@ -65,8 +65,7 @@ class JointParams(BaseModel):
         to report what a marginal budget buys.
     time_limit_s, mip_rel_gap
         Solver options of the joint call. ``time_limit_s`` bounds the whole call: the main
-        solve (at most 3/4 of it when marginal re-solves follow) and the marginal re-solves,
-        which share what is left (one with less than 5 s left is skipped, with a note).
+        solve takes what it needs of it and the marginal re-solves share what is left (one with less than 5 s left is skipped, with a note).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
