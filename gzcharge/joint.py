@@ -268,19 +268,31 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
               monotone_targets=jp.monotone_targets, time_limit_s=jp.time_limit_s, mip_rel_gap=jp.mip_rel_gap,
               threads=ctx.scenario.solver.threads)
     ctx.say("joint: solving", 0.6)
+    from gzcharge.solve import Deadline
+
+    # one time budget for the whole joint call: main solve, LP bounds and the marginal re-solves
+    deadline = Deadline(jp.time_limit_s)
     timings = {"prepare": sum(p.seconds for _, p in active)}
     t1 = time.perf_counter()
-    sol = solve_joint(blocks, **kw)
+    marginal = jp.marginal and (jp.budgets_cny is not None or jp.total_budget_cny is not None)
+    # the main solve may use the whole budget (the plan comes first; keeping 1/4 for the re-solves gave a
+    # worse province plan: benchmarks/README.md Session 4); the re-solves get what it leaves
+    sol = solve_joint(blocks, **kw, deadline=deadline)
     timings["solve"] = time.perf_counter() - t1
     for (tier, prep), blk in zip(active, blocks, strict=True):
         results[tier.name] = tier.assess(ctx, dataclasses.replace(prep, block=blk), sol)
     out = _tables(active, reg, sol)
     out.tiers = [t.name for t, _ in active]
-    if jp.marginal and (jp.budgets_cny is not None or jp.total_budget_cny is not None):
+    if marginal:
         ctx.say("joint: marginal budget", 0.8)
         t1 = time.perf_counter()
-        out.joint_marginal = marginal_budget(blocks, sol, kw, jp.marginal_step)
+        out.joint_marginal = marginal_budget(blocks, sol, kw, jp.marginal_step, deadline=deadline)
         timings["marginal"] = time.perf_counter() - t1
+        skipped = out.joint_marginal["status"].astype(str).str.startswith("skipped")
+        if skipped.any():
+            notes.append(f"{int(skipped.sum())} of {len(skipped)} marginal-budget re-solve(s) skipped: less than "
+                         f"{_MIN_RESOLVE_S:g} s of joint.time_limit_s ({jp.time_limit_s:g} s) was left after the "
+                         "main solve; raise joint.time_limit_s for the full table")
     elif jp.marginal:
         notes.append("no budget given, so no marginal-budget table (min_cost without budgets)")
     out.notes = notes + [f"{len(reg.group_ids)} physical site(s) can host several tiers (within "
@@ -291,15 +303,25 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
     return out, {t.name: results[t.name] for t in tiers}  # plan order
 
 
-def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) -> pd.DataFrame:
+#: Seconds a marginal-budget re-solve needs at least to be worth starting (assumption: the
+#: province model's presolve alone takes 7-10 s on 2 shared cores, benchmarks/README.md Session 3;
+#: plausible 2-20 s). With less left, the re-solve is skipped and its row says so.
+_MIN_RESOLVE_S = 5.0
+
+
+def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float, deadline: Any = None) -> pd.DataFrame:
     """Re-solve with each year's budget (and the total budget) raised by ``step``; one row per re-solve.
 
     ``delta_per_million_cny`` is the objective change per extra million CNY: extra normalised
     service (``max_service``) or cost saved (``min_cost``, positive = cheaper). Estimates by
-    re-solving the MIP (``method = "re-solve"``), so they include the integrality of sites. The
-    re-solves share one time limit of the base solve (each gets ``time_limit_s / cases``), so a
-    re-solve stopped by it reports its gap in ``gap``.
+    re-solving the MIP (``method = "re-solve"``), so they include the integrality of sites. Every
+    re-solve starts from the base plan (feasible under a larger budget) and gets an equal share of
+    what is left of ``deadline`` (the joint call's one time budget; without it, of one more
+    ``time_limit_s``); a re-solve stopped by it reports its gap in ``gap``, and one with less than
+    ``_MIN_RESOLVE_S`` seconds left is not started (``status = "skipped: ..."``).
     """
+    from gzcharge.solve import Deadline
+
     rows = []
     last_year = kw["years"][-1]
     base_share = base.service[base.service["year"] == last_year].set_index("block")["share"]
@@ -315,13 +337,18 @@ def marginal_budget(blocks: list, base: JointSolution, kw: dict, step: float) ->
     if kw["total_budget"] is not None and kw["total_budget"] > 0:
         extra = step * float(kw["total_budget"])
         cases.append((f"total budget +{step:.0%}", extra, {**kw, "total_budget": float(kw["total_budget"]) + extra}))
-    # all re-solves together get one more time limit of the base solve (each its share), not one each
-    limit = kw.get("time_limit_s")
-    for label, extra, kwk in cases:
-        if limit is not None:
-            kwk = {**kwk, "time_limit_s": max(5.0, float(limit) / len(cases))}
+    dl = deadline if deadline is not None else Deadline(kw.get("time_limit_s"))
+    for k, (label, extra, kwk) in enumerate(cases):
+        left = dl.left()
+        if left is not None:
+            if left < _MIN_RESOLVE_S:
+                rows.append({"change": label, "extra_budget_cny": extra,
+                             "status": f"skipped: {left:.0f} s of the time limit left", "method": "re-solve"})
+                continue
+            # an equal share of what is left for this and the remaining re-solves
+            kwk = {**kwk, "time_limit_s": left / (len(cases) - k)}
         try:
-            s = solve_joint(blocks, **kwk, start_x=base.values.get("x"))  # the base plan fits a larger budget
+            s = solve_joint(blocks, **kwk, start_x=base.values.get("x"), deadline=dl)  # the base plan fits
         except Exception as exc:  # a re-solve that fails is reported, not fatal
             rows.append({"change": label, "extra_budget_cny": extra, "status": f"failed: {exc}"})
             continue

@@ -373,3 +373,41 @@ def test_given_start_from_a_tighter_budget_is_used_and_changes_nothing() -> None
     other = solve_joint(blocks, mip_rel_gap=GAP, start_x=base.values["x"], **bad)
     assert other.size["warm_start"] != "given"
     assert other.status == "optimal" and other.objective == pytest.approx(27e6)
+
+
+def _marginal_hand_case():
+    # the build-order hand case: weights 5, 3, 2 (W = 10), costs 4, 3, 2 M CNY, budgets 5 M then 4 M, no
+    # carry-over; optimum B + C in 2022, A in 2023: shares 0.5 + 1.0 = 1.5
+    blk = _sites(3, [4e6, 3e6, 2e6])
+    blk.weight = np.array([5.0, 3.0, 2.0])
+    kw = dict(years=[2022, 2023], budgets=[5e6, 4e6], total_budget=None, carry_over=False, registry=None,
+              objective="max_service", discount_rate=0.0, monotone_targets=True, time_limit_s=60.0,
+              mip_rel_gap=GAP, threads=None)
+    return [blk], kw, solve_joint([blk], **kw)
+
+
+def test_marginal_budget_by_hand_within_one_deadline() -> None:
+    from gzcharge.joint import marginal_budget
+    from gzcharge.solve import Deadline
+
+    blocks, kw, base = _marginal_hand_case()
+    assert base.objective == pytest.approx(1.5)
+    dl = Deadline(60.0)
+    tab = marginal_budget(blocks, base, kw, 0.25, deadline=dl).set_index("change")
+    # 2022 +25 % = 6.25 M: A + C (6 M, 7 served) in 2022, B (3 M) in 2023: 0.7 + 1.0 = 1.7, +0.2 for 1.25 M
+    r = tab.loc["budget 2022 +25%"]
+    assert r["objective"] == pytest.approx(1.7) and r["delta_per_million_cny"] == pytest.approx(0.2 / 1.25)
+    # 2023 +25 % = 5 M buys nothing more: B + C then A (or A then B + C) is still 0.5 + 1.0
+    r = tab.loc["budget 2023 +25%"]
+    assert r["objective"] == pytest.approx(1.5) and r["delta_objective"] == pytest.approx(0.0)
+    assert not dl.expired
+
+
+def test_marginal_budget_skips_re_solves_when_the_time_is_spent() -> None:
+    from gzcharge.joint import marginal_budget
+    from gzcharge.solve import Deadline
+
+    blocks, kw, base = _marginal_hand_case()
+    tab = marginal_budget(blocks, base, kw, 0.25, deadline=Deadline(0.0))
+    assert tab["change"].tolist() == ["budget 2022 +25%", "budget 2023 +25%"]
+    assert tab["status"].str.startswith("skipped").all() and "objective" not in tab

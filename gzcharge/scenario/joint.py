@@ -64,7 +64,8 @@ class JointParams(BaseModel):
         Re-solve with each year's budget (and the total budget) raised by ``marginal_step``
         to report what a marginal budget buys.
     time_limit_s, mip_rel_gap
-        Solver options of the joint solve (and of each marginal re-solve).
+        Solver options of the joint call. ``time_limit_s`` bounds the whole call: the main
+        solve takes what it needs of it and the marginal re-solves share what is left (one with less than 5 s left is skipped, with a note).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
