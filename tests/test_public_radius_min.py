@@ -58,3 +58,28 @@ def test_minutes_radius_uses_driving_time():
     np.testing.assert_allclose(cost, [320.0, 900.0], atol=1.0)
     np.testing.assert_allclose(radius, [600.0, 600.0])
     assert cov.tolist() == [True, False]
+
+
+def test_minutes_coverage_on_west_oakland_matches_networkx_dijkstra():
+    from gzcharge.sources import osm
+    from tests.conftest import shared_path
+
+    G = osm.graph_from_file(shared_path("osm", "West-Oakland.osm.bz2"))
+    net = RoadNetwork.from_graph(G)
+    main = sorted(max(nx.strongly_connected_components(net.graph), key=len))
+    rng = np.random.default_rng(7)
+    site, *dem = rng.choice(np.array(main), min(41, len(main)), replace=False).tolist()
+    global COORDS
+    COORDS = {n: (G.nodes[n]["x"], G.nodes[n]["y"]) for n in [site, *dem]}
+    sc = load_scenario(overrides=["distance.mode=network", "public.township_radius_min=2"])
+    demand = _points([f"d{n}" for n in dem], dem, tier=["township"] * len(dem),
+                     radius_m=[sc.public.radius_m("township")] * len(dem)).rename(columns={"id": "demand_id"})
+    cands = _points(["s"], [site]).rename(columns={"id": "site_id"})
+    cm = _cost_matrix(demand, cands, _Region(), sc, net, 2 * float(demand["radius_m"].max()), None)
+    rule, radius = _rule_costs(demand, cands, sc, net, cm, demand["radius_m"].to_numpy(float), None)
+    got = coverage_matrix(rule, radius).toarray()[:, 0]
+    # independent: networkx Dijkstra from every demand node to the site on travel_time_s (min over parallel edges)
+    tt = nx.shortest_path_length(net.graph.reverse(copy=False), source=site, weight="travel_time_s")
+    want = np.array([tt.get(n, np.inf) <= 120.0 for n in dem])
+    assert want.any() and not want.all()
+    assert got.tolist() == want.tolist()
