@@ -26,8 +26,8 @@ def _net() -> RoadNetwork:
     return RoadNetwork.from_graph(G)
 
 
-def _points(ids, nodes, **cols):
-    geom = [shapely.Point(*COORDS[n]) for n in nodes]
+def _points(ids, nodes, coords=COORDS, **cols):
+    geom = [shapely.Point(*coords[n]) for n in nodes]
     return gpd.GeoDataFrame({"id": ids, **cols}, geometry=geom, crs="EPSG:4326")
 
 
@@ -69,12 +69,11 @@ def test_minutes_coverage_on_west_oakland_matches_networkx_dijkstra():
     main = sorted(max(nx.strongly_connected_components(net.graph), key=len))
     rng = np.random.default_rng(7)
     site, *dem = rng.choice(np.array(main), min(41, len(main)), replace=False).tolist()
-    global COORDS
-    COORDS = {n: (G.nodes[n]["x"], G.nodes[n]["y"]) for n in [site, *dem]}
+    xy = {n: (G.nodes[n]["x"], G.nodes[n]["y"]) for n in [site, *dem]}
     sc = load_scenario(overrides=["distance.mode=network", "public.township_radius_min=2"])
-    demand = _points([f"d{n}" for n in dem], dem, tier=["township"] * len(dem),
+    demand = _points([f"d{n}" for n in dem], dem, xy, tier=["township"] * len(dem),
                      radius_m=[sc.public.radius_m("township")] * len(dem)).rename(columns={"id": "demand_id"})
-    cands = _points(["s"], [site]).rename(columns={"id": "site_id"})
+    cands = _points(["s"], [site], xy).rename(columns={"id": "site_id"})
     cm = _cost_matrix(demand, cands, _Region(), sc, net, 2 * float(demand["radius_m"].max()), None)
     rule, radius = _rule_costs(demand, cands, sc, net, cm, demand["radius_m"].to_numpy(float), None)
     got = coverage_matrix(rule, radius).toarray()[:, 0]
