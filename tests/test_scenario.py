@@ -216,3 +216,23 @@ def test_highway_section_is_validated():
         load_scenario(overrides=["highway.max_gap_kms=40"])
     assert load_scenario(overrides=["highway.max_gap_km=40"]).highway.max_gap_km == 40.0
     assert s.highway is not None
+
+
+def test_minutes_radius_and_km_radius_both_set_is_an_error():
+    with pytest.raises(ConfigError) as exc:
+        load_scenario(overrides=["public.township_radius_km=8", "public.township_radius_min=15"])
+    msg = str(exc.value)
+    assert "public.township_radius_km" in msg and "public.township_radius_min" in msg and "both set" in msg
+    # the minutes key alone is fine and leaves the other tiers on their km radius
+    sc = load_scenario(overrides=["public.township_radius_min=15"])
+    assert sc.public.radius_min("township") == 15.0 and sc.public.radius_min("city") is None
+    assert sc.public.minute_radius_keys() == {"public.township_radius_min": 15.0}
+
+
+def test_minutes_radius_without_network_is_an_error():
+    from gzcharge.tiers.public import _rule_costs
+
+    sc = load_scenario(overrides=["public.township_radius_min=15"])
+    with pytest.raises(ConfigError, match=r"public\.township_radius_min: a travel-time radius needs the road "
+                                          r"network \(run with --network"):
+        _rule_costs(None, None, sc, None, None, None, None)

@@ -223,6 +223,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "public.mode": {"en": "Mode: **{mode}**; solver status **{status:status}**, relative gap {gap:share} (solver "
                           "seconds: see --timings).",
                     "zh": "模型：**{mode}**；求解状态 **{status:status}**，相对间隙 {gap:share}（求解用时见 --timings）。"},
+    "public.radius_min": {"en": "Travel-time radii (minutes of driving on the road graph) replace the km radius "
+                                "for: {items}.",
+                          "zh": "以下层级以路网行车时间（分钟）代替公里半径：{items}。"},
     "public.radius": {"en": "Service radius: city core {city:num} km, county seat {county:num} km, township "
                             "{township:num} km ({mode} distances{circuity}).",
                       "zh": "服务半径：城市核心区 {city:num} 公里，县城 {county:num} 公里，乡镇 {township:num} 公里"

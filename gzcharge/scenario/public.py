@@ -5,11 +5,18 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gzcharge.scenario.common import _positive, _Section, _share, within
 
-__all__ = ["CandidateCosts", "PublicParams"]
+__all__ = ["RADIUS_KEYS", "CandidateCosts", "PublicParams"]
+
+#: demand tier -> (km radius key, minutes radius key) of ``[public]``
+RADIUS_KEYS: dict[str, tuple[str, str]] = {
+    "city": ("city_core_radius_km", "city_core_radius_min"),
+    "county": ("county_seat_radius_km", "county_seat_radius_min"),
+    "township": ("township_radius_km", "township_radius_min"),
+}
 
 
 class CandidateCosts(_Section):
@@ -42,6 +49,11 @@ class PublicParams(_Section):
     city_core_radius_km: float = 1.0
     county_seat_radius_km: float = 3.0
     township_radius_km: float = 10.0
+    # optional travel-time radii (minutes of driving on the road graph, network mode only); a
+    # tier with ``X_radius_min`` set uses it instead of ``X_radius_km`` (setting both is an error)
+    city_core_radius_min: float | None = None
+    county_seat_radius_min: float | None = None
+    township_radius_min: float | None = None
     # hard policy targets
     township_full_coverage: bool = True
     township_own_charger: bool = True
@@ -97,6 +109,9 @@ class PublicParams(_Section):
     _r_km = field_validator("city_core_radius_km", "county_seat_radius_km", "township_radius_km",
                             "estimated_township_spacing_km", "grid_spacing_km", "urban_grid_spacing_km",
                             )(within(0, 1_000, lo_open=True, unit="km"))
+    # sanity range (not a default): 1,000 min is ~17 h of driving, far beyond any service radius
+    _r_min = field_validator("city_core_radius_min", "county_seat_radius_min", "township_radius_min",
+                             )(within(0, 1_000, lo_open=True, unit="min"))
     _r_ev = field_validator("evs_per_station")(within(0, 1e6, lo_open=True, unit="EVs"))
     _r_dens = field_validator("urban_residents_per_km2")(within(0, 1e6, lo_open=True, unit="residents/km²"))
     _r_lat = field_validator("lattice_spacing_factor")(within(0, 10, lo_open=True))
@@ -142,6 +157,22 @@ class PublicParams(_Section):
         if v is not None and v < 1:
             raise ValueError(f"max_stations must be >= 1, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _one_radius_unit(self) -> PublicParams:
+        for tier, (km, mins) in RADIUS_KEYS.items():
+            if getattr(self, mins) is not None and km in self.model_fields_set:
+                raise ValueError(f"public.{km} and public.{mins} are both set for the {tier} radius; "
+                                 f"keep one (km: straight-line/road distance, min: driving time on the road graph)")
+        return self
+
+    def radius_min(self, tier: str) -> float | None:
+        """Travel-time radius in minutes of a demand tier, or ``None`` where the km radius applies."""
+        return getattr(self, RADIUS_KEYS[tier][1])
+
+    def minute_radius_keys(self) -> dict[str, float]:
+        """``{"public.X_radius_min": minutes}`` of the tiers whose radius is a driving time."""
+        return {f"public.{mins}": v for _km, mins in RADIUS_KEYS.values() if (v := getattr(self, mins)) is not None}
 
     def radius_m(self, tier: str) -> float:
         """Service radius in metres of a demand tier (``city``, ``county`` or ``township``)."""

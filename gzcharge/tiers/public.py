@@ -214,6 +214,8 @@ class PublicPrepared:
     unmet: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: costs the coverage rules use (``cost`` itself, or driving seconds on rows with a minutes radius)
+    rule_cost: Any = None
 
     @property
     def plug_capacity_kwh_day(self) -> float:
@@ -281,7 +283,8 @@ def prepare_public(
     cutoff = 2.0 * float(demand["radius_m"].max())
     cm = _cost_matrix(demand, cands, region, scenario, network, cutoff, progress)
     radius = demand["radius_m"].to_numpy(float)
-    cover = coverage_matrix(cm, radius)
+    rule_cost, radius = _rule_costs(demand, cands, scenario, network, cm, radius, progress)
+    cover = coverage_matrix(rule_cost, radius)
     t = stage("distances", t)
 
     # ------------------------------------------------------------ targets
@@ -297,7 +300,7 @@ def prepare_public(
     must = is_town & ~estimated & p.township_full_coverage
     own_town = None
     if p.township_own_charger and (is_town & ~estimated).any():
-        cover, own_town = own_township_cover(cm.values, radius, is_town & ~estimated)
+        cover, own_town = own_township_cover(rule_cost.values, radius, is_town & ~estimated)
     if estimated.any() and p.township_full_coverage:
         notes.append(f"{int(estimated.sum())} estimated township points are soft targets (covered where the plan "
                      "reaches them, never a reason for infeasibility); pass --townships FILE for real seats")
@@ -324,8 +327,11 @@ def prepare_public(
         ids = demand["demand_id"][unreachable]
         raise InfeasibleError(
             f"乡镇全覆盖 is impossible: {int(unreachable.sum())} townships have no candidate site within "
-            f"{p.township_radius_km:g} km: {preview_ids(town_names[unreachable])}; add candidates or enlarge "
-            "public.township_radius_km", unserved=list(ids))
+            + (f"{p.township_radius_km:g} km" if p.township_radius_min is None
+               else f"{p.township_radius_min:g} min of driving")
+            + f": {preview_ids(town_names[unreachable])}; add candidates or enlarge "
+            + ("public.township_radius_km" if p.township_radius_min is None else "public.township_radius_min"),
+            unserved=list(ids))
     reach_w = np.bincount(group, weights=weight * reach, minlength=len(counties_idx))
     tot_w = np.bincount(group, weights=weight, minlength=len(counties_idx))
     short = (tot_w > 0) & (reach_w < share * tot_w - 1e-6)
@@ -370,7 +376,8 @@ def prepare_public(
                           "lon": lonlat.x.to_numpy(), "lat": lonlat.y.to_numpy()})
     return PublicPrepared(region=region, demand=demand, candidates=cands, cost=cm, radius=radius, block=block,
                           sites=sites, is_town=is_town, counties_idx=counties_idx, county_evs=county_evs,
-                          min_sites_req=min_sites_req, own_town=own_town, unmet=unmet, notes=notes, timings=timings)
+                          min_sites_req=min_sites_req, own_town=own_town, unmet=unmet, notes=notes, timings=timings,
+                          rule_cost=rule_cost)
 
 
 def public_model_data(region: Region, scenario: Scenario, *, network: Any = None, pois: gpd.GeoDataFrame | None = None,
@@ -414,6 +421,45 @@ def _cost_matrix(demand, cands, region: Region, scenario: Scenario, network, cut
     cb = (lambda done, total: progress("distances", done / max(total, 1))) if progress else None
     return distances.network_costs(network, ds["node_id"], ss["node_id"], cutoff=cutoff_m, add_snap=True,
                                    demand_snap_m=ds["snap_m"], site_snap_m=ss["snap_m"], progress=cb)
+
+
+def _rule_costs(demand, cands, scenario: Scenario, network, cm: CostMatrix, radius: np.ndarray,
+                progress: ProgressCallback | None) -> tuple[CostMatrix, np.ndarray]:
+    """The costs the coverage rules compare with each row's radius, and those radii.
+
+    Rows of a tier with a travel-time radius (``public.X_radius_min``) take the road graph's
+    driving time in seconds (:func:`gzcharge.distances.network_costs` with
+    ``weight="travel_time_s"``) and a radius of ``60 × minutes``; other rows keep ``cm``
+    (metres) and their km radius. Without a road network a minutes radius is a ConfigError.
+    """
+    from gzcharge import distances
+    from gzcharge.distances import CostMatrix
+
+    p = scenario.public
+    mins = p.minute_radius_keys()
+    if not mins:
+        return cm, radius
+    if network is None:
+        keys = ", ".join(mins)
+        raise ConfigError(f"{keys}: a travel-time radius needs the road network (run with --network / --osm-file), "
+                          "or use the km key instead (e.g. public.township_radius_km)")
+    tier = demand["tier"].astype(str).to_numpy()
+    rad_s = np.array([np.nan if (m := p.radius_min(t)) is None else 60.0 * m for t in tier])
+    timed = np.isfinite(rad_s)
+    ds = network.snap(demand.set_index("demand_id"), max_snap_m=scenario.distance.snap_max_m)
+    ss = network.snap(cands.set_index("site_id"), max_snap_m=scenario.distance.snap_max_m)
+    cb = (lambda done, total: progress("distances", done / max(total, 1))) if progress else None
+    tm = distances.network_costs(network, ds["node_id"], ss["node_id"], cutoff=2.0 * float(np.nanmax(rad_s)),
+                                 weight="travel_time_s", add_snap=True, demand_snap_m=ds["snap_m"],
+                                 site_snap_m=ss["snap_m"], progress=cb)
+    a, b = cm.values.tocoo(), tm.values.tocoo()
+    ka, kb = ~timed[a.row], timed[b.row]
+    vals = sp.csr_array((np.r_[a.data[ka], b.data[kb]], (np.r_[a.row[ka], b.row[kb]], np.r_[a.col[ka], b.col[kb]])),
+                        shape=cm.values.shape)
+    mixed = CostMatrix(rows=cm.rows, cols=cm.cols, values=vals, unit="mixed", mode=cm.mode, cutoff=None,
+                       meta=dict(cm.meta, minute_radii=mins))
+    logger.info("travel-time radii %s: %d demand rows measured in driving time", mins, int(timed.sum()))
+    return mixed, np.where(timed, rad_s, radius)
 
 
 def _nearest_open(values: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -589,8 +635,11 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     sz = _sizing(prep, sol)
     x = sz.open
     pos, dist = _nearest_open(prep.cost.values, x)
+    rule = prep.cost if prep.rule_cost is None else prep.rule_cost
+    _, rule_dist = (pos, dist) if rule is prep.cost else _nearest_open(rule.values, x)
     station_ids = cands["site_id"].to_numpy()
-    covered = np.isfinite(dist) & (dist <= radius)  # the nearest open site is within reach iff any is
+    in_reach = np.isfinite(rule_dist) & (rule_dist <= radius)  # the nearest open site is within reach iff any is
+    covered = in_reach
     own = None
     if prep.own_town is not None:  # own-charger rule: a township counts as covered by a site of its own
         own = np.zeros(len(demand), dtype=bool)
@@ -608,7 +657,7 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     if multi:  # first plan year with an open station within reach
         by = pd.to_numeric(pd.Series(sz.build_year), errors="coerce").to_numpy(float)
         by = np.where(x & existing, float(sz.years[0]), np.where(x, by, np.inf))
-        v = prep.cost.values.tocoo()
+        v = rule.values.tocoo()
         ok = np.isfinite(by[v.col]) & (v.data <= radius[v.row])
         first = np.full(len(demand), np.inf)
         np.minimum.at(first, v.row[ok], by[v.col[ok]])
@@ -656,11 +705,15 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     towns = dem[dem["tier"] == "township"][tcols].copy()
     towns.insert(tcols.index("source") + 1, "estimated", (towns["source"] == "estimated").to_numpy())
     cutoff = 2.0 * float(demand["radius_m"].max())
-    within = towns["distance_m"].to_numpy(float) <= p.township_radius_km * 1000
-    reason = np.where(towns["distance_m"].notna(),
-                      "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
-                      + f"{p.township_radius_km * 1000:.0f} m",
-                      f"no station within {cutoff:.0f} m")
+    within = in_reach[(dem["tier"] == "township").to_numpy()]
+    if p.township_radius_min is None:
+        reason = np.where(towns["distance_m"].notna(),
+                          "nearest station " + towns["distance_m"].round(0).astype("Int64").astype(str) + " m > radius "
+                          + f"{p.township_radius_km * 1000:.0f} m",
+                          f"no station within {cutoff:.0f} m")
+    else:
+        reason = np.full(len(towns), f"no station within {p.township_radius_min:g} min of driving "
+                                     "(public.township_radius_min)", dtype=object)
     reason = np.where(within, "no station of its own (the stations in reach belong to other townships)", reason)
     towns["unmet_reason"] = np.where(towns["covered"], "", reason)
     towns = towns.reset_index(drop=True)
@@ -1049,6 +1102,8 @@ def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
         msg("public.radius", city=p.city_core_radius_km, county=p.county_seat_radius_km, township=p.township_radius_km,
             mode=msg(f"mode.{mode}"), circuity=msg("public.circuity", c=sc.distance.circuity) if mode == "screening"
             else ""),
+        *([msg("public.radius_min", items=", ".join(f"{k} = {v:g}" for k, v in p.minute_radius_keys().items()))]
+          if p.minute_radius_keys() else []),
         msg("public.targets", full=msg("yes" if p.township_full_coverage else "no"), cov=p.min_county_coverage,
             per=p.evs_per_station),
         msg("public.ev_stock", year=sc.ev.year, stock=sc.ev.stock(sc.ev.year)),
