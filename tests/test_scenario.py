@@ -236,3 +236,21 @@ def test_minutes_radius_without_network_is_an_error():
     with pytest.raises(ConfigError, match=r"public\.township_radius_min: a travel-time radius needs the road "
                                           r"network \(run with --network"):
         _rule_costs(None, None, sc, None, None, None, None)
+
+
+def test_minutes_radius_replaces_an_inherited_km_radius(tmp_path):
+    # default.toml sets township_radius_km = 10; a child file or --set giving the minutes key replaces it
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "default.toml"\nname = "child"\n[public]\ntownship_radius_min = 12\n', encoding="utf-8")
+    sc = load_scenario(child)
+    assert sc.public.radius_min("township") == 12.0 and "township_radius_km" not in sc.public.model_fields_set
+    assert sc.public.county_seat_radius_km == 3.0  # other tiers keep the file's km radius
+    # and back: a --set km radius replaces the child's minutes radius
+    sc2 = load_scenario(child, overrides=["public.township_radius_km=7"])
+    assert sc2.public.radius_min("township") is None and sc2.public.radius_m("township") == 7000.0
+    # one file giving both is an error naming both keys
+    both = tmp_path / "both.toml"
+    both.write_text('extends = "default.toml"\nname = "both"\n[public]\ntownship_radius_min = 12\n'
+                    "township_radius_km = 8\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"township_radius_km and public\.township_radius_min are both set"):
+        load_scenario(both)

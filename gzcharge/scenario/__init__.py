@@ -182,8 +182,33 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read scenario file {path}: {exc}") from None
 
 
+def _alternatives() -> dict[tuple[str, str], tuple[str, str]]:
+    """``(section, key) -> (section, other key)`` of keys that replace each other (km or minutes radius)."""
+    from gzcharge.scenario.public import RADIUS_KEYS
+
+    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    for km, mins in RADIUS_KEYS.values():
+        pairs[("public", km)], pairs[("public", mins)] = ("public", mins), ("public", km)
+    return pairs
+
+
+def _drop_replaced(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``base`` without the keys whose alternative ``top`` sets alone.
+
+    A file (or ``--set``) that gives ``public.township_radius_min`` replaces an inherited
+    ``public.township_radius_km`` and vice versa; one layer that sets both is an error of the
+    section's validation.
+    """
+    out = base
+    for (sec, key), (_, other) in _alternatives().items():
+        t = top.get(sec)
+        if isinstance(t, dict) and key in t and other not in t and isinstance(out.get(sec), dict) and other in out[sec]:
+            out = {**out, sec: {k: v for k, v in out[sec].items() if k != other}}
+    return out
+
+
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
+    out = dict(_drop_replaced(base, top))
     for k, v in top.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _deep_merge(out[k], v)
@@ -323,6 +348,7 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> di
         For a malformed override or a key that does not exist (with the nearest valid key).
     """
     out = copy.deepcopy(data)
+    given = {i.partition("=")[0].strip() for i in overrides if "=" in i}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. public.township_radius_km=5")
@@ -342,6 +368,9 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> di
                 node[part] = nxt
             node = nxt
         node[parts[-1]] = value
+        alt = _alternatives().get((parts[0], parts[-1])) if len(parts) == 2 else None
+        if alt is not None and ".".join(alt) not in given:  # a --set minutes radius replaces the file's km one
+            node.pop(alt[1], None)
     return out
 
 
