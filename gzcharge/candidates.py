@@ -646,12 +646,9 @@ def site_open_cost(blk: Any) -> np.ndarray:
     cheapest single station there (``station_cost`` where given, else the type's ``unit_cost``)."""
     if getattr(blk, "site_cost", None) is not None:
         return np.asarray(blk.site_cost, float)
-    unit = np.asarray(blk.unit_cost, float)
-    m = len(blk.site_ids)
-    per = np.broadcast_to(unit, (m, len(unit))).copy()
-    if getattr(blk, "station_cost", None) is not None:
-        own = np.asarray(blk.station_cost, float)
-        per = np.where(np.isfinite(own), own, per)
+    m, k = len(blk.site_ids), len(blk.unit_cost)
+    # one station of each type at each site, priced by the block's own rule (station_cost or F_k)
+    per = blk.fac_cost(np.repeat(np.arange(m), k), np.tile(np.arange(k), m)).reshape(m, k)
     return per.min(axis=1) if per.size else np.zeros(m)
 
 
