@@ -42,6 +42,10 @@ from benchmarks.roadlike import road_like_graph  # noqa: E402
 from gzcharge.distances import CostMatrix  # noqa: E402
 
 
+#: relative MIP gap both sides are asked for (``--gap``)
+GAP = 1e-4
+
+
 def load() -> str:
     """1-minute load average (other jobs share this machine)."""
     return f"{os.getloadavg()[0]:.2f}"
@@ -79,7 +83,7 @@ def highs_direct(a: sp.csr_array, w: np.ndarray, kind: str, p: int, time_limit_s
     h.setOptionValue("output_flag", False)
     h.passModel(am.to_highs_lp())
     h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.setOptionValue("mip_rel_gap", GAP)
     build = time.perf_counter() - t
     h.run()
     info = h.getInfo()
@@ -92,9 +96,9 @@ def gz(cm: CostMatrix, w: pd.Series, kind: str, p: int, radius: float, time_limi
 
     t = time.perf_counter()
     if kind == "set_cover":
-        r = set_cover(cm, radius, time_limit_s=time_limit_s, mip_rel_gap=1e-4)
+        r = set_cover(cm, radius, time_limit_s=time_limit_s, mip_rel_gap=GAP)
     else:
-        r = max_cover(cm, radius, w, p=p, time_limit_s=time_limit_s, mip_rel_gap=1e-4)
+        r = max_cover(cm, radius, w, p=p, time_limit_s=time_limit_s, mip_rel_gap=GAP)
     return {"seconds": time.perf_counter() - t, "objective": r.objective, "bound": r.bound,
             "gap": r.gap, "status": r.status.value, "timings": r.details["timings"],
             "phases": r.details.get("solve", {}).get("phases")}
@@ -137,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default="set_cover,max_cover")
     ap.add_argument("--who", default="highs,gzcharge", help="which solvers to run (comma list)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--gap", type=float, default=GAP, help="mip_rel_gap for both (default 1e-4)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    globals()["GAP"] = args.gap
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     bench_locate.RADIUS_M = args.radius
     graph = road_like_graph(bench_locate.GRAPH_NODES, seed=args.seed)
