@@ -381,3 +381,81 @@ def test_lagrangian_set_cover_bound_is_valid_and_near_the_lp(seed):
     assert lag <= lp + 1e-6  # a Lagrangian bound of this relaxation cannot beat its LP
     assert lag >= 0.9 * lp
     assert set_cover_lagrangian_bound(sp.csr_array(a), c, iterations=0) <= lag
+
+
+def _line_cover(n_points: int, r: int):
+    """Points 0..n-1 on a line, one site at each point covering the points within ``r`` of it."""
+    import scipy.sparse as sp
+
+    i = np.arange(n_points)
+    return sp.csr_array((np.abs(i[:, None] - i[None, :]) <= r).astype(float))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_set_cover_lns_reaches_the_enumerated_optimum(seed):
+    # from the all-open cover, with windows that grow to every site: the enumerated optimum
+    import scipy.sparse as sp
+
+    from gzcharge.locate._heuristics import set_cover_lns
+
+    rng = np.random.default_rng(seed)
+    n, m = 40, 12
+    a = (rng.random((n, m)) < 0.2).astype(float)
+    a[np.arange(n), rng.integers(0, m, n)] = 1.0
+    c = rng.integers(1, 9, m).astype(float)
+    opt = min(
+        c[list(s)].sum()
+        for k in range(1, m + 1)
+        for s in itertools.combinations(range(m), k)
+        if (a[:, list(s)].sum(axis=1) > 0).all()
+    )
+    x, info = set_cover_lns(sp.csr_array(a), c, np.ones(m, bool), k0=3, k_max=m, stall=5, seed=seed)
+    assert (a @ x > 0).all()
+    assert c[x].sum() == pytest.approx(opt)
+    assert info["k"] == m
+
+
+def test_set_cover_lns_on_a_line_finds_the_hand_optimum():
+    # 60 points, radius 2: a site covers 5 consecutive points, so 60 / 5 = 12 sites are needed
+    # and enough (sites 2, 7, 12, ...); the windows start at 8 of the 60 sites
+    from gzcharge.locate._heuristics import set_cover_lns
+
+    a = _line_cover(60, 2)
+    x, info = set_cover_lns(a, np.ones(60), np.ones(60, bool), k0=8, k_max=60, stall=10)
+    assert (a @ x > 0).all()
+    assert int(x.sum()) == 12
+    assert info["improved"] >= 1
+
+
+def test_set_cover_lns_stops_at_its_deadline_with_a_cover():
+    import time
+
+    from gzcharge.locate._heuristics import set_cover_lns
+    from gzcharge.solve import Deadline
+
+    a = _line_cover(3000, 3)
+    t = time.perf_counter()
+    x, info = set_cover_lns(a, np.ones(3000), np.ones(3000, bool), deadline=Deadline(0.5))
+    assert time.perf_counter() - t < 3.0  # 0.5 s, plus at most one window's grace
+    assert (a @ x > 0).all()
+    assert x.sum() < 3000 and info["steps"] >= 1
+
+
+def test_set_cover_runs_the_window_search_when_the_probe_does_not_finish():
+    # a 2-D lattice cover big enough that a 1 s probe stops: the window search runs, and the
+    # answer is a cover no worse than the heuristic start and not below the reported bound
+    rng = np.random.default_rng(3)
+    pts = rng.random((3000, 2)) * 100
+    sites = rng.random((600, 2)) * 100
+    d = np.hypot(pts[:, None, 0] - sites[None, :, 0], pts[:, None, 1] - sites[None, :, 1])
+    keep = (d <= 6).any(axis=1)
+    df = pd.DataFrame(d[keep], index=np.flatnonzero(keep), columns=np.arange(600))
+    r = set_cover(df, 6.0, time_limit_s=8, probe_s=1.0)
+    phases = r.details["solve"]["phases"]
+    if phases == ["probe"]:
+        pytest.skip("the probe proved this instance in 1 s")
+    assert "lns" in phases and r.details["solve"]["lns"]["steps"] >= 1
+    assert r.objective <= r.details["heuristic_objective"]
+    assert r.bound <= r.objective
+    assert (d[keep][:, r.selected] <= 6).any(axis=1).all()  # every point covered, checked here
+    assert len(r.selected) == r.objective

@@ -475,6 +475,8 @@ def _solve_instance(
         else:
             lim = dl.share(frac) if dl.limited else None
         if lim is not None and lim <= 0.5:
+            if name == "probe" and (dl.left() or 0.0) > 0.5:
+                continue  # a probe shorter than HiGHS's start-up: skip it, not the phases after it
             break
         if name == "lns":
             t = time.perf_counter()
