@@ -8,10 +8,10 @@ straight corridors between county seats along the Delaunay triangulation, edges 
 ``--max-edge-km`` (default 90 km) long, service areas at 1/3 and 2/3 of every corridor;
 the highway tier's gravity OD between county seats gives EV and truck flows.
 
-Phases: 2022–2025 with yearly budgets (``--budget`` CNY per year, default 2e9: with the
+Phases: 2026–2030 (the 15th Five-Year Plan, as ``models/default.toml``) with yearly budgets (``--budget`` CNY per year, default 2e9: with the
 current model 4e8 and 8e8 a year are proved infeasible, benchmarks/README.md Session 4) and
-targets rising by year (public 50/70/85 % covered EVs, swap 30/50/70/100 %, highway
-40/60/80 % refuelled flow, hydrogen 20/40/60 %), the tiers' hard rules from 2025.
+targets rising by year (public 40/55/70/85 % covered EVs, swap 20/40/60/80/100 %, highway
+30/50/65/80 % refuelled flow, hydrogen 10/30/45/60 %), the tiers' hard rules from 2030.
 
 Run: ``python benchmarks/bench_joint.py [--objective min_cost|max_service] [--budget 2e9]
 [--time-limit 100] [--no-marginal]``; the time limit bounds the whole joint call (main solve and
@@ -85,10 +85,10 @@ def main() -> None:
     corr, sa = synthetic_corridors(region, args.max_edge_km)
     print(f"region {region.name}: {len(region.counties)} counties; synthetic corridors {len(corr)} "
           f"({corr.length.sum() / 1000:,.0f} km), {len(sa)} service areas; load {time.perf_counter() - t0:.1f} s")
-    years = [2022, 2023, 2024, 2025]
-    targets = {"public": [0.5, 0.7, 0.85, None], "swap": [0.3, 0.5, 0.7, 1.0],
-               "highway": [0.4, 0.6, 0.8, 0.8], "hydrogen": [0.2, 0.4, 0.6, 0.6]}
-    budgets = [args.budget] * 4 if args.budget > 0 else None
+    years = [2026, 2027, 2028, 2029, 2030]
+    targets = {"public": [0.4, 0.55, 0.7, 0.85, None], "swap": [0.2, 0.4, 0.6, 0.8, 1.0],
+               "highway": [0.3, 0.5, 0.65, 0.8, 0.8], "hydrogen": [0.1, 0.3, 0.45, 0.6, 0.6]}
+    budgets = [args.budget] * len(years) if args.budget > 0 else None
     scen.joint = JointParams(enabled=True, years=years, budgets_cny=budgets, carry_over=True,
                              objective=args.objective, targets=targets if args.objective == "min_cost" else {},
                              time_limit_s=args.time_limit, mip_rel_gap=args.gap, marginal=not args.no_marginal)
