@@ -556,6 +556,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "compare.cost": {"en": "Cost: A {a:cost}, B {b:cost} (change {d:cost}).",
                      "zh": "投资：方案A {a:cost}，方案B {b:cost}（变化 {d:cost}）。"},
     "compare.scenario_diff": {"en": "Scenario keys that differ: {diff}.", "zh": "情景参数差异：{diff}。"},
+    "compare.regions": {"en": "plans cover different regions: A {a} is {a_name} ({a_code}), B {b} is {b_name} ({b_code})",
+                        "zh": "两个方案的规划范围不同：方案A {a} 为{a_name}（{a_code}），方案B {b} 为{b_name}（{b_code}）"},
+    "compare.regions_note": {"en": "{note}; sites outside the common area show as added/removed",
+                             "zh": "{note}；共同范围以外的站点显示为新增或移除"},
+    "compare.township_source_differs": {"en": "townships differ: A {a}, B {b}; part of the change comes from this input, "
+                                              "not the scenario",
+                                        "zh": "两个方案的乡镇驻地不同：方案A {a}，方案B {b}；部分变化来自该输入，而非情景参数"},
+    "compare.distance_mode_differs": {"en": "distance mode differ: A {a}, B {b}; part of the change comes from this "
+                                            "input, not the scenario",
+                                      "zh": "两个方案的距离计算方式不同：方案A {a}，方案B {b}；部分变化来自该输入，而非情景参数"},
+    "compare.input_differs": {"en": "input {name} differs between A and B (other file contents)",
+                              "zh": "输入 {name} 在方案A与方案B中不同（文件内容不同）"},
+    "compare.scenario_notes": {"en": "scenario differences: {diff}", "zh": "情景参数差异：{diff}"},
     "compare.no_diff": {"en": "The two scenarios have the same keys and values.", "zh": "两个方案的情景参数相同。"},
 }
 
