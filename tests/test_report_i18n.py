@@ -269,3 +269,15 @@ def test_joined_notes_stay_messages_and_untranslated_names_plain_text() -> None:
     assert i18n.untranslated([a, j, msg("notes.tier", tier="public", note=a)]) == []
     assert i18n.untranslated([a, plain, msg("notes.tier", tier="public", note=plain),
                               msg("notes.joined", items=[a, plain])]) == [plain, f"public: {plain}", f"{a}; {plain}"]
+
+
+def test_input_file_notes_render_in_chinese() -> None:
+    from gzcharge.sources.files import mapping_note
+
+    m = mapping_note("data/stations.csv", {"名称": "name", "经度": "lon"})
+    assert m == "stations.csv: 名称→name, 经度→lon"
+    assert tr(m, "zh") == "stations.csv 的表头对应：名称→name、经度→lon"
+    d = msg("notes.pass_strict", note=msg("notes.rows_outside", flag="--existing", path="x.csv", n=2, total=9,
+                                          region="安顺市", ids="a, b"))
+    assert d == "--existing x.csv: 2 of 9 row(s) lie outside 安顺市 and are not used: a, b (pass --strict to make this an error)"
+    assert tr(d, "zh") == "--existing x.csv：9 行中有 2 行位于安顺市范围以外，未使用：a, b（使用 --strict 可将此情况视为错误）"

@@ -417,6 +417,16 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "zh": "{flag} {path}：{total} 行中有 {n} 行位于{region}范围以外，未使用：{ids}"},
     "notes.pass_strict": {"en": "{note} (pass --strict to make this an error)",
                           "zh": "{note}（使用 --strict 可将此情况视为错误）"},
+    "inputs.header_mapping": {"en": "{file}: {pairs:clist}", "zh": "{file} 的表头对应：{pairs:clist}"},
+    "inputs.datum_wgs84": {"en": "{file}: {n} positions coincide with built-in (WGS-84) county seats before the GCJ-02 "
+                                 "conversion and land ~500 m off them after it: the file looks like WGS-84 already — "
+                                 "check --crs gcj02",
+                           "zh": "{file}：有 {n} 个位置在 GCJ-02 转换前与内置（WGS-84）县城驻地重合，转换后却偏离约 500 米："
+                                 "该文件似乎已是 WGS-84 坐标，请检查 --crs gcj02"},
+    "inputs.datum_gcj02": {"en": "{file}: {n} positions sit ~500 m off built-in county seats exactly as a GCJ-02 shift "
+                                 "would put them: the file looks like GCJ-02 (Amap/DataV/Tencent) — pass --crs gcj02",
+                           "zh": "{file}：有 {n} 个位置与内置县城驻地恰好相差约 500 米，与 GCJ-02 偏移一致：该文件似乎是 "
+                                 "GCJ-02 坐标（高德/DataV/腾讯），请使用 --crs gcj02"},
     "demand.townships_given": {"en": "{n} township seats from {source}", "zh": "乡镇驻地 {n} 个，来源：{source}"},
     "demand.townships_estimated": {
         "en": "no township seats given: {n} township demand points ESTIMATED on a {km:g} km hexagonal lattice outside "
