@@ -281,3 +281,16 @@ def test_input_file_notes_render_in_chinese() -> None:
                                           region="安顺市", ids="a, b"))
     assert d == "--existing x.csv: 2 of 9 row(s) lie outside 安顺市 and are not used: a, b (pass --strict to make this an error)"
     assert tr(d, "zh") == "--existing x.csv：9 行中有 2 行位于安顺市范围以外，未使用：a, b（使用 --strict 可将此情况视为错误）"
+
+
+def test_a_skipped_tier_says_english_kept_only_for_a_plain_reason() -> None:
+    from gzcharge.highway.model import NO_EXPRESSWAY_NOTICE
+    from gzcharge.tiers.base import TierResult
+
+    r = TierResult.skipped_result("highway", "Highway fast charging", NO_EXPRESSWAY_NOTICE)
+    text = tr(r.sections[0][1], "zh")
+    assert text.startswith("本层级未运行。原因：未运行高速公路快充层级：没有高速公路数据") and "英文原文" not in text
+    assert tr(r.sections[0][1], "en") == NO_EXPRESSWAY_NOTICE == r.notes[0]
+    assert NO_EXPRESSWAY_NOTICE.startswith("highway tier skipped: no expressway data — give an OSM extract")
+    plain = TierResult.skipped_result("swap", "Battery swap (换电) for fleets", "a plain reason")
+    assert tr(plain.sections[0][1], "zh") == "本层级未运行。原因（英文原文）：a plain reason"

@@ -363,7 +363,22 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "zh": "求解状态 **{status:status}**，相对间隙 {gap:share}。"},
     "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
     "none": {"en": "none", "zh": "无"},
-    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因：{reason}"},
+    "tier.skipped_en": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    "highway.no_expressways": {"en": "highway tier skipped: no expressway data — give an OSM extract (--osm-file "
+                                     "guizhou.osm.pbf), an expressway line layer (--expressways lines.gpkg) or run "
+                                     "online to fetch OSM",
+                               "zh": "未运行高速公路快充层级：没有高速公路数据——请提供 OSM 数据（--osm-file guizhou.osm.pbf）、"
+                                     "高速公路线图层（--expressways lines.gpkg），或联网获取 OSM 数据（--online）"},
+    "hydrogen.no_corridors": {"en": "hydrogen tier skipped: it plans on the expressway corridors, and there are none "
+                                    "(give --osm-file, --expressways or --online)",
+                              "zh": "未运行加氢层级：加氢站沿高速公路走廊规划，而本次没有走廊数据（请提供 --osm-file、"
+                                    "--expressways 或使用 --online）"},
+    "swap.skipped_floor": {"en": "no fleet fills a swap station to the utilisation floor of {floor:.0%} "
+                                 "(swap.min_utilisation) — fleets here charge at depots or public chargers; give "
+                                 "--fleets FILE with depots, or lower the floor",
+                           "zh": "没有车队能使换电站达到 {floor:.0%} 的利用率下限（swap.min_utilisation）——本地车队在场站"
+                                 "或公共充电站充电；请用 --fleets 提供含场站的车队文件，或降低该下限"},
     # ------------------------------------------------------------------ site rules (--candidates, --exclude)
     "rules.title": {"en": "Site rules of the candidate-sites file: {tier:tiers}", "zh": "候选站点文件的站点规则：{tier:tiers}"},
     "rules.required": {"en": "required by the candidate-sites file", "zh": "候选站点文件规定必选"},

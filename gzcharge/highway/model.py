@@ -108,10 +108,7 @@ __all__ = [
     "solve_highway",
 ]
 
-NO_EXPRESSWAY_NOTICE = (
-    "highway tier skipped: no expressway data — give an OSM extract (--osm-file guizhou.osm.pbf), "
-    "an expressway line layer (--expressways lines.gpkg) or run online to fetch OSM"
-)
+NO_EXPRESSWAY_NOTICE = msg("highway.no_expressways")
 _EPS = 1e-6
 
 

@@ -872,8 +872,7 @@ class HydrogenTier(Tier):
 
         hw = prepared_corridors(ctx)
         if hw.skipped:
-            return Prepared(self.name, skipped="hydrogen tier skipped: it plans on the expressway corridors, and "
-                                               "there are none (give --osm-file, --expressways or --online)")
+            return Prepared(self.name, skipped=msg("hydrogen.no_corridors"))
         notes: list[str] = []
         flows: Any = hw.traffic
         if ctx.inputs.freight_od:

@@ -1160,10 +1160,7 @@ class SwapTier(Tier):
         if ctx.inputs.fleets is None:
             notes.append(msg("swap.no_fleets_file"))
         if prep.demand.empty:
-            return Prepared(self.name, notes=notes, skipped=(
-                f"no fleet fills a swap station to the utilisation floor of {params.min_utilisation:.0%} "
-                "(swap.min_utilisation) — fleets here charge at depots or public chargers; give --fleets FILE "
-                "with depots, or lower the floor"))
+            return Prepared(self.name, notes=notes, skipped=msg("swap.skipped_floor", floor=params.min_utilisation))
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=(prep, params), notes=notes)
 
     def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
