@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import DataError
+from gzcharge.export.i18n import msg
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -542,8 +543,6 @@ class SiteRules:
         import geopandas as gpd
         from scipy.spatial import cKDTree
 
-        from gzcharge.export.i18n import msg
-
         m = len(sites)
         forced, forbidden = np.zeros(m, bool), np.zeros(m, bool)
         ex = np.zeros(m, bool) if existing is None else np.asarray(existing, bool)
@@ -628,16 +627,14 @@ def apply_site_rules(rules: SiteRules, tier: str, prep: Any) -> list[str]:
     cost = site_open_cost(blk)
     if forced.any():
         own = float(cost[forced].sum()) if len(cost) == len(sites) else float("nan")
-        notes.append(f"{int(forced.sum())} required site(s) forced open: {preview_ids(sites['site_id'][forced])} "
-                     f"(their own site cost {own:,.0f} CNY, before plugs/stations; the plan's cost includes them)")
+        notes.append(msg("rules.forced", n=int(forced.sum()), ids=preview_ids(sites["site_id"][forced]), cost=own))
     missed = table[(table["rule"] == "required") & (table["matched"] == "")]
     if len(missed):
-        notes.append(f"required site(s) not placed in this tier: {preview_ids(missed['site_id'])} (no {tier} "
-                     f"candidate within {rules.tolerance_m:g} m)")
+        notes.append(msg("rules.not_placed", ids=preview_ids(missed["site_id"]), tier=tier, m=rules.tolerance_m))
     if forbidden.any():
         zones = int(table["reason"].str.startswith("inside exclusion zone").sum())
-        notes.append(f"{int(forbidden.sum())} site(s) forbidden ({zones} inside exclusion zones): "
-                     f"{preview_ids(sites['site_id'][forbidden])}")
+        notes.append(msg("rules.forbidden_n", n=int(forbidden.sum()), zones=zones,
+                         ids=preview_ids(sites["site_id"][forbidden])))
     return notes
 
 
@@ -674,6 +671,4 @@ def site_rules_section(prep: Any, result: Any) -> tuple[Any, pd.DataFrame] | Non
                        cost_cny=[float(sum(cost[x] for x in m.split(", ") if x in cost.index))
                                  if m and any(x in cost.index for x in m.split(", ")) else np.nan for m in matched])
     out.loc[first == "", "in_plan"] = False
-    from gzcharge.export.i18n import msg
-
     return msg("rules.title", tier=result.tier), out

@@ -599,24 +599,28 @@ def compare_plans(
     from gzcharge.export.compare_styles import CHANGE_LABELS
 
     pa, pb = _read_plan(a_path, "A"), _read_plan(b_path, "B")
+    from gzcharge.export.i18n import msg
+
     notes: list[str] = []
     ra, rb = pa.meta.get("region_code", ""), pb.meta.get("region_code", "")
     if ra != rb:
-        msg = (f"plans cover different regions: A {pa.path} is {pa.meta.get('region', '?')} ({ra}), "
-               f"B {pb.path} is {pb.meta.get('region', '?')} ({rb})")
+        regions = msg("compare.regions", a=pa.path, a_name=pa.meta.get("region", "?"), a_code=ra, b=pb.path,
+                      b_name=pb.meta.get("region", "?"), b_code=rb)
         if not allow_different_regions:
-            raise DataError(msg + "; compare two plans of the same region, or pass --allow-different-regions (allow_different_regions=True) to compare anyway")
-        notes.append(msg + "; sites outside the common area show as added/removed")
-    for k, what in (("township_source", "townships"), ("distance_mode", "distance mode")):
+            raise DataError(regions + "; compare two plans of the same region, or pass --allow-different-regions (allow_different_regions=True) to compare anyway")
+        notes.append(msg("compare.regions_note", note=regions))
+    for k in ("township_source", "distance_mode"):
         if pa.meta.get(k, "") != pb.meta.get(k, ""):
-            notes.append(f"{what} differ: A {pa.meta.get(k, '') or '?'}, B {pb.meta.get(k, '') or '?'}; "
-                         "part of the change comes from this input, not the scenario")
+            a, b = (pa.meta.get(k, "") or "?"), (pb.meta.get(k, "") or "?")
+            if k == "distance_mode":
+                a, b = (msg(f"mode.{v}") if v in ("network", "screening") else v for v in (a, b))
+            notes.append(msg(f"compare.{k}_differs", a=a, b=b))
     for k in sorted({k for k in (*pa.meta, *pb.meta) if k.startswith("input_sha256.")} - {"input_sha256.scenario_file"}):
         if k in pa.meta and k in pb.meta and pa.meta[k] != pb.meta[k]:
-            notes.append(f"input {k.removeprefix('input_sha256.')} differs between A and B (other file contents)")
+            notes.append(msg("compare.input_differs", name=k.removeprefix("input_sha256.")))
     diff = _scenario_diff(pa.meta, pb.meta)
     if diff:
-        notes.append("scenario differences: " + "; ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in diff.items()))
+        notes.append(msg("compare.scenario_notes", diff="; ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in diff.items())))
     metric_crs = pb.meta.get("metric_crs") or pa.meta.get("metric_crs") or "EPSG:4544"
 
     site_layers = [x for x in SITE_LAYERS if x in pa.layers or x in pb.layers]

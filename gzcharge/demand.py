@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import DataError
+from gzcharge.export.i18n import msg
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -457,10 +458,9 @@ def public_demand(region: Region, scenario: Scenario, *,
     zones["radius_m"] = [r if a is None else float(np.hypot(*(shapely.get_coordinates(a) - [x, y]).T).max())
                          for a, r, x, y in zip(osm_areas, zones["radius_m"], zones["x"], zones["y"], strict=True)]
     n_osm = sum(a is not None for a in osm_areas)
-    urban_note = (f"built-up areas: {n_osm} of {len(zones)} city/county seats from OSM landuse "
-                  f"({', '.join(zones.loc[zones['source'] == SOURCE_OSM, 'name'].astype(str)) or '—'}), "
-                  "the rest estimated as discs of census population ÷ "
-                  f"{p.urban_residents_per_km2:,.0f} residents per km²")
+    urban_note = msg("demand.builtup", n_osm=n_osm, n=len(zones),
+                     names=", ".join(zones.loc[zones["source"] == SOURCE_OSM, "name"].astype(str)) or "—",
+                     density=p.urban_residents_per_km2)
     urban_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=[c for c in DEMAND_COLUMNS if c != "geometry"] + ["x", "y"])
     if len(urban_df):  # lattice points take the county whose polygon holds them
@@ -492,7 +492,7 @@ def public_demand(region: Region, scenario: Scenario, *,
             "name": t["name"].astype(str).to_numpy(), "weight_evs": w, "radius_m": p.radius_m("township"),
             "source": region.township_source or "region", "x": tx, "y": ty,
         })
-        note = f"{len(t)} township seats from {region.township_source}"
+        note = msg("demand.townships_given", n=len(t), source=region.township_source)
     else:
         spacing = p.estimated_township_spacing_km * 1000.0
         rows = []
@@ -507,9 +507,7 @@ def public_demand(region: Region, scenario: Scenario, *,
                 "source": "estimated", "x": pts[:, 0], "y": pts[:, 1],
             }))
         town_df = pd.concat(rows, ignore_index=True)
-        note = (f"no township seats given: {len(town_df)} township demand points ESTIMATED on a "
-                f"{p.estimated_township_spacing_km:g} km hexagonal lattice outside the built-up areas "
-                "(source = estimated); pass --townships FILE for real seats")
+        note = msg("demand.townships_estimated", n=len(town_df), km=p.estimated_township_spacing_km)
         logger.warning(note)
 
     df = pd.concat([urban_df, town_df], ignore_index=True)

@@ -87,6 +87,7 @@ class PlanInputs:
         from gzcharge._util import preview_ids
         from gzcharge.candidates import read_candidate_sites, read_existing_stations
         from gzcharge.errors import DataError
+        from gzcharge.export.i18n import msg
         from gzcharge.sources.files import check_datum, mapping_note
 
         notes: list[str] = []
@@ -119,11 +120,11 @@ class PlanInputs:
             out = ~gdf.geometry.to_crs(region.metric_crs).within(area).to_numpy()
             if out.any():
                 ids = gdf[id_col].astype(str)[out]
-                msg = (f"{flag} {path}: {int(out.sum())} of {len(gdf)} row(s) lie outside {region.name} and are not "
-                       f"used: {preview_ids(ids, 5)}")
+                outside = msg("notes.rows_outside", flag=flag, path=path, n=int(out.sum()), total=len(gdf),
+                              region=region.name, ids=preview_ids(ids, 5))
                 if self.strict:
-                    raise DataError(msg + " (--strict); fix their coordinates (or --crs) or remove the rows")
-                notes.append(msg + " (pass --strict to make this an error)")
+                    raise DataError(outside + " (--strict); fix their coordinates (or --crs) or remove the rows")
+                notes.append(msg("notes.pass_strict", note=outside))
         return notes
 
     def files(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import ConfigError
+from gzcharge.export.i18n import msg
 from gzcharge.locate.joint import JointSolution, SiteRegistry, solve_joint
 from gzcharge.scenario.joint import JointParams
 
@@ -104,8 +105,6 @@ class JointResult:
 
     def sections(self, jp: JointParams) -> list[tuple[str, Any]]:
         """Report sections of the joint plan (the tiers add their own)."""
-        from gzcharge.export.i18n import msg
-
         sol = self.solution
         none = msg("none")
         text: list[Any] = [
@@ -244,7 +243,7 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
     for tier, prep in zip(tiers, preps, strict=True):
         if prep.skipped:
             results[tier.name] = TierResult.skipped_result(tier.name, tier.title, prep.skipped)
-            notes.append(f"{tier.name} left out of the joint plan: {prep.skipped}")
+            notes.append(msg("joint.left_out", tier=tier.name, reason=prep.skipped))
         else:
             active.append((tier, prep))
     if not active:
@@ -252,7 +251,7 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
                           "inputs")
     for name in jp.targets:
         if name not in {t.name for t, _ in active}:
-            notes.append(f"joint.targets.{name} ignored: the {name} tier is not in the joint plan")
+            notes.append(msg("joint.target_ignored", tier=name))
     # demand grows with the EV stock by year (blocks whose demand is sized for the scenario's EV year)
     growth = np.asarray(ctx.scenario.ev.year_scale(list(jp.years)), float)
     blocks = joint_blocks([p for _, p in active], jp, {t.name: growth for t, _ in active})
@@ -290,14 +289,11 @@ def plan_joint(ctx: PlanContext, tiers: list[Tier], preps: list[Prepared]) -> tu
         timings["marginal"] = time.perf_counter() - t1
         skipped = out.joint_marginal["status"].astype(str).str.startswith("skipped")
         if skipped.any():
-            notes.append(f"{int(skipped.sum())} of {len(skipped)} marginal-budget re-solve(s) skipped: less than "
-                         f"{_MIN_RESOLVE_S:g} s of joint.time_limit_s ({jp.time_limit_s:g} s) was left after the "
-                         "main solve; raise joint.time_limit_s for the full table")
+            notes.append(msg("joint.marginal_skipped", n=int(skipped.sum()), total=len(skipped), min_s=_MIN_RESOLVE_S,
+                             limit=jp.time_limit_s))
     elif jp.marginal:
-        notes.append("no budget given, so no marginal-budget table (min_cost without budgets)")
-    out.notes = notes + [f"{len(reg.group_ids)} physical site(s) can host several tiers (within "
-                         f"{jp.colocation_m:g} m); shared land + grid cost up to {jp.shared_cost_cny:,.0f} CNY paid "
-                         "once per site"]
+        notes.append(msg("joint.no_marginal"))
+    out.notes = notes + [msg("joint.shared_sites", n=len(reg.group_ids), m=jp.colocation_m, cny=jp.shared_cost_cny)]
     timings["total"] = time.perf_counter() - t0
     out.timings = timings
     return out, {t.name: results[t.name] for t in tiers}  # plan order

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gzcharge import __version__
 from gzcharge._util import file_sha256
+from gzcharge.export.i18n import msg
 from gzcharge.inputs import PlanInputs
 from gzcharge.locate._common import Status
 from gzcharge.tiers import tier_names
@@ -234,15 +235,13 @@ def run_plan(
             seats = osm.township_seats_from_pois(places, region.counties)
             if len(seats):
                 region = region.with_townships(seats, source=f"osm:{len(seats)} place nodes")
-                notices.append(f"township seats: {len(seats)} from OSM place=town/township (and 乡/镇-named "
-                               "villages); pass --townships FILE for the official list")
+                notices.append(msg("notes.osm_townships", n=len(seats)))
             else:
-                notices.append("no township places in the OSM data: township demand is estimated (labelled)")
+                notices.append(msg("notes.osm_no_townships"))
             timings["osm_townships"] = time.perf_counter() - t1
     distance_mode = "network" if network is not None and want_network else "screening"
     if network is not None and not want_network and settlements:
-        notices.append("road network built, but distance.mode is \"screening\": demand–site distances are "
-                       "straight line × circuity (set distance.mode=\"network\" for road distances)")
+        notices.append(msg("notes.network_unused"))
 
     ctx = PlanContext(region=region, scenario=scenario, inputs=inputs, network=network,
                       distance_network=network if distance_mode == "network" else None, pois=pois, builtup=builtup,
@@ -253,7 +252,7 @@ def run_plan(
         say(f"{tier.name}: preparing", 0.3 + 0.2 * k / n)
         prep = tier.timed_prepare(ctx)
         timings[f"{tier.name}_prepare"] = prep.seconds
-        notices += [f"{tier.name}: {x}" for x in dict.fromkeys(prep.notes)]
+        notices += [msg("notes.tier", tier=tier.name, note=x) for x in dict.fromkeys(prep.notes)]
         if prep.skipped:
             notices.append(prep.skipped)
         preps.append(prep)
@@ -267,7 +266,7 @@ def run_plan(
         t1 = time.perf_counter()
         joint, results = plan_joint(ctx, tiers, preps)
         timings["joint"] = time.perf_counter() - t1
-        notices += [f"joint: {x}" for x in joint.notes]
+        notices += [msg("notes.joint", note=x) for x in joint.notes]
     else:
         for k, (tier, prep) in enumerate(zip(tiers, preps, strict=True)):
             say(f"{tier.name}: solving", 0.5 + 0.45 * k / n)
@@ -281,7 +280,7 @@ def run_plan(
         if sec is not None:
             results[prep.tier].sections.append(sec)
     for r in results.values():
-        notices += [f"{r.tier}: {x}" for x in dict.fromkeys(r.notes) if r.skipped is None]
+        notices += [msg("notes.tier", tier=r.tier, note=x) for x in dict.fromkeys(r.notes) if r.skipped is None]
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)
     return Plan(region=ctx.region, scenario=scenario, inputs=inputs, distance_mode=distance_mode, results=results,

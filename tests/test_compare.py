@@ -143,6 +143,15 @@ def test_different_regions_error_or_note(anshun_pair, tmp_path):
         compare_plans(a_path, other)
     comp = compare_plans(a_path, other, allow_different_regions=True)
     assert any("different regions" in n for n in comp.notes)
+    # the compare report's notes are messages: Chinese in a zh report, with both regions named
+    from gzcharge.export.i18n import tr, untranslated
+
+    note = next(n for n in comp.notes if "different regions" in n)
+    assert note.endswith("B " + str(other) + " is 贵阳市 (520100); sites outside the common area show as added/removed")
+    zh = tr(note, "zh")
+    assert zh.startswith("两个方案的规划范围不同：方案A ") and zh.endswith(
+        f"方案B {other} 为贵阳市（520100）；共同范围以外的站点显示为新增或移除")
+    assert untranslated(comp.notes) == []
     assert (comp.site_changes["change"] == "unchanged").all()
 
 

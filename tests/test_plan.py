@@ -118,7 +118,8 @@ def test_plan_cli_writes_styled_gpkg_and_report(tmp_path, township_file):
     assert "data:image/png;base64," in html.read_text()
     # no expressway data offline: the highway tier plans on the built-in OSM trunk-road skeleton, named as such
     assert "highway tier skipped" not in res.stderr
-    assert "road skeleton: OSM trunk roads via scgraph_data (ODbL)" in text
+    # (the Chinese report names it in Chinese, with the same attribution: OSM, scgraph_data, ODbL)
+    assert "道路骨架：OSM 干线道路（取自 scgraph_data，ODbL 许可）" in text
     assert (meta.filter(like="road_source") == "road skeleton: OSM trunk roads via scgraph_data (ODbL)").any()
 
 

@@ -230,3 +230,67 @@ def test_zh_reality_check_table_has_no_english_words(tmp_path: Path) -> None:
         "Reality check: the plan against published figures")][1], "en")
     assert en.iloc[0, 0] == f"NEVs in the region, {scen.ev.year}"
     assert "Ministry of Public Security" in en.iloc[1, 3]
+
+
+def test_plan_notes_render_in_chinese_with_their_values() -> None:
+    """Notes are messages: the English text is the note as the planners' log always read; zh renders the values."""
+    by = [msg("swap.fleet_rate", fleet="bus", rate=55.04), msg("swap.fleet_rate", fleet="taxi", rate=259.33)]
+    m = msg("notes.tier", tier="swap", note=msg("swap.below_floor", n=20, swaps=407.4, floor=0.2, by=by))
+    # the English text as the f-string wrote it: ", "-joined fleets with one decimal, 20% with no decimal
+    assert m == ("swap: swap demand-driven: 20 fleet point(s) with 407 swaps/day stay with depot/public charging — no "
+                 "candidate site reaches 20% of a station's capacity from them (swap.min_utilisation); by fleet: "
+                 "bus 55.0/day, taxi 259.3/day")
+    assert tr(m, "zh") == ("换电：换电按需求布局：20 个车队点（日换电 407 次）仍在场站或公共充电站充电——没有候选站点能从这些"
+                           "车队获得达到换电站能力 20% 的需求（swap.min_utilisation）；分车队：公交 55.0 次/日、出租车 259.3 次/日")
+    # 0.99 × 100% = 99.0% planned of a 100.0% target
+    h = msg("notes.tier", tier="hydrogen", note=msg("hydrogen.phase_target", year=2, target=1.0, planned=0.99, f=0.99))
+    assert h == ("hydrogen: hydrogen phase 2: the target of 100.0% of the flow is not reachable by the refuelling "
+                 "rules; planned for 99.0% (99% of it)")
+    assert tr(h, "zh") == "加氢：加氢站分期（2）：按加氢规则无法达到服务 100.0% 车流的目标；按 99.0% 规划（目标的 99%）"
+    # 1418 stays without a thousands separator in English (as before); 15,470 km keeps its separator
+    t = msg("demand.townships_estimated", n=1418, km=12.0)
+    assert t.startswith("no township seats given: 1418 township demand points ESTIMATED on a 12 km hexagonal")
+    assert tr(t, "zh").startswith("未提供乡镇驻地：在建成区以外按 12 公里六边形网格**估算**了 1418 个乡镇需求点")
+    from gzcharge.sources.builtin import TRUNK_ROADS_LABEL
+
+    k = msg("highway.skeleton", label=TRUNK_ROADS_LABEL, km=15470.2, gateways=46, vehicles=5000.0)
+    assert k.startswith("road skeleton: OSM trunk roads via scgraph_data (ODbL): 15,470 km of expressways")
+    assert tr(k, "zh") == ("道路骨架：OSM 干线道路（取自 scgraph_data，ODbL 许可）：高速公路及国道、省道干线共 15,470 公里"
+                           "（数据中无道路等级）；46 个省界出入口，每个按过境交通 5,000 辆/日计（假设）")
+
+
+def test_joined_notes_stay_messages_and_untranslated_names_plain_text() -> None:
+    a, b = msg("hydrogen.no_sources"), msg("highway.gap_unmet", n=2, km=50.0)
+    j = msg("notes.joined", items=[a, b])
+    assert j == ("no hydrogen sources given: the supply rule was not applied; 2 stretch(es) longer than 50 km have no "
+                 "candidate site (see unmet_windows)")
+    assert tr(j, "zh") == "未提供氢源：未执行氢源距离约束；2 段长于 50 公里的路段没有候选站址（见 unmet_windows）"
+    plain = "a note nobody translated"
+    assert i18n.untranslated([a, j, msg("notes.tier", tier="public", note=a)]) == []
+    assert i18n.untranslated([a, plain, msg("notes.tier", tier="public", note=plain),
+                              msg("notes.joined", items=[a, plain])]) == [plain, f"public: {plain}", f"{a}; {plain}"]
+
+
+def test_input_file_notes_render_in_chinese() -> None:
+    from gzcharge.sources.files import mapping_note
+
+    m = mapping_note("data/stations.csv", {"名称": "name", "经度": "lon"})
+    assert m == "stations.csv: 名称→name, 经度→lon"
+    assert tr(m, "zh") == "stations.csv 的表头对应：名称→name、经度→lon"
+    d = msg("notes.pass_strict", note=msg("notes.rows_outside", flag="--existing", path="x.csv", n=2, total=9,
+                                          region="安顺市", ids="a, b"))
+    assert d == "--existing x.csv: 2 of 9 row(s) lie outside 安顺市 and are not used: a, b (pass --strict to make this an error)"
+    assert tr(d, "zh") == "--existing x.csv：9 行中有 2 行位于安顺市范围以外，未使用：a, b（使用 --strict 可将此情况视为错误）"
+
+
+def test_a_skipped_tier_says_english_kept_only_for_a_plain_reason() -> None:
+    from gzcharge.highway.model import NO_EXPRESSWAY_NOTICE
+    from gzcharge.tiers.base import TierResult
+
+    r = TierResult.skipped_result("highway", "Highway fast charging", NO_EXPRESSWAY_NOTICE)
+    text = tr(r.sections[0][1], "zh")
+    assert text.startswith("本层级未运行。原因：未运行高速公路快充层级：没有高速公路数据") and "英文原文" not in text
+    assert tr(r.sections[0][1], "en") == NO_EXPRESSWAY_NOTICE == r.notes[0]
+    assert NO_EXPRESSWAY_NOTICE.startswith("highway tier skipped: no expressway data — give an OSM extract")
+    plain = TierResult.skipped_result("swap", "Battery swap (换电) for fleets", "a plain reason")
+    assert tr(plain.sections[0][1], "zh") == "本层级未运行。原因（英文原文）：a plain reason"

@@ -105,6 +105,65 @@ def test_english_report_and_project(written) -> None:
     assert any(p.suffix == ".qgz" for p in written["en"])
 
 
+#: Characters that separate words of a Chinese text: CJK ideographs and full-width punctuation.
+_CJK_BREAK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef——…]")
+
+
+def english_runs(line: str, n: int = 3) -> list[str]:
+    """Runs of ``n`` or more English words in a row in ``line``.
+
+    An English word is a token made of ASCII letters only (``road``, ``FILE``), once the text is
+    split at white space and at every CJK character or full-width punctuation mark, and ASCII
+    punctuation around the token (``,;:.()``) is dropped. Ids, keys, flags, units and file names
+    (``swap.min_utilisation``, ``--townships``, ``battery_stock``, ``kWh/day``, ``2,027``) are not
+    words, and one or two words in a row (``OSM``, ``source … estimated``, ``scgraph_data，ODbL``)
+    are names or codes; three words in a row are English prose.
+    """
+    runs, run = [], []
+    for tok in _CJK_BREAK.sub(" \x00 ", line).split():
+        word = tok.strip(",;:.()[]\"'!?*`")
+        if word.isascii() and word.isalpha():
+            run.append(word)
+            continue
+        if len(run) >= n:
+            runs.append(" ".join(run))
+        run = []
+    if len(run) >= n:
+        runs.append(" ".join(run))
+    return runs
+
+
+def test_english_runs_finds_prose_not_codes() -> None:
+    assert english_runs("pass --townships FILE for real seats") == ["FILE for real seats"]
+    assert english_runs("道路骨架：OSM 干线道路（取自 scgraph_data，ODbL 许可）") == []
+    assert english_runs("每站至少 2 个（swap.min_utilisation, battery_stock）; kWh/day") == []
+    assert english_runs("说明：road skeleton: OSM trunk roads") == ["road skeleton OSM trunk roads"]
+    assert english_runs("共 20 座快充站（no road class）") == ["no road class"]
+
+
+def test_chinese_notes_are_chinese(plan, written) -> None:
+    """Every note of the default 安顺市 plan reads in Chinese in the zh report, and in English in the en one."""
+    title = i18n.tr("Notes and assumptions", "zh")
+    md = next(p for p in written["zh"] if p.name.endswith(".md")).read_text(encoding="utf-8")
+    body = md.split(f"## {title}\n\n", 1)[1].split("\n## ", 1)[0]
+    notes = [ln[2:] for ln in body.splitlines() if ln.startswith("- ")]
+    assert len(notes) == len(plan.notices) > 5  # one bullet per notice and no lead line saying "English kept"
+    assert i18n.MESSAGES["notes.english"]["zh"] not in md and i18n.untranslated(plan.notices) == []
+    for line in notes:
+        assert _HAN.search(line), line
+        assert english_runs(line) == [], line
+    # the tier's own text in the highway section ("说明：" + the road skeleton note) too
+    hw = md.split("## 高速公路快充\n\n", 1)[1].split("\n## ", 1)[0]
+    assert "- 高速公路走廊数据：道路骨架：OSM 干线道路" in hw
+    assert [english_runs(ln) for ln in hw.splitlines() if english_runs(ln)] == []
+    # the English report keeps the English notes word for word
+    md_en = next(p for p in written["en"] if p.name.endswith(".md")).read_text(encoding="utf-8")
+    en_body = md_en.split("## Notes and assumptions\n\n", 1)[1].split("\n## ", 1)[0]
+    assert [ln[2:] for ln in en_body.splitlines() if ln.startswith("- ")] == [str(n) for n in plan.notices]
+    assert "public: distances: screening (circuity 1.3)" in en_body
+    assert "swap: no --fleets FILE: fleets are the documented per-capita defaults of [swap]" in en_body
+
+
 def test_compare_report_with_diff_map(tiny_pair, tmp_path) -> None:  # noqa: F811
     import matplotlib.image as mpimg
     import numpy as np

@@ -16,8 +16,12 @@ Message templates use :class:`str.format` fields with extra format specs: ``{x:i
 with separators), ``{x:cost}`` (money in the report language), ``{x:pct}`` (a 0–100 value with
 one decimal and ``%``), ``{x:share}`` (a 0–1 share as a percentage), ``{x:num}`` (a number
 without trailing zeros), ``{x:status}`` (a solver status in words), ``{x:tiers}`` (tier names),
-``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined), ``{x:source}`` (the
-source of a :class:`gzcharge.facts.Fact` in the report language). Any other spec is the usual format mini-language.
+``{x:targets}`` (yearly target shares per tier), ``{x:list}`` (messages joined), ``{x:clist}`` (messages joined
+by commas), ``{x:fleet}`` (a fleet type), ``{x:source}`` (the source of a :class:`gzcharge.facts.Fact` in the
+report language). Any other spec is the usual format mini-language.
+
+Notes of a plan (``Plan.notices``) are messages too; :func:`untranslated` names those that are still plain
+text, so a report can say which notes keep their English wording.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LANGS", "Msg", "msg", "tr", "default_lang", "check_lang", "fmt_int", "fmt_cost", "fmt_pct",
            "fmt_share", "column_label", "display_table", "sheet_table", "COLUMNS", "MESSAGES", "TITLES",
-           "VALUES", "LAYER_NAMES", "missing_translations"]
+           "VALUES", "LAYER_NAMES", "missing_translations", "untranslated"]
 
 LANGS = ("zh", "en")
 
@@ -127,6 +131,12 @@ class _Formatter(string.Formatter):
         if format_spec == "list":  # messages or texts, joined
             sep = "；" if self.lang == "zh" else "; "
             return sep.join(tr(x, self.lang) for x in value)
+        if format_spec == "clist":  # messages or texts, joined by commas (a list inside one sentence)
+            sep = "、" if self.lang == "zh" else ", "
+            return sep.join(tr(x, self.lang) for x in value)
+        if format_spec == "fleet":  # a fleet type name
+            word = VALUES["fleet_type"].get(str(value))
+            return str(value) if word is None else word[0 if self.lang == "en" else 1]
         if format_spec == "status":
             word = STATUS_WORDS.get(str(getattr(value, "value", value)))
             return str(getattr(value, "value", value)) if word is None else word[0 if self.lang == "en" else 1]
@@ -167,6 +177,34 @@ class Msg(str):
 def msg(key: str, **args: Any) -> Msg:
     """Shorthand for ``Msg(key, args)``."""
     return Msg(key, args)
+
+
+#: Message fields that hold other report text (a note, a list of notes): a message is only translated
+#: when what these fields hold is translated too.
+_TEXT_FIELDS = ("note", "items", "reason")
+
+
+def untranslated(texts: Sequence[Any]) -> list[str]:
+    """The texts among ``texts`` that render in English whatever the report language.
+
+    A text is translated when it is a :class:`Msg` and every text it holds in a note/list field
+    (``note``, ``items``, ``reason``) is translated too; plain strings are not.
+    """
+    def ok(x: Any) -> bool:
+        if not isinstance(x, Msg):
+            return False
+        for name in _TEXT_FIELDS:
+            v = x.args.get(name)
+            if v is None:
+                continue
+            if isinstance(v, str):
+                if not ok(v):
+                    return False
+            elif isinstance(v, Sequence) and not all(ok(y) for y in v):
+                return False
+        return True
+
+    return [str(x) for x in texts if not ok(x)]
 
 
 def tr(text: Any, lang: str) -> str:
@@ -325,7 +363,22 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "zh": "求解状态 **{status:status}**，相对间隙 {gap:share}。"},
     "joint.driver": {"en": "The tier that drives cost: **{tier:tiers}**.", "zh": "投资主要来自：**{tier:tiers}**。"},
     "none": {"en": "none", "zh": "无"},
-    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    "tier.skipped": {"en": "{reason}", "zh": "本层级未运行。原因：{reason}"},
+    "tier.skipped_en": {"en": "{reason}", "zh": "本层级未运行。原因（英文原文）：{reason}"},
+    "highway.no_expressways": {"en": "highway tier skipped: no expressway data — give an OSM extract (--osm-file "
+                                     "guizhou.osm.pbf), an expressway line layer (--expressways lines.gpkg) or run "
+                                     "online to fetch OSM",
+                               "zh": "未运行高速公路快充层级：没有高速公路数据——请提供 OSM 数据（--osm-file guizhou.osm.pbf）、"
+                                     "高速公路线图层（--expressways lines.gpkg），或联网获取 OSM 数据（--online）"},
+    "hydrogen.no_corridors": {"en": "hydrogen tier skipped: it plans on the expressway corridors, and there are none "
+                                    "(give --osm-file, --expressways or --online)",
+                              "zh": "未运行加氢层级：加氢站沿高速公路走廊规划，而本次没有走廊数据（请提供 --osm-file、"
+                                    "--expressways 或使用 --online）"},
+    "swap.skipped_floor": {"en": "no fleet fills a swap station to the utilisation floor of {floor:.0%} "
+                                 "(swap.min_utilisation) — fleets here charge at depots or public chargers; give "
+                                 "--fleets FILE with depots, or lower the floor",
+                           "zh": "没有车队能使换电站达到 {floor:.0%} 的利用率下限（swap.min_utilisation）——本地车队在场站"
+                                 "或公共充电站充电；请用 --fleets 提供含场站的车队文件，或降低该下限"},
     # ------------------------------------------------------------------ site rules (--candidates, --exclude)
     "rules.title": {"en": "Site rules of the candidate-sites file: {tier:tiers}", "zh": "候选站点文件的站点规则：{tier:tiers}"},
     "rules.required": {"en": "required by the candidate-sites file", "zh": "候选站点文件规定必选"},
@@ -361,6 +414,161 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reality.stations_kept_new": {"en": "stations: existing kept / new", "zh": "充电站：保留现有 / 新建"},
     "reality.plugs_kept_added": {"en": "plugs: existing kept / added", "zh": "充电桩：保留现有 / 新增"},
     "reality.existing_file": {"en": "--existing FILE", "zh": "现状充电站文件（--existing）"},
+    # ------------------------------------------------------------------ notes and assumptions (Plan.notices)
+    "notes.tier": {"en": "{tier}: {note}", "zh": "{tier:tiers}：{note}"},
+    "notes.joint": {"en": "joint: {note}", "zh": "联合规划：{note}"},
+    "notes.joined": {"en": "{items:list}", "zh": "{items:list}"},
+    "notes.osm_townships": {"en": "township seats: {n} from OSM place=town/township (and 乡/镇-named villages); pass "
+                                  "--townships FILE for the official list",
+                            "zh": "乡镇驻地：{n} 个取自 OSM 地名点（place=town/township 及名称带乡、镇的村庄）；"
+                                  "请用 --townships 提供官方乡镇名录"},
+    "notes.osm_no_townships": {"en": "no township places in the OSM data: township demand is estimated (labelled)",
+                               "zh": "OSM 数据中没有乡镇地名点：乡镇需求点为估算值（已标注）"},
+    "notes.network_unused": {"en": "road network built, but distance.mode is \"screening\": demand–site distances are "
+                                   "straight line × circuity (set distance.mode=\"network\" for road distances)",
+                             "zh": "已构建路网，但 distance.mode 为 \"screening\"：需求点至站址距离按直线距离×绕行系数计算"
+                                   "（设 distance.mode=\"network\" 可改用路网距离）"},
+    "notes.rows_outside": {"en": "{flag} {path}: {n} of {total} row(s) lie outside {region} and are not used: {ids}",
+                           "zh": "{flag} {path}：{total} 行中有 {n} 行位于{region}范围以外，未使用：{ids}"},
+    "notes.pass_strict": {"en": "{note} (pass --strict to make this an error)",
+                          "zh": "{note}（使用 --strict 可将此情况视为错误）"},
+    "inputs.header_mapping": {"en": "{file}: {pairs:clist}", "zh": "{file} 的表头对应：{pairs:clist}"},
+    "inputs.datum_wgs84": {"en": "{file}: {n} positions coincide with built-in (WGS-84) county seats before the GCJ-02 "
+                                 "conversion and land ~500 m off them after it: the file looks like WGS-84 already — "
+                                 "check --crs gcj02",
+                           "zh": "{file}：有 {n} 个位置在 GCJ-02 转换前与内置（WGS-84）县城驻地重合，转换后却偏离约 500 米："
+                                 "该文件似乎已是 WGS-84 坐标，请检查 --crs gcj02"},
+    "inputs.datum_gcj02": {"en": "{file}: {n} positions sit ~500 m off built-in county seats exactly as a GCJ-02 shift "
+                                 "would put them: the file looks like GCJ-02 (Amap/DataV/Tencent) — pass --crs gcj02",
+                           "zh": "{file}：有 {n} 个位置与内置县城驻地恰好相差约 500 米，与 GCJ-02 偏移一致：该文件似乎是 "
+                                 "GCJ-02 坐标（高德/DataV/腾讯），请使用 --crs gcj02"},
+    "demand.townships_given": {"en": "{n} township seats from {source}", "zh": "乡镇驻地 {n} 个，来源：{source}"},
+    "demand.townships_estimated": {
+        "en": "no township seats given: {n} township demand points ESTIMATED on a {km:g} km hexagonal lattice outside "
+              "the built-up areas (source = estimated); pass --townships FILE for real seats",
+        "zh": "未提供乡镇驻地：在建成区以外按 {km:g} 公里六边形网格**估算**了 {n} 个乡镇需求点（source 列标为 estimated）；"
+              "请用 --townships 提供实际乡镇驻地"},
+    "demand.builtup": {"en": "built-up areas: {n_osm} of {n} city/county seats from OSM landuse ({names}), the rest "
+                             "estimated as discs of census population ÷ {density:,.0f} residents per km²",
+                       "zh": "建成区：{n} 个城区/县城中 {n_osm} 个取自 OSM 土地利用数据（{names}），其余按普查人口 ÷ "
+                             "每平方公里 {density:,.0f} 人估算为圆形区域"},
+    "public.soft_townships": {"en": "{n} estimated township points are soft targets (covered where the plan reaches "
+                                    "them, never a reason for infeasibility); pass --townships FILE for real seats",
+                              "zh": "{n} 个估算乡镇点为软目标（规划能覆盖时计入，不会导致无可行解）；"
+                                    "请用 --townships 提供实际乡镇驻地"},
+    "public.plugs_unknown": {"en": "{n} existing station(s) without a plug count are taken to have {plugs} plugs "
+                                   "(public.existing_plugs_unknown, an assumption)",
+                             "zh": "{n} 座现有充电站未注明充电桩数，按每站 {plugs} 个计（public.existing_plugs_unknown，假设）"},
+    "public.townships_maximised": {"en": "the budget / station limit cannot cover every township; townships were "
+                                         "maximised with the other demand, not forced",
+                                   "zh": "预算或站点数上限不足以覆盖全部乡镇：乡镇与其他需求一并按最大覆盖优化，未强制全覆盖"},
+    "public.sizing": {"en": "station sizing (the model's plugs and energy assignment, checked against the chosen "
+                            "sites): every EV within reach of an open station charges at one; plugs >= energy / (plug "
+                            "kW × hours × utilisation) = energy / ({kw:g} × {hours:g} × {util:g} = {kap:g} kWh/day), "
+                            "at least {min_plugs}; energy = EVs × {kwh:g} kWh × {share:g}",
+                      "zh": "充电站规模（按模型的充电桩数与电量分配，并对选定站址校核）：服务半径内有开放站点的电动汽车"
+                            "均在站点充电；充电桩数 ≥ 日充电量 ÷（单桩功率 × 每日小时数 × 利用率）= 日充电量 ÷（{kw:g} × "
+                            "{hours:g} × {util:g} = {kap:g} 千瓦时/日），每站至少 {min_plugs} 个；日充电量 = 电动汽车数 × "
+                            "{kwh:g} 千瓦时 × 公共充电比例 {share:g}"},
+    "public.distances_screening": {"en": "distances: screening (circuity {c})",
+                                   "zh": "距离计算：直线距离×绕行系数（筛选），绕行系数 {c}"},
+    "public.distances_graph": {"en": "distances: {mode} (road graph)", "zh": "距离计算：{mode}（道路网络图）"},
+    "sources.trunk_roads": {"en": "road skeleton: OSM trunk roads via scgraph_data (ODbL)",
+                            "zh": "道路骨架：OSM 干线道路（取自 scgraph_data，ODbL 许可）"},
+    "highway.skeleton": {"en": "{label}: {km:,.0f} km of expressways and national/provincial trunk roads (no road class "
+                               "in the data), {gateways} province-border gateway(s) with {vehicles:,.0f} vehicles/day of "
+                               "through traffic each (assumption)",
+                         "zh": "{label}：高速公路及国道、省道干线共 {km:,.0f} 公里（数据中无道路等级）；{gateways} 个省界"
+                               "出入口，每个按过境交通 {vehicles:,.0f} 辆/日计（假设）"},
+    "highway.all_service_areas": {"en": "every service area gets chargers (2022 national action plan): {n} "
+                                        "service-area site(s) fixed open",
+                                  "zh": "每个服务区均配建充电设施（2022 年国家行动方案）：{n} 个服务区站点固定入选"},
+    "highway.service_areas_chosen": {"en": "highway.stations/budget_cny set: service areas are chosen by the model "
+                                           "(highway.all_service_areas applies without them)",
+                                     "zh": "已设定 highway.stations 或 highway.budget_cny：服务区由模型选择"
+                                           "（未设定时才适用 highway.all_service_areas）"},
+    "highway.gap_unmet": {"en": "{n} stretch(es) longer than {km:g} km have no candidate site (see unmet_windows)",
+                          "zh": "{n} 段长于 {km:g} 公里的路段没有候选站址（见 unmet_windows）"},
+    "highway.never_served": {"en": "{n} OD pair(s) can never be served with an effective range of {km:g} km: {ids}",
+                             "zh": "{n} 个起讫点对在 {km:g} 公里有效续航下无论如何都无法满足：{ids}"},
+    "highway.stretch_shortest": {"en": "longest stretches measured along shortest routes between sites only ({error})",
+                                 "zh": "最长无站路段仅沿站点间最短路径量测（{error}）"},
+    "highway.rejected": {"en": "{n} service area(s)/site(s) not attached to any corridor: {items}{more} (tolerance "
+                               "{name} = {m:g} m)",
+                         "zh": "{n} 个服务区或站点未接入任何走廊：{items}{more}（容差 {name} = {m:g} 米）"},
+    "highway.rejected_site": {"en": "{name} ({m:.0f} m, {reason})", "zh": "{name}（{m:.0f} 米，{reason}）"},
+    "highway.capped_plugs": {"en": "planner's site(s) sized to the plugs of the candidate-sites file, fewer than the "
+                                   "wait target (highway.wait_target_min = {wait:g} min) asks for: {items}",
+                             "zh": "规划人员指定站点按候选站点文件中的充电桩数配置，少于等待时间目标"
+                                   "（highway.wait_target_min = {wait:g} 分钟）所需：{items}"},
+    "highway.no_station": {"en": "highway: no station planned: {reason}", "zh": "高速快充：未规划站点：{reason}"},
+    "hydrogen.no_sources": {"en": "no hydrogen sources given: the supply rule was not applied",
+                            "zh": "未提供氢源：未执行氢源距离约束"},
+    "hydrogen.supply_radius": {"en": "supply rule: sites within {km:g} km (straight line × {c:g}) of a hydrogen source; "
+                                     "{n} candidate(s) excluded",
+                               "zh": "氢源约束：站址须在氢源 {km:g} 公里内（直线距离 × {c:g}）；排除候选站点 {n} 个"},
+    "hydrogen.supply_delivery": {"en": "supply rule: delivery cost {cny:,.0f} CNY per km of supply distance added to "
+                                       "each site's cost",
+                                 "zh": "氢源约束：按距氢源每公里 {cny:,.0f} 元的运氢费用计入各站址投资"},
+    "hydrogen.none_allowed": {"en": "no hydrogen candidate passes the supply rule: no station can be opened",
+                              "zh": "没有加氢候选站点满足氢源约束：无法新建加氢站"},
+    "hydrogen.never_refuelled": {"en": "{n} truck path(s) cannot be refuelled by any allowed site at {km:g} km "
+                                       "effective range: {ids}",
+                                 "zh": "{n} 条货车路径在 {km:g} 公里有效续航下无任何可用站址能满足加氢：{ids}"},
+    "hydrogen.phase_target": {"en": "hydrogen phase {year}: the target of {target:.1%} of the flow is not reachable by "
+                                    "the refuelling rules; planned for {planned:.1%} ({f:.0%} of it)",
+                              "zh": "加氢站分期（{year}）：按加氢规则无法达到服务 {target:.1%} 车流的目标；按 {planned:.1%} "
+                                    "规划（目标的 {f:.0%}）"},
+    "hydrogen.freight": {"en": "truck flows from {file} (heavy trucks/day × hydrogen_share {h2:g})",
+                         "zh": "货车流量取自 {file}（重卡日流量 × 氢能比例 hydrogen_share {h2:g}）"},
+    "swap.fleets_estimated": {"en": "swap fleets estimated from 2020 urban population × per-type defaults (vehicles per "
+                                    "10k urban residents × electrified share × swap share); give a fleet file for real "
+                                    "depots",
+                              "zh": "换电车队按 2020 年城镇人口 × 分车型默认值估算（每万城镇人口车辆数 × 电动化比例 × "
+                                    "换电比例）；有实际场站时请提供车队文件"},
+    "swap.fleets_from": {"en": "swap fleets from {file}: {n} fleets", "zh": "换电车队取自 {file}：共 {n} 个车队"},
+    "swap.user_sites": {"en": "{n} site(s) of the candidate-sites file added to the candidates",
+                        "zh": "候选站点文件中的 {n} 个站点已加入换电候选站点"},
+    "swap.user_sites_plugs": {"en": "{n} site(s) of the candidate-sites file added to the candidates; their plugs "
+                                    "column is not a swap notion and is not used",
+                              "zh": "候选站点文件中的 {n} 个站点已加入换电候选站点；其充电桩数（plugs）列不适用于换电站，未使用"},
+    "swap.access_screening": {"en": "swap access distances: straight line × {c:g} (screening)",
+                              "zh": "换电接入距离：直线距离 × {c:g}（筛选）"},
+    "swap.below_floor": {"en": "swap demand-driven: {n} fleet point(s) with {swaps:,.0f} swaps/day stay with "
+                               "depot/public charging — no candidate site reaches {floor:.0%} of a station's capacity "
+                               "from them (swap.min_utilisation); by fleet: {by:clist}",
+                         "zh": "换电按需求布局：{n} 个车队点（日换电 {swaps:,.0f} 次）仍在场站或公共充电站充电——"
+                               "没有候选站点能从这些车队获得达到换电站能力 {floor:.0%} 的需求（swap.min_utilisation）；"
+                               "分车队：{by:clist}"},
+    "swap.fleet_rate": {"en": "{fleet} {rate:,.1f}/day", "zh": "{fleet:fleet} {rate:,.1f} 次/日"},
+    "swap.packs": {"en": "battery packs per site = stations × battery_stock + extra packs bought at pack_cost_cny, "
+                         "where the swaps need ceil(swaps × {reserve:g} / battery_turns_per_day) packs",
+                   "zh": "每个站址的电池包 = 换电站数 × 单站标配电池包（battery_stock）+ 按单价 pack_cost_cny 追加购买的"
+                         "电池包；所需电池包数 = ceil(日换电次数 × {reserve:g} ÷ 电池日周转次数 battery_turns_per_day)"},
+    "swap.no_fleets_file": {"en": "no --fleets FILE: fleets are the documented per-capita defaults of [swap]",
+                            "zh": "未提供 --fleets 车队文件：车队采用 [swap] 中注明来源的人均默认值"},
+    "rules.forced": {"en": "{n} required site(s) forced open: {ids} (their own site cost {cost:,.0f} CNY, before "
+                           "plugs/stations; the plan's cost includes them)",
+                     "zh": "{n} 个必选站点强制入选：{ids}（站址自身投资 {cost:,.0f} 元，不含充电桩/设备；已计入规划投资）"},
+    "rules.not_placed": {"en": "required site(s) not placed in this tier: {ids} (no {tier} candidate within {m:g} m)",
+                         "zh": "必选站点未能在本层级布设：{ids}（{m:g} 米内没有{tier:tiers}候选站点）"},
+    "rules.forbidden_n": {"en": "{n} site(s) forbidden ({zones} inside exclusion zones): {ids}",
+                          "zh": "{n} 个站点被禁止（其中 {zones} 个位于禁建区内）：{ids}"},
+    "joint.left_out": {"en": "{tier} left out of the joint plan: {reason}",
+                       "zh": "{tier:tiers}未纳入联合规划：{reason}"},
+    "joint.target_ignored": {"en": "joint.targets.{tier} ignored: the {tier} tier is not in the joint plan",
+                             "zh": "忽略 joint.targets.{tier}：该层级未纳入联合规划"},
+    "joint.marginal_skipped": {"en": "{n} of {total} marginal-budget re-solve(s) skipped: less than {min_s:g} s of "
+                                     "joint.time_limit_s ({limit:g} s) was left after the main solve; raise "
+                                     "joint.time_limit_s for the full table",
+                               "zh": "{total} 次追加预算重算中有 {n} 次未运行：主求解后 joint.time_limit_s（{limit:g} 秒）"
+                                     "剩余不足 {min_s:g} 秒；如需完整表格请增大 joint.time_limit_s"},
+    "joint.no_marginal": {"en": "no budget given, so no marginal-budget table (min_cost without budgets)",
+                          "zh": "未设定预算，因此没有追加预算表（min_cost 无预算）"},
+    "joint.shared_sites": {"en": "{n} physical site(s) can host several tiers (within {m:g} m); shared land + grid cost "
+                                 "up to {cny:,.0f} CNY paid once per site",
+                           "zh": "{n} 个实际站址可合建多个层级的设施（相距 {m:g} 米以内）；共用的土地和电网接入费用"
+                                 "（每站最多 {cny:,.0f} 元）每个站址只计一次"},
     # ------------------------------------------------------------------ compare
     "compare.title": {"en": "Plan comparison — {region}: A {a} → B {b}",
                       "zh": "规划方案对比 — {region}：方案A {a} → 方案B {b}"},
@@ -373,6 +581,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "compare.cost": {"en": "Cost: A {a:cost}, B {b:cost} (change {d:cost}).",
                      "zh": "投资：方案A {a:cost}，方案B {b:cost}（变化 {d:cost}）。"},
     "compare.scenario_diff": {"en": "Scenario keys that differ: {diff}.", "zh": "情景参数差异：{diff}。"},
+    "compare.regions": {"en": "plans cover different regions: A {a} is {a_name} ({a_code}), B {b} is {b_name} ({b_code})",
+                        "zh": "两个方案的规划范围不同：方案A {a} 为{a_name}（{a_code}），方案B {b} 为{b_name}（{b_code}）"},
+    "compare.regions_note": {"en": "{note}; sites outside the common area show as added/removed",
+                             "zh": "{note}；共同范围以外的站点显示为新增或移除"},
+    "compare.township_source_differs": {"en": "townships differ: A {a}, B {b}; part of the change comes from this input, "
+                                              "not the scenario",
+                                        "zh": "两个方案的乡镇驻地不同：方案A {a}，方案B {b}；部分变化来自该输入，而非情景参数"},
+    "compare.distance_mode_differs": {"en": "distance mode differ: A {a}, B {b}; part of the change comes from this "
+                                            "input, not the scenario",
+                                      "zh": "两个方案的距离计算方式不同：方案A {a}，方案B {b}；部分变化来自该输入，而非情景参数"},
+    "compare.input_differs": {"en": "input {name} differs between A and B (other file contents)",
+                              "zh": "输入 {name} 在方案A与方案B中不同（文件内容不同）"},
+    "compare.scenario_notes": {"en": "scenario differences: {diff}", "zh": "情景参数差异：{diff}"},
     "compare.no_diff": {"en": "The two scenarios have the same keys and values.", "zh": "两个方案的情景参数相同。"},
 }
 

@@ -145,7 +145,7 @@ def scenario_sources(plan: Plan, lang: str) -> pd.DataFrame | None:
 
 def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
     """Every report section of the plan, in order (titles and texts as :class:`Msg` or text)."""
-    from gzcharge.export.i18n import msg
+    from gzcharge.export.i18n import msg, untranslated
 
     reg = plan.region
     overview: list[Any] = [
@@ -180,8 +180,9 @@ def plan_sections(plan: Plan, lang: str) -> list[tuple[Any, Any]]:
     for result in plan.results.values():
         sections += result.sections
     if plan.notices:
-        lead = [msg("notes.english")] if lang == "zh" else []
-        sections.append(("Notes and assumptions", lead + [str(n) for n in plan.notices]))
+        # a note that is still plain text keeps its English wording: say so, only then
+        lead = [msg("notes.english")] if lang != "en" and untranslated(plan.notices) else []
+        sections.append(("Notes and assumptions", lead + list(plan.notices)))
     # timings are not part of the report (it is byte-for-byte reproducible); see --timings
     return sections
 

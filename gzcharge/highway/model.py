@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.export.i18n import msg
 from gzcharge.highway.corridors import (
     CorridorGraph,
     GapWorkLimitError,
@@ -107,10 +108,7 @@ __all__ = [
     "solve_highway",
 ]
 
-NO_EXPRESSWAY_NOTICE = (
-    "highway tier skipped: no expressway data — give an OSM extract (--osm-file guizhou.osm.pbf), "
-    "an expressway line layer (--expressways lines.gpkg) or run online to fetch OSM"
-)
+NO_EXPRESSWAY_NOTICE = msg("highway.no_expressways")
 _EPS = 1e-6
 
 
@@ -386,13 +384,11 @@ def prepare_highway_from(cands: CandidateSet, traffic: Traffic, params: HighwayP
              if not path_refuelled(p, lengths, all_open, R, round_trip=params.round_trip)]
     notes = list(notes or [])
     if unmet:
-        notes.append(f"{len(unmet)} stretch(es) longer than {params.max_gap_km:g} km have no candidate site "
-                     "(see unmet_windows)")
+        notes.append(msg("highway.gap_unmet", n=len(unmet), km=params.max_gap_km))
     if never:
         from gzcharge._util import preview_ids
 
-        notes.append(f"{len(never)} OD pair(s) can never be served with an effective range of {R:g} km: "
-                     f"{preview_ids(never, 5)}")
+        notes.append(msg("highway.never_served", n=len(never), km=R, ids=preview_ids(never, 5)))
     ex_set = set(existing_nodes)
     covers = [*windows, *([n] for n in dict.fromkeys(forced) if n not in ex_set)]
     node_site = dict(zip(sites["node"], sites.index, strict=True))
@@ -568,7 +564,7 @@ def assess_highway(prep: HighwayPrepared, sol: JointSolution | None, params: Hig
             [None if by.get(s) is None or pd.isna(by.get(s)) else int(by[s]) for s in out.highway_stations["site_id"]],
             dtype="Int64")
     notes = [n for n in [*prep.notes, out.details.get("stretch_note")] if n]
-    out.notice = "; ".join(notes) or None
+    out.notice = (notes[0] if len(notes) == 1 else msg("notes.joined", items=notes)) if notes else None
     out.solution = sol
     station_cost = float(prep.sites.loc[prep.sites["site_id"].isin(mine["site_id"]) & ~prep.sites["existing"],
                                         "cost_cny"].sum())
@@ -785,7 +781,7 @@ def _assemble(cg, cands, traffic, params, open_nodes, lengths, windows, unmet, n
     except GapWorkLimitError as exc:
         # a graph beyond the safety cap: report shortest-route stretches rather than hang
         per_edge, _ = station_free_stretches(G, open_nodes)
-        stretch_note = f"longest stretches measured along shortest routes between sites only ({exc})"
+        stretch_note = msg("highway.stretch_shortest", error=str(exc))
         logger.warning("%s", stretch_note)
     seg_gdf = cg.segments_frame()
     seg_longest: dict = {}
@@ -985,9 +981,8 @@ def prepare_highway(
 
         cand_params = params.model_copy(update={"candidate_snap_m": params.skeleton_snap_m})
         sa = merge_site_pairs(sa, params.service_area_pair_m, cg.crs)
-        notes.append(f"{TRUNK_ROADS_LABEL}: {cg.length_km:,.0f} km of expressways and national/provincial trunk "
-                     f"roads (no road class in the data), {len(gateways)} province-border gateway(s) with "
-                     f"{params.gateway_daily_vehicles:,.0f} vehicles/day of through traffic each (assumption)")
+        notes.append(msg("highway.skeleton", label=TRUNK_ROADS_LABEL, km=cg.length_km, gateways=len(gateways),
+                         vehicles=params.gateway_daily_vehicles))
     snap_name = "highway.skeleton_snap_m" if on_skeleton else "highway.candidate_snap_m"
     cands = build_candidates(cg, cand_params, service_areas=sa, existing=ex, settlements=pts, user_sites=user_sites,
                              user_label=user_label, snap_name=snap_name)
@@ -1012,11 +1007,9 @@ def prepare_highway(
     if params.all_service_areas and sa_ids:
         if params.stations is None and params.budget_cny is None:
             fixed += [i for i in sa_ids if i not in fixed]
-            notes.append(f"every service area gets chargers (2022 national action plan): {len(sa_ids)} service-area "
-                         "site(s) fixed open")
+            notes.append(msg("highway.all_service_areas", n=len(sa_ids)))
         else:
-            notes.append("highway.stations/budget_cny set: service areas are chosen by the model "
-                         "(highway.all_service_areas applies without them)")
+            notes.append(msg("highway.service_areas_chosen"))
     return prepare_highway_from(cands, traffic, params, fixed_open=fixed or None,
                                 areas=getattr(region, "counties", None), notes=notes, details=details)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gzcharge.export.i18n import msg
 from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,11 +58,11 @@ class HighwayTier(Tier):
         if rejected is not None and len(rejected):
             d = hp.details or {}
             snap = d.get("snap_m", ctx.scenario.highway.candidate_snap_m)
-            notes.append(f"{len(rejected)} service area(s)/site(s) not attached to any corridor: "
-                         + "; ".join(f"{r['name']} ({r['distance_m']:.0f} m, {r['reason']})"
-                                     for _, r in rejected.head(5).iterrows())
-                         + (" …" if len(rejected) > 5 else "")
-                         + f" (tolerance {d.get('snap_name', 'highway.candidate_snap_m')} = {snap:g} m)")
+            sites = [msg("highway.rejected_site", name=r["name"], m=r["distance_m"], reason=r["reason"])
+                     for _, r in rejected.head(5).iterrows()]
+            notes.append(msg("highway.rejected", n=len(rejected), items=msg("notes.joined", items=sites),
+                             more=" …" if len(rejected) > 5 else "",
+                             name=d.get("snap_name", "highway.candidate_snap_m"), m=snap))
         if hp.skipped:
             return Prepared(self.name, data=hp, notes=notes, skipped=hp.notice)
         return Prepared(self.name, block=hp.block, sites=hp.sites, data=hp, notes=notes)
@@ -79,8 +80,6 @@ class HighwayTier(Tier):
         res = assess_highway(prep.data, sol, ctx.scenario.highway)
         hs = res.highway_stations
         hp = ctx.scenario.highway
-        from gzcharge.export.i18n import msg
-
         source = (prep.data.details or {}).get("road_source") or ""
         text: list[Any] = [msg("highway.corridors", source=source)] if source else []
         text += [msg("highway.rules", range=hp.range_km, derate=hp.range_derate, gap=hp.max_gap_km),
@@ -103,11 +102,10 @@ class HighwayTier(Tier):
         meta = {"notice": res.notice or "", "stations": len(hs), "road_source": source}
         notes = [res.notice] if res.notice else []
         if (res.details or {}).get("capped_plugs"):
-            notes.append("planner's site(s) sized to the plugs of the candidate-sites file, fewer than the wait target "
-                         f"(highway.wait_target_min = {hp.wait_target_min:g} min) asks for: "
-                         + "; ".join(res.details["capped_plugs"]))
+            notes.append(msg("highway.capped_plugs", wait=hp.wait_target_min,
+                             items=msg("notes.joined", items=list(res.details["capped_plugs"]))))
         if why is not None and not res.notice:
-            notes.append(f"highway: no station planned: {why}")
+            notes.append(msg("highway.no_station", reason=why))
         return TierResult(tier=self.name, title=self.title, status=status_of(sol.status), objective=sol.objective,
                           gap=sol.gap, seconds=sol.seconds, layers=res.layers(), summary=summary,
                           sections=sections, metadata=meta, notes=notes, raw=res)
@@ -115,8 +113,6 @@ class HighwayTier(Tier):
 
 def _why_no_station(prep: Any, res: Any, hp: Any) -> Any:
     """Why a highway plan has no station (a message), from the preparation's counts."""
-    from gzcharge.export.i18n import msg
-
     d = {**(getattr(prep, "details", None) or {}), **(res.details or {})}
     short_km = hp.min_charging_trip_km if hp.min_charging_trip_km is not None else hp.effective_range_km / 2
     if res.notice and not d.get("n_candidates"):

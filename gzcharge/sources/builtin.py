@@ -26,6 +26,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gzcharge.export.i18n import msg
+
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
@@ -36,8 +38,9 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 FACTS_FILE = DATA_DIR / "guizhou_counties_2020.csv"
 POLYGONS_FILE = DATA_DIR / "guizhou_county_polygons.geojson"
 TRUNK_ROADS_FILE = DATA_DIR / "guizhou_trunk_roads.csv"
-#: How reports and metadata name the built-in road skeleton (its licence requires the attribution).
-TRUNK_ROADS_LABEL = "road skeleton: OSM trunk roads via scgraph_data (ODbL)"
+#: How reports and metadata name the built-in road skeleton (its licence requires the attribution); a
+#: message, so a Chinese report names it in Chinese (its English text is what metadata store).
+TRUNK_ROADS_LABEL = msg("sources.trunk_roads")
 TRUNK_ROADS_ATTRIBUTION = ("scgraph_data 2.0.0 world_highways (PyPI, MIT); data © OpenStreetMap contributors, "
                            "ODbL 1.0 (https://www.openstreetmap.org/copyright)")
 PROVINCE_CODE = "520000"

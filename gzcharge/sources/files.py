@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import ConfigError, DataError
+from gzcharge.export.i18n import msg
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -296,7 +297,7 @@ def read_table(
 
 def mapping_note(path: str | os.PathLike[str], mapping: dict[str, str]) -> str:
     """The header mapping as one line: ``"stations.csv: 名称→name, 经度→lon, 纬度→lat"``."""
-    return f"{Path(path).name}: " + ", ".join(f"{a}→{b}" for a, b in mapping.items())
+    return msg("inputs.header_mapping", file=Path(path).name, pairs=[f"{a}→{b}" for a, b in mapping.items()])
 
 
 def _lines(df: pd.DataFrame, mask: Any) -> str:
@@ -460,11 +461,9 @@ def check_datum(points: gpd.GeoSeries, path: Any, crs: str) -> str | None:
     on_gcj = int(((shifted < 60) & (as_is > 300) & (as_is < 800)).sum())
     name = Path(str(path)).name
     if crs == "gcj02" and on_wgs >= 3 and on_wgs > 2 * on_gcj:
-        return (f"{name}: {on_wgs} positions coincide with built-in (WGS-84) county seats before the GCJ-02 "
-                "conversion and land ~500 m off them after it: the file looks like WGS-84 already — check --crs gcj02")
+        return msg("inputs.datum_wgs84", file=name, n=on_wgs)
     if crs == "wgs84" and on_gcj >= 3 and on_gcj > 2 * on_wgs:
-        return (f"{name}: {on_gcj} positions sit ~500 m off built-in county seats exactly as a GCJ-02 shift would "
-                "put them: the file looks like GCJ-02 (Amap/DataV/Tencent) — pass --crs gcj02")
+        return msg("inputs.datum_gcj02", file=name, n=on_gcj)
     return None
 
 

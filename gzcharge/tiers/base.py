@@ -178,10 +178,11 @@ class TierResult:
     @classmethod
     def skipped_result(cls, tier: str, title: str, reason: str) -> TierResult:
         """A tier that did not run: its reason is a section and a summary row."""
-        from gzcharge.export.i18n import msg
+        from gzcharge.export.i18n import msg, untranslated
 
+        said = msg("tier.skipped_en" if untranslated([reason]) else "tier.skipped", reason=reason)
         return cls(tier=tier, title=title, skipped=reason, summary=[(tier, "skipped")],
-                   sections=[(title, msg("tier.skipped", reason=reason))], metadata={"skipped": True, "notice": reason}, notes=[reason])
+                   sections=[(title, said)], metadata={"skipped": True, "notice": reason}, notes=[reason])
 
 
 class Tier:

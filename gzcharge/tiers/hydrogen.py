@@ -67,6 +67,7 @@ import pandas as pd
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.export.i18n import msg
 from gzcharge.locate._paths import path_refuelled, path_stops
 from gzcharge.scenario.common import SolverParams
 from gzcharge.scenario.hydrogen import HydrogenParams, HydrogenPhase
@@ -492,15 +493,14 @@ def prepare_hydrogen(
     sites["model_cost"] = sites["cost_cny"].astype(float).fillna(params.station_costs_cny[0])
     allowed = np.ones(len(sites), dtype=bool)
     if not has_src:
-        notes.append("no hydrogen sources given: the supply rule was not applied")
+        notes.append(msg("hydrogen.no_sources"))
     elif params.supply_rule == "radius":
         allowed = supply_km <= params.max_supply_km + _EPS
-        notes.append(f"supply rule: sites within {params.max_supply_km:g} km (straight line × {params.circuity:g}) "
-                     f"of a hydrogen source; {int((~allowed).sum())} candidate(s) excluded")
+        notes.append(msg("hydrogen.supply_radius", km=params.max_supply_km, c=params.circuity,
+                         n=int((~allowed).sum())))
     else:
         sites["model_cost"] += params.delivery_cny_per_km * np.nan_to_num(supply_km)
-        notes.append(f"supply rule: delivery cost {params.delivery_cny_per_km:,.0f} CNY per km of supply distance "
-                     "added to each site's cost")
+        notes.append(msg("hydrogen.supply_delivery", cny=params.delivery_cny_per_km))
     allowed |= sites["existing"].to_numpy()
     excluded = pd.DataFrame({"site_id": sites.index[~allowed], "name": sites["name"][~allowed].to_numpy(),
                              "supply_source": src_name[~allowed], "supply_km": supply_km[~allowed],
@@ -512,7 +512,7 @@ def prepare_hydrogen(
     node_site = dict(zip(bs["node"], bs.index, strict=True))
     cost = {n: (0.0 if ex else float(c)) for n, c, ex in zip(bs["node"], bs["model_cost"], bs["existing"], strict=True)}
     if len(bs) == 0:  # no candidate passes the supply rule: nothing to choose (stated in the notes)
-        notes.append("no hydrogen candidate passes the supply rule: no station can be opened")
+        notes.append(msg("hydrogen.none_allowed"))
         blk = FlowBlock.without_sites("hydrogen", tf["od_id"].astype(str).tolist(), f, np.zeros(len(f), bool))
     elif paths:
         core_paths, core_flows = paths, pd.Series(f, index=pd.Index(tf["od_id"].astype(str), name="od_id"))
@@ -570,8 +570,8 @@ def prepare_hydrogen(
     if len(paths):
         never = ~prep.refuelled(set(table["node"]))
         if never.any():
-            notes.append(f"{int(never.sum())} truck path(s) cannot be refuelled by any allowed site at "
-                         f"{params.effective_range_km:g} km effective range: {preview_ids(tf['od_id'][never])}")
+            notes.append(msg("hydrogen.never_refuelled", n=int(never.sum()), km=params.effective_range_km,
+                             ids=preview_ids(tf["od_id"][never])))
     return prep
 
 
@@ -627,8 +627,7 @@ def _solve_phase(b: Any, kw: dict, objective: str, year: Any, opts: dict, notes:
                 raise
             continue
         if f != 1.0:
-            notes.append(f"hydrogen phase {year}: the target of {target:.1%} of the flow is not reachable by the "
-                         f"refuelling rules; planned for {target * f:.1%} ({f:.0%} of it)")
+            notes.append(msg("hydrogen.phase_target", year=year, target=target, planned=target * f, f=f))
         return sol
     raise InfeasibleError("hydrogen: no phase target could be met")  # pragma: no cover
 
@@ -873,14 +872,13 @@ class HydrogenTier(Tier):
 
         hw = prepared_corridors(ctx)
         if hw.skipped:
-            return Prepared(self.name, skipped="hydrogen tier skipped: it plans on the expressway corridors, and "
-                                               "there are none (give --osm-file, --expressways or --online)")
+            return Prepared(self.name, skipped=msg("hydrogen.no_corridors"))
         notes: list[str] = []
         flows: Any = hw.traffic
         if ctx.inputs.freight_od:
             flows = freight_flows(ctx.inputs.freight_od, hw, ctx.scenario, ctx.region)
-            notes.append(f"truck flows from {Path(ctx.inputs.freight_od).name} (heavy trucks/day × hydrogen_share "
-                         f"{ctx.scenario.hydrogen.hydrogen_share:g})")
+            notes.append(msg("hydrogen.freight", file=Path(ctx.inputs.freight_od).name,
+                             h2=ctx.scenario.hydrogen.hydrogen_share))
         prep = prepare_hydrogen(hw.corridors, flows, hw.candidates, ctx.scenario.hydrogen,
                                 sources=ctx.inputs.h2_sources, region=ctx.region)
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=prep, notes=notes + list(prep.notes))
@@ -895,8 +893,6 @@ class HydrogenTier(Tier):
         st = res.stations
         hp = ctx.scenario.hydrogen
         cost = float(st["cost_cny"].sum()) if len(st) and "cost_cny" in st else 0.0
-        from gzcharge.export.i18n import msg
-
         text: list[Any] = [msg("hydrogen.rules", truck=hp.truck_share, h2=hp.hydrogen_share, range=hp.range_km),
                            msg("hydrogen.result", stations=len(st), cost=cost, status=sol.status, gap=sol.gap)]
         sections: list[tuple[str, Any]] = [(self.title, text)]

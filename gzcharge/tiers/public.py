@@ -91,6 +91,7 @@ import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import ConfigError, DataError, InfeasibleError, SolverError
+from gzcharge.export.i18n import msg
 from gzcharge.tiers.base import PlanContext, Prepared, Tier, TierResult, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -302,8 +303,7 @@ def prepare_public(
     if p.township_own_charger and (is_town & ~estimated).any():
         cover, own_town = own_township_cover(rule_cost.values, radius, is_town & ~estimated)
     if estimated.any() and p.township_full_coverage:
-        notes.append(f"{int(estimated.sum())} estimated township points are soft targets (covered where the plan "
-                     "reaches them, never a reason for infeasibility); pass --townships FILE for real seats")
+        notes.append(msg("public.soft_townships", n=int(estimated.sum())))
     county_evs = demand.attrs["county_evs"].reindex(counties_idx).fillna(0.0).to_numpy()
     min_sites_req = np.ceil(county_evs / p.evs_per_station - 1e-9).astype(int)
     # the "one station per N EVs" count only counts sites that reach demand of their own county: a
@@ -355,8 +355,7 @@ def prepare_public(
     unknown = existing & ~np.isfinite(plugs_have)
     if unknown.any():
         plugs_have = np.where(unknown, float(max(p.existing_plugs_unknown, p.min_plugs)), plugs_have)
-        notes.append(f"{int(unknown.sum())} existing station(s) without a plug count are taken to have "
-                     f"{max(p.existing_plugs_unknown, p.min_plugs)} plugs (public.existing_plugs_unknown, an assumption)")
+        notes.append(msg("public.plugs_unknown", n=int(unknown.sum()), plugs=max(p.existing_plugs_unknown, p.min_plugs)))
     hard_rules = p.mode == "min_cost"
     block = CoverageBlock(
         name="public", site_ids=pd.Index(cands["site_id"]), site_cost=site_cost, cover=cover, weight=weight,
@@ -529,8 +528,7 @@ def solve_public(prep: PublicPrepared, scenario: Scenario, *, time_limit_s: floa
             if blk.must is None or not np.any(blk.must):
                 raise
         sol = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
-        sol.notes.append("the budget / station limit cannot cover every township; townships were maximised with "
-                         "the other demand, not forced")
+        sol.notes.append(msg("public.townships_maximised"))
         return sol
     sol = solve_joint([blk], objective="min_cost", **kw)
     if B is None or sol.objective <= B * (1 + 1e-9):
@@ -539,8 +537,6 @@ def solve_public(prep: PublicPrepared, scenario: Scenario, *, time_limit_s: floa
         return solve_joint([blk], total_budget=B, objective="min_cost", **kw)
     except InfeasibleError:
         pass
-    from gzcharge.export.i18n import msg
-
     head = msg("public.unmet_budget", budget=B, cheapest=sol.objective)  # a str: the English text
     fb = solve_joint([best_cover], total_budget=B, objective="max_service", **kw)
     fb.notes.append(head)
@@ -725,13 +721,11 @@ def assess_public(prep: PublicPrepared, sol: JointSolution, scenario: Scenario) 
     unmet = (list(sol.notes) if fallback else []) + list(prep.unmet) + county_unmet
     notes = list(prep.notes) + ([] if fallback else list(sol.notes))
     kap = prep.plug_capacity_kwh_day
-    notes.append(
-        "station sizing (the model's plugs and energy assignment, checked against the chosen sites): every EV within "
-        "reach of an open station charges at one; plugs >= energy / (plug kW × hours × utilisation) = energy / "
-        f"({p.plug_kw:g} × {p.hours_per_day:g} × {p.utilisation_target:g} = {kap:g} kWh/day), at least "
-        f"{p.min_plugs}; energy = EVs × {p.kwh_per_ev_day:g} kWh × {p.public_charging_share:g}")
+    notes.append(msg("public.sizing", kw=p.plug_kw, hours=p.hours_per_day, util=p.utilisation_target, kap=kap,
+                     min_plugs=p.min_plugs, kwh=p.kwh_per_ev_day, share=p.public_charging_share))
     cm = prep.cost
-    notes.append(f"distances: {cm.mode} ({'circuity ' + str(cm.meta.get('circuity')) if cm.mode == 'screening' else 'road graph'})")
+    notes.append(msg("public.distances_screening", c=str(cm.meta.get("circuity"))) if cm.mode == "screening" else
+                 msg("public.distances_graph", mode=msg("mode.network") if cm.mode == "network" else cm.mode))
     if mode == "min_cost" and p.township_full_coverage and not towns.loc[towns["source"] != "estimated", "covered"].all():
         raise SolverError("public: internal check failed: a township is uncovered in a min_cost plan",
                           ) from None
@@ -1008,7 +1002,6 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
     :data:`gzcharge.export.i18n.MESSAGES` (``reality.*``, sources ``fact.source``), so the report
     shows the table in its own language; numbers are plain strings.
     """
-    from gzcharge.export.i18n import msg
     from gzcharge.facts import FACTS
 
     st, tw = pub.stations, pub.townships
@@ -1060,8 +1053,6 @@ def reality_check(pub: PublicResult, scenario: Any) -> pd.DataFrame:
 
 def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
     """The unmet targets per county as report messages (the same rules as ``unmet_targets``)."""
-    from gzcharge.export.i18n import msg
-
     c = pub.counties
     need = {"adcode", "name", "coverage_pct", "stations", "stations_required"}
     if not need <= set(c.columns):
@@ -1091,8 +1082,6 @@ def _unmet_messages(pub: PublicResult, p: Any) -> list[Any]:
 
 
 def _sections(ctx: PlanContext, pub: PublicResult) -> list[tuple[str, Any]]:
-    from gzcharge.export.i18n import msg
-
     sc = ctx.scenario
     p = sc.public
     mode = "network" if ctx.distance_network is not None else "screening"

@@ -80,6 +80,7 @@ import scipy.sparse as sp
 
 from gzcharge._util import preview_ids
 from gzcharge.errors import DataError, InfeasibleError
+from gzcharge.export.i18n import msg
 from gzcharge.locate.joint import CapacitatedBlock, JointSolution, build_joint_model, solve_joint
 from gzcharge.scenario.common import SolverParams
 from gzcharge.scenario.swap import FleetTypeParams, StationTypeParams, SwapParams
@@ -680,10 +681,7 @@ def prepare_swap(
     notes: list[str] = []
     if fleets is None:
         table = default_fleets(region, params)
-        notes.append(
-            "swap fleets estimated from 2020 urban population × per-type defaults "
-            "(vehicles per 10k urban residents × electrified share × swap share); give a fleet file for real depots"
-        )
+        notes.append(msg("swap.fleets_estimated"))
     elif isinstance(fleets, pd.DataFrame):
         table = fleets.copy()
         for col, default in (("lon", np.nan), ("lat", np.nan), ("county", None), ("city", None), ("where", "fleets")):
@@ -695,7 +693,7 @@ def prepare_swap(
             table["name"] = table["fleet_id"]
     else:
         table = read_fleet_file(fleets, params)
-        notes.append(f"swap fleets from {Path(fleets).name}: {len(table)} fleets")
+        notes.append(msg("swap.fleets_from", file=Path(fleets).name, n=len(table)))
     demand = fleet_demand_points(region, table, params)
 
     if candidates is None:
@@ -718,9 +716,8 @@ def prepare_swap(
                           ignore_index=True)
         own_cost = pd.concat([own_cost, pd.Series(pd.to_numeric(user_sites["cost_cny"], errors="coerce").to_numpy(float),
                                                   index=uids)])
-        notes.append(f"{len(uids)} site(s) of the candidate-sites file added to the candidates"
-                     + ("; their plugs column is not a swap notion and is not used"
-                        if user_sites["plugs"].notna().any() else ""))
+        notes.append(msg("swap.user_sites_plugs" if user_sites["plugs"].notna().any() else "swap.user_sites",
+                         n=len(uids)))
     if not cands["site_id"].is_unique:
         raise DataError(f"duplicate swap candidate site ids: {preview_ids(cands.loc[cands['site_id'].duplicated(), 'site_id'])}")
     counties = region.counties[["adcode", "geometry"]].copy()
@@ -733,7 +730,7 @@ def prepare_swap(
         cutoff_m = float(service_km.max(initial=0.0)) * 1000.0
         costs = screening_costs_gdf(demand, cands, metric_crs=region.metric_crs, cutoff=cutoff_m,
                                     circuity=params.circuity, demand_id_col="demand_id", site_id_col="site_id")
-        notes.append(f"swap access distances: straight line × {params.circuity:g} (screening)")
+        notes.append(msg("swap.access_screening", c=params.circuity))
     if costs.unit != "m":
         raise DataError(f"swap costs must be distances in metres, got unit {costs.unit!r}")
     ids = pd.Index(demand["demand_id"])
@@ -756,12 +753,9 @@ def prepare_swap(
     if not ok.all():
         low = demand.loc[~ok]
         by = low.groupby("fleet_type")["swaps_day"].agg(["sum", "size"])
-        notes.append(
-            f"swap demand-driven: {int((~ok).sum())} fleet point(s) with {low['swaps_day'].sum():,.0f} swaps/day "
-            "stay with depot/public charging — no "
-            f"candidate site reaches {params.min_utilisation:.0%} of a station's capacity from them "
-            f"(swap.min_utilisation); by fleet: "
-            + ", ".join(f"{k} {r['sum']:,.1f}/day" for k, r in by.iterrows()))
+        notes.append(msg("swap.below_floor", n=int((~ok).sum()), swaps=low["swaps_day"].sum(),
+                         floor=params.min_utilisation,
+                         by=[msg("swap.fleet_rate", fleet=k, rate=r["sum"]) for k, r in by.iterrows()]))
         demand = demand.loc[ok].reset_index(drop=True)
         ids = pd.Index(demand["demand_id"])
         cm = cm.subset(ids, site_ids)
@@ -790,10 +784,7 @@ def prepare_swap(
         station_cost=np.repeat(own_cost.reindex(site_ids.astype(str)).to_numpy(float)[:, None], len(st), axis=1)
         if np.isfinite(own_cost.to_numpy(float)).any() else None,
     )
-    notes.append(
-        f"battery packs per site = stations × battery_stock + extra packs bought at pack_cost_cny, where the swaps "
-        f"need ceil(swaps × {1 + params.battery_reserve_share:g} / battery_turns_per_day) packs"
-    )
+    notes.append(msg("swap.packs", reserve=1 + params.battery_reserve_share))
     sites = pd.DataFrame({"site_id": site_ids.to_numpy(), "name": cands["name"].to_numpy(), "kind": "swap",
                           "county_adcode": cands["county_adcode"].to_numpy(),
                           "lon": cands.geometry.x.to_numpy(), "lat": cands.geometry.y.to_numpy()})
@@ -1167,12 +1158,9 @@ class SwapTier(Tier):
                             user_sites=rules.for_tier(self.name) if rules is not None else None)
         notes = list(prep.notes)
         if ctx.inputs.fleets is None:
-            notes.append("no --fleets FILE: fleets are the documented per-capita defaults of [swap]")
+            notes.append(msg("swap.no_fleets_file"))
         if prep.demand.empty:
-            return Prepared(self.name, notes=notes, skipped=(
-                f"no fleet fills a swap station to the utilisation floor of {params.min_utilisation:.0%} "
-                "(swap.min_utilisation) — fleets here charge at depots or public chargers; give --fleets FILE "
-                "with depots, or lower the floor"))
+            return Prepared(self.name, notes=notes, skipped=msg("swap.skipped_floor", floor=params.min_utilisation))
         return Prepared(self.name, block=prep.block, sites=prep.sites, data=(prep, params), notes=notes)
 
     def solve(self, ctx: PlanContext, prep: Prepared) -> Any:
@@ -1189,8 +1177,6 @@ class SwapTier(Tier):
         summary = [("swap stations", f"{n} at {len(st)} sites"), ("swaps/day served", f"{served:,.0f}"),
                    ("swap cost (CNY)", f"{float(st['cost_cny'].sum()) if len(st) else 0.0:,.0f}"),
                    ("swap solver", f"{res.status}, gap {res.gap:.3%}")]
-        from gzcharge.export.i18n import msg
-
         text: list[Any] = [
             msg("swap.mode", mode=res.mode, status=res.status, gap=res.gap),
             msg("swap.fleets_file", file=ctx.inputs.fleets) if ctx.inputs.fleets else msg("swap.fleets_default"),
