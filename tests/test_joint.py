@@ -411,3 +411,16 @@ def test_marginal_budget_skips_re_solves_when_the_time_is_spent() -> None:
     tab = marginal_budget(blocks, base, kw, 0.25, deadline=Deadline(0.0))
     assert tab["change"].tolist() == ["budget 2022 +25%", "budget 2023 +25%"]
     assert tab["status"].str.startswith("skipped").all() and "objective" not in tab
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1])
+def test_last_year_alone_bounds_the_phased_plan(rate: float) -> None:
+    # the hand case: the last year alone must build everything (A + B + C + 3 stations = 27 M), so any
+    # phased plan costs at least ρ_2024 · 27 M; the optimum spends 10 M in 2022, 2 M in 2023, 15 M in 2024:
+    # 10 + 2 / 1.1 + 15 / 1.21 = 24.215 M at 10 % (27 M undiscounted), above 27 / 1.21 = 22.314 M
+    blocks, kw = _phased_hand_case()
+    sol = solve_joint(blocks, mip_rel_gap=GAP, discount_rate=rate, **kw)
+    assert sol.size["last_year_bound"] == pytest.approx(27e6, rel=GAP)
+    expect = 27e6 if rate == 0 else 10e6 + 2e6 / 1.1 + 15e6 / 1.21
+    assert sol.objective == pytest.approx(expect, rel=1e-9)
+    assert 27e6 / (1 + rate) ** 2 * (1 - GAP) <= sol.bound <= sol.objective

@@ -1735,7 +1735,14 @@ def solve_joint(
     if objective == "min_cost":
         rho = (1.0 + discount_rate) ** -np.arange(T, dtype=float)
         obj = float((rho * np.diff(np.r_[0.0, cum])).sum()) + access
-        bound = min(float(res.bound), obj)
+        bound = float(res.bound) if np.isfinite(float(res.bound)) else -np.inf
+        lb1 = info.get("last_year_bound")
+        if lb1 is not None:
+            # Σ_t ρ_t ΔC_t + access >= min(1, ρ_T)·(C_T + access) (ΔC_t >= 0: nothing built is removed), and
+            # C_T + access is the cost of a plan of the last year alone (>= its bound): a bound when HiGHS
+            # stops before its own (province, five yearly budgets: gap "inf" -> about 10 %)
+            bound = max(bound, min(1.0, float(rho[-1])) * lb1)
+        bound = min(bound, obj) if np.isfinite(bound) else float(res.bound)
     else:
         sv = sol["service"]
         wmap = dict(zip([b.name for b in blocks], [b.tier_weight for b in blocks], strict=True))
@@ -1748,7 +1755,7 @@ def solve_joint(
         gap = 0.0
     size = {"columns": info["n_cols"], "integer_columns": info["n_int"], "rows": info["n_rows"], "nonzeros": info["nnz"],
             "build_s": info["build_s"], "solve_s": res.seconds, "years": T, "blocks": len(blocks),
-            "access_cny": access, "warm_start": start_kind, **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
+            "access_cny": access, "warm_start": start_kind, "last_year_bound": info.get("last_year_bound"), **{k: v for k, v in res.details.items() if k in ("mip_node_count", "highs_status")}}
     logger.info("joint model: %d columns (%d integer), %d rows, %d nonzeros; %s, gap %.3g", info["n_cols"],
                 info["n_int"], info["n_rows"], info["nnz"], res.status.value, gap)
     out = JointSolution(sites=sol["sites"], groups=sol["groups"], costs=sol["costs"], service=sol["service"],
@@ -2214,6 +2221,10 @@ def _last_year_plan(blocks: Sequence[Block], info: dict, *, registry: SiteRegist
         logger.info("joint: no warm start from the last year alone (%s)", exc)
         return None
     logger.info("joint: the last year alone: objective %.6g (%s)", r1.objective, r1.status.value)
+    if objective == "min_cost" and np.isfinite(float(r1.bound)):
+        # the last year's configuration of any phased plan is a plan of the last year alone (same targets,
+        # hard rules, demand and at most the summed budgets): its bound bounds the phased plan (solve_joint)
+        info["last_year_bound"] = float(r1.bound)
     return {name: np.asarray(r1.values(_key(m1, name)), float) for name, *_ in info1["layout"].vars}
 
 
