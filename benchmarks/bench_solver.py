@@ -41,7 +41,6 @@ from benchmarks import bench_locate  # noqa: E402
 from benchmarks.roadlike import road_like_graph  # noqa: E402
 from gzcharge.distances import CostMatrix  # noqa: E402
 
-
 #: relative MIP gap both sides are asked for (``--gap``)
 GAP = 1e-4
 
