@@ -355,7 +355,9 @@ def _solve_instance(
     2. MIP phases. ``warm_mode="auto"``: a probe without start (``probe_s``; a MIP start has made
        HiGHS 1.16 much slower on easy, nearly integral instances), then, with an LP solution,
        the sub-MIP of the sites the LP uses (half of the time left; its bound is not a bound of
-       the model), then the full model with the rest. ``"start"``: the full model with a MIP
+       the model) -- for full set cover instead the window search of
+       :func:`~gzcharge.locate._heuristics.set_cover_lns` (70 % of the time left; without a
+       time limit until its own stopping rule) -- then the full model with the rest. ``"start"``: the full model with a MIP
        start. ``"none"``: the full model without. Each phase after the first starts from the
        **best solution found so far** (heuristic or an earlier phase).
     3. The bound is the tightest valid one over the phases and the LP relaxation; when the
