@@ -58,7 +58,7 @@ def coverable(cm: CostMatrix, w: pd.Series, radius: float) -> tuple[CostMatrix, 
     return sub, w[keep]
 
 
-def highs_direct(a: sp.csr_array, w: np.ndarray, kind: str, p: int, time_limit_s: float) -> dict:
+def highs_direct(a: sp.csr_array, w: np.ndarray, kind: str, p: int, time_limit_s: float, gap: float = GAP) -> dict:
     """Plain formulation straight from CSR in highspy (no reduction, no start)."""
     import highspy
 
@@ -82,7 +82,7 @@ def highs_direct(a: sp.csr_array, w: np.ndarray, kind: str, p: int, time_limit_s
     h.setOptionValue("output_flag", False)
     h.passModel(am.to_highs_lp())
     h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", GAP)
+    h.setOptionValue("mip_rel_gap", gap)
     build = time.perf_counter() - t
     h.run()
     info = h.getInfo()
@@ -90,14 +90,15 @@ def highs_direct(a: sp.csr_array, w: np.ndarray, kind: str, p: int, time_limit_s
             "bound": info.mip_dual_bound, "status": str(h.getModelStatus())}
 
 
-def gz(cm: CostMatrix, w: pd.Series, kind: str, p: int, radius: float, time_limit_s: float) -> dict:
+def gz(cm: CostMatrix, w: pd.Series, kind: str, p: int, radius: float, time_limit_s: float,
+       gap: float = GAP) -> dict:
     from gzcharge.locate import max_cover, set_cover
 
     t = time.perf_counter()
     if kind == "set_cover":
-        r = set_cover(cm, radius, time_limit_s=time_limit_s, mip_rel_gap=GAP)
+        r = set_cover(cm, radius, time_limit_s=time_limit_s, mip_rel_gap=gap)
     else:
-        r = max_cover(cm, radius, w, p=p, time_limit_s=time_limit_s, mip_rel_gap=GAP)
+        r = max_cover(cm, radius, w, p=p, time_limit_s=time_limit_s, mip_rel_gap=gap)
     return {"seconds": time.perf_counter() - t, "objective": r.objective, "bound": r.bound,
             "gap": r.gap, "status": r.status.value, "timings": r.details["timings"],
             "phases": r.details.get("solve", {}).get("phases")}
@@ -143,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gap", type=float, default=GAP, help="mip_rel_gap for both (default 1e-4)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    globals()["GAP"] = args.gap
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     bench_locate.RADIUS_M = args.radius
     graph = road_like_graph(bench_locate.GRAPH_NODES, seed=args.seed)
@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             for who in args.who.split(","):
                 la = load()
                 if who == "highs":
-                    r = highs_direct(a, w.to_numpy(float), kind, p, args.time_limit)
+                    r = highs_direct(a, w.to_numpy(float), kind, p, args.time_limit, args.gap)
                 else:
-                    r = gz(cm, w, kind, p, args.radius, args.time_limit)
+                    r = gz(cm, w, kind, p, args.radius, args.time_limit, args.gap)
                 r["load"] = f"{la}->{load()}"
                 res[f"{kind}/{who}"] = r
                 print(f"{kind:9s} {who:8s}", json.dumps(r, default=str))

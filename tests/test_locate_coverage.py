@@ -350,20 +350,10 @@ def test_array_model_and_its_pyomo_twin_are_one_model(kind):
     assert r_pyo.objective == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_lagrangian_set_cover_bound_is_valid_and_near_the_lp(seed):
-    # valid: never above the enumerated optimum; useful: within 10 % of the LP bound (solved
-    # by HiGHS on the same matrix); the dual-feasible start alone is a bound too
-    import itertools
-
-    import scipy.sparse as sp
-
-    from gzcharge.locate._heuristics import set_cover_lagrangian_bound
-    from gzcharge.solve import ArrayModel, solve
-
+def _random_cover_and_optimum(seed: int, n: int, m: int, density: float):
+    """Random 0/1 cover (every row has a column), integer costs 1-8, and its optimum by enumeration."""
     rng = np.random.default_rng(seed)
-    n, m = 30, 10
-    a = (rng.random((n, m)) < 0.25).astype(float)
+    a = (rng.random((n, m)) < density).astype(float)
     a[np.arange(n), rng.integers(0, m, n)] = 1.0
     c = rng.integers(1, 9, m).astype(float)
     opt = min(
@@ -372,6 +362,20 @@ def test_lagrangian_set_cover_bound_is_valid_and_near_the_lp(seed):
         for s in itertools.combinations(range(m), k)
         if (a[:, list(s)].sum(axis=1) > 0).all()
     )
+    return a, c, opt
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lagrangian_set_cover_bound_is_valid_and_near_the_lp(seed):
+    # valid: never above the enumerated optimum; useful: within 10 % of the LP bound (solved
+    # by HiGHS on the same matrix); the dual-feasible start alone is a bound too
+    import scipy.sparse as sp
+
+    from gzcharge.locate._heuristics import set_cover_lagrangian_bound
+    from gzcharge.solve import ArrayModel, solve
+
+    n, m = 30, 10
+    a, c, opt = _random_cover_and_optimum(seed, n, m, 0.25)
     lp = solve(
         ArrayModel(c=c, a=sp.csr_array(a), row_lower=np.ones(n), row_upper=np.full(n, np.inf),
                    lower=np.zeros(m), upper=np.ones(m), integer=np.zeros(m, bool), blocks={"x": (0, m)})
@@ -398,17 +402,8 @@ def test_set_cover_lns_reaches_the_enumerated_optimum(seed):
 
     from gzcharge.locate._heuristics import set_cover_lns
 
-    rng = np.random.default_rng(seed)
-    n, m = 40, 12
-    a = (rng.random((n, m)) < 0.2).astype(float)
-    a[np.arange(n), rng.integers(0, m, n)] = 1.0
-    c = rng.integers(1, 9, m).astype(float)
-    opt = min(
-        c[list(s)].sum()
-        for k in range(1, m + 1)
-        for s in itertools.combinations(range(m), k)
-        if (a[:, list(s)].sum(axis=1) > 0).all()
-    )
+    m = 12
+    a, c, opt = _random_cover_and_optimum(seed, 40, m, 0.2)
     x, info = set_cover_lns(sp.csr_array(a), c, np.ones(m, bool), k0=3, k_max=m, stall=5, seed=seed)
     assert (a @ x > 0).all()
     assert c[x].sum() == pytest.approx(opt)
